@@ -1,0 +1,54 @@
+// One registry of error codes, their HTTP statuses, and the error class every layer throws.
+// The wire format is { error: { code, message, details? } }.
+
+export const ERROR_HTTP_STATUS = {
+  BAD_REQUEST: 400,
+  INVALID_JSON: 400,
+  VALIDATION_FAILED: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  TASK_NOT_FOUND: 404,
+  CONFLICT: 409,
+  RATE_LIMITED: 429,
+  SANDBOX_UNAVAILABLE: 503,
+  SANDBOX_FAILED: 500,
+  MODEL_UNAVAILABLE: 502,
+  AGENT_FAILED: 500,
+  CONFIG_INVALID: 500,
+  SCENARIO_INVALID: 400,
+  INTERNAL: 500,
+} as const satisfies Record<string, number>;
+
+export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: unknown };
+}
+
+export class HangarError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, options?: { details?: unknown; cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HangarError';
+    this.code = code;
+    this.details = options?.details;
+  }
+
+  get httpStatus(): number {
+    return ERROR_HTTP_STATUS[this.code];
+  }
+
+  toBody(): ErrorBody {
+    const body: ErrorBody = { error: { code: this.code, message: this.message } };
+    if (this.details !== undefined) body.error.details = this.details;
+    return body;
+  }
+}
+
+export function isHangarError(value: unknown): value is HangarError {
+  return value instanceof HangarError;
+}
