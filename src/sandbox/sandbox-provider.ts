@@ -54,6 +54,8 @@ export interface SandboxSpawnRequest {
   env: Record<string, string>;
   /** Working directory inside the sandbox; defaults to the workspace. */
   cwd?: string;
+  /** Receives the process's stderr (the SDK's SpawnedProcess exposes no stderr stream). */
+  onStderr?: (chunk: string) => void;
 }
 
 export interface SandboxStats {
