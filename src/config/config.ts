@@ -1,0 +1,267 @@
+// Hangar's configuration: one zod schema, parsed once from file -> environment -> flags.
+// This module is the only place that reads process.env; everything else receives a HangarConfig.
+import { readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { HangarError } from '../errors/errors.js';
+
+const modelPriceSchema = z
+  .object({
+    inputPerMTok: z.number().nonnegative().describe('USD per million uncached input tokens'),
+    outputPerMTok: z.number().nonnegative().describe('USD per million output tokens'),
+    cacheWritePerMTok: z.number().nonnegative().describe('USD per million tokens written to the prompt cache'),
+    cacheReadPerMTok: z.number().nonnegative().describe('USD per million tokens read from the prompt cache'),
+  })
+  .strict();
+
+export type ModelPrice = z.infer<typeof modelPriceSchema>;
+
+const resourcesSchema = z
+  .object({
+    memoryMb: z.number().int().positive().describe('Memory limit in MiB'),
+    cpus: z.number().positive().describe('CPU cores (fractions allowed)'),
+    diskMb: z.number().int().positive().describe('Workspace + HOME + /tmp size limit in MiB'),
+    pids: z.number().int().positive().describe('Maximum processes and threads alive at once'),
+  })
+  .strict();
+
+/** Published list prices (USD per million tokens) for the Claude models in common use. */
+const DEFAULT_PRICES: Record<string, ModelPrice> = {
+  'claude-opus-4': { inputPerMTok: 15, outputPerMTok: 75, cacheWritePerMTok: 18.75, cacheReadPerMTok: 1.5 },
+  'claude-opus-4-5': { inputPerMTok: 5, outputPerMTok: 25, cacheWritePerMTok: 6.25, cacheReadPerMTok: 0.5 },
+  'claude-sonnet-4': { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 },
+  'claude-sonnet-4-5': { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 },
+  'claude-haiku-4-5': { inputPerMTok: 1, outputPerMTok: 5, cacheWritePerMTok: 1.25, cacheReadPerMTok: 0.1 },
+  'claude-3-5-haiku': { inputPerMTok: 0.8, outputPerMTok: 4, cacheWritePerMTok: 1, cacheReadPerMTok: 0.08 },
+};
+
+export const configSchema = z
+  .object({
+    dataDir: z
+      .string()
+      .min(1)
+      .default('.hangar')
+      .describe('Directory for the SQLite database, sandbox roots and sockets (relative to the working directory)'),
+    logLevel: z
+      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+      .default('info')
+      .describe('pino log level'),
+    server: z
+      .object({
+        host: z.string().default('127.0.0.1').describe('Address the HTTP API listens on'),
+        port: z.number().int().min(0).max(65535).default(8080).describe('Port of the HTTP API (0 = any free port)'),
+        bodyLimitBytes: z
+          .number()
+          .int()
+          .positive()
+          .default(10 * 1024 * 1024)
+          .describe('Largest accepted request body in bytes (initial files included)'),
+      })
+      .strict()
+      .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 10 * 1024 * 1024 }),
+    store: z
+      .object({
+        driver: z.enum(['sqlite']).default('sqlite').describe('Metadata store adapter'),
+        sqlitePath: z.string().optional().describe('SQLite database file; default <dataDir>/hangar.db'),
+      })
+      .strict()
+      .default({ driver: 'sqlite' }),
+    sandbox: z
+      .object({
+        provider: z.enum(['local']).default('local').describe('Sandbox provider adapter'),
+        rootDir: z.string().optional().describe('Host directory of per-sandbox workspaces; default <dataDir>/sandboxes'),
+        uidRangeStart: z.number().int().min(1000).default(200000).describe('First host uid handed to sandboxes'),
+        uidRangeSize: z.number().int().positive().default(10000).describe('Number of host uids (= concurrent sandboxes)'),
+        defaults: resourcesSchema
+          .default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 })
+          .describe('Resources of a sandbox when the request names none'),
+        maximum: resourcesSchema
+          .default({ memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 })
+          .describe('Largest resources a request may ask for'),
+      })
+      .strict()
+      .default({
+        provider: 'local',
+        uidRangeStart: 200000,
+        uidRangeSize: 10000,
+        defaults: { memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 },
+        maximum: { memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 },
+      }),
+    gateway: z
+      .object({
+        upstreamUrl: z
+          .string()
+          .url()
+          .default('https://api.anthropic.com')
+          .describe('Anthropic API (or compatible) the model gateway forwards to; env ANTHROPIC_BASE_URL'),
+        upstreamApiKey: z
+          .string()
+          .optional()
+          .describe('The real API key, injected by the gateway and never given to sandboxes; env ANTHROPIC_API_KEY'),
+        sandboxPort: z
+          .number()
+          .int()
+          .min(1024)
+          .max(65535)
+          .default(4100)
+          .describe('Loopback port inside each sandbox that reaches the gateway'),
+        requestTimeoutMs: z.number().int().positive().default(600_000).describe('Upstream request timeout'),
+      })
+      .strict()
+      .default({ upstreamUrl: 'https://api.anthropic.com', sandboxPort: 4100, requestTimeoutMs: 600_000 }),
+    agent: z
+      .object({
+        model: z.string().optional().describe('Model the CLI uses; default: the CLI\'s own default'),
+        defaultMaxTurns: z.number().int().positive().max(1000).default(20).describe('maxTurns when a request names none'),
+        defaultAllowedTools: z
+          .array(z.string())
+          .default(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep'])
+          .describe('Tools available to the agent when a request names none'),
+        maxPromptChars: z.number().int().positive().default(200_000).describe('Longest accepted prompt'),
+        taskTimeoutMs: z.number().int().positive().default(30 * 60_000).describe('A task running longer is interrupted'),
+        maxRetries: z
+          .number()
+          .int()
+          .min(0)
+          .max(20)
+          .default(10)
+          .describe('Retries of the CLI for a failing model call (429/529/5xx)'),
+        claudeExecutable: z
+          .string()
+          .optional()
+          .describe('Path of the Claude Code CLI binary; default: the one shipped with the Agent SDK'),
+      })
+      .strict()
+      .default({
+        defaultMaxTurns: 20,
+        defaultAllowedTools: ['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep'],
+        maxPromptChars: 200_000,
+        taskTimeoutMs: 30 * 60_000,
+        maxRetries: 10,
+      }),
+    pricing: z
+      .object({
+        models: z
+          .record(z.string(), modelPriceSchema)
+          .default(DEFAULT_PRICES)
+          .describe('Prices per model id; a model matches the longest entry that prefixes its id'),
+        fallback: modelPriceSchema
+          .default({ inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 })
+          .describe('Price used for models missing from the table'),
+      })
+      .strict()
+      .default({
+        models: DEFAULT_PRICES,
+        fallback: { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 },
+      }),
+  })
+  .strict();
+
+export type HangarConfig = z.infer<typeof configSchema>;
+export type ResourceLimits = z.infer<typeof resourcesSchema>;
+
+type PlainObject = Record<string, unknown>;
+
+function isPlainObject(value: unknown): value is PlainObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Deep-merges b over a (objects merge, everything else is replaced). */
+export function mergeConfigLayers(a: PlainObject, b: PlainObject): PlainObject {
+  const result: PlainObject = { ...a };
+  for (const [key, value] of Object.entries(b)) {
+    if (value === undefined) continue;
+    const existing = result[key];
+    result[key] = isPlainObject(existing) && isPlainObject(value) ? mergeConfigLayers(existing, value) : value;
+  }
+  return result;
+}
+
+/** Sets a dotted path (`gateway.upstreamUrl`) in a nested object. */
+function setPath(target: PlainObject, dotted: string, value: unknown): void {
+  const keys = dotted.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const next = node[key];
+    if (!isPlainObject(next)) node[key] = {};
+    node = node[key] as PlainObject;
+  }
+  node[keys[keys.length - 1] as string] = value;
+}
+
+/** Environment variables Hangar reads, and the config field each one sets. */
+export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: 'string' | 'number' }> = [
+  { name: 'HANGAR_DATA_DIR', path: 'dataDir', kind: 'string' },
+  { name: 'HANGAR_LOG_LEVEL', path: 'logLevel', kind: 'string' },
+  { name: 'HANGAR_HOST', path: 'server.host', kind: 'string' },
+  { name: 'HANGAR_PORT', path: 'server.port', kind: 'number' },
+  { name: 'HANGAR_SQLITE_PATH', path: 'store.sqlitePath', kind: 'string' },
+  { name: 'HANGAR_MODEL', path: 'agent.model', kind: 'string' },
+  { name: 'HANGAR_MAX_TURNS', path: 'agent.defaultMaxTurns', kind: 'number' },
+  { name: 'ANTHROPIC_BASE_URL', path: 'gateway.upstreamUrl', kind: 'string' },
+  { name: 'ANTHROPIC_API_KEY', path: 'gateway.upstreamApiKey', kind: 'string' },
+];
+
+function layerFromEnvironment(env: NodeJS.ProcessEnv): PlainObject {
+  const layer: PlainObject = {};
+  for (const variable of ENVIRONMENT_VARIABLES) {
+    const raw = env[variable.name];
+    if (raw === undefined || raw === '') continue;
+    const value = variable.kind === 'number' ? Number(raw) : raw;
+    if (variable.kind === 'number' && !Number.isFinite(value)) {
+      throw new HangarError('CONFIG_INVALID', `${variable.name} must be a number, got "${raw}"`);
+    }
+    setPath(layer, variable.path, value);
+  }
+  return layer;
+}
+
+function layerFromFile(file: string): PlainObject {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new HangarError('CONFIG_INVALID', `cannot read config file ${file}: ${(error as Error).message}`);
+  }
+  if (!isPlainObject(parsed)) throw new HangarError('CONFIG_INVALID', `config file ${file} must hold a JSON object`);
+  return parsed;
+}
+
+export interface LoadConfigOptions {
+  /** Config file; when absent, ./hangar.config.json is used if it exists. */
+  file?: string;
+  /** Environment to read (the CLI passes process.env; tests pass their own). */
+  env?: NodeJS.ProcessEnv;
+  /** Highest-precedence values, from command-line flags. */
+  overrides?: PlainObject;
+}
+
+/** Builds the configuration from file -> environment -> flags, and validates it once. */
+export function loadConfig(options: LoadConfigOptions = {}): HangarConfig {
+  const file = options.file ?? (existsSync('hangar.config.json') ? 'hangar.config.json' : undefined);
+  let merged: PlainObject = file ? layerFromFile(file) : {};
+  merged = mergeConfigLayers(merged, layerFromEnvironment(options.env ?? {}));
+  merged = mergeConfigLayers(merged, options.overrides ?? {});
+  return parseConfig(merged);
+}
+
+/** Validates a configuration object (defaults filled in). */
+export function parseConfig(value: unknown): HangarConfig {
+  const result = configSchema.safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new HangarError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, { details: problems });
+  }
+  return result.data;
+}
+
+/** Absolute paths derived from the configuration. */
+export function resolveDataPaths(config: HangarConfig): { dataDir: string; sqlitePath: string; sandboxRoot: string; runDir: string } {
+  const dataDir = path.resolve(config.dataDir);
+  return {
+    dataDir,
+    sqlitePath: path.resolve(config.store.sqlitePath ?? path.join(dataDir, 'hangar.db')),
+    sandboxRoot: path.resolve(config.sandbox.rootDir ?? path.join(dataDir, 'sandboxes')),
+    runDir: path.join(dataDir, 'run'),
+  };
+}
