@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of the `hangar` command: runs the compiled CLI (npm run build writes dist/).
-import('../dist/cli/main.js').catch((error) => {
+import('../dist/cli/entry.js').catch((error) => {
   console.error(error instanceof Error ? error.message : error);
   process.exit(1);
 });

@@ -1,0 +1,85 @@
+// Composition root: builds Hangar's parts from the configuration (store, model gateway, sandbox
+// provider, task service, HTTP API) and tears them down in reverse order.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { buildApiServer } from './api/server.js';
+import { resolveDataPaths, type HangarConfig } from './config/config.js';
+import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js';
+import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
+import { createSandboxProvider } from './sandbox/registry.js';
+import type { SandboxProvider } from './sandbox/sandbox-provider.js';
+import { createTaskService, type TaskService } from './sessions/task-service.js';
+import { createStore } from './store/registry.js';
+import type { Store } from './store/store.js';
+import { HANGAR_VERSION } from './version.js';
+
+export interface Hangar {
+  readonly app: FastifyInstance;
+  readonly config: HangarConfig;
+  readonly store: Store;
+  readonly gateway: ModelGateway;
+  readonly sandboxProvider: SandboxProvider;
+  readonly taskService: TaskService;
+  /** Starts listening; resolves with the base URL. */
+  listen(): Promise<string>;
+  /** Interrupts running tasks, destroys their sandboxes, stops the servers, closes the store. */
+  close(): Promise<void>;
+}
+
+export interface CreateHangarOptions {
+  logger: Logger;
+  /** Overrides the sandbox provider chosen by the configuration (tests of upper layers). */
+  sandboxProvider?: SandboxProvider;
+}
+
+export async function createHangar(config: HangarConfig, options: CreateHangarOptions): Promise<Hangar> {
+  const { logger } = options;
+  const paths = resolveDataPaths(config);
+  mkdirSync(paths.dataDir, { recursive: true });
+  const store = await createStore(config, paths);
+  const closers: Array<() => Promise<void>> = [() => store.close()];
+  try {
+    const gateway = await startModelGateway({
+      socketPath: path.join(paths.runDir, 'model-gateway.sock'),
+      upstreamUrl: config.gateway.upstreamUrl,
+      ...(config.gateway.upstreamApiKey !== undefined ? { upstreamApiKey: config.gateway.upstreamApiKey } : {}),
+      requestTimeoutMs: config.gateway.requestTimeoutMs,
+      logger: logger.child({ component: 'gateway' }),
+    });
+    closers.unshift(() => gateway.close());
+    const sandboxProvider = options.sandboxProvider ?? createSandboxProvider(config, paths, logger.child({ component: 'sandbox' }));
+    closers.unshift(() => sandboxProvider.close());
+    const claudeExecutable = config.agent.claudeExecutable ?? resolveBundledClaudeExecutable();
+    const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, logger: logger.child({ component: 'tasks' }) });
+    const interrupted = await taskService.recover();
+    if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
+    closers.unshift(() => taskService.shutdown());
+    const app = await buildApiServer({ config, taskService, store, logger, version: HANGAR_VERSION });
+    closers.unshift(() => app.close());
+
+    let closed = false;
+    return {
+      app,
+      config,
+      store,
+      gateway,
+      sandboxProvider,
+      taskService,
+      async listen() {
+        return app.listen({ host: config.server.host, port: config.server.port });
+      },
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const close of closers) {
+          await close().catch((error: unknown) => logger.error({ err: error }, 'shutdown step failed'));
+        }
+      },
+    };
+  } catch (error) {
+    for (const close of closers) await close().catch(() => undefined);
+    throw error;
+  }
+}

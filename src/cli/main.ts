@@ -1,0 +1,230 @@
+// The `hangar` command: serve the API, run one task from the terminal, serve the scripted model.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import { Command, InvalidArgumentError } from 'commander';
+import { createHangar, type Hangar } from '../app.js';
+import { HangarApiError, HangarClient, type TaskRequest, type TaskView } from '../client/hangar-client.js';
+import { loadConfig } from '../config/config.js';
+import { HangarError } from '../errors/errors.js';
+import { loadScenarioFile } from '../model/scenario.js';
+import { startScriptedModelServer } from '../model/scripted-model-server.js';
+import { createLogger } from '../telemetry/logger.js';
+import { HANGAR_VERSION } from '../version.js';
+
+function parseInteger(label: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${label} must be a whole number, got "${value}"`);
+    return parsed;
+  };
+}
+
+function parseNumber(label: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError(`${label} must be a positive number, got "${value}"`);
+    return parsed;
+  };
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+interface ServerFlags {
+  config?: string;
+  dataDir?: string;
+  host?: string;
+  port?: number;
+  logLevel?: string;
+}
+
+function configFromFlags(flags: ServerFlags) {
+  return loadConfig({
+    ...(flags.config ? { file: flags.config } : {}),
+    env: process.env,
+    overrides: {
+      ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+      ...(flags.logLevel ? { logLevel: flags.logLevel } : {}),
+      server: { ...(flags.host ? { host: flags.host } : {}), ...(flags.port !== undefined ? { port: flags.port } : {}) },
+    },
+  });
+}
+
+/** Ends the process cleanly on SIGINT/SIGTERM after `close` ran. */
+function closeOnSignals(close: () => Promise<void>): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (closing) return;
+    closing = true;
+    process.stderr.write(`\n${signal}: shutting down\n`);
+    close()
+      .catch((error: unknown) => process.stderr.write(`shutdown failed: ${(error as Error).message}\n`))
+      .finally(() => process.exit(signal === 'SIGINT' ? 130 : 0));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+}
+
+/** One line per noteworthy SDK message: the agent's text, its tool calls, their results. */
+export function describeMessage(message: SDKMessage): string[] {
+  const lines: string[] = [];
+  if (message.type === 'system' && message.subtype === 'init') {
+    lines.push(`· session ${message.session_id} (model ${message.model}, tools: ${message.tools.join(', ')})`);
+  } else if (message.type === 'assistant') {
+    for (const block of message.message.content) {
+      if (block.type === 'text' && block.text.trim() !== '') lines.push(block.text.trim());
+      if (block.type === 'tool_use') lines.push(`→ ${block.name} ${JSON.stringify(block.input).slice(0, 200)}`);
+    }
+  } else if (message.type === 'user' && Array.isArray(message.message.content)) {
+    for (const block of message.message.content) {
+      if (typeof block === 'object' && block.type === 'tool_result') {
+        const text = typeof block.content === 'string' ? block.content : Array.isArray(block.content) ? block.content.map((part) => ('text' in part ? part.text : '')).join('') : '';
+        lines.push(`← ${block.is_error ? 'error: ' : ''}${text.replace(/\s+/g, ' ').slice(0, 200)}`);
+      }
+    }
+  }
+  return lines;
+}
+
+function printSummary(task: TaskView): void {
+  const usage = task.usage;
+  process.stdout.write('\n');
+  if (task.status === 'succeeded') process.stdout.write(`result: ${task.result ?? ''}\n`);
+  else process.stdout.write(`${task.status}: ${task.error?.code ?? ''} ${task.error?.message ?? ''}\n`);
+  for (const file of task.files) process.stdout.write(`file ${file.change}: ${file.path} (${file.sizeBytes} bytes)\n`);
+  process.stdout.write(
+    `task ${task.id}: ${task.numTurns ?? 0} turns, ${task.durationMs ?? 0} ms, tokens in ${usage.inputTokens} out ${usage.outputTokens} ` +
+      `cache write ${usage.cacheCreationInputTokens} read ${usage.cacheReadInputTokens}, cost $${task.costUsd.toFixed(6)}\n`,
+  );
+}
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program.name('hangar').description('Self-hosted runtime for Claude Agent SDK sessions').version(HANGAR_VERSION);
+
+  program
+    .command('serve')
+    .description('start the HTTP API on the embedded defaults (SQLite, local sandboxes)')
+    .option('-c, --config <file>', 'JSON config file (default ./hangar.config.json if present)')
+    .option('-d, --data-dir <dir>', 'data directory (database, sandboxes, sockets)')
+    .option('-H, --host <host>', 'address to listen on')
+    .option('-p, --port <port>', 'port to listen on', parseInteger('--port'))
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .action(async (flags: ServerFlags) => {
+      const config = configFromFlags(flags);
+      const logger = createLogger(config.logLevel);
+      const hangar = await createHangar(config, { logger });
+      closeOnSignals(() => hangar.close());
+      const url = await hangar.listen();
+      process.stdout.write(`hangar ${HANGAR_VERSION} listening on ${url} (data in ${path.resolve(config.dataDir)})\n`);
+    });
+
+  program
+    .command('run')
+    .description('run one task in a fresh sandbox, streaming the agent live; exits non-zero if it fails')
+    .argument('<prompt>', 'what the agent should do')
+    .option('-s, --server <url>', 'a running Hangar server (default: run an embedded one for this task)')
+    .option('-t, --allowed-tools <tools>', 'comma-separated tools, e.g. Bash,Read,Write')
+    .option('-m, --max-turns <n>', 'most agent turns', parseInteger('--max-turns'))
+    .option('--model <model>', 'model id')
+    .option('--memory-mb <n>', 'sandbox memory limit', parseInteger('--memory-mb'))
+    .option('--cpus <n>', 'sandbox CPU cores', parseNumber('--cpus'))
+    .option('--disk-mb <n>', 'sandbox workspace size', parseInteger('--disk-mb'))
+    .option('-f, --file <path>', 'copy a local file into the workspace (repeatable; name[=local path])', collect, [])
+    .option('--json', 'print the final task as JSON instead of the live transcript')
+    .option('-c, --config <file>', 'config file for the embedded server')
+    .option('-d, --data-dir <dir>', 'data directory for the embedded server')
+    .action(async (prompt: string, flags: { server?: string; allowedTools?: string; maxTurns?: number; model?: string; memoryMb?: number; cpus?: number; diskMb?: number; file: string[]; json?: boolean; config?: string; dataDir?: string }) => {
+      const files: Record<string, string> = {};
+      for (const entry of flags.file) {
+        const [name, source] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [path.basename(entry), entry];
+        try {
+          files[name] = readFileSync(source, 'utf8');
+        } catch (error) {
+          throw new HangarError('BAD_REQUEST', `cannot read --file ${source}: ${(error as Error).message}`);
+        }
+      }
+      const resources = {
+        ...(flags.memoryMb !== undefined ? { memoryMb: flags.memoryMb } : {}),
+        ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
+        ...(flags.diskMb !== undefined ? { diskMb: flags.diskMb } : {}),
+      };
+      const request: TaskRequest = {
+        prompt,
+        ...(flags.allowedTools ? { allowedTools: flags.allowedTools.split(',').map((tool) => tool.trim()).filter(Boolean) } : {}),
+        ...(flags.maxTurns !== undefined ? { maxTurns: flags.maxTurns } : {}),
+        ...(flags.model ? { model: flags.model } : {}),
+        ...(Object.keys(resources).length > 0 ? { resources } : {}),
+        ...(Object.keys(files).length > 0 ? { files } : {}),
+      };
+      let embedded: Hangar | undefined;
+      let baseUrl = flags.server;
+      if (baseUrl === undefined) {
+        const config = configFromFlags({ ...(flags.config ? { config: flags.config } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), host: '127.0.0.1', port: 0, logLevel: 'warn' });
+        embedded = await createHangar(config, { logger: createLogger(config.logLevel) });
+        closeOnSignals(() => embedded?.close() ?? Promise.resolve());
+        baseUrl = await embedded.listen();
+      }
+      try {
+        const client = new HangarClient(baseUrl);
+        const task = flags.json
+          ? await client.runTask(request)
+          : await client.streamTask(request, {
+              onTaskCreated: (id) => process.stdout.write(`· task ${id}\n`),
+              onMessage: (message) => {
+                for (const line of describeMessage(message)) process.stdout.write(`${line}\n`);
+              },
+            });
+        if (flags.json) process.stdout.write(`${JSON.stringify(task, null, 2)}\n`);
+        else printSummary(task);
+        process.exitCode = task.status === 'succeeded' ? 0 : 1;
+      } finally {
+        await embedded?.close();
+      }
+    });
+
+  const model = program.command('model').description('the scripted Anthropic-compatible model server');
+  model
+    .command('serve')
+    .description('serve a scenario file as an Anthropic Messages API (for offline tests of agents)')
+    .requiredOption('--scenario <file>', 'scenario JSON file (see docs/scenarios.md)')
+    .option('-p, --port <port>', 'port', parseInteger('--port'), 8787)
+    .option('-H, --host <host>', 'address', '127.0.0.1')
+    .action(async (flags: { scenario: string; port: number; host: string }) => {
+      const scenario = await loadScenarioFile(flags.scenario);
+      const server = await startScriptedModelServer({ scenario, host: flags.host, port: flags.port });
+      closeOnSignals(() => server.close());
+      process.stdout.write(`scripted model serving ${flags.scenario} on ${server.url}\n`);
+    });
+
+  return program;
+}
+
+/** Prints an error with a hint instead of a stack trace. */
+function reportFailure(error: unknown): void {
+  if (error instanceof HangarApiError) {
+    process.stderr.write(`hangar: ${error.code}: ${error.message}\n`);
+  } else if (error instanceof HangarError) {
+    const hint =
+      error.code === 'SANDBOX_UNAVAILABLE'
+        ? '\nhint: local sandboxes need root, bubblewrap, socat and cgroups (see README "Requirements")'
+        : error.code === 'CONFIG_INVALID'
+          ? '\nhint: see README "Configuration" for every field'
+          : '';
+    process.stderr.write(`hangar: ${error.code}: ${error.message}${hint}\n`);
+  } else if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
+    process.stderr.write(`hangar: ${(error as Error).message}\nhint: choose another port with --port\n`);
+  } else if ((error as NodeJS.ErrnoException)?.code === 'ECONNREFUSED' || (error as Error)?.message === 'fetch failed') {
+    process.stderr.write(`hangar: cannot reach the server: ${(error as Error).message}\nhint: start it with \`hangar serve\` or drop --server\n`);
+  } else {
+    process.stderr.write(`hangar: ${(error as Error)?.message ?? String(error)}\n`);
+  }
+  process.exitCode = 1;
+}
+
+/** Runs the CLI with the given argv (process.argv shape). */
+export async function runCli(argv: string[]): Promise<void> {
+  await buildProgram().parseAsync(argv).catch(reportFailure);
+}

@@ -1,0 +1,143 @@
+// Runs one agent conversation: the Agent SDK's query() on the host, with the Claude Code CLI
+// launched inside the sandbox through spawnClaudeCodeProcess. The CLI reaches the model only
+// through the gateway bridge and holds a per-session token, never the real API key.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { query, type Options, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { HangarError } from '../errors/errors.js';
+import type { Sandbox } from '../sandbox/sandbox-provider.js';
+
+export const PERMISSION_MODES = ['dontAsk', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
+export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
+
+export interface AgentRunRequest {
+  sandbox: Sandbox;
+  prompt: string;
+  /** Token the gateway issued for this run, and the loopback port of the gateway bridge inside the sandbox. */
+  gateway: { token: string; port: number };
+  claudeExecutable: string;
+  maxTurns: number;
+  /** Tools the agent has; each is pre-approved. Nothing else is available. */
+  allowedTools: string[];
+  permissionMode: AgentPermissionMode;
+  appendSystemPrompt?: string;
+  model?: string;
+  /** Retries of the CLI for a failing model call. */
+  maxRetries: number;
+  abortSignal?: AbortSignal;
+  onMessage?: (message: SDKMessage) => void;
+  onStderr?: (chunk: string) => void;
+}
+
+export interface AgentRunOutcome {
+  /** The SDK's final result message, when the CLI got that far. */
+  result: SDKResultMessage | undefined;
+  /** The Claude Code session id (from the init message). */
+  agentSessionId: string | undefined;
+  messageCount: number;
+  /** Set when the run ended without a result message (CLI crash, abort, spawn failure). */
+  error: HangarError | undefined;
+}
+
+/** Finds the native Claude Code binary shipped with the Agent SDK for this platform. */
+export function resolveBundledClaudeExecutable(): string {
+  const require = createRequire(import.meta.url);
+  const base = `@anthropic-ai/claude-agent-sdk-${process.platform}-${process.arch}`;
+  for (const packageName of [base, `${base}-musl`]) {
+    try {
+      return path.join(path.dirname(require.resolve(`${packageName}/package.json`)), 'claude');
+    } catch {
+      // Try the next variant.
+    }
+  }
+  throw new HangarError(
+    'SANDBOX_UNAVAILABLE',
+    `the Claude Code binary (${base}) is not installed: run \`npm ci\` (it is an optional dependency of @anthropic-ai/claude-agent-sdk)`,
+  );
+}
+
+/** Environment variables that carry credentials; never handed to a sandbox even if something sets them. */
+const CREDENTIAL_VARIABLES = new Set(['ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS']);
+
+/** The complete environment of the CLI inside the sandbox. */
+export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentRunRequest, 'gateway' | 'maxRetries'>): Record<string, string> {
+  return {
+    PATH: '/usr/local/bin:/usr/bin:/bin',
+    HOME: sandbox.homePath,
+    USER: 'agent',
+    LOGNAME: 'agent',
+    SHELL: '/bin/bash',
+    LANG: 'C.UTF-8',
+    TMPDIR: '/tmp',
+    ANTHROPIC_BASE_URL: `http://127.0.0.1:${request.gateway.port}`,
+    ANTHROPIC_API_KEY: request.gateway.token,
+    CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    DISABLE_AUTOUPDATER: '1',
+    DISABLE_TELEMETRY: '1',
+    DISABLE_ERROR_REPORTING: '1',
+    CLAUDE_CODE_MAX_RETRIES: String(request.maxRetries),
+  };
+}
+
+export async function runAgent(request: AgentRunRequest): Promise<AgentRunOutcome> {
+  const { sandbox } = request;
+  const environment = sandboxEnvironment(sandbox, request);
+  const abortController = new AbortController();
+  const onAbort = (): void => abortController.abort();
+  request.abortSignal?.addEventListener('abort', onAbort, { once: true });
+  if (request.abortSignal?.aborted) abortController.abort();
+
+  const options: Options = {
+    cwd: sandbox.workspacePath,
+    env: environment,
+    pathToClaudeCodeExecutable: request.claudeExecutable,
+    abortController,
+    maxTurns: request.maxTurns,
+    tools: request.allowedTools,
+    allowedTools: request.allowedTools,
+    permissionMode: request.permissionMode,
+    settingSources: [],
+    systemPrompt: { type: 'preset', preset: 'claude_code', ...(request.appendSystemPrompt ? { append: request.appendSystemPrompt } : {}) },
+    ...(request.model ? { model: request.model } : {}),
+    ...(request.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
+    spawnClaudeCodeProcess: (spawnOptions) => {
+      const env: Record<string, string> = {};
+      for (const [name, value] of Object.entries(spawnOptions.env)) {
+        if (value !== undefined && !CREDENTIAL_VARIABLES.has(name)) env[name] = value;
+      }
+      // Hangar's own values win over anything the SDK computed.
+      Object.assign(env, environment);
+      return sandbox.spawn({
+        command: spawnOptions.command,
+        args: spawnOptions.args,
+        env,
+        cwd: sandbox.workspacePath,
+        ...(request.onStderr ? { onStderr: request.onStderr } : {}),
+      });
+    },
+  };
+
+  let result: SDKResultMessage | undefined;
+  let agentSessionId: string | undefined;
+  let messageCount = 0;
+  let error: HangarError | undefined;
+  try {
+    for await (const message of query({ prompt: request.prompt, options })) {
+      messageCount += 1;
+      if (message.type === 'system' && message.subtype === 'init') agentSessionId = message.session_id;
+      if (message.type === 'result') result = message;
+      request.onMessage?.(message);
+    }
+  } catch (caught) {
+    if (result === undefined) {
+      const reason = abortController.signal.aborted ? 'the run was interrupted' : (caught as Error).message;
+      error = new HangarError('AGENT_FAILED', `Claude Code ended without a result: ${reason}`, { cause: caught });
+    }
+  } finally {
+    request.abortSignal?.removeEventListener('abort', onAbort);
+  }
+  if (result === undefined && error === undefined) {
+    error = new HangarError('AGENT_FAILED', 'Claude Code ended without a result message');
+  }
+  return { result, agentSessionId, messageCount, error };
+}

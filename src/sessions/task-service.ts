@@ -1,0 +1,273 @@
+// Ephemeral tasks (the guide's pattern 1): one sandbox per task, created, used by one agent run,
+// and destroyed. Records the task in the store from start to finish, with the files the agent
+// changed, the tokens the gateway metered and their cost.
+import { createHash, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { Logger } from 'pino';
+import type { HangarConfig, ResourceLimits } from '../config/config.js';
+import { HangarError } from '../errors/errors.js';
+import type { ModelGateway } from '../gateway/model-gateway.js';
+import { costOfUsageByModel } from '../gateway/pricing.js';
+import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
+import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
+import { ZERO_USAGE, type FileChange, type Store, type TaskRecord } from '../store/store.js';
+
+export interface TaskInput {
+  prompt: string;
+  allowedTools?: string[];
+  maxTurns?: number;
+  permissionMode?: AgentPermissionMode;
+  appendSystemPrompt?: string;
+  model?: string;
+  resources?: Partial<Omit<ResourceLimits, 'pids'>>;
+  /** Initial workspace files: relative path -> UTF-8 content. */
+  files?: Record<string, string>;
+}
+
+export interface TaskRunHooks {
+  /** Called with the id as soon as the task is recorded. */
+  onCreated?: (task: TaskRecord) => void;
+  /** Every SDK message, live. */
+  onMessage?: (message: SDKMessage) => void;
+}
+
+export interface TaskServiceDependencies {
+  config: HangarConfig;
+  store: Store;
+  sandboxProvider: SandboxProvider;
+  gateway: ModelGateway;
+  claudeExecutable: string;
+  logger: Logger;
+}
+
+export interface TaskService {
+  /** Runs a task to completion; resolves with its final record (failed tasks resolve too). */
+  run(input: TaskInput, hooks?: TaskRunHooks): Promise<TaskRecord>;
+  get(id: string): Promise<TaskRecord>;
+  list(query: { status?: TaskRecord['status']; limit: number; before?: string }): Promise<TaskRecord[]>;
+  /** Marks tasks left running by a previous process as interrupted. */
+  recover(): Promise<number>;
+  /** Interrupts running tasks and waits for their sandboxes to be destroyed. */
+  shutdown(): Promise<void>;
+  readonly runningCount: number;
+}
+
+/** Files up to this size come back with their content. */
+const MAX_RETURNED_FILE_BYTES = 1024 * 1024;
+/** Total content returned per task; files beyond it come back without content. */
+const MAX_RETURNED_TOTAL_BYTES = 8 * 1024 * 1024;
+/** Workspaces with more files than this are not diffed file by file. */
+const MAX_DIFFED_FILES = 20_000;
+
+type WorkspaceDigest = Map<string, { hash: string; size: number }>;
+
+async function digestWorkspace(sandbox: Sandbox): Promise<WorkspaceDigest> {
+  const digest: WorkspaceDigest = new Map();
+  const files = await sandbox.listFiles();
+  for (const file of files.slice(0, MAX_DIFFED_FILES)) {
+    const content = await sandbox.readFile(file);
+    digest.set(file, { hash: createHash('sha256').update(content).digest('hex'), size: content.length });
+  }
+  return digest;
+}
+
+function encodeContent(content: Buffer): Pick<FileChange, 'content' | 'encoding'> {
+  const text = content.toString('utf8');
+  return Buffer.from(text, 'utf8').equals(content) ? { content: text, encoding: 'utf8' } : { content: content.toString('base64'), encoding: 'base64' };
+}
+
+async function changedFiles(sandbox: Sandbox, before: WorkspaceDigest): Promise<FileChange[]> {
+  const after = await digestWorkspace(sandbox);
+  const changes: FileChange[] = [];
+  let returnedBytes = 0;
+  for (const [file, entry] of after) {
+    const previous = before.get(file);
+    if (previous !== undefined && previous.hash === entry.hash) continue;
+    const change: FileChange = { path: file, change: previous === undefined ? 'created' : 'modified', sizeBytes: entry.size };
+    if (entry.size <= MAX_RETURNED_FILE_BYTES && returnedBytes + entry.size <= MAX_RETURNED_TOTAL_BYTES) {
+      Object.assign(change, encodeContent(await sandbox.readFile(file)));
+      returnedBytes += entry.size;
+    }
+    changes.push(change);
+  }
+  for (const [file, entry] of before) {
+    if (!after.has(file)) changes.push({ path: file, change: 'deleted', sizeBytes: entry.size });
+  }
+  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/** Rejects workspace paths that are absolute or climb out of the workspace. */
+export function assertWorkspaceRelativePath(file: string): void {
+  const normalized = path.posix.normalize(file);
+  if (file === '' || path.posix.isAbsolute(file) || normalized.startsWith('..') || normalized.includes('\0')) {
+    throw new HangarError('VALIDATION_FAILED', `file path "${file}" must be relative to the workspace and stay inside it`);
+  }
+}
+
+export function createTaskService(dependencies: TaskServiceDependencies): TaskService {
+  const { config, store, sandboxProvider, gateway, claudeExecutable, logger } = dependencies;
+  const running = new Map<string, { abort: AbortController; done: Promise<TaskRecord> }>();
+
+  const resolveResources = (requested: TaskInput['resources']): ResourceLimits => {
+    const resources = { ...config.sandbox.defaults, ...requested };
+    for (const key of ['memoryMb', 'cpus', 'diskMb'] as const) {
+      if (resources[key] > config.sandbox.maximum[key]) {
+        throw new HangarError('VALIDATION_FAILED', `resources.${key} ${resources[key]} exceeds the maximum of ${config.sandbox.maximum[key]}`);
+      }
+    }
+    return resources;
+  };
+
+  const execute = async (task: TaskRecord, input: TaskInput, resources: ResourceLimits, abort: AbortController, hooks: TaskRunHooks): Promise<TaskRecord> => {
+    const started = Date.now();
+    const log = logger.child({ taskId: task.id });
+    let sandbox: Sandbox | undefined;
+    const stderrTail: string[] = [];
+    const timeout = setTimeout(() => abort.abort(), config.agent.taskTimeoutMs);
+    try {
+      sandbox = await sandboxProvider.create({
+        id: task.id,
+        resources,
+        bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
+        readOnlyPaths: [path.dirname(claudeExecutable)],
+      });
+      for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
+      const before = await digestWorkspace(sandbox);
+      const token = gateway.registerSession(task.id);
+      const outcome = await runAgent({
+        sandbox,
+        prompt: input.prompt,
+        gateway: { token, port: config.gateway.sandboxPort },
+        claudeExecutable,
+        maxTurns: task.options.maxTurns as number,
+        allowedTools: task.options.allowedTools as string[],
+        permissionMode: task.options.permissionMode as AgentPermissionMode,
+        ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
+        ...(task.options.model ? { model: task.options.model as string } : {}),
+        maxRetries: config.agent.maxRetries,
+        abortSignal: abort.signal,
+        ...(hooks.onMessage ? { onMessage: hooks.onMessage } : {}),
+        onStderr: (chunk) => {
+          stderrTail.push(chunk);
+          if (stderrTail.length > 50) stderrTail.shift();
+        },
+      });
+      gateway.revokeSession(task.id);
+      const files = await changedFiles(sandbox, before);
+      const stats = await sandbox.stats();
+      const metered = gateway.usage(task.id);
+      const result = outcome.result;
+      const succeeded = result !== undefined && result.subtype === 'success' && !result.is_error;
+      let error: TaskRecord['error'] = null;
+      if (!succeeded) {
+        if (abort.signal.aborted) {
+          error = { code: 'INTERRUPTED', message: Date.now() - started >= config.agent.taskTimeoutMs ? `task exceeded its timeout of ${config.agent.taskTimeoutMs} ms` : 'task was interrupted' };
+        } else if (result === undefined) {
+          error = { code: outcome.error?.code ?? 'AGENT_FAILED', message: `${outcome.error?.message ?? 'agent failed'}${stderrTail.length > 0 ? ` (stderr: ${stderrTail.join('').slice(-500).trim()})` : ''}` };
+        } else if (result.subtype === 'success') {
+          error = { code: 'AGENT_FAILED', message: result.result || 'the agent reported an error' };
+        } else {
+          const detail = 'errors' in result && result.errors.length > 0 ? `: ${result.errors.join('; ')}` : '';
+          error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : 'AGENT_FAILED', message: `${result.subtype.replaceAll('_', ' ')}${detail}` };
+        }
+        if (stats.oomKills > 0) error.message += ` (the sandbox's memory limit of ${resources.memoryMb} MiB OOM-killed ${stats.oomKills} process(es))`;
+      }
+      return await store.tasks.update(task.id, {
+        status: succeeded ? 'succeeded' : abort.signal.aborted ? 'interrupted' : 'failed',
+        finishedAt: new Date().toISOString(),
+        durationMs: Date.now() - started,
+        result: result !== undefined && result.subtype === 'success' ? result.result : null,
+        error,
+        numTurns: result?.num_turns ?? null,
+        agentSessionId: outcome.agentSessionId ?? null,
+        usage: metered.total,
+        usageByModel: metered.byModel,
+        costUsd: costOfUsageByModel(config.pricing, metered.byModel),
+        files,
+        sandboxReport: { oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests },
+      });
+    } catch (caught) {
+      const failure = caught instanceof HangarError ? caught : new HangarError('INTERNAL', (caught as Error).message, { cause: caught });
+      log.error({ err: caught }, 'task failed');
+      const metered = gateway.usage(task.id);
+      return await store.tasks.update(task.id, {
+        status: 'failed',
+        finishedAt: new Date().toISOString(),
+        durationMs: Date.now() - started,
+        error: { code: failure.code, message: failure.message },
+        usage: metered.total,
+        usageByModel: metered.byModel,
+        costUsd: costOfUsageByModel(config.pricing, metered.byModel),
+      });
+    } finally {
+      clearTimeout(timeout);
+      gateway.forgetSession(task.id);
+      if (sandbox !== undefined) {
+        await sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
+      }
+    }
+  };
+
+  return {
+    async run(input, hooks = {}) {
+      const resources = resolveResources(input.resources);
+      for (const file of Object.keys(input.files ?? {})) assertWorkspaceRelativePath(file);
+      const task: TaskRecord = {
+        id: `task_${randomUUID().replaceAll('-', '')}`,
+        status: 'running',
+        prompt: input.prompt,
+        options: {
+          maxTurns: input.maxTurns ?? config.agent.defaultMaxTurns,
+          allowedTools: input.allowedTools ?? config.agent.defaultAllowedTools,
+          permissionMode: input.permissionMode ?? 'dontAsk',
+          resources,
+          ...(input.model ?? config.agent.model ? { model: input.model ?? config.agent.model } : {}),
+          ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
+          files: Object.keys(input.files ?? {}),
+        },
+        createdAt: new Date().toISOString(),
+        finishedAt: null,
+        durationMs: null,
+        result: null,
+        error: null,
+        numTurns: null,
+        agentSessionId: null,
+        usage: { ...ZERO_USAGE },
+        usageByModel: {},
+        costUsd: 0,
+        files: [],
+        sandboxReport: null,
+      };
+      await store.tasks.insert(task);
+      hooks.onCreated?.(task);
+      const abort = new AbortController();
+      const done = execute(task, input, resources, abort, hooks);
+      running.set(task.id, { abort, done });
+      try {
+        return await done;
+      } finally {
+        running.delete(task.id);
+      }
+    },
+    async get(id) {
+      const task = await store.tasks.get(id);
+      if (task === undefined) throw new HangarError('TASK_NOT_FOUND', `task ${id} does not exist`);
+      return task;
+    },
+    list(query) {
+      return store.tasks.list(query);
+    },
+    recover() {
+      return store.tasks.interruptRunning({ code: 'INTERRUPTED', message: 'the server stopped while the task was running' });
+    },
+    async shutdown() {
+      const inFlight = [...running.values()];
+      for (const entry of inFlight) entry.abort.abort();
+      await Promise.allSettled(inFlight.map((entry) => entry.done));
+    },
+    get runningCount() {
+      return running.size;
+    },
+  };
+}
