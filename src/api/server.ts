@@ -59,7 +59,6 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimitBytes,
-    disableRequestLogging: false,
   }).withTypeProvider<ZodTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);

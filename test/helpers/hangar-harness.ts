@@ -1,0 +1,127 @@
+// Starts a real Hangar (SQLite file, local bubblewrap sandboxes, model gateway, HTTP API on
+// loopback) in front of Hangar's scripted model server, for end-to-end tests. The sandbox provider
+// is wrapped only to remember which sandboxes and processes each task had, so tests can check that
+// nothing is left behind.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { createHangar, type Hangar } from '../../src/app.js';
+import { HangarClient } from '../../src/client/hangar-client.js';
+import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
+import type { Scenario } from '../../src/model/scenario.js';
+import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
+import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import type { Sandbox, SandboxProvider } from '../../src/sandbox/sandbox-provider.js';
+
+export interface HarnessOptions {
+  scenario: Scenario;
+  /** Configuration layered over the harness defaults. */
+  config?: Record<string, unknown>;
+  /** The real key the gateway injects; tests check it never reaches a sandbox. */
+  upstreamApiKey?: string;
+}
+
+export interface SandboxRecord {
+  sandbox: Sandbox;
+  pids: number[];
+}
+
+export interface Harness {
+  hangar: Hangar;
+  model: ScriptedModelServer;
+  client: HangarClient;
+  baseUrl: string;
+  dataDir: string;
+  /** Sandboxes created so far, by sandbox id (= task id). */
+  sandboxes: Map<string, SandboxRecord>;
+  close(): Promise<void>;
+}
+
+/** Records every sandbox the provider creates and every process it spawns. */
+function recordingProvider(inner: SandboxProvider, sandboxes: Map<string, SandboxRecord>): SandboxProvider {
+  return {
+    name: inner.name,
+    async create(spec) {
+      const sandbox = await inner.create(spec);
+      const record: SandboxRecord = { sandbox, pids: [] };
+      sandboxes.set(sandbox.id, record);
+      const spawn = sandbox.spawn.bind(sandbox);
+      return Object.assign(Object.create(sandbox) as Sandbox, {
+        spawn: (request: Parameters<Sandbox['spawn']>[0]) => {
+          const child = spawn(request);
+          const pid = (child as { pid?: number }).pid;
+          if (pid !== undefined) record.pids.push(pid);
+          return child;
+        },
+      });
+    },
+    close: () => inner.close(),
+  };
+}
+
+export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-e2e-'));
+  // Sandbox uids must traverse the data directory to reach their bind-mount sources.
+  chmodSync(dataDir, 0o711);
+  const model = await startScriptedModelServer({ scenario: options.scenario, host: '127.0.0.1', port: 0, logger: false });
+  const config = parseConfig({
+    dataDir,
+    logLevel: 'silent',
+    server: { host: '127.0.0.1', port: 0 },
+    gateway: { upstreamUrl: model.url, upstreamApiKey: options.upstreamApiKey ?? 'sk-ant-test-upstream-key' },
+    agent: { maxRetries: 2 },
+    ...options.config,
+  });
+  const logger = pino({ level: 'silent' });
+  const sandboxes = new Map<string, SandboxRecord>();
+  const provider = recordingProvider(
+    createLocalSandboxProvider({
+      rootDir: resolveDataPaths(config).sandboxRoot,
+      uidRangeStart: config.sandbox.uidRangeStart,
+      uidRangeSize: config.sandbox.uidRangeSize,
+    }),
+    sandboxes,
+  );
+  const hangar = await createHangar(config, { logger, sandboxProvider: provider });
+  const baseUrl = await hangar.listen();
+  return {
+    hangar,
+    model,
+    client: new HangarClient(baseUrl),
+    baseUrl,
+    dataDir,
+    sandboxes,
+    async close() {
+      await hangar.close();
+      await model.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The text of the tool_result blocks the CLI sent back to the model, in order. */
+export function toolResultsSent(model: ScriptedModelServer): string[] {
+  const results: string[] = [];
+  const seen = new Set<string>();
+  for (const request of model.requests) {
+    if (request.kind !== 'main') continue;
+    const body = request.body as { messages?: Array<{ role: string; content: unknown }> };
+    for (const message of body.messages ?? []) {
+      if (message.role !== 'user' || !Array.isArray(message.content)) continue;
+      for (const block of message.content as Array<{ type: string; tool_use_id?: string; content?: unknown }>) {
+        if (block.type !== 'tool_result' || block.tool_use_id === undefined || seen.has(block.tool_use_id)) continue;
+        seen.add(block.tool_use_id);
+        const content = block.content;
+        results.push(
+          typeof content === 'string'
+            ? content
+            : Array.isArray(content)
+              ? (content as Array<{ type: string; text?: string }>).map((part) => part.text ?? '').join('')
+              : '',
+        );
+      }
+    }
+  }
+  return results;
+}
