@@ -60,6 +60,8 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimitBytes,
   }).withTypeProvider<ZodTypeProvider>();
+  // The API speaks JSON only; other bodies get 415 instead of reaching validation as strings.
+  app.removeContentTypeParser('text/plain');
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
