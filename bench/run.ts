@@ -1,0 +1,175 @@
+// `npm run bench`: measures Hangar on this machine and writes BENCHMARKS.md.
+//  1. local sandbox create + destroy, p50/p95;
+//  2. one hosted task through the HTTP API against the bare SDK query() (no sandbox, no gateway),
+//     same scripted scenario, interleaved in the same run; the ratio of medians is the overhead.
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { query } from '@anthropic-ai/claude-agent-sdk';
+import pino from 'pino';
+import { createHangar } from '../src/app.js';
+import { HangarClient } from '../src/client/hangar-client.js';
+import { parseConfig } from '../src/config/config.js';
+import type { Scenario } from '../src/model/scenario.js';
+import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
+import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
+import { createLocalSandboxProvider } from '../src/sandbox/providers/local.js';
+
+const SANDBOX_RUNS = Number(process.env.BENCH_SANDBOX_RUNS ?? 200);
+const TASK_RUNS = Number(process.env.BENCH_TASK_RUNS ?? 10);
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[index] ?? Number.NaN;
+}
+
+const fixed = (value: number, digits = 1): string => value.toFixed(digits);
+
+/** A scenario that makes the agent use a tool once, then answer: three model calls in all. */
+const TASK_SCENARIO: Scenario = {
+  replies: [
+    { content: [{ type: 'tool_use', name: 'Bash', input: { command: 'echo benchmark > out.txt && cat out.txt' } }] },
+    { content: [{ type: 'text', text: 'done' }] },
+  ],
+};
+
+async function benchSandboxes(root: string): Promise<{ p50: number; p95: number; mean: number }> {
+  const provider = createLocalSandboxProvider({ rootDir: root, uidRangeStart: 300000, uidRangeSize: 1000 });
+  const resources = { memoryMb: 1024, cpus: 1, diskMb: 1024, pids: 512 };
+  // Warm-up: preflight checks and first-time cgroup parents.
+  for (let index = 0; index < 5; index += 1) await (await provider.create({ resources, bridges: [] })).destroy();
+  const durations: number[] = [];
+  for (let index = 0; index < SANDBOX_RUNS; index += 1) {
+    const started = performance.now();
+    const sandbox = await provider.create({ resources, bridges: [] });
+    await sandbox.destroy();
+    durations.push(performance.now() - started);
+  }
+  await provider.close();
+  return { p50: percentile(durations, 50), p95: percentile(durations, 95), mean: durations.reduce((a, b) => a + b, 0) / durations.length };
+}
+
+async function benchTasks(dataDir: string): Promise<{ hosted: number[]; bare: number[] }> {
+  const model = await startScriptedModelServer({ scenario: TASK_SCENARIO, host: '127.0.0.1', port: 0, logger: false });
+  const config = parseConfig({
+    dataDir,
+    logLevel: 'silent',
+    server: { host: '127.0.0.1', port: 0 },
+    gateway: { upstreamUrl: model.url, upstreamApiKey: 'sk-bench' },
+    sandbox: { uidRangeStart: 301000, uidRangeSize: 100 },
+  });
+  const hangar = await createHangar(config, { logger: pino({ level: 'silent' }) });
+  const client = new HangarClient(await hangar.listen());
+  const claudeExecutable = resolveBundledClaudeExecutable();
+  const hosted: number[] = [];
+  const bare: number[] = [];
+
+  const runHosted = async (): Promise<number> => {
+    model.setScenario(TASK_SCENARIO);
+    const started = performance.now();
+    const task = await client.runTask({ prompt: 'write out.txt', allowedTools: ['Bash'], maxTurns: 4, resources: { cpus: os.cpus().length } });
+    const elapsed = performance.now() - started;
+    if (task.status !== 'succeeded') throw new Error(`hosted task failed: ${JSON.stringify(task.error)}`);
+    return elapsed;
+  };
+  const runBare = async (): Promise<number> => {
+    model.setScenario(TASK_SCENARIO);
+    const cwd = mkdtempSync(path.join(os.tmpdir(), 'hangar-bench-bare-'));
+    const home = mkdtempSync(path.join(os.tmpdir(), 'hangar-bench-home-'));
+    try {
+      const started = performance.now();
+      let result: string | undefined;
+      for await (const message of query({
+        prompt: 'write out.txt',
+        options: {
+          cwd,
+          pathToClaudeCodeExecutable: claudeExecutable,
+          env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+          tools: ['Bash'],
+          allowedTools: ['Bash'],
+          permissionMode: 'dontAsk',
+          settingSources: [],
+          maxTurns: 4,
+        },
+      })) {
+        if (message.type === 'result') result = message.subtype;
+      }
+      const elapsed = performance.now() - started;
+      if (result !== 'success') throw new Error(`bare query failed: ${result}`);
+      return elapsed;
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+      rmSync(home, { recursive: true, force: true });
+    }
+  };
+
+  try {
+    // Warm-up of both paths (page cache of the 400 MB CLI binary, JIT).
+    await runHosted();
+    await runBare();
+    for (let index = 0; index < TASK_RUNS; index += 1) {
+      // Interleaved so that drift of the machine affects both sides alike.
+      hosted.push(await runHosted());
+      bare.push(await runBare());
+    }
+  } finally {
+    await hangar.close();
+    await model.close();
+  }
+  return { hosted, bare };
+}
+
+async function main(): Promise<void> {
+  const workDir = mkdtempSync(path.join(os.tmpdir(), 'hangar-bench-'));
+  chmodSync(workDir, 0o711);
+  try {
+    process.stdout.write(`sandbox create+destroy x${SANDBOX_RUNS}...\n`);
+    const sandbox = await benchSandboxes(path.join(workDir, 'sandboxes'));
+    process.stdout.write(`  p50 ${fixed(sandbox.p50, 2)} ms, p95 ${fixed(sandbox.p95, 2)} ms\n`);
+    process.stdout.write(`hosted task vs bare query() x${TASK_RUNS}...\n`);
+    const tasks = await benchTasks(path.join(workDir, 'data'));
+    const hostedP50 = percentile(tasks.hosted, 50);
+    const bareP50 = percentile(tasks.bare, 50);
+    const ratio = hostedP50 / bareP50;
+    process.stdout.write(`  hosted p50 ${fixed(hostedP50)} ms, bare p50 ${fixed(bareP50)} ms, ratio ${fixed(ratio, 3)}\n`);
+
+    const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
+    const report = `# Benchmarks
+
+Written by \`npm run bench\` (bench/run.ts) on ${new Date().toISOString()}.
+
+Machine: ${os.cpus().length} × ${cpu}, ${fixed(os.totalmem() / 1024 ** 3)} GiB RAM, Linux ${os.release()}, Node ${process.version}.
+
+## Local sandbox create + destroy
+
+${SANDBOX_RUNS} runs after 5 warm-up runs; each creates a sandbox (tmpfs workspace, cgroups, passwd files,
+uid reservation) and destroys it (kill, cgroup removal, unmount, directory removal). No process starts.
+
+| p50 | p95 | mean | target |
+| --- | --- | --- | --- |
+| ${fixed(sandbox.p50, 2)} ms | ${fixed(sandbox.p95, 2)} ms | ${fixed(sandbox.mean, 2)} ms | p50 ≤ 10 ms |
+
+## Hosted task vs bare SDK query()
+
+The same scripted scenario (one Bash tool call, then an answer: three model calls) run ${TASK_RUNS} times each,
+interleaved, after one warm-up of each:
+- **hosted**: \`POST /v1/tasks\` over HTTP: sandbox creation, the CLI inside bubblewrap, model calls through
+  the socat bridge and the gateway, workspace diff, sandbox destroy, SQLite records;
+- **baseline**: the Agent SDK's \`query()\` on the host, no sandbox, the CLI talking to the model directly.
+
+| | p50 | p95 |
+| --- | --- | --- |
+| hosted | ${fixed(hostedP50)} ms | ${fixed(percentile(tasks.hosted, 95))} ms |
+| bare query() | ${fixed(bareP50)} ms | ${fixed(percentile(tasks.bare, 95))} ms |
+| **ratio (p50 hosted / p50 bare)** | **${fixed(ratio, 3)}** | target ≤ 1.10 |
+`;
+    writeFileSync(path.join(process.cwd(), 'BENCHMARKS.md'), report);
+    process.stdout.write('wrote BENCHMARKS.md\n');
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+await main();
