@@ -53,6 +53,9 @@ describe('ephemeral task writing files', () => {
     const mainRequests = harness.model.requests.filter((request) => request.kind === 'main');
     expect(mainRequests.length).toBeGreaterThanOrEqual(3);
     for (const request of mainRequests) expect(request.headers['x-api-key']).toBe(`***${UPSTREAM_KEY.slice(-4)}`);
+    // The agent was offered only the allowed tools (plus the CLI's internal placeholder).
+    const offered = (mainRequests[0]!.body as { tools: Array<{ name: string }> }).tools.map((tool) => tool.name);
+    expect(offered.filter((name) => name !== 'DeferredToolPlaceholder').sort()).toEqual(['Bash', 'Write']);
 
     // The task is stored and readable back.
     const stored = await harness.client.getTask(task.id);
