@@ -1,0 +1,997 @@
+// The local sandbox provider: isolates each sandbox on this host with bubblewrap (namespaces),
+// cgroups (memory, cpu, pids) and a size-limited tmpfs (disk), and runs its processes as a host uid
+// of their own.
+//
+// Layout of one sandbox on the host, under <rootDir>/<id> (owned by the sandbox uid, mode 0700):
+//   workspace/   a tmpfs of diskMb                -> /workspace
+//   scratch/     a second tmpfs (scratchMb): home/ -> /home/agent, tmp/ -> /tmp, shm/ -> /dev/shm
+//   etc/passwd, etc/group                         -> bound over /etc/passwd and /etc/group (user `agent`, uid 1000)
+// Filling the workspace thus never takes the space the CLI needs for its own state in HOME and /tmp.
+// Both are tmpfs: their pages count toward the sandbox's memory limit too.
+// Each spawn/exec is one bubblewrap invocation, launched as:
+//   /bin/sh -c 'echo $$ > <cgroup.procs>...; exec "$@"'   (root: joins the cgroups, then execs)
+//     setpriv --reuid=U --regid=G ... --no-new-privs      (drops to the sandbox's host uid)
+//       bwrap --args 3 ... -- command                     (fd 3 carries --clearenv/--setenv pairs)
+// so every process of the sandbox is in its cgroups, runs as an unprivileged host uid, and the
+// environment never appears in a host process's argv or in a root process's environment.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { constants as fsConstants, type Stats } from 'node:fs';
+import { access, chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { promisify } from 'node:util';
+import { HangarError } from '../../errors/errors.js';
+import { createCgroupManager, type SandboxCgroup } from '../cgroups.js';
+import type {
+  Sandbox,
+  SandboxBridge,
+  SandboxExecResult,
+  SandboxProvider,
+  SandboxSpawnRequest,
+  SandboxSpec,
+  SandboxStats,
+} from '../sandbox-provider.js';
+import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
+
+const execFileAsync = promisify(execFile);
+
+/** Logger subset the provider uses (a pino logger fits). */
+export interface LocalSandboxLogger {
+  debug(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+}
+
+export interface LocalSandboxSettings {
+  /** Host directory holding one directory per sandbox (e.g. <dataDir>/sandboxes); created when missing. */
+  rootDir: string;
+  /** First host uid (and gid) handed to sandboxes; each live sandbox has its own. Default 200000. */
+  uidRangeStart?: number;
+  /** Number of host uids in the range: the most sandboxes alive at once on this host. Default 10000. */
+  uidRangeSize?: number;
+  /** Directory of uid reservation files shared by every Hangar process on the host. Default /run/hangar/uids. */
+  uidLockDir?: string;
+  /** bubblewrap executable; default: `bwrap` found on PATH. */
+  bwrapPath?: string;
+  /** socat executable (bridges); default: `socat` found on PATH. */
+  socatPath?: string;
+  /** setpriv executable (util-linux); default: `setpriv` found on PATH. */
+  setprivPath?: string;
+  /**
+   * Size in MiB of the second tmpfs holding HOME, /tmp and /dev/shm (the CLI's own state lives there).
+   * Default: the sandbox's diskMb.
+   */
+  scratchMb?: number;
+  /** Parent cgroup of every sandbox's group, relative to each hierarchy root. Default `hangar`. */
+  cgroupParent?: string;
+  /**
+   * Host system paths visible read-only at the same place inside. Directories are bound; symlinks
+   * (/bin -> usr/bin on usr-merged systems) are recreated; missing paths are skipped.
+   * Default: /usr, /etc, /bin, /lib, /lib64, /sbin.
+   */
+  readOnlySystemPaths?: string[];
+  logger?: LocalSandboxLogger;
+}
+
+/** A local sandbox, with the host-side facts tests and operators need. */
+export interface LocalSandbox extends Sandbox {
+  /** Host directory of the sandbox (holds the workspace and scratch tmpfs mounts). */
+  readonly hostDir: string;
+  /** Host uid and gid the sandbox's processes run as. */
+  readonly hostUid: number;
+  readonly hostGid: number;
+  /** Cgroup directories of the sandbox. */
+  readonly cgroupPaths: readonly string[];
+  /** Host pids of every process in the sandbox right now. */
+  hostPids(): Promise<number[]>;
+  /** The process is a node ChildProcess (its pid is the host pid of the outer bubblewrap). */
+  spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess;
+}
+
+export interface LocalSandboxProvider extends SandboxProvider {
+  create(spec: SandboxSpec): Promise<LocalSandbox>;
+}
+
+const WORKSPACE_PATH = '/workspace';
+const HOME_PATH = '/home/agent';
+const INSIDE_ID = 1000;
+const BRIDGE_DIR = '/run/hangar';
+const EXEC_OUTPUT_LIMIT = 1024 * 1024;
+const MIB = 1024 * 1024;
+const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+const DEFAULT_SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/lib', '/lib64', '/sbin'];
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, '/etc/passwd', '/etc/group'];
+const PASSWD = `agent:x:${INSIDE_ID}:${INSIDE_ID}:agent:${HOME_PATH}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
+const GROUP = `agent:x:${INSIDE_ID}:\nnogroup:x:65534:\n`;
+const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+
+interface HostTools {
+  sh: string;
+  bwrap: string;
+  socat: string;
+  setpriv: string;
+  mount: string;
+  umount: string;
+  sleep: string;
+  cat: string;
+  /** iproute2's ss, when installed (faster bridge readiness checks). */
+  ss: string | undefined;
+  /** bwrap arguments that make the system paths visible. */
+  systemArgs: string[];
+  /** Host paths visible inside through systemArgs binds. */
+  systemBinds: string[];
+}
+
+function unavailable(message: string, cause?: unknown): HangarError {
+  return new HangarError('SANDBOX_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
+}
+
+function failed(message: string, cause?: unknown, details?: unknown): HangarError {
+  const options: { cause?: unknown; details?: unknown } = {};
+  if (cause !== undefined) options.cause = cause;
+  if (details !== undefined) options.details = details;
+  return new HangarError('SANDBOX_FAILED', message, options);
+}
+
+function invalid(message: string): HangarError {
+  return new HangarError('VALIDATION_FAILED', message);
+}
+
+function errnoOf(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null ? (error as NodeJS.ErrnoException).code : undefined;
+}
+
+/** Escapes a path for an fstab field (whitespace and backslash as octal). */
+function fstabEscape(value: string): string {
+  return value.replace(/[\\ \t\n]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`);
+}
+
+function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+function isUnder(candidate: string, root: string): boolean {
+  return candidate === root || candidate.startsWith(root.endsWith('/') ? root : `${root}/`);
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, fsConstants.X_OK);
+    return (await stat(file)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** Resolves an executable: the configured path, else the first match on PATH and the standard dirs. */
+async function findExecutable(name: string, configured: string | undefined): Promise<string | undefined> {
+  if (configured !== undefined) return (await isExecutable(configured)) ? configured : undefined;
+  const dirs = [...(process.env.PATH ?? '').split(':'), ...DEFAULT_SEARCH_PATH.split(':')].filter((dir) => dir.startsWith('/'));
+  for (const dir of new Set(dirs)) {
+    const candidate = path.join(dir, name);
+    if (await isExecutable(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+async function readSysctl(file: string): Promise<string | undefined> {
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** Checks the sandbox spec's shape (no I/O). */
+function validateSpec(spec: SandboxSpec): void {
+  const { resources } = spec;
+  if (typeof resources !== 'object' || resources === null) throw invalid('sandbox resources are required');
+  for (const key of ['memoryMb', 'cpus', 'diskMb', 'pids'] as const) {
+    const value = resources[key];
+    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(`sandbox resources.${key} must be a positive number`);
+  }
+  if (!Number.isInteger(resources.pids)) throw invalid('sandbox resources.pids must be an integer');
+  if (spec.id !== undefined && !ID_PATTERN.test(spec.id)) throw invalid(`invalid sandbox id ${JSON.stringify(spec.id)}: use letters, digits, '.', '_' or '-' (at most 128)`);
+  const names = new Set<string>();
+  const ports = new Set<number>();
+  for (const bridge of spec.bridges ?? []) {
+    if (!BRIDGE_NAME_PATTERN.test(bridge.name)) throw invalid(`invalid bridge name ${JSON.stringify(bridge.name)}`);
+    if (!Number.isInteger(bridge.port) || bridge.port < 1 || bridge.port > 65535) throw invalid(`invalid bridge port ${bridge.port}`);
+    if (names.has(bridge.name) || ports.has(bridge.port)) throw invalid(`duplicate bridge ${bridge.name}:${bridge.port}`);
+    if (!path.isAbsolute(bridge.hostSocketPath) || bridge.hostSocketPath.includes('\0')) throw invalid(`bridge ${bridge.name}: hostSocketPath must be absolute`);
+    names.add(bridge.name);
+    ports.add(bridge.port);
+  }
+  for (const readOnlyPath of spec.readOnlyPaths ?? []) {
+    if (!path.isAbsolute(readOnlyPath) || readOnlyPath.includes('\0') || path.normalize(readOnlyPath) !== readOnlyPath || readOnlyPath === '/') {
+      throw invalid(`readOnlyPaths entries must be normalized absolute paths other than /: ${JSON.stringify(readOnlyPath)}`);
+    }
+    if (RESERVED_INSIDE.some((reserved) => isUnder(readOnlyPath, reserved) || isUnder(reserved, readOnlyPath))) {
+      throw invalid(`readOnlyPaths entry ${readOnlyPath} overlaps a path the sandbox manages`);
+    }
+  }
+}
+
+/** Checks the env of a process: names without '=' or NUL, values without NUL (they travel NUL-separated). */
+function validateEnv(env: Record<string, string>): void {
+  for (const [name, value] of Object.entries(env)) {
+    if (name === '' || name.includes('=') || name.includes('\0')) throw invalid(`invalid environment variable name ${JSON.stringify(name)}`);
+    if (typeof value !== 'string' || value.includes('\0')) throw invalid(`environment variable ${name} must be a string without NUL`);
+  }
+}
+
+/** Hands out host uids from a range; reservations are files shared by all Hangar processes on the host. */
+class UidAllocator {
+  private readonly held = new Set<number>();
+  private cursor = 0;
+
+  constructor(
+    private readonly start: number,
+    private readonly size: number,
+    private readonly lockDir: string,
+  ) {}
+
+  async allocate(owner: string): Promise<number> {
+    for (let offset = 0; offset < this.size; offset += 1) {
+      const uid = this.start + ((this.cursor + offset) % this.size);
+      if (this.held.has(uid)) continue;
+      if (await this.tryReserve(uid, owner)) {
+        this.held.add(uid);
+        this.cursor = (uid - this.start + 1) % this.size;
+        return uid;
+      }
+    }
+    throw failed(`no free sandbox uid: all ${this.size} uids from ${this.start} are in use (raise uidRangeSize)`);
+  }
+
+  async release(uid: number): Promise<void> {
+    if (!this.held.delete(uid)) return;
+    await unlink(path.join(this.lockDir, String(uid))).catch(() => undefined);
+  }
+
+  private async tryReserve(uid: number, owner: string): Promise<boolean> {
+    const file = path.join(this.lockDir, String(uid));
+    for (let attempt = 0; attempt < 2; attempt += 1) {
+      try {
+        await writeFile(file, `${process.pid} ${owner}\n`, { flag: 'wx', mode: 0o600 });
+        return true;
+      } catch (error) {
+        if (errnoOf(error) !== 'EEXIST') throw failed(`cannot reserve sandbox uid ${uid} in ${this.lockDir}: ${(error as Error).message}`, error);
+      }
+      // Taken: reclaim it only when the process that reserved it is gone.
+      const ownerPid = Number((await readFile(file, 'utf8').catch(() => '')).split(' ')[0]);
+      if (!Number.isInteger(ownerPid) || ownerPid <= 0 || ownerPid === process.pid || isAlive(ownerPid)) return false;
+      await unlink(file).catch(() => undefined);
+    }
+    return false;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return errnoOf(error) === 'EPERM';
+  }
+}
+
+/** Splits a workspace-relative path into components, refusing anything that leaves the workspace. */
+function workspaceComponents(relativePath: string): string[] {
+  if (typeof relativePath !== 'string' || relativePath.includes('\0')) throw invalid('invalid workspace path');
+  if (path.isAbsolute(relativePath)) throw invalid(`workspace paths are relative: ${JSON.stringify(relativePath)}`);
+  const parts = relativePath.split('/').filter((part) => part !== '' && part !== '.');
+  if (parts.includes('..')) throw invalid(`path escapes the workspace: ${JSON.stringify(relativePath)}`);
+  if (parts.length === 0) throw invalid(`path names the workspace itself: ${JSON.stringify(relativePath)}`);
+  return parts;
+}
+
+/** Path of `name` inside the directory an open handle refers to (an openat() equivalent). */
+function at(handle: FileHandle, name: string): string {
+  return `/proc/self/fd/${handle.fd}/${name}`;
+}
+
+function fileError(error: unknown, relativePath: string): HangarError {
+  if (error instanceof HangarError) return error;
+  const code = errnoOf(error);
+  if (code === 'ENOENT') return new HangarError('NOT_FOUND', `no such file in the workspace: ${relativePath}`, { cause: error });
+  if (code === 'ELOOP' || code === 'ENOTDIR') return invalid(`workspace path goes through a symbolic link or a non-directory: ${relativePath}`);
+  if (code === 'ENOSPC') return failed(`workspace is full (disk limit reached) writing ${relativePath}`, error, { errno: 'ENOSPC' });
+  return failed(`workspace file operation failed on ${relativePath}: ${(error as Error).message}`, error);
+}
+
+/** Collects a stream's output up to EXEC_OUTPUT_LIMIT bytes; the rest is read and dropped. */
+class CappedOutput {
+  private readonly chunks: Buffer[] = [];
+  private size = 0;
+  private truncated = false;
+
+  constructor(stream: Readable | null) {
+    stream?.on('data', (chunk: Buffer) => {
+      const room = EXEC_OUTPUT_LIMIT - this.size;
+      if (chunk.length > room) this.truncated = true;
+      if (room <= 0) return;
+      const kept = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      this.chunks.push(kept);
+      this.size += kept.length;
+    });
+  }
+
+  text(): string {
+    const text = Buffer.concat(this.chunks).toString('utf8');
+    return this.truncated ? `${text}\n[hangar: output truncated at ${EXEC_OUTPUT_LIMIT} bytes]\n` : text;
+  }
+}
+
+class LocalSandboxImpl implements LocalSandbox {
+  readonly workspacePath = WORKSPACE_PATH;
+  readonly homePath = HOME_PATH;
+  readonly hostGid: number;
+  private readonly children = new Set<ChildProcess>();
+  private readonly bwrapArgs: string[];
+  private destroyed = false;
+  private destroying: Promise<void> | undefined;
+
+  constructor(
+    readonly id: string,
+    readonly hostDir: string,
+    readonly hostUid: number,
+    private readonly cgroup: SandboxCgroup,
+    private readonly tools: HostTools,
+    private readonly bridges: SandboxBridge[],
+    readOnlyPaths: string[],
+    private readonly teardownHost: (sandbox: LocalSandboxImpl) => Promise<void>,
+  ) {
+    this.hostGid = hostUid;
+    this.bwrapArgs = this.buildBwrapArgs(readOnlyPaths);
+  }
+
+  get cgroupPaths(): readonly string[] {
+    return this.cgroup.paths;
+  }
+
+  hostPids(): Promise<number[]> {
+    return this.cgroup.pids();
+  }
+
+  spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
+    const child = this.launch(request, 'pipe');
+    if (child.stdin === null || child.stdout === null) throw failed('sandbox process has no stdio pipes');
+    return child as ChildProcess & { stdin: Writable; stdout: Readable };
+  }
+
+  exec(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<SandboxExecResult> {
+    const request: SandboxSpawnRequest = { command, args, env: options.env ?? {} };
+    if (options.cwd !== undefined) request.cwd = options.cwd;
+    let child: ChildProcess;
+    try {
+      child = this.launch(request, 'ignore', true);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const stdout = new CappedOutput(child.stdout);
+    const stderr = new CappedOutput(child.stderr);
+    return new Promise<SandboxExecResult>((resolve, reject) => {
+      let settled = false;
+      let timedOut = false;
+      const timer =
+        options.timeoutMs !== undefined && options.timeoutMs > 0
+          ? setTimeout(() => {
+              timedOut = true;
+              child.kill('SIGKILL');
+            }, options.timeoutMs)
+          : undefined;
+      child.once('error', (error) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        reject(failed(`cannot start ${command} in sandbox ${this.id}: ${error.message}`, error));
+      });
+      child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        const timeoutNote = timedOut ? `\n[hangar: killed after the ${options.timeoutMs} ms timeout]\n` : '';
+        resolve({ exitCode: code, signal, stdout: stdout.text(), stderr: stderr.text() + timeoutNote });
+      });
+    });
+  }
+
+  async readFile(relativePath: string): Promise<Buffer> {
+    const parts = workspaceComponents(relativePath);
+    const name = parts.pop() as string;
+    this.assertLive();
+    let dir: FileHandle | undefined;
+    let file: FileHandle | undefined;
+    try {
+      dir = await this.openWorkspaceDir(parts, false);
+      file = await open(at(dir, name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      if (!(await file.stat()).isFile()) throw invalid(`not a regular file: ${relativePath}`);
+      return await file.readFile();
+    } catch (error) {
+      throw fileError(error, relativePath);
+    } finally {
+      await file?.close();
+      await dir?.close();
+    }
+  }
+
+  async writeFile(relativePath: string, content: Buffer | string): Promise<void> {
+    const parts = workspaceComponents(relativePath);
+    const name = parts.pop() as string;
+    this.assertLive();
+    let dir: FileHandle | undefined;
+    let file: FileHandle | undefined;
+    try {
+      dir = await this.openWorkspaceDir(parts, true);
+      file = await open(at(dir, name), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o644);
+      if (!(await file.stat()).isFile()) throw invalid(`not a regular file: ${relativePath}`);
+      await file.truncate(0);
+      await file.writeFile(content);
+      await file.chown(this.hostUid, this.hostGid);
+    } catch (error) {
+      throw fileError(error, relativePath);
+    } finally {
+      await file?.close();
+      await dir?.close();
+    }
+  }
+
+  async listFiles(): Promise<string[]> {
+    this.assertLive();
+    const files: string[] = [];
+    const walk = async (dir: FileHandle, prefix: string): Promise<void> => {
+      const entries = await readdir(`/proc/self/fd/${dir.fd}`, { withFileTypes: true });
+      for (const entry of entries) {
+        const relative = prefix === '' ? entry.name : `${prefix}/${entry.name}`;
+        if (entry.isFile()) files.push(relative);
+        else if (entry.isDirectory()) {
+          let child: FileHandle | undefined;
+          try {
+            child = await open(at(dir, entry.name), DIR_FLAGS);
+            await walk(child, relative);
+          } catch (error) {
+            // An entry replaced by a symlink or removed while walking is skipped.
+            if (!['ELOOP', 'ENOTDIR', 'ENOENT'].includes(errnoOf(error) ?? '')) throw error;
+          } finally {
+            await child?.close();
+          }
+        }
+      }
+    };
+    const root = await open(path.join(this.hostDir, 'workspace'), DIR_FLAGS);
+    try {
+      await walk(root, '');
+    } finally {
+      await root.close();
+    }
+    return files.sort();
+  }
+
+  stats(): Promise<SandboxStats> {
+    return this.cgroup.stats();
+  }
+
+  destroy(): Promise<void> {
+    this.destroyed = true;
+    this.destroying ??= this.teardownHost(this).catch((error: unknown) => {
+      // A failed teardown may be retried by calling destroy() again.
+      this.destroying = undefined;
+      throw error;
+    });
+    return this.destroying;
+  }
+
+  /** Kills the processes this sandbox started (used by teardown). */
+  killChildren(): ChildProcess[] {
+    const children = [...this.children];
+    for (const child of children) child.kill('SIGKILL');
+    return children;
+  }
+
+  removeCgroup(): Promise<void> {
+    return this.cgroup.remove();
+  }
+
+  private assertLive(): void {
+    if (this.destroyed) throw failed(`sandbox ${this.id} is destroyed`);
+  }
+
+  /** Opens a directory under the workspace component by component, never following symlinks. */
+  private async openWorkspaceDir(parts: string[], create: boolean): Promise<FileHandle> {
+    let current = await open(path.join(this.hostDir, 'workspace'), DIR_FLAGS);
+    try {
+      for (const part of parts) {
+        let next: FileHandle;
+        try {
+          next = await open(at(current, part), DIR_FLAGS);
+        } catch (error) {
+          if (!create || errnoOf(error) !== 'ENOENT') throw error;
+          await mkdir(at(current, part), { mode: 0o755 }).catch((mkdirError: unknown) => {
+            if (errnoOf(mkdirError) !== 'EEXIST') throw mkdirError;
+          });
+          next = await open(at(current, part), DIR_FLAGS);
+          await next.chown(this.hostUid, this.hostGid);
+        }
+        await current.close();
+        current = next;
+      }
+      return current;
+    } catch (error) {
+      await current.close().catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private buildBwrapArgs(readOnlyPaths: string[]): string[] {
+    const dir = this.hostDir;
+    const args = [
+      '--unshare-all',
+      '--unshare-user',
+      '--uid', String(INSIDE_ID),
+      '--gid', String(INSIDE_ID),
+      '--disable-userns',
+      '--die-with-parent',
+      '--new-session',
+      '--cap-drop', 'ALL',
+      '--hostname', 'hangar',
+      ...this.tools.systemArgs,
+      '--ro-bind', path.join(dir, 'etc/passwd'), '/etc/passwd',
+      '--ro-bind', path.join(dir, 'etc/group'), '/etc/group',
+      '--proc', '/proc',
+      '--dev', '/dev',
+      '--bind', path.join(dir, 'scratch/shm'), '/dev/shm',
+      '--bind', path.join(dir, 'workspace'), WORKSPACE_PATH,
+      '--bind', path.join(dir, 'scratch/home'), HOME_PATH,
+      '--bind', path.join(dir, 'scratch/tmp'), '/tmp',
+    ];
+    for (const readOnlyPath of readOnlyPaths) args.push('--ro-bind', readOnlyPath, readOnlyPath);
+    if (this.bridges.length > 0) {
+      for (const tool of [this.tools.socat, this.tools.sleep, this.tools.cat, this.tools.ss]) {
+        if (tool !== undefined && !this.tools.systemBinds.some((root) => isUnder(tool, root))) args.push('--ro-bind', tool, tool);
+      }
+      for (const bridge of this.bridges) args.push('--ro-bind', bridge.hostSocketPath, `${BRIDGE_DIR}/${bridge.name}.sock`);
+    }
+    args.push('--remount-ro', '/dev', '--remount-ro', '/');
+    return args;
+  }
+
+  /**
+   * Inner launcher (inside bwrap): starts the socat bridges, waits until each listens, then execs the
+   * command. Listening sockets are read with `ss` (netlink, ~1 ms) when installed, else from
+   * /proc/net/tcp (which walks the whole TCP hash table: ~5 ms on a large host).
+   */
+  private bridgeLauncher(): string {
+    const lines: string[] = [];
+    const listening: string[] = [];
+    const ss = this.tools.ss;
+    for (const bridge of this.bridges) {
+      lines.push(
+        `${shellQuote(this.tools.socat)} TCP-LISTEN:${bridge.port},bind=127.0.0.1,fork,reuseaddr ${shellQuote(`UNIX-CONNECT:${BRIDGE_DIR}/${bridge.name}.sock`)} </dev/null >/dev/null &`,
+      );
+      listening.push(
+        shellQuote(ss !== undefined ? `127.0.0.1:${bridge.port} ` : `: 0100007F:${bridge.port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A `),
+      );
+    }
+    lines.push(
+      '__hangar_ready() {',
+      ss !== undefined ? `  __hangar_out=$(${shellQuote(ss)} -Hltn 2>/dev/null) || return 1` : `  __hangar_out=$(${shellQuote(this.tools.cat)} /proc/net/tcp) || return 1`,
+      `  for __hangar_w in ${listening.join(' ')}; do`,
+      '    case "$__hangar_out" in *"$__hangar_w"*) ;; *) return 1 ;; esac',
+      '  done',
+      '}',
+      '__hangar_n=0',
+      'until __hangar_ready; do',
+      '  __hangar_n=$((__hangar_n + 1))',
+      `  if [ "$__hangar_n" -ge 3000 ]; then echo 'hangar: sandbox bridges did not start listening' >&2; exit 125; fi`,
+      `  ${shellQuote(this.tools.sleep)} 0.001`,
+      'done',
+      'unset __hangar_n __hangar_w __hangar_out',
+      'exec "$@"',
+    );
+    return lines.join('\n');
+  }
+
+  /** Starts one bubblewrap invocation for a command; see the file header for the launch chain. */
+  private launch(request: SandboxSpawnRequest, stdin: 'pipe' | 'ignore', collecting = false): ChildProcess {
+    this.assertLive();
+    if (typeof request.command !== 'string' || request.command === '' || request.command.includes('\0')) throw invalid('command must be a non-empty string');
+    if (!Array.isArray(request.args) || request.args.some((arg) => typeof arg !== 'string' || arg.includes('\0'))) throw invalid('args must be strings without NUL');
+    const env: Record<string, string> = { PATH: DEFAULT_SEARCH_PATH, HOME: HOME_PATH, USER: 'agent', ...request.env };
+    validateEnv(env);
+    const cwd = request.cwd ?? WORKSPACE_PATH;
+    if (!path.isAbsolute(cwd) || cwd.includes('\0')) throw invalid(`cwd must be an absolute path inside the sandbox: ${JSON.stringify(cwd)}`);
+
+    // Environment and nothing else travels through fd 3, read by bwrap's --args.
+    const envArgs = ['--clearenv'];
+    for (const [name, value] of Object.entries(env)) envArgs.push('--setenv', name, value);
+    const argsData = Buffer.from(envArgs.map((arg) => `${arg}\0`).join(''));
+
+    const command = this.bridges.length > 0 ? [this.tools.sh, '-c', this.bridgeLauncher(), 'hangar-bridges', request.command, ...request.args] : [request.command, ...request.args];
+    const joinCgroups = this.cgroup.procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
+    const script = `${joinCgroups} || exit 125\nexec "$@"`;
+    const argv = [
+      '-c', script, 'hangar-sandbox',
+      this.tools.setpriv,
+      `--reuid=${this.hostUid}`, `--regid=${this.hostGid}`, '--clear-groups',
+      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
+      this.tools.bwrap, '--args', '3', ...this.bwrapArgs, '--chdir', cwd, '--', ...command,
+    ];
+    const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio: [stdin, 'pipe', 'pipe', 'pipe'] });
+    this.children.add(child);
+    const forget = (): void => {
+      this.children.delete(child);
+    };
+    child.once('exit', forget);
+    child.once('error', forget);
+    const argsPipe = child.stdio[3] as Writable | null;
+    argsPipe?.on('error', () => undefined);
+    argsPipe?.end(argsData);
+    if (!collecting) {
+      const onStderr = request.onStderr;
+      child.stderr?.setEncoding('utf8');
+      // stderr is always drained so a chatty process never blocks on a full pipe.
+      child.stderr?.on('data', (chunk: string) => onStderr?.(chunk));
+    }
+    return child;
+  }
+}
+
+/** Creates the local provider; nothing touches the host until the first create(). */
+export function createLocalSandboxProvider(settings: LocalSandboxSettings): LocalSandboxProvider {
+  const rootDir = path.resolve(settings.rootDir);
+  const uidStart = settings.uidRangeStart ?? 200_000;
+  const uidSize = settings.uidRangeSize ?? 10_000;
+  if (!Number.isInteger(uidStart) || uidStart < 1000 || !Number.isInteger(uidSize) || uidSize < 1 || uidStart + uidSize > 2 ** 31) {
+    throw new HangarError('CONFIG_INVALID', `invalid sandbox uid range ${uidStart}+${uidSize}`);
+  }
+  if (settings.scratchMb !== undefined && !(Number.isFinite(settings.scratchMb) && settings.scratchMb > 0)) {
+    throw new HangarError('CONFIG_INVALID', `invalid sandbox scratchMb ${settings.scratchMb}`);
+  }
+  const uidLockDir = settings.uidLockDir ?? '/run/hangar/uids';
+  const logger = settings.logger;
+  const cgroups = createCgroupManager({ parent: settings.cgroupParent ?? 'hangar' });
+  const uids = new UidAllocator(uidStart, uidSize, uidLockDir);
+  const live = new Map<string, LocalSandboxImpl>();
+  const reservedIds = new Set<string>();
+  let toolsPromise: Promise<HostTools> | undefined;
+
+  const checkRootDirReachable = async (): Promise<void> => {
+    await mkdir(rootDir, { recursive: true, mode: 0o711 });
+    await chmod(rootDir, 0o711);
+    // bubblewrap runs as the sandbox uid and must traverse every ancestor to bind the sandbox dirs.
+    for (let dir = path.dirname(rootDir); ; dir = path.dirname(dir)) {
+      const mode = (await stat(dir)).mode;
+      if ((mode & 0o001) === 0) {
+        throw unavailable(`sandbox rootDir ${rootDir} is not reachable by unprivileged uids: ${dir} lacks the o+x permission (chmod o+x ${dir}, or choose another rootDir)`);
+      }
+      if (dir === '/') break;
+    }
+  };
+
+  const systemPathArgs = async (): Promise<{ args: string[]; binds: string[] }> => {
+    const args: string[] = [];
+    const binds: string[] = [];
+    for (const systemPath of settings.readOnlySystemPaths ?? DEFAULT_SYSTEM_PATHS) {
+      let info: Stats;
+      try {
+        info = await lstat(systemPath);
+      } catch {
+        continue;
+      }
+      if (info.isSymbolicLink()) args.push('--symlink', await readlink(systemPath), systemPath);
+      else {
+        args.push('--ro-bind', systemPath, systemPath);
+        binds.push(systemPath);
+      }
+    }
+    return { args, binds };
+  };
+
+  /** Unmounts mount points (one umount run in the common case); ignores those not mounted. */
+  const unmount = async (tools: HostTools, dirs: string[]): Promise<void> => {
+    try {
+      await execFileAsync(tools.umount, dirs, { env: {} });
+      return;
+    } catch {
+      // One of them failed: handle each on its own.
+    }
+    for (const dir of dirs) {
+      try {
+        await execFileAsync(tools.umount, [dir], { env: {} });
+      } catch (error) {
+        const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+        if (/not mounted|no mount point|no such file/i.test(stderr)) continue;
+        // Busy: detach it now, the kernel frees it when the last user goes.
+        await execFileAsync(tools.umount, ['-l', dir], { env: {} });
+      }
+    }
+  };
+
+  /** The tmpfs mount points inside a sandbox dir. */
+  const mountPointsOf = (dir: string): string[] => [path.join(dir, 'workspace'), path.join(dir, 'scratch')];
+
+  /** Runs a minimal sandbox once, so a host that cannot isolate fails here with a clear message. */
+  const probe = async (tools: HostTools): Promise<void> => {
+    const probeUid = uidStart + uidSize - 1;
+    const argv = [
+      `--reuid=${probeUid}`, `--regid=${probeUid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
+      tools.bwrap, '--unshare-all', '--unshare-user', '--uid', String(INSIDE_ID), '--gid', String(INSIDE_ID), '--disable-userns',
+      '--die-with-parent', '--new-session', '--cap-drop', 'ALL', ...tools.systemArgs, '--proc', '/proc', '--dev', '/dev',
+      '--remount-ro', '/', '--', tools.sh, '-c', 'exit 0',
+    ];
+    try {
+      await execFileAsync(tools.setpriv, argv, { env: {}, cwd: '/', timeout: 15_000 });
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      throw unavailable(
+        `bubblewrap cannot create a sandbox as an unprivileged user on this host (${stderr || (error as Error).message}): enable unprivileged user namespaces ` +
+          '(sysctl -w user.max_user_namespaces=15000; on Debian kernel.unprivileged_userns_clone=1; on Ubuntu kernel.apparmor_restrict_unprivileged_userns=0)',
+        error,
+      );
+    }
+  };
+
+  const preflight = async (): Promise<HostTools> => {
+    if (process.getuid?.() !== 0) {
+      throw unavailable('the local sandbox provider must run as root: it mounts a tmpfs per sandbox, manages cgroups and drops each sandbox to its own uid');
+    }
+    const found = {
+      bwrap: await findExecutable('bwrap', settings.bwrapPath),
+      socat: await findExecutable('socat', settings.socatPath),
+      setpriv: await findExecutable('setpriv', settings.setprivPath),
+      mount: await findExecutable('mount', undefined),
+      umount: await findExecutable('umount', undefined),
+      sleep: await findExecutable('sleep', undefined),
+      cat: await findExecutable('cat', undefined),
+      ss: await findExecutable('ss', undefined),
+      sh: (await isExecutable('/bin/sh')) ? '/bin/sh' : undefined,
+    };
+    const missing: string[] = [];
+    if (found.bwrap === undefined) missing.push('bubblewrap (bwrap) not found: install it with `apt-get install bubblewrap`');
+    if (found.socat === undefined) missing.push('socat not found: install it with `apt-get install socat`');
+    if (found.setpriv === undefined) missing.push('setpriv not found: install it with `apt-get install util-linux`');
+    if (found.mount === undefined || found.umount === undefined) missing.push('mount/umount not found: install them with `apt-get install mount`');
+    if (found.sleep === undefined || found.cat === undefined) missing.push('sleep/cat not found: install them with `apt-get install coreutils`');
+    if (found.sh === undefined) missing.push('/bin/sh not found: install it with `apt-get install dash`');
+    if (missing.length > 0) throw unavailable(missing.join('; '));
+
+    if ((await readSysctl('/proc/sys/user/max_user_namespaces')) === '0') {
+      throw unavailable('user namespaces are disabled: enable them with `sysctl -w user.max_user_namespaces=15000`');
+    }
+    if ((await readSysctl('/proc/sys/kernel/unprivileged_userns_clone')) === '0') {
+      throw unavailable('unprivileged user namespaces are disabled: enable them with `sysctl -w kernel.unprivileged_userns_clone=1`');
+    }
+    if ((await readSysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns')) === '1') {
+      throw unavailable('AppArmor restricts unprivileged user namespaces: run `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for bwrap');
+    }
+    await cgroups.prepare();
+    await checkRootDirReachable();
+    await mkdir(uidLockDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
+      throw unavailable(`cannot create the uid reservation directory ${uidLockDir}: ${(error as Error).message}`, error);
+    });
+    const system = await systemPathArgs();
+    const tools: HostTools = {
+      sh: found.sh as string,
+      bwrap: found.bwrap as string,
+      socat: found.socat as string,
+      setpriv: found.setpriv as string,
+      mount: found.mount as string,
+      umount: found.umount as string,
+      sleep: found.sleep as string,
+      cat: found.cat as string,
+      ss: found.ss,
+      systemArgs: system.args,
+      systemBinds: system.binds,
+    };
+    await probe(tools);
+    await sweepOrphans(tools);
+    logger?.debug({ tools: { bwrap: tools.bwrap, socat: tools.socat, setpriv: tools.setpriv }, rootDir }, 'local sandbox provider ready');
+    return tools;
+  };
+
+  /**
+   * Removes what crashed Hangar processes left: groups and sandbox dirs whose id no live process
+   * holds a uid reservation for (a reservation is made before, and released after, everything else).
+   */
+  const sweepOrphans = async (tools: HostTools): Promise<void> => {
+    const owned = new Set<string>();
+    for (const entry of await readdir(uidLockDir).catch(() => [] as string[])) {
+      const file = path.join(uidLockDir, entry);
+      const [pidText, owner] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
+      const pid = Number(pidText);
+      // A reservation being written has no content yet: it counts as live.
+      if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) {
+        if (owner !== undefined) owned.add(owner);
+        continue;
+      }
+      await unlink(file).catch(() => undefined);
+    }
+    const swept: string[] = [];
+    for (const name of await cgroups.list()) {
+      if (owned.has(name)) continue;
+      try {
+        await (await cgroups.open(name)).remove();
+        swept.push(`cgroup ${name}`);
+      } catch (error) {
+        logger?.warn({ cgroup: name, err: error }, 'cannot remove orphaned sandbox cgroup');
+      }
+    }
+    for (const entry of await readdir(rootDir).catch(() => [] as string[])) {
+      if (!ID_PATTERN.test(entry) || owned.has(entry)) continue;
+      const dir = path.join(rootDir, entry);
+      try {
+        await unmount(tools, [...mountPointsOf(dir), dir]);
+        await rm(dir, { recursive: true, force: true });
+        swept.push(`dir ${entry}`);
+      } catch (error) {
+        logger?.warn({ dir, err: error }, 'cannot remove orphaned sandbox directory');
+      }
+    }
+    if (swept.length > 0) logger?.warn({ swept }, 'removed leftovers of sandboxes whose Hangar process is gone');
+  };
+
+  const ensureTools = (): Promise<HostTools> => {
+    toolsPromise ??= preflight().catch((error: unknown) => {
+      // Not cached: the next create() checks the host again.
+      toolsPromise = undefined;
+      throw error;
+    });
+    return toolsPromise;
+  };
+
+  /** Checks the host side of bridges and read-only paths before anything is created. */
+  const checkSpecPaths = async (spec: SandboxSpec): Promise<void> => {
+    for (const readOnlyPath of spec.readOnlyPaths ?? []) {
+      await stat(readOnlyPath).catch(() => {
+        throw invalid(`readOnlyPaths entry does not exist on the host: ${readOnlyPath}`);
+      });
+    }
+    for (const bridge of spec.bridges ?? []) {
+      let info: Stats;
+      try {
+        info = await stat(bridge.hostSocketPath);
+      } catch {
+        throw failed(`bridge ${bridge.name}: no socket at ${bridge.hostSocketPath}`);
+      }
+      if (!info.isSocket()) throw failed(`bridge ${bridge.name}: ${bridge.hostSocketPath} is not a unix socket`);
+      if ((info.mode & 0o002) === 0) {
+        throw failed(`bridge ${bridge.name}: sandbox uids cannot connect to ${bridge.hostSocketPath}; make it connectable by others (chmod 0666)`);
+      }
+      for (let dir = path.dirname(bridge.hostSocketPath); ; dir = path.dirname(dir)) {
+        if (((await stat(dir)).mode & 0o001) === 0) throw failed(`bridge ${bridge.name}: ${dir} must be searchable by others (chmod o+x) for sandboxes to reach ${bridge.hostSocketPath}`);
+        if (dir === '/') break;
+      }
+    }
+  };
+
+  /**
+   * Mounts the sandbox's two tmpfs (workspace and scratch) with one mount run: they are listed in a
+   * private fstab file and mounted with `mount -a --fstab`, which costs what a single mount costs.
+   */
+  const mountTmpfs = async (tools: HostTools, dir: string, id: string, uid: number, diskMb: number, scratchMb: number): Promise<void> => {
+    const options = (sizeMb: number, mode: string): string => `size=${Math.ceil(sizeMb)}m,mode=${mode},uid=${uid},gid=${uid},nosuid,nodev`;
+    const [workspace, scratch] = mountPointsOf(dir) as [string, string];
+    const fstab = path.join(dir, 'fstab');
+    await writeFile(
+      fstab,
+      `hangar-${id}-workspace ${fstabEscape(workspace)} tmpfs ${options(diskMb, '0755')} 0 0\n` +
+        `hangar-${id}-scratch ${fstabEscape(scratch)} tmpfs ${options(scratchMb, '0700')} 0 0\n`,
+      { mode: 0o600 },
+    );
+    await execFileAsync(tools.mount, ['-a', '--fstab', fstab], { env: {} });
+  };
+
+  /** Creates home, tmp and shm on the scratch tmpfs. */
+  const layoutScratch = async (scratch: string, uid: number): Promise<void> => {
+    const owned = async (name: string, mode: number): Promise<void> => {
+      const sub = path.join(scratch, name);
+      await mkdir(sub);
+      await chmod(sub, mode);
+      await chown(sub, uid, uid);
+    };
+    await Promise.all([owned('home', 0o700), owned('tmp', 0o1777), owned('shm', 0o1777)]);
+  };
+
+  const writeIdentityFiles = (dir: string): Promise<unknown> =>
+    Promise.all([writeFile(path.join(dir, 'etc/passwd'), PASSWD, { mode: 0o644 }), writeFile(path.join(dir, 'etc/group'), GROUP, { mode: 0o644 })]);
+
+  /** Removes everything a sandbox made on the host; keeps going after errors and reports them together. */
+  const teardownHost = async (tools: HostTools, sandbox: LocalSandboxImpl): Promise<void> => {
+    const problems: string[] = [];
+    const children = sandbox.killChildren();
+    let cgroupGone = false;
+    try {
+      await sandbox.removeCgroup();
+      cgroupGone = true;
+    } catch (error) {
+      problems.push((error as Error).message);
+    }
+    // The launchers are this process's children: wait (bounded) until they are reaped.
+    await Promise.all(
+      children.map(
+        (child) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolve();
+            const timer = setTimeout(resolve, 2000);
+            child.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          }),
+      ),
+    );
+    try {
+      await unmount(tools, mountPointsOf(sandbox.hostDir));
+      await rm(sandbox.hostDir, { recursive: true, force: true });
+    } catch (error) {
+      problems.push(`cannot remove ${sandbox.hostDir}: ${(error as Error).message}`);
+    }
+    live.delete(sandbox.id);
+    reservedIds.delete(sandbox.id);
+    // A uid whose processes may survive is never handed out again by this process.
+    if (cgroupGone) await uids.release(sandbox.hostUid);
+    if (problems.length > 0) {
+      logger?.warn({ sandboxId: sandbox.id, problems }, 'sandbox teardown incomplete');
+      throw failed(`sandbox ${sandbox.id} teardown incomplete: ${problems.join('; ')}`, undefined, { problems });
+    }
+    logger?.debug({ sandboxId: sandbox.id }, 'sandbox destroyed');
+  };
+
+  const create = async (spec: SandboxSpec): Promise<LocalSandbox> => {
+    validateSpec(spec);
+    const tools = await ensureTools();
+    await checkSpecPaths(spec);
+    const id = spec.id ?? `sbx-${randomBytes(8).toString('hex')}`;
+    if (live.has(id) || reservedIds.has(id)) throw new HangarError('CONFLICT', `sandbox ${id} already exists`);
+    reservedIds.add(id);
+    const dir = path.join(rootDir, id);
+    const undo: Array<() => Promise<unknown>> = [];
+    try {
+      const uid = await uids.allocate(id);
+      undo.push(() => uids.release(uid));
+      try {
+        await mkdir(dir, { mode: 0o700 });
+      } catch (error) {
+        if (errnoOf(error) === 'EEXIST') throw new HangarError('CONFLICT', `sandbox directory ${dir} already exists`, { cause: error });
+        throw error;
+      }
+      undo.push(() => rm(dir, { recursive: true, force: true }));
+      const workspace = path.join(dir, 'workspace');
+      const scratch = path.join(dir, 'scratch');
+      await Promise.all([chown(dir, uid, uid), mkdir(workspace), mkdir(scratch), mkdir(path.join(dir, 'etc'), { mode: 0o755 })]);
+      undo.push(() => unmount(tools, mountPointsOf(dir)));
+      await mountTmpfs(tools, dir, id, uid, spec.resources.diskMb, settings.scratchMb ?? spec.resources.diskMb);
+      const [cgroupResult, ...rest] = await Promise.allSettled([
+        cgroups.create(id, { memoryBytes: Math.floor(spec.resources.memoryMb * MIB), cpus: spec.resources.cpus, pids: spec.resources.pids }),
+        layoutScratch(scratch, uid),
+        writeIdentityFiles(dir),
+      ]);
+      if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
+      const cgroup = cgroupResult.value;
+      undo.push(() => cgroup.remove());
+      for (const step of rest) if (step.status === 'rejected') throw step.reason;
+      const sandbox = new LocalSandboxImpl(id, dir, uid, cgroup, tools, [...(spec.bridges ?? [])], [...(spec.readOnlyPaths ?? [])], (target) =>
+        teardownHost(tools, target),
+      );
+      live.set(id, sandbox);
+      logger?.debug({ sandboxId: id, uid, resources: spec.resources }, 'sandbox created');
+      return sandbox;
+    } catch (error) {
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+      reservedIds.delete(id);
+      if (error instanceof HangarError) throw error;
+      throw failed(`cannot create sandbox ${id}: ${(error as Error).message}`, error);
+    }
+  };
+
+  const close = async (): Promise<void> => {
+    const results = await Promise.allSettled([...live.values()].map((sandbox) => sandbox.destroy()));
+    const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failures.length > 0) throw failed(`${failures.length} sandbox(es) could not be destroyed`, failures[0]?.reason);
+  };
+
+  return { name: 'local', create, close };
+}

@@ -1,0 +1,135 @@
+// Cgroup manager: mountinfo parsing, v1 and v2 control files (on fake hierarchies), and killing
+// through each v1 strategy (cgroup.kill, freezer, SIGKILL loop) on this host's real cgroups.
+import { spawn } from 'node:child_process';
+import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createCgroupManager, detectCgroupLayout, parseCgroupMounts, type CgroupLayout } from '../../src/sandbox/cgroups.js';
+import { exitOf, waitAllGone } from '../helpers/sandbox-host.js';
+
+const temps: string[] = [];
+afterAll(async () => {
+  await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
+  // The real-hierarchy tests use their own parent group; remove it from every hierarchy.
+  const layout = await detectCgroupLayout().catch(() => undefined);
+  const roots = layout === undefined ? [] : [layout.unifiedRoot, layout.killRoot, ...Object.values(layout.v1Roots)];
+  for (const root of new Set(roots)) if (root !== undefined) await rmdir(path.join(root, 'hangar-test')).catch(() => undefined);
+});
+
+async function tempDir(): Promise<string> {
+  const dir = path.join(os.tmpdir(), `hangar-cgroup-test-${randomBytes(4).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  temps.push(dir);
+  return dir;
+}
+
+describe('parseCgroupMounts', () => {
+  it('finds v1 controllers and cgroup2 mounts', () => {
+    const mountinfo = [
+      '30 25 0:26 / /sys/fs/cgroup rw,nosuid - tmpfs tmpfs ro,mode=755',
+      '31 30 0:27 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw,nsdelegate',
+      '33 30 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid - cgroup cgroup rw,cpu,cpuacct',
+      '34 30 0:30 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
+      '35 30 0:31 / /sys/fs/cgroup/my\\040pids rw shared:5 - cgroup cgroup rw,pids',
+      '36 30 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
+    ].join('\n');
+    expect(parseCgroupMounts(mountinfo)).toEqual([
+      { mountPoint: '/sys/fs/cgroup/unified', fsType: 'cgroup2', controllers: [] },
+      { mountPoint: '/sys/fs/cgroup/cpu,cpuacct', fsType: 'cgroup', controllers: ['cpu', 'cpuacct'] },
+      { mountPoint: '/sys/fs/cgroup/memory', fsType: 'cgroup', controllers: ['memory'] },
+      { mountPoint: '/sys/fs/cgroup/my pids', fsType: 'cgroup', controllers: ['pids'] },
+      { mountPoint: '/sys/fs/cgroup/systemd', fsType: 'cgroup', controllers: [] },
+    ]);
+  });
+
+  it('detects v2 when the unified mount lists memory', async () => {
+    const root = await tempDir();
+    await writeFile(path.join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+    const mountinfo = path.join(root, 'mountinfo');
+    await writeFile(mountinfo, `25 1 0:26 / ${root} rw - cgroup2 cgroup2 rw\n`);
+    expect(await detectCgroupLayout(mountinfo)).toEqual({ version: 'v2', unifiedRoot: root, v1Roots: {} });
+  });
+
+  it('detects this host', async () => {
+    const layout = await detectCgroupLayout();
+    expect(['v1', 'v2']).toContain(layout.version);
+  });
+});
+
+describe('cgroup v2 control files (fake hierarchy)', () => {
+  it('enables controllers, writes limits and reads stats', async () => {
+    const root = await tempDir();
+    await writeFile(path.join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
+    await writeFile(path.join(root, 'cgroup.subtree_control'), '');
+    const manager = createCgroupManager({ parent: 'hangar', layout: { version: 'v2', unifiedRoot: root, v1Roots: {} } });
+    await manager.prepare();
+    const group = await manager.create('sb1', { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 100 });
+    const dir = path.join(root, 'hangar/sb1');
+    expect(group.paths).toEqual([dir]);
+    expect(group.procsFiles).toEqual([path.join(dir, 'cgroup.procs')]);
+    expect(await readFile(path.join(dir, 'memory.max'), 'utf8')).toBe(String(64 * 1024 * 1024));
+    expect(await readFile(path.join(dir, 'cpu.max'), 'utf8')).toBe('50000 100000');
+    expect(await readFile(path.join(dir, 'pids.max'), 'utf8')).toBe('100');
+    await writeFile(path.join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 4\noom 2\noom_kill 2\n');
+    await writeFile(path.join(dir, 'memory.peak'), '123456\n');
+    await writeFile(path.join(dir, 'cgroup.procs'), '');
+    expect(await group.stats()).toEqual({ oomKills: 2, memoryPeakBytes: 123456, processCount: 0 });
+  });
+
+  it('refuses when a controller is missing', async () => {
+    const root = await tempDir();
+    await writeFile(path.join(root, 'cgroup.controllers'), 'cpu io pids\n');
+    const manager = createCgroupManager({ layout: { version: 'v2', unifiedRoot: root, v1Roots: {} } });
+    await expect(manager.prepare()).rejects.toMatchObject({ code: 'SANDBOX_UNAVAILABLE' });
+  });
+});
+
+describe('cgroup v1 control files (fake hierarchy)', () => {
+  it('writes limits per controller and reads stats', async () => {
+    const root = await tempDir();
+    const layout: CgroupLayout = { version: 'v1', v1Roots: { memory: path.join(root, 'memory'), cpu: path.join(root, 'cpu'), pids: path.join(root, 'pids') } };
+    const manager = createCgroupManager({ parent: 'hangar', layout });
+    await manager.prepare();
+    const group = await manager.create('sb1', { memoryBytes: 1024 * 1024 * 1024, cpus: 2, pids: 512 });
+    expect(await readFile(path.join(root, 'memory/hangar/sb1/memory.limit_in_bytes'), 'utf8')).toBe(String(1024 * 1024 * 1024));
+    expect(await readFile(path.join(root, 'cpu/hangar/sb1/cpu.cfs_quota_us'), 'utf8')).toBe('200000');
+    expect(await readFile(path.join(root, 'cpu/hangar/sb1/cpu.cfs_period_us'), 'utf8')).toBe('100000');
+    expect(await readFile(path.join(root, 'pids/hangar/sb1/pids.max'), 'utf8')).toBe('512');
+    await writeFile(path.join(root, 'memory/hangar/sb1/memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 3\n');
+    await writeFile(path.join(root, 'memory/hangar/sb1/memory.max_usage_in_bytes'), '999\n');
+    await writeFile(path.join(root, 'pids/hangar/sb1/cgroup.procs'), '');
+    expect(await group.stats()).toEqual({ oomKills: 3, memoryPeakBytes: 999, processCount: 0 });
+  });
+});
+
+const host = await detectCgroupLayout().catch(() => undefined);
+const hostIsV1 = host?.version === 'v1' && process.getuid?.() === 0;
+
+describe.skipIf(!hostIsV1)('cgroup v1 kill strategies (this host)', () => {
+  const strategies: Array<[string, (layout: CgroupLayout) => CgroupLayout]> = [
+    ['cgroup.kill', (layout) => layout],
+    ['freezer', (layout) => ({ ...layout, killRoot: undefined })],
+    ['SIGKILL loop', (layout) => ({ ...layout, killRoot: undefined, v1Roots: { ...layout.v1Roots, freezer: undefined } })],
+  ];
+  for (const [name, shape] of strategies) {
+    it(`kills a process tree with ${name} and removes the group`, async () => {
+      const base = await detectCgroupLayout();
+      const layout = shape(base);
+      const manager = createCgroupManager({ parent: 'hangar-test', layout: JSON.parse(JSON.stringify(layout)) as CgroupLayout });
+      const group = await manager.create(`test-${randomBytes(4).toString('hex')}`, { memoryBytes: 128 * 1024 * 1024, cpus: 1, pids: 64 });
+      const join = group.procsFiles.map((file) => `echo $$ > ${file}`).join(' && ');
+      const child = spawn('/bin/sh', ['-c', `${join} && exec sh -c 'sleep 60 & sleep 60 & echo ready; wait'`], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const exited = exitOf(child);
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      const pids = await group.pids();
+      expect(pids.length).toBe(3);
+      expect(await group.kill()).toBe(true);
+      await exited;
+      expect(await waitAllGone(pids)).toEqual([]);
+      await group.remove();
+      for (const dir of group.paths) await expect(readFile(path.join(dir, 'cgroup.procs'))).rejects.toThrow();
+    });
+  }
+});
