@@ -44,7 +44,7 @@ export interface TaskStreamHandlers {
 }
 
 export class HangarClient {
-  constructor(private readonly baseUrl: string) {}
+  constructor(readonly baseUrl: string) {}
 
   private async failure(response: Response): Promise<HangarApiError> {
     const text = await response.text();

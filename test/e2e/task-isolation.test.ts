@@ -18,6 +18,8 @@ describe('sandbox isolation probed by the agent through Bash', () => {
   let results: string[];
 
   beforeAll(async () => {
+    // A variable only the host process has: it must not reach the sandbox.
+    process.env.HANGAR_TEST_HOST_ONLY = 'host-only-sentinel-5d2e';
     // A host service on loopback that the sandbox must not reach.
     hostServer = http.createServer((_request, response) => response.end('host secret service'));
     await new Promise<void>((resolve) => hostServer.listen(0, '127.0.0.1', resolve));
@@ -46,6 +48,7 @@ describe('sandbox isolation probed by the agent through Bash', () => {
   afterAll(async () => {
     await harness?.close();
     await new Promise<void>((resolve) => hostServer?.close(() => resolve()));
+    delete process.env.HANGAR_TEST_HOST_ONLY;
   });
 
   it('finishes the task after every probe', () => {
@@ -102,13 +105,14 @@ describe('sandbox isolation probed by the agent through Bash', () => {
     expect(results[6]).toContain('disk-probe-done');
   });
 
-  it('never sees the real API key: not in env, /proc or files (only its session token)', () => {
+  it('never sees the real API key or host environment: not in env, /proc or files (only its session token)', () => {
     const dumps = ['probe-env.txt', 'probe-proc.txt', 'probe-files.txt'].map((name) => task.files.find((file) => file.path === name));
     for (const dump of dumps) {
       expect(dump?.content).toBeDefined();
       expect(dump!.content).not.toContain(UPSTREAM_KEY);
       expect(dump!.content).not.toContain(UPSTREAM_KEY.slice(8, 24));
     }
+    for (const dump of dumps) expect(dump!.content).not.toContain('host-only-sentinel-5d2e');
     // The dumps are real: they hold the per-task token the CLI used instead.
     expect(dumps[0]!.content).toMatch(/ANTHROPIC_API_KEY=hgr-/);
     expect(dumps[1]!.content).toMatch(/ANTHROPIC_API_KEY=hgr-/);
