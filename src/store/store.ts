@@ -65,8 +65,211 @@ export interface TaskRepository {
   interruptRunning(reason: TaskError): Promise<number>;
 }
 
+// ---- Sessions (long-running and hybrid patterns) ----
+
+export type SessionPattern = 'long-running' | 'hybrid';
+export type SessionStatus = 'running' | 'idle' | 'hibernated' | 'failed' | 'closed';
+
+/** Where a session can be restored from: a workspace snapshot and a transcript position, taken together at a turn boundary. */
+export interface CheckpointRecord {
+  id: string;
+  sessionId: string;
+  /** Number of turns the session had completed when the checkpoint was taken. */
+  turn: number;
+  /** Key of the compressed workspace tar in the blob store. */
+  blobKey: string;
+  sizeBytes: number;
+  /** The Claude Code session id the transcript belongs to (resume target). */
+  agentSessionId: string;
+  /** Transcript entries (main transcript) present at the checkpoint. */
+  transcriptEntries: number;
+  createdAt: string;
+}
+
+export interface SessionRecord {
+  id: string;
+  pattern: SessionPattern;
+  status: SessionStatus;
+  /** Options after defaults: allowedTools, maxTurns, maxBudgetUsd, resources, idleTimeoutSec, model, permissionMode... */
+  options: Record<string, unknown>;
+  metadata: Record<string, string>;
+  /** Shared sandbox the session runs in (pattern 4), or null for its own. */
+  sandboxId: string | null;
+  /** The Claude Code session id (stable across hibernation; a fork gets a new one). */
+  agentSessionId: string | null;
+  /** Session this one was forked from, and the checkpoint it started from. */
+  forkedFrom: { sessionId: string; checkpointId: string } | null;
+  turns: number;
+  usage: TokenUsage;
+  usageByModel: Record<string, TokenUsage>;
+  costUsd: number;
+  /** Context tokens of the last turn, and the model's window. */
+  contextTokens: number;
+  contextWindow: number | null;
+  lastCheckpointId: string | null;
+  error: TaskError | null;
+  createdAt: string;
+  updatedAt: string;
+  lastActivityAt: string;
+}
+
+export interface SessionListQuery {
+  status?: SessionStatus;
+  pattern?: SessionPattern;
+  /** Every given key must match exactly. */
+  metadata?: Record<string, string>;
+  limit: number;
+  /** Sessions created before this session (paging, newest first). */
+  before?: string;
+}
+
+export interface SessionRepository {
+  insert(session: SessionRecord): Promise<void>;
+  /** Applies a patch; fails with SESSION_NOT_FOUND when absent. Sets updatedAt. */
+  update(id: string, patch: Partial<Omit<SessionRecord, 'id' | 'createdAt'>>): Promise<SessionRecord>;
+  get(id: string): Promise<SessionRecord | undefined>;
+  list(query: SessionListQuery): Promise<SessionRecord[]>;
+  /** Sessions in any of the given statuses (recovery at startup). */
+  listByStatus(statuses: SessionStatus[]): Promise<SessionRecord[]>;
+}
+
+/** A prompt queued for a session; turns run one at a time, in seq order. */
+export type QueuedMessageStatus = 'queued' | 'running' | 'done' | 'failed' | 'interrupted';
+
+export interface QueuedMessage {
+  id: string;
+  sessionId: string;
+  /** Order within the session (1, 2, ...), assigned by the store. */
+  seq: number;
+  prompt: string;
+  /** 'api', or 'schedule:<scheduleId>'. */
+  source: string;
+  status: QueuedMessageStatus;
+  error: TaskError | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export interface MessageQueueRepository {
+  /** Appends a queued message; the store assigns seq atomically. */
+  enqueue(message: Omit<QueuedMessage, 'seq' | 'status' | 'error' | 'startedAt' | 'finishedAt'>): Promise<QueuedMessage>;
+  /** The oldest message still queued, if any. */
+  nextQueued(sessionId: string): Promise<QueuedMessage | undefined>;
+  update(id: string, patch: Partial<Pick<QueuedMessage, 'status' | 'error' | 'startedAt' | 'finishedAt'>>): Promise<QueuedMessage>;
+  get(id: string): Promise<QueuedMessage | undefined>;
+  list(sessionId: string, options: { statuses?: QueuedMessageStatus[]; limit: number }): Promise<QueuedMessage[]>;
+  /** Marks every `running` message interrupted (the process that ran it is gone); returns them. */
+  interruptRunning(reason: TaskError): Promise<QueuedMessage[]>;
+}
+
+/** One event of a session's durable stream. */
+export interface SessionEvent {
+  sessionId: string;
+  /** 1, 2, 3... per session, no gaps. */
+  seq: number;
+  /** 'sdk' (an SDK message), or a lifecycle event: 'status', 'turn_started', 'turn_completed', 'checkpoint', 'woke', 'warning', ... */
+  type: string;
+  data: unknown;
+  createdAt: string;
+}
+
+export interface EventLogRepository {
+  /** Appends events in order, assigning consecutive sequence numbers atomically. */
+  append(sessionId: string, events: Array<{ type: string; data: unknown }>): Promise<SessionEvent[]>;
+  /** Events with seq > after, in order, at most limit. */
+  read(sessionId: string, options: { after: number; limit: number }): Promise<SessionEvent[]>;
+  lastSeq(sessionId: string): Promise<number>;
+}
+
+export interface CheckpointRepository {
+  insert(checkpoint: CheckpointRecord): Promise<void>;
+  get(id: string): Promise<CheckpointRecord | undefined>;
+  /** Newest first. */
+  list(sessionId: string, limit: number): Promise<CheckpointRecord[]>;
+  delete(id: string): Promise<void>;
+}
+
+/** Identifies one transcript: the Agent SDK's SessionKey. */
+export interface TranscriptKey {
+  projectKey: string;
+  sessionId: string;
+  /** Absent for the main transcript; set for subagent transcripts. */
+  subpath?: string;
+}
+
+/** One JSONL transcript line as the SDK hands it over (opaque JSON with a type, mostly a uuid). */
+export interface TranscriptEntry {
+  type: string;
+  uuid?: string;
+  timestamp?: string;
+  [key: string]: unknown;
+}
+
+export interface TranscriptRepository {
+  /** Appends in call order; an entry whose uuid is already stored under the key is skipped. */
+  append(key: TranscriptKey, entries: TranscriptEntry[]): Promise<void>;
+  /** Entries in append order (the first `limit` when given); null when the key was never written. */
+  load(key: TranscriptKey, options?: { limit?: number }): Promise<TranscriptEntry[] | null>;
+  /** Number of entries stored under the key. */
+  count(key: TranscriptKey): Promise<number>;
+  /** Sessions with a main transcript under the project, with their last write time (epoch ms). */
+  listSessions(projectKey: string): Promise<Array<{ sessionId: string; mtime: number }>>;
+  /** Subpaths of the session's subagent transcripts. */
+  listSubkeys(key: { projectKey: string; sessionId: string }): Promise<string[]>;
+  /** Deletes the key; deleting a main transcript deletes its subagent transcripts too. */
+  delete(key: TranscriptKey): Promise<void>;
+}
+
+export interface ScheduleRecord {
+  id: string;
+  sessionId: string;
+  /** Interval like "30s", "5m", "2h", or null when cron is used. */
+  every: string | null;
+  /** Five-field cron expression, or null when every is used. */
+  cron: string | null;
+  prompt: string;
+  enabled: boolean;
+  nextRunAt: string;
+  lastRunAt: string | null;
+  createdAt: string;
+}
+
+export interface ScheduleRepository {
+  insert(schedule: ScheduleRecord): Promise<void>;
+  update(id: string, patch: Partial<Omit<ScheduleRecord, 'id' | 'sessionId' | 'createdAt'>>): Promise<ScheduleRecord>;
+  get(id: string): Promise<ScheduleRecord | undefined>;
+  list(sessionId: string): Promise<ScheduleRecord[]>;
+  /** Enabled schedules whose nextRunAt <= now, oldest first. */
+  due(now: string, limit: number): Promise<ScheduleRecord[]>;
+  delete(id: string): Promise<void>;
+}
+
+/** A sandbox created on its own (pattern 4) and shared by several sessions. */
+export interface SharedSandboxRecord {
+  id: string;
+  status: 'active' | 'closed';
+  resources: Record<string, unknown>;
+  createdAt: string;
+  closedAt: string | null;
+}
+
+export interface SharedSandboxRepository {
+  insert(sandbox: SharedSandboxRecord): Promise<void>;
+  update(id: string, patch: Partial<Pick<SharedSandboxRecord, 'status' | 'closedAt'>>): Promise<SharedSandboxRecord>;
+  get(id: string): Promise<SharedSandboxRecord | undefined>;
+  list(status?: SharedSandboxRecord['status']): Promise<SharedSandboxRecord[]>;
+}
+
 export interface Store {
   readonly tasks: TaskRepository;
+  readonly sessions: SessionRepository;
+  readonly messages: MessageQueueRepository;
+  readonly events: EventLogRepository;
+  readonly checkpoints: CheckpointRepository;
+  readonly transcripts: TranscriptRepository;
+  readonly schedules: ScheduleRepository;
+  readonly sharedSandboxes: SharedSandboxRepository;
   close(): Promise<void>;
 }
 
