@@ -56,6 +56,12 @@ export interface SandboxSpawnRequest {
   cwd?: string;
   /** Receives the process's stderr (the SDK's SpawnedProcess exposes no stderr stream). */
   onStderr?: (chunk: string) => void;
+  /**
+   * Host directories made visible to this process only, at the same absolute path inside
+   * (the Agent SDK materializes a resumed transcript in a host temp dir and expects the CLI to
+   * use that exact path). The provider makes them writable by the sandbox user when asked.
+   */
+  sharedDirectories?: Array<{ hostPath: string; writable: boolean }>;
 }
 
 export interface SandboxStats {
