@@ -40,6 +40,8 @@ export interface ModelGateway {
   /** Invalidates the session's token; usage stays readable. */
   revokeSession(sessionId: string): void;
   usage(sessionId: string): GatewaySessionUsage;
+  /** Returns the usage metered since the last drain and starts counting from zero. */
+  drainUsage(sessionId: string): GatewaySessionUsage;
   /** Forgets a session's usage. */
   forgetSession(sessionId: string): void;
   close(): Promise<void>;
@@ -243,6 +245,11 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     usage(sessionId) {
       const usage = usageOf(sessionId);
       return { total: { ...usage.total }, byModel: structuredClone(usage.byModel), requests: usage.requests, failedRequests: usage.failedRequests };
+    },
+    drainUsage(sessionId) {
+      const usage = usageOf(sessionId);
+      usageBySession.set(sessionId, { total: { ...ZERO_USAGE }, byModel: {}, requests: 0, failedRequests: 0 });
+      return usage;
     },
     forgetSession(sessionId) {
       revokeSession(sessionId);

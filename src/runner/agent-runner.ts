@@ -64,6 +64,9 @@ export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentRunReque
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: sandbox.homePath,
+    // Explicit, so the SDK on the host and the CLI in the sandbox agree on where transcripts live
+    // (the SDK maps transcript paths to SessionStore keys relative to this directory).
+    CLAUDE_CONFIG_DIR: `${sandbox.homePath}/.claude`,
     USER: 'agent',
     LOGNAME: 'agent',
     SHELL: '/bin/bash',
@@ -77,6 +80,21 @@ export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentRunReque
     DISABLE_ERROR_REPORTING: '1',
     CLAUDE_CODE_MAX_RETRIES: String(request.maxRetries),
   };
+}
+
+/**
+ * The CLI's environment: what the SDK computed (from Hangar's own env, never the host's), minus
+ * credential variables, with Hangar's values on top. A CLAUDE_CONFIG_DIR the SDK chose (a resumed
+ * transcript's directory) is kept.
+ */
+export function cliEnvironment(spawnEnv: Record<string, string | undefined>, environment: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [name, value] of Object.entries(spawnEnv)) {
+    if (value !== undefined && !CREDENTIAL_VARIABLES.has(name)) env[name] = value;
+  }
+  Object.assign(env, environment);
+  if (spawnEnv.CLAUDE_CONFIG_DIR !== undefined) env.CLAUDE_CONFIG_DIR = spawnEnv.CLAUDE_CONFIG_DIR;
+  return env;
 }
 
 export async function runAgent(request: AgentRunRequest): Promise<AgentRunOutcome> {
@@ -101,16 +119,10 @@ export async function runAgent(request: AgentRunRequest): Promise<AgentRunOutcom
     ...(request.model ? { model: request.model } : {}),
     ...(request.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
     spawnClaudeCodeProcess: (spawnOptions) => {
-      const env: Record<string, string> = {};
-      for (const [name, value] of Object.entries(spawnOptions.env)) {
-        if (value !== undefined && !CREDENTIAL_VARIABLES.has(name)) env[name] = value;
-      }
-      // Hangar's own values win over anything the SDK computed.
-      Object.assign(env, environment);
       return sandbox.spawn({
         command: spawnOptions.command,
         args: spawnOptions.args,
-        env,
+        env: cliEnvironment(spawnOptions.env, environment),
         cwd: sandbox.workspacePath,
         ...(request.onStderr ? { onStderr: request.onStderr } : {}),
       });
