@@ -10,7 +10,11 @@ import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js
 import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
 import { createSandboxProvider } from './sandbox/registry.js';
 import type { SandboxProvider } from './sandbox/sandbox-provider.js';
+import { createEventHub, type EventHub } from './sessions/event-hub.js';
+import { createSessionManager, type SessionManager } from './sessions/session-manager.js';
 import { createTaskService, type TaskService } from './sessions/task-service.js';
+import { createAgentSessionStore } from './store/agent-session-store.js';
+import { createLocalBlobStore } from './store/local-blob-store.js';
 import { createStore } from './store/registry.js';
 import type { Store } from './store/store.js';
 import { HANGAR_VERSION } from './version.js';
@@ -22,6 +26,8 @@ export interface Hangar {
   readonly gateway: ModelGateway;
   readonly sandboxProvider: SandboxProvider;
   readonly taskService: TaskService;
+  readonly sessionManager: SessionManager;
+  readonly eventHub: EventHub;
   /** Starts listening; resolves with the base URL. */
   listen(): Promise<string>;
   /** Interrupts running tasks, destroys their sandboxes, stops the servers, closes the store. */
@@ -56,7 +62,21 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
     closers.unshift(() => taskService.shutdown());
-    const app = await buildApiServer({ config, taskService, store, logger, version: HANGAR_VERSION });
+    const eventHub = createEventHub(store.events);
+    const sessionManager = createSessionManager({
+      config,
+      store,
+      blobs: createLocalBlobStore({ directory: paths.blobDir }),
+      sandboxProvider,
+      gateway,
+      agentSessionStore: createAgentSessionStore(store.transcripts),
+      events: eventHub,
+      claudeExecutable,
+      logger: logger.child({ component: 'sessions' }),
+    });
+    await sessionManager.start();
+    closers.unshift(() => sessionManager.shutdown());
+    const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION });
     closers.unshift(() => app.close());
 
     let closed = false;
@@ -67,6 +87,8 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       gateway,
       sandboxProvider,
       taskService,
+      sessionManager,
+      eventHub,
       async listen() {
         return app.listen({ host: config.server.host, port: config.server.port });
       },

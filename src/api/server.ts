@@ -6,13 +6,18 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError, type ErrorBody } from '../errors/errors.js';
+import type { EventHub } from '../sessions/event-hub.js';
+import type { SessionManager } from '../sessions/session-manager.js';
 import type { TaskService } from '../sessions/task-service.js';
 import type { Store } from '../store/store.js';
+import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 
 export interface ApiDependencies {
   config: HangarConfig;
   taskService: TaskService;
+  sessionManager: SessionManager;
+  eventHub: EventHub;
   store: Store;
   logger: Logger;
   version: string;
@@ -90,7 +95,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await dependencies.store.tasks.list({ limit: 1 });
-      return { status: 'ready', runningTasks: dependencies.taskService.runningCount };
+      return { status: 'ready', runningTasks: dependencies.taskService.runningCount, liveSessions: dependencies.sessionManager.liveCount };
     } catch (error) {
       return reply.status(503).send(errorBody('INTERNAL', `store unavailable: ${(error as Error).message}`));
     }
@@ -98,5 +103,6 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   registerTaskRoutes(app, dependencies);
+  registerSessionRoutes(app, dependencies);
   return app;
 }

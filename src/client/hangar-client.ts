@@ -27,6 +27,42 @@ export interface TaskView {
   [key: string]: unknown;
 }
 
+/** A session as the API returns it. */
+export interface SessionView {
+  id: string;
+  pattern: 'long-running' | 'hybrid';
+  status: 'running' | 'idle' | 'hibernated' | 'failed' | 'closed';
+  metadata: Record<string, string>;
+  sandboxId: string | null;
+  agentSessionId: string | null;
+  forkedFrom: { sessionId: string; checkpointId: string } | null;
+  turns: number;
+  usage: TaskView['usage'];
+  costUsd: number;
+  context: { tokens: number; window: number | null; ratio: number | null };
+  checkpoint: { id: string } | null;
+  error: { code: string; message: string } | null;
+  [key: string]: unknown;
+}
+
+export interface SessionMessageView {
+  id: string;
+  sessionId: string;
+  seq: number;
+  prompt: string;
+  source: string;
+  status: 'queued' | 'running' | 'done' | 'failed' | 'interrupted';
+  error: { code: string; message: string } | null;
+}
+
+/** One event of a session's stream. */
+export interface SessionEventView {
+  seq: number;
+  type: string;
+  createdAt: string;
+  data: unknown;
+}
+
 export class HangarApiError extends Error {
   constructor(
     readonly status: number,
@@ -94,8 +130,70 @@ export class HangarClient {
   }
 
   async getTask(id: string): Promise<TaskView> {
-    const response = await fetch(new URL(`/v1/tasks/${encodeURIComponent(id)}`, this.baseUrl));
+    return this.call<TaskView>('GET', `/v1/tasks/${encodeURIComponent(id)}`);
+  }
+
+  /** Sends a JSON request and returns the parsed answer; non-2xx answers throw HangarApiError. */
+  async call<T>(method: string, pathname: string, body?: unknown): Promise<T> {
+    const response = await fetch(new URL(pathname, this.baseUrl), {
+      method,
+      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+    });
     if (!response.ok) throw await this.failure(response);
-    return (await response.json()) as TaskView;
+    return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
+  }
+
+  createSession(request: Record<string, unknown> & { pattern: 'long-running' | 'hybrid' }): Promise<SessionView> {
+    return this.call('POST', '/v1/sessions', request);
+  }
+
+  getSession(id: string): Promise<SessionView> {
+    return this.call('GET', `/v1/sessions/${encodeURIComponent(id)}`);
+  }
+
+  sendMessage(id: string, prompt: string): Promise<SessionMessageView> {
+    return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/messages`, { prompt });
+  }
+
+  async listMessages(id: string): Promise<SessionMessageView[]> {
+    return (await this.call<{ messages: SessionMessageView[] }>('GET', `/v1/sessions/${encodeURIComponent(id)}/messages`)).messages;
+  }
+
+  closeSession(id: string): Promise<SessionView> {
+    return this.call('DELETE', `/v1/sessions/${encodeURIComponent(id)}`);
+  }
+
+  forkSession(id: string, body: { checkpointId?: string } = {}): Promise<SessionView> {
+    return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/fork`, body);
+  }
+
+  /**
+   * Reads the session's event stream from `after`, calling `onEvent` for each event until it
+   * returns true, the stream ends, or the signal aborts. Resolves with the last seq seen.
+   */
+  async readEvents(id: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void }): Promise<number> {
+    const url = new URL(`/v1/sessions/${encodeURIComponent(id)}/events`, this.baseUrl);
+    if (options.follow === false) url.searchParams.set('follow', 'false');
+    const controller = new AbortController();
+    options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
+    const response = await fetch(url, { headers: { accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) }, signal: controller.signal });
+    if (!response.ok || response.body === null) throw await this.failure(response);
+    const parser = new SseParser();
+    let last = options.after ?? 0;
+    try {
+      for await (const chunk of response.body) {
+        for (const event of parser.push(chunk)) {
+          const parsed = JSON.parse(event.data) as SessionEventView;
+          last = parsed.seq;
+          if (options.onEvent(parsed) === true) {
+            controller.abort();
+            return last;
+          }
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+    }
+    return last;
   }
 }

@@ -139,6 +139,18 @@ export const configSchema = z
         taskTimeoutMs: 30 * 60_000,
         maxRetries: 10,
       }),
+    sessions: z
+      .object({
+        defaultIdleTimeoutSec: z
+          .number()
+          .int()
+          .min(1)
+          .max(7 * 86_400)
+          .default(300)
+          .describe('Seconds without a turn before a long-running session is checkpointed and hibernated'),
+      })
+      .strict()
+      .default({ defaultIdleTimeoutSec: 300 }),
     pricing: z
       .object({
         models: z
@@ -256,10 +268,11 @@ export function parseConfig(value: unknown): HangarConfig {
 }
 
 /** Absolute paths derived from the configuration. */
-export function resolveDataPaths(config: HangarConfig): { dataDir: string; sqlitePath: string; sandboxRoot: string; runDir: string } {
+export function resolveDataPaths(config: HangarConfig): { dataDir: string; sqlitePath: string; sandboxRoot: string; runDir: string; blobDir: string } {
   const dataDir = path.resolve(config.dataDir);
   return {
     dataDir,
+    blobDir: path.join(dataDir, 'blobs'),
     sqlitePath: path.resolve(config.store.sqlitePath ?? path.join(dataDir, 'hangar.db')),
     sandboxRoot: path.resolve(config.sandbox.rootDir ?? path.join(dataDir, 'sandboxes')),
     runDir: path.join(dataDir, 'run'),

@@ -25,6 +25,8 @@ export interface HarnessOptions {
 export interface SandboxRecord {
   sandbox: Sandbox;
   pids: number[];
+  /** Every process spawned in the sandbox: its host pid and command. */
+  spawned: Array<{ pid: number; command: string }>;
 }
 
 export interface Harness {
@@ -44,14 +46,17 @@ function recordingProvider(inner: SandboxProvider, sandboxes: Map<string, Sandbo
     name: inner.name,
     async create(spec) {
       const sandbox = await inner.create(spec);
-      const record: SandboxRecord = { sandbox, pids: [] };
+      const record: SandboxRecord = { sandbox, pids: [], spawned: [] };
       sandboxes.set(sandbox.id, record);
       const spawn = sandbox.spawn.bind(sandbox);
       return Object.assign(Object.create(sandbox) as Sandbox, {
         spawn: (request: Parameters<Sandbox['spawn']>[0]) => {
           const child = spawn(request);
           const pid = (child as { pid?: number }).pid;
-          if (pid !== undefined) record.pids.push(pid);
+          if (pid !== undefined) {
+            record.pids.push(pid);
+            record.spawned.push({ pid, command: request.command });
+          }
           return child;
         },
       });
@@ -98,6 +103,40 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Sandboxes in which the Claude Code CLI was started, with the CLI's pids. */
+export function cliSpawns(harness: Harness): Array<{ sandboxId: string; pid: number }> {
+  const spawns: Array<{ sandboxId: string; pid: number }> = [];
+  for (const [sandboxId, record] of harness.sandboxes) {
+    for (const spawn of record.spawned) if (spawn.command.endsWith('/claude')) spawns.push({ sandboxId, pid: spawn.pid });
+  }
+  return spawns;
+}
+
+/** Prompts (user text) the model saw in a main request, oldest first. */
+export function userTexts(body: unknown): string[] {
+  const messages = (body as { messages?: Array<{ role: string; content: unknown }> }).messages ?? [];
+  const texts: string[] = [];
+  for (const message of messages) {
+    if (message.role !== 'user') continue;
+    if (typeof message.content === 'string') texts.push(message.content);
+    else if (Array.isArray(message.content)) {
+      for (const block of message.content as Array<{ type: string; text?: string }>) if (block.type === 'text' && block.text && !block.text.startsWith('<system-reminder>')) texts.push(block.text);
+    }
+  }
+  return texts;
+}
+
+/** Polls until `check` returns a value, or fails after the timeout. */
+export async function eventually<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, label = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 /** The text of the tool_result blocks the CLI sent back to the model, in order. */

@@ -1,0 +1,258 @@
+// Routes of sessions (long-running and hybrid), their messages, events (SSE with replay),
+// schedules, forks, and shared sandboxes.
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { PERMISSION_MODES } from '../runner/agent-runner.js';
+import type { CheckpointRecord, QueuedMessage, SessionRecord } from '../store/store.js';
+import type { ApiDependencies } from './server.js';
+
+const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const;
+const idParams = z.object({ id: z.string().min(1).max(200) }).strict();
+
+function resourcesSchema(config: ApiDependencies['config']) {
+  const maximum = config.sandbox.maximum;
+  return z
+    .object({
+      memoryMb: z.number().int().min(64).max(maximum.memoryMb).optional(),
+      cpus: z.number().min(0.05).max(maximum.cpus).optional(),
+      diskMb: z.number().int().min(8).max(maximum.diskMb).optional(),
+    })
+    .strict();
+}
+
+function createSessionSchema(config: ApiDependencies['config']) {
+  return z
+    .object({
+      pattern: z.enum(['long-running', 'hybrid']).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
+      prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).optional().describe('First message, queued at once'),
+      allowedTools: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/)).max(64).optional(),
+      maxTurns: z.number().int().min(1).max(1000).optional().describe('Agent turns per message'),
+      maxBudgetUsd: z.number().positive().max(1_000_000).optional().describe('The session stops taking turns once it has spent this much'),
+      permissionMode: z.enum(PERMISSION_MODES).optional(),
+      appendSystemPrompt: z.string().max(100_000).optional(),
+      model: z.string().min(1).max(200).optional(),
+      resources: resourcesSchema(config).optional(),
+      idleTimeoutSec: z.number().int().min(1).max(7 * 86_400).optional().describe('Idle seconds before a long-running session hibernates'),
+      files: z.record(z.string().min(1).max(1024), z.string()).optional().describe('Initial workspace files'),
+      metadata: z
+        .record(z.string().min(1).max(100), z.string().max(1000))
+        .refine((value) => Object.keys(value).length <= 50, 'at most 50 metadata keys')
+        .optional(),
+      sandboxId: z.string().min(1).max(200).optional().describe('Run inside this shared sandbox (POST /v1/sandboxes)'),
+    })
+    .strict();
+}
+
+/** The public view of a session. */
+export function presentSession(session: SessionRecord): Record<string, unknown> {
+  return {
+    id: session.id,
+    pattern: session.pattern,
+    status: session.status,
+    options: session.options,
+    metadata: session.metadata,
+    sandboxId: session.sandboxId,
+    agentSessionId: session.agentSessionId,
+    forkedFrom: session.forkedFrom,
+    turns: session.turns,
+    usage: session.usage,
+    usageByModel: session.usageByModel,
+    costUsd: session.costUsd,
+    context: {
+      tokens: session.contextTokens,
+      window: session.contextWindow,
+      ratio: session.contextWindow ? session.contextTokens / session.contextWindow : null,
+    },
+    checkpoint: session.lastCheckpointId === null ? null : { id: session.lastCheckpointId },
+    error: session.error,
+    createdAt: session.createdAt,
+    updatedAt: session.updatedAt,
+    lastActivityAt: session.lastActivityAt,
+  };
+}
+
+function presentMessage(message: QueuedMessage): Record<string, unknown> {
+  return { ...message };
+}
+
+function presentCheckpoint(checkpoint: CheckpointRecord): Record<string, unknown> {
+  const { blobKey: _blobKey, ...rest } = checkpoint;
+  return rest;
+}
+
+export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDependencies): void {
+  const routes = app.withTypeProvider<ZodTypeProvider>();
+  const { sessionManager, eventHub, config } = dependencies;
+
+  routes.post('/v1/sessions', { schema: { body: createSessionSchema(config), description: 'Create a session' } }, async (request, reply) => {
+    return reply.status(201).send(presentSession(await sessionManager.create(request.body)));
+  });
+
+  routes.get(
+    '/v1/sessions',
+    {
+      schema: {
+        querystring: z
+          .object({
+            status: z.enum(SESSION_STATUSES).optional(),
+            pattern: z.enum(['long-running', 'hybrid']).optional(),
+            metadata: z
+              .string()
+              .regex(/^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$/, 'metadata filter is key=value[,key=value...]')
+              .optional(),
+            limit: z.coerce.number().int().min(1).max(500).default(50),
+            before: z.string().min(1).max(200).optional(),
+          })
+          .strict(),
+        description: 'List sessions, newest first',
+      },
+    },
+    async (request) => {
+      const { metadata, ...rest } = request.query;
+      const metadataFilter = metadata === undefined ? undefined : Object.fromEntries(metadata.split(',').map((pair) => pair.split('=', 2) as [string, string]));
+      const sessions = await sessionManager.list({ ...rest, ...(metadataFilter ? { metadata: metadataFilter } : {}) });
+      return { sessions: sessions.map(presentSession), nextBefore: sessions.length === rest.limit ? sessions.at(-1)?.id ?? null : null };
+    },
+  );
+
+  routes.get('/v1/sessions/:id', { schema: { params: idParams, description: 'Read a session' } }, async (request) => presentSession(await sessionManager.get(request.params.id)));
+
+  routes.delete('/v1/sessions/:id', { schema: { params: idParams, description: 'Close a session and free its sandbox' } }, async (request) =>
+    presentSession(await sessionManager.close(request.params.id)),
+  );
+
+  routes.post(
+    '/v1/sessions/:id/messages',
+    {
+      schema: {
+        params: idParams,
+        body: z.object({ prompt: z.string().trim().min(1).max(config.agent.maxPromptChars) }).strict(),
+        description: 'Queue a message; turns run one at a time, in order',
+      },
+    },
+    async (request, reply) => reply.status(202).send(presentMessage(await sessionManager.send(request.params.id, request.body.prompt))),
+  );
+
+  routes.get(
+    '/v1/sessions/:id/messages',
+    { schema: { params: idParams, querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict() } },
+    async (request) => ({ messages: (await sessionManager.messages(request.params.id, request.query.limit)).map(presentMessage) }),
+  );
+
+  routes.get(
+    '/v1/sessions/:id/checkpoints',
+    { schema: { params: idParams, querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) }).strict() } },
+    async (request) => ({ checkpoints: (await sessionManager.checkpoints(request.params.id, request.query.limit)).map(presentCheckpoint) }),
+  );
+
+  routes.post(
+    '/v1/sessions/:id/fork',
+    {
+      schema: {
+        params: idParams,
+        body: z
+          .object({ checkpointId: z.string().min(1).max(200).optional(), metadata: z.record(z.string().min(1).max(100), z.string().max(1000)).optional() })
+          .strict()
+          .default({}),
+        description: 'New session from a checkpoint: workspace and transcript copied, the original untouched',
+      },
+    },
+    async (request, reply) => reply.status(201).send(presentSession(await sessionManager.fork(request.params.id, request.body))),
+  );
+
+  routes.post('/v1/sessions/:id/interrupt', { schema: { params: idParams, description: 'Stop the running turn' } }, async (request) =>
+    sessionManager.interrupt(request.params.id),
+  );
+
+  routes.post('/v1/sessions/:id/hibernate', { schema: { params: idParams, description: 'Checkpoint and hibernate an idle session now' } }, async (request) =>
+    presentSession(await sessionManager.hibernate(request.params.id)),
+  );
+
+  routes.post(
+    '/v1/sessions/:id/schedules',
+    {
+      schema: {
+        params: idParams,
+        body: z
+          .object({
+            every: z.string().min(2).max(20).optional().describe('Interval: 30s, 5m, 2h, 1d'),
+            cron: z.string().min(9).max(200).optional().describe('Five-field cron expression'),
+            prompt: z.string().trim().min(1).max(config.agent.maxPromptChars),
+          })
+          .strict(),
+        description: 'Send a prompt on a schedule; runs never overlap a running turn',
+      },
+    },
+    async (request, reply) => reply.status(201).send(await sessionManager.addSchedule(request.params.id, request.body)),
+  );
+
+  routes.get('/v1/sessions/:id/schedules', { schema: { params: idParams } }, async (request) => ({ schedules: await sessionManager.schedules(request.params.id) }));
+
+  routes.delete(
+    '/v1/sessions/:id/schedules/:scheduleId',
+    { schema: { params: z.object({ id: z.string().min(1).max(200), scheduleId: z.string().min(1).max(200) }).strict() } },
+    async (request, reply) => {
+      await sessionManager.removeSchedule(request.params.id, request.params.scheduleId);
+      return reply.status(204).send();
+    },
+  );
+
+  routes.get(
+    '/v1/sessions/:id/events',
+    {
+      schema: {
+        params: idParams,
+        querystring: z
+          .object({
+            after: z.coerce.number().int().min(0).optional().describe('Replay events after this sequence number (or send Last-Event-ID)'),
+            follow: z.enum(['true', 'false']).default('true').describe('false: replay what is stored and end'),
+          })
+          .strict(),
+        description: 'Server-sent events of the session: replay from Last-Event-ID / ?after=N, then live',
+      },
+    },
+    async (request, reply) => {
+      await sessionManager.get(request.params.id);
+      const lastEventId = request.headers['last-event-id'];
+      const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
+      const after = fromHeader ?? request.query.after ?? 0;
+      const follow = request.query.follow === 'true';
+      reply.hijack();
+      const raw = reply.raw;
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+      const abort = new AbortController();
+      raw.on('close', () => abort.abort());
+      const heartbeat = setInterval(() => {
+        if (!raw.writableEnded) raw.write(': keep-alive\n\n');
+      }, 15_000);
+      const sessionId = request.params.id;
+      try {
+        for await (const event of eventHub.follow(sessionId, {
+          after,
+          signal: abort.signal,
+          isFinished: async () => !follow || (await sessionManager.isQuiescent(sessionId)),
+        })) {
+          if (raw.writableEnded || raw.destroyed) break;
+          const ok = raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data })}\n\n`);
+          if (!ok) await new Promise<void>((resolve) => raw.once('drain', resolve));
+        }
+      } catch (error) {
+        request.log.warn({ err: error, sessionId }, 'event stream ended with an error');
+      } finally {
+        clearInterval(heartbeat);
+        if (!raw.writableEnded) raw.end();
+      }
+    },
+  );
+
+  routes.post(
+    '/v1/sandboxes',
+    { schema: { body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}), description: 'Create a sandbox shared by several sessions' } },
+    async (request, reply) => reply.status(201).send(await sessionManager.createSharedSandbox(request.body)),
+  );
+  routes.get('/v1/sandboxes/:id', { schema: { params: idParams } }, async (request) => sessionManager.getSharedSandbox(request.params.id));
+  routes.delete('/v1/sandboxes/:id', { schema: { params: idParams, description: 'Close the sandbox and every session in it' } }, async (request) =>
+    sessionManager.closeSharedSandbox(request.params.id),
+  );
+}

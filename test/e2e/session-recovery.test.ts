@@ -1,0 +1,104 @@
+// Sessions across a crash: `hangar serve` is SIGKILLed with one session idle, one mid-turn and one
+// on a schedule, then started again on the same data directory.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HangarClient } from '../../src/client/hangar-client.js';
+import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
+import { eventually, toolResultsSent, userTexts } from '../helpers/hangar-harness.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+
+interface RunningServer {
+  child: ChildProcess;
+  client: HangarClient;
+  exited: Promise<void>;
+}
+
+async function startServer(dataDir: string, modelUrl: string): Promise<RunningServer> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-recovery-test' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const match = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? undefined, 20_000, `hangar serve to start: ${output}`);
+  return { child, client: new HangarClient(match[1]!), exited };
+}
+
+const bash = (command: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });
+const say = (text: string, match: string, extra: Record<string, unknown> = {}) => ({ match: { lastUserText: match }, ...extra, content: [{ type: 'text' as const, text }] });
+
+describe('sessions across a server crash', () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-session-recovery-'));
+  chmodSync(dataDir, 0o711);
+  let model: ScriptedModelServer;
+  let server: RunningServer | undefined;
+
+  beforeAll(async () => {
+    model = await startScriptedModelServer({
+      scenario: {
+        replies: [
+          bash('echo "kept across the crash" > memo.txt && echo saved', 'save the memo'),
+          say('Memo saved.', 'save the memo'),
+          say('This answer never arrives.', 'slow work', { delayMs: 120_000 }),
+          bash('cat memo.txt', 'read the memo'),
+          say('Memo read.', 'read the memo'),
+          say('Slow work done on retry.', 'slow work'),
+          say('tick', 'tick', { times: 1000 }),
+        ],
+      },
+      host: '127.0.0.1',
+      port: 0,
+      logger: false,
+    });
+  });
+  afterAll(async () => {
+    if (server && server.child.exitCode === null) {
+      server.child.kill('SIGTERM');
+      await server.exited;
+    }
+    await model.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('continues idle sessions from their checkpoint, marks the turn in flight interrupted, and keeps schedules', async () => {
+    server = await startServer(dataDir, model.url);
+    let client = server.client;
+    const idle = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'save the memo', idleTimeoutSec: 600 });
+    await eventually(async () => ((await client.getSession(idle.id)).turns === 1 ? true : undefined), 60_000, 'first turn');
+    const busy = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'slow work', idleTimeoutSec: 600 });
+    await eventually(() => (model.requests.some((request) => request.kind === 'main' && userTexts(request.body).includes('slow work')) ? true : undefined), 60_000, 'slow turn to reach the model');
+    const ticking = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], idleTimeoutSec: 600 });
+    await client.call('POST', `/v1/sessions/${ticking.id}/schedules`, { every: '1s', prompt: 'tick' });
+
+    server.child.kill('SIGKILL');
+    await server.exited;
+    server = await startServer(dataDir, model.url);
+    client = server.client;
+
+    // The idle session is found again and continues from its checkpoint: file and conversation intact.
+    expect((await client.getSession(idle.id)).status).toBe('hibernated');
+    await client.sendMessage(idle.id, 'read the memo');
+    await eventually(async () => ((await client.getSession(idle.id)).turns === 2 ? true : undefined), 60_000, 'turn after restart');
+    expect(toolResultsSent(model).at(-1)).toBe('kept across the crash');
+    const lastIdleRequest = model.requests.filter((request) => request.kind === 'main' && userTexts(request.body).includes('read the memo')).at(-1)!;
+    expect(userTexts(lastIdleRequest.body)).toContain('save the memo');
+
+    // The turn in flight is marked interrupted, and sending it again works.
+    const busyMessages = await client.listMessages(busy.id);
+    expect(busyMessages.map((message) => message.status)).toEqual(['interrupted']);
+    expect(busyMessages[0]!.error?.message).toMatch(/send it again/);
+    await client.sendMessage(busy.id, 'slow work');
+    await eventually(async () => ((await client.getSession(busy.id)).turns === 1 ? true : undefined), 60_000, 'retried turn');
+
+    // The schedule survived the restart and keeps firing.
+    const ticksBefore = (await client.getSession(ticking.id)).turns;
+    await eventually(async () => ((await client.getSession(ticking.id)).turns >= ticksBefore + 2 ? true : undefined), 30_000, 'schedule after restart');
+  }, 180_000);
+});
