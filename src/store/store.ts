@@ -116,6 +116,8 @@ export interface SessionRecord {
 export interface SessionListQuery {
   status?: SessionStatus;
   pattern?: SessionPattern;
+  /** Sessions running in this shared sandbox. */
+  sandboxId?: string;
   /** Every given key must match exactly. */
   metadata?: Record<string, string>;
   limit: number;
@@ -124,12 +126,13 @@ export interface SessionListQuery {
 }
 
 export interface SessionRepository {
+  /** Fails with CONFLICT when the id is taken. */
   insert(session: SessionRecord): Promise<void>;
-  /** Applies a patch; fails with SESSION_NOT_FOUND when absent. Sets updatedAt. */
+  /** Applies a patch; fails with SESSION_NOT_FOUND when absent. Sets updatedAt to now unless the patch gives it. */
   update(id: string, patch: Partial<Omit<SessionRecord, 'id' | 'createdAt'>>): Promise<SessionRecord>;
   get(id: string): Promise<SessionRecord | undefined>;
   list(query: SessionListQuery): Promise<SessionRecord[]>;
-  /** Sessions in any of the given statuses (recovery at startup). */
+  /** Sessions in any of the given statuses, oldest first (recovery at startup). */
   listByStatus(statuses: SessionStatus[]): Promise<SessionRecord[]>;
 }
 
@@ -156,8 +159,10 @@ export interface MessageQueueRepository {
   enqueue(message: Omit<QueuedMessage, 'seq' | 'status' | 'error' | 'startedAt' | 'finishedAt'>): Promise<QueuedMessage>;
   /** The oldest message still queued, if any. */
   nextQueued(sessionId: string): Promise<QueuedMessage | undefined>;
+  /** Applies a patch; fails with NOT_FOUND when absent. */
   update(id: string, patch: Partial<Pick<QueuedMessage, 'status' | 'error' | 'startedAt' | 'finishedAt'>>): Promise<QueuedMessage>;
   get(id: string): Promise<QueuedMessage | undefined>;
+  /** The session's messages in seq order, optionally only those in the given statuses. */
   list(sessionId: string, options: { statuses?: QueuedMessageStatus[]; limit: number }): Promise<QueuedMessage[]>;
   /** Marks every `running` message interrupted (the process that ran it is gone); returns them. */
   interruptRunning(reason: TaskError): Promise<QueuedMessage[]>;
@@ -183,10 +188,12 @@ export interface EventLogRepository {
 }
 
 export interface CheckpointRepository {
+  /** Fails with CONFLICT when the id is taken. */
   insert(checkpoint: CheckpointRecord): Promise<void>;
   get(id: string): Promise<CheckpointRecord | undefined>;
   /** Newest first. */
   list(sessionId: string, limit: number): Promise<CheckpointRecord[]>;
+  /** Removes the checkpoint record; a no-op when absent. */
   delete(id: string): Promise<void>;
 }
 
@@ -207,7 +214,11 @@ export interface TranscriptEntry {
 }
 
 export interface TranscriptRepository {
-  /** Appends in call order; an entry whose uuid is already stored under the key is skipped. */
+  /**
+   * Appends in call order; an entry whose uuid is already stored under the key (or earlier in the same
+   * batch) is skipped, entries without a uuid are always appended. Any call, even with no entries,
+   * marks the key as written and sets its mtime.
+   */
   append(key: TranscriptKey, entries: TranscriptEntry[]): Promise<void>;
   /** Entries in append order (the first `limit` when given); null when the key was never written. */
   load(key: TranscriptKey, options?: { limit?: number }): Promise<TranscriptEntry[] | null>;
@@ -215,7 +226,7 @@ export interface TranscriptRepository {
   count(key: TranscriptKey): Promise<number>;
   /** Sessions with a main transcript under the project, with their last write time (epoch ms). */
   listSessions(projectKey: string): Promise<Array<{ sessionId: string; mtime: number }>>;
-  /** Subpaths of the session's subagent transcripts. */
+  /** Subpaths of the session's subagent transcripts, sorted. */
   listSubkeys(key: { projectKey: string; sessionId: string }): Promise<string[]>;
   /** Deletes the key; deleting a main transcript deletes its subagent transcripts too. */
   delete(key: TranscriptKey): Promise<void>;
@@ -236,12 +247,16 @@ export interface ScheduleRecord {
 }
 
 export interface ScheduleRepository {
+  /** Fails with CONFLICT when the id is taken. */
   insert(schedule: ScheduleRecord): Promise<void>;
+  /** Applies a patch; fails with SCHEDULE_NOT_FOUND when absent. */
   update(id: string, patch: Partial<Omit<ScheduleRecord, 'id' | 'sessionId' | 'createdAt'>>): Promise<ScheduleRecord>;
   get(id: string): Promise<ScheduleRecord | undefined>;
+  /** The session's schedules, oldest first. */
   list(sessionId: string): Promise<ScheduleRecord[]>;
-  /** Enabled schedules whose nextRunAt <= now, oldest first. */
+  /** Enabled schedules whose nextRunAt <= now, earliest nextRunAt first. */
   due(now: string, limit: number): Promise<ScheduleRecord[]>;
+  /** Removes the schedule; a no-op when absent. */
   delete(id: string): Promise<void>;
 }
 
@@ -255,9 +270,12 @@ export interface SharedSandboxRecord {
 }
 
 export interface SharedSandboxRepository {
+  /** Fails with CONFLICT when the id is taken. */
   insert(sandbox: SharedSandboxRecord): Promise<void>;
+  /** Applies a patch; fails with SANDBOX_NOT_FOUND when absent. */
   update(id: string, patch: Partial<Pick<SharedSandboxRecord, 'status' | 'closedAt'>>): Promise<SharedSandboxRecord>;
   get(id: string): Promise<SharedSandboxRecord | undefined>;
+  /** Oldest first, optionally only those in the given status. */
   list(status?: SharedSandboxRecord['status']): Promise<SharedSandboxRecord[]>;
 }
 
