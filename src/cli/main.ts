@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import { Command, InvalidArgumentError } from 'commander';
 import { createHangar, type Hangar } from '../app.js';
-import { HangarApiError, HangarClient, type TaskRequest, type TaskView } from '../client/hangar-client.js';
+import { HangarApiError, HangarClient, type SessionView, type TaskRequest, type TaskView } from '../client/hangar-client.js';
 import { loadConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import { loadScenarioFile } from '../model/scenario.js';
@@ -86,6 +86,26 @@ export function describeMessage(message: SDKMessage): string[] {
     }
   }
   return lines;
+}
+
+/** Prints a session's events readably until `untilMessageId`'s turn ends (or forever). */
+async function followEvents(api: HangarClient, id: string, after: number, untilMessageId?: string): Promise<void> {
+  await api.readEvents(id, {
+    after,
+    onEvent: (event) => {
+      const data = event.data as Record<string, unknown>;
+      if (event.type === 'sdk') {
+        for (const line of describeMessage(data as unknown as SDKMessage)) process.stdout.write(`${line}\n`);
+      } else if (event.type === 'turn_completed') {
+        process.stdout.write(`· turn done: ${String(data.result ?? '')} ($${Number(data.costUsd ?? 0).toFixed(6)} so far)\n`);
+      } else if (event.type === 'turn_failed') {
+        process.stdout.write(`· turn failed: ${JSON.stringify(data.error)}\n`);
+      } else if (event.type !== 'checkpoint') {
+        process.stdout.write(`· ${event.type} ${JSON.stringify(data)}\n`);
+      }
+      return untilMessageId !== undefined && (event.type === 'turn_completed' || event.type === 'turn_failed') && data.messageId === untilMessageId;
+    },
+  });
 }
 
 function printSummary(task: TaskView): void {
@@ -183,6 +203,99 @@ export function buildProgram(): Command {
       } finally {
         await embedded?.close();
       }
+    });
+
+  const sessions = program.command('sessions').description('sessions on a running server (long-running and hybrid)');
+  const serverOption = (command: Command): Command => command.option('-s, --server <url>', 'Hangar server', 'http://127.0.0.1:8080');
+  const client = (flags: { server: string }): HangarClient => new HangarClient(flags.server);
+
+  serverOption(sessions.command('ls'))
+    .description('list sessions, newest first')
+    .option('--status <status>', 'running|idle|hibernated|failed|closed')
+    .option('--limit <n>', 'how many', parseInteger('--limit'), 50)
+    .action(async (flags: { server: string; status?: string; limit: number }) => {
+      const query = new URLSearchParams({ limit: String(flags.limit), ...(flags.status ? { status: flags.status } : {}) });
+      const { sessions: list } = await client(flags).call<{ sessions: SessionView[] }>('GET', `/v1/sessions?${query}`);
+      for (const session of list) {
+        process.stdout.write(`${session.id}  ${session.pattern.padEnd(12)} ${session.status.padEnd(10)} turns ${String(session.turns).padStart(3)}  $${session.costUsd.toFixed(6)}\n`);
+      }
+      if (list.length === 0) process.stdout.write('no sessions\n');
+    });
+
+  serverOption(sessions.command('show'))
+    .argument('<id>', 'session id')
+    .description('show one session as JSON')
+    .action(async (id: string, flags: { server: string }) => {
+      process.stdout.write(`${JSON.stringify(await client(flags).getSession(id), null, 2)}\n`);
+    });
+
+  serverOption(sessions.command('new'))
+    .description('create a session')
+    .option('--hybrid', 'a fresh sandbox per message (default: long-running)')
+    .option('-t, --allowed-tools <tools>', 'comma-separated tools')
+    .option('--idle-timeout <seconds>', 'hibernate after this many idle seconds', parseInteger('--idle-timeout'))
+    .option('-p, --prompt <prompt>', 'first message')
+    .action(async (flags: { server: string; hybrid?: boolean; allowedTools?: string; idleTimeout?: number; prompt?: string }) => {
+      const session = await client(flags).createSession({
+        pattern: flags.hybrid ? 'hybrid' : 'long-running',
+        ...(flags.allowedTools ? { allowedTools: flags.allowedTools.split(',').map((tool) => tool.trim()).filter(Boolean) } : {}),
+        ...(flags.idleTimeout !== undefined ? { idleTimeoutSec: flags.idleTimeout } : {}),
+        ...(flags.prompt ? { prompt: flags.prompt } : {}),
+      });
+      process.stdout.write(`${session.id}\n`);
+    });
+
+  serverOption(sessions.command('send'))
+    .argument('<id>', 'session id')
+    .argument('<prompt>', 'message')
+    .option('-f, --follow', 'follow the session until the turn ends')
+    .description('queue a message (turns run one at a time, in order)')
+    .action(async (id: string, prompt: string, flags: { server: string; follow?: boolean }) => {
+      const api = client(flags);
+      const before = await api.readEvents(id, { after: 0, follow: false, onEvent: () => false });
+      const message = await api.sendMessage(id, prompt);
+      process.stdout.write(`queued ${message.id} (#${message.seq})\n`);
+      if (flags.follow) await followEvents(api, id, before, message.id);
+    });
+
+  serverOption(sessions.command('events'))
+    .argument('<id>', 'session id')
+    .option('--after <seq>', 'replay events after this sequence number', parseInteger('--after'), 0)
+    .option('--no-follow', 'print stored events and exit')
+    .description('print the event stream (replay, then live)')
+    .action(async (id: string, flags: { server: string; after: number; follow: boolean }) => {
+      await client(flags).readEvents(id, {
+        after: flags.after,
+        follow: flags.follow,
+        onEvent: (event) => {
+          process.stdout.write(`${JSON.stringify(event)}\n`);
+        },
+      });
+    });
+
+  serverOption(sessions.command('fork'))
+    .argument('<id>', 'session id')
+    .option('--checkpoint <id>', 'checkpoint to fork from (default: the latest)')
+    .description('new session from a checkpoint; the original is untouched')
+    .action(async (id: string, flags: { server: string; checkpoint?: string }) => {
+      const fork = await client(flags).forkSession(id, flags.checkpoint ? { checkpointId: flags.checkpoint } : {});
+      process.stdout.write(`${fork.id}\n`);
+    });
+
+  serverOption(sessions.command('rm'))
+    .argument('<id>', 'session id')
+    .description('close a session and free its sandbox')
+    .action(async (id: string, flags: { server: string }) => {
+      const session = await client(flags).closeSession(id);
+      process.stdout.write(`${session.id} ${session.status}\n`);
+    });
+
+  serverOption(program.command('attach'))
+    .argument('<id>', 'session id')
+    .option('--after <seq>', 'start after this sequence number (default: everything)', parseInteger('--after'), 0)
+    .description('follow a session live: the agent\'s messages and lifecycle events')
+    .action(async (id: string, flags: { server: string; after: number }) => {
+      await followEvents(client(flags), id, flags.after);
     });
 
   const model = program.command('model').description('the scripted Anthropic-compatible model server');
