@@ -258,7 +258,10 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       if (checkpoint !== undefined && ownsSandbox) await restoreWorkspace(sandbox, blobs, checkpoint.blobKey);
     }
     const options = optionsOf(session);
-    const forking = session.agentSessionId === null && session.forkedFrom !== null && checkpoint !== undefined && checkpoint.agentSessionId !== '';
+    // A session without its own conversation id but with a checkpoint that has one (a fork, or a
+    // session whose turn was cut off by a crash) continues from exactly the checkpoint's transcript
+    // position under a new conversation id; the transcript beyond that position is left behind.
+    const forking = session.agentSessionId === null && checkpoint !== undefined && checkpoint.agentSessionId !== '';
     const resume = session.agentSessionId ?? (forking ? checkpoint?.agentSessionId : undefined);
     const token = gateway.registerSession(session.id);
     const sessionStore = forking && checkpoint !== undefined ? transcriptUpTo(agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries) : agentSessionStore;
@@ -424,8 +427,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
   };
 
   const sharedView = async (record: SharedSandboxRecord): Promise<SharedSandboxRecord & { sessions: string[] }> => {
-    const members = await store.sessions.list({ limit: 1000 });
-    return { ...record, sessions: members.filter((session) => session.sandboxId === record.id && session.status !== 'closed').map((session) => session.id) };
+    const members = await store.sessions.list({ sandboxId: record.id, limit: 10_000 });
+    return { ...record, sessions: members.filter((session) => session.status !== 'closed').map((session) => session.id) };
   };
 
   const closeSharedIfEmpty = async (sandboxId: string): Promise<void> => {
@@ -695,6 +698,9 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const interrupted = await store.messages.interruptRunning({ code: 'INTERRUPTED', message: 'the server stopped during this turn; send it again to retry' });
       for (const message of interrupted) {
         await publish(message.sessionId, 'turn_interrupted', { messageId: message.id, reason: 'server restart' });
+        // The cut-off turn may have reached the transcript but not the workspace snapshot: the
+        // session continues from its checkpoint's transcript position (see ensureLive).
+        await store.sessions.update(message.sessionId, { agentSessionId: null });
       }
       // No sandbox survived the restart: every open session continues from its last checkpoint.
       for (const session of await store.sessions.listByStatus(['running', 'idle'])) {
@@ -702,7 +708,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       }
       for (const record of await store.sharedSandboxes.list('active')) {
         await store.sharedSandboxes.update(record.id, { status: 'closed', closedAt: new Date().toISOString() });
-        for (const session of (await store.sessions.list({ limit: 1000 })).filter((candidate) => candidate.sandboxId === record.id && candidate.status !== 'closed')) {
+        for (const session of (await store.sessions.list({ sandboxId: record.id, limit: 10_000 })).filter((candidate) => candidate.status !== 'closed')) {
           await store.sessions.update(session.id, { status: 'failed', error: { code: 'SANDBOX_FAILED', message: `shared sandbox ${record.id} was lost when the server stopped` } });
         }
       }
