@@ -72,6 +72,14 @@ export const configSchema = z
         rootDir: z.string().optional().describe('Host directory of per-sandbox workspaces; default <dataDir>/sandboxes'),
         uidRangeStart: z.number().int().min(1000).default(200000).describe('First host uid handed to sandboxes'),
         uidRangeSize: z.number().int().positive().default(10000).describe('Number of host uids (= concurrent sandboxes)'),
+        workspaceBacking: z
+          .enum(['ext4', 'tmpfs'])
+          .default('ext4')
+          .describe(
+            'What holds each local sandbox\'s workspace and HOME, /tmp: ext4 = sparse image files on the rootDir disk, loop-mounted ' +
+              '(full disk -> ENOSPC; needs e2fsprogs and loop devices); tmpfs = memory, counted toward memoryMb (faster to create, ' +
+              'but a workspace never holds more than the memory limit and a large write is OOM-killed)',
+          ),
         defaults: resourcesSchema
           .default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 })
           .describe('Resources of a sandbox when the request names none'),
@@ -84,6 +92,7 @@ export const configSchema = z
         provider: 'local',
         uidRangeStart: 200000,
         uidRangeSize: 10000,
+        workspaceBacking: 'ext4',
         defaults: { memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 },
         maximum: { memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 },
       }),

@@ -11,6 +11,7 @@ export function createSandboxProvider(config: HangarConfig, paths: { sandboxRoot
         rootDir: paths.sandboxRoot,
         uidRangeStart: config.sandbox.uidRangeStart,
         uidRangeSize: config.sandbox.uidRangeSize,
+        workspaceBacking: config.sandbox.workspaceBacking,
         logger,
       });
   }

@@ -85,6 +85,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       rootDir: resolveDataPaths(config).sandboxRoot,
       uidRangeStart: config.sandbox.uidRangeStart,
       uidRangeSize: config.sandbox.uidRangeSize,
+      workspaceBacking: config.sandbox.workspaceBacking,
     }),
     sandboxes,
   );

@@ -1,6 +1,6 @@
 // Host-side checks for tests of the local sandbox provider: what a sandbox leaves on the host.
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
@@ -20,6 +20,23 @@ export async function mountPoints(): Promise<string[]> {
     .map((line) => line.split(' ')[4])
     .filter((point): point is string => point !== undefined)
     .map((point) => point.replace(/\\([0-7]{3})/g, (_m, octal: string) => String.fromCharCode(parseInt(octal, 8))));
+}
+
+/** Bound loop devices with their backing files (from sysfs; a deleted file keeps its " (deleted)" suffix). */
+export async function loopDevices(): Promise<Array<{ device: string; backingFile: string }>> {
+  const found: Array<{ device: string; backingFile: string }> = [];
+  for (const name of await readdir('/sys/block').catch(() => [] as string[])) {
+    if (!name.startsWith('loop')) continue;
+    const backingFile = await readFile(`/sys/block/${name}/loop/backing_file`, 'utf8').catch(() => undefined);
+    if (backingFile !== undefined) found.push({ device: `/dev/${name}`, backingFile: backingFile.trim() });
+  }
+  return found;
+}
+
+/** Loop devices whose backing file lies under a host directory (which may no longer exist). */
+export async function loopDevicesUnder(dir: string): Promise<string[]> {
+  const real = path.join(await realpath(path.dirname(dir)), path.basename(dir));
+  return (await loopDevices()).filter((loop) => loop.backingFile.startsWith(`${real}/`)).map((loop) => `${loop.device} ${loop.backingFile}`);
 }
 
 /** The host uid fields (real, effective, saved, fs) of a process, or undefined when it is gone. */
@@ -57,13 +74,14 @@ export async function waitAllGone(pids: number[], timeoutMs = 3000): Promise<num
   }
 }
 
-/** Asserts a destroyed local sandbox left no process, cgroup, mount or directory. */
+/** Asserts a destroyed local sandbox left no process, cgroup, mount, loop device or directory. */
 export async function assertLocalSandboxGone(sandbox: Sandbox, pids: number[] = []): Promise<void> {
   const local = sandbox as LocalSandbox;
   expect(existsSync(local.hostDir), `${local.hostDir} remains`).toBe(false);
   for (const cgroupPath of local.cgroupPaths) expect(existsSync(cgroupPath), `${cgroupPath} remains`).toBe(false);
   const mounts = await mountPoints();
   expect(mounts.filter((point) => point === local.hostDir || point.startsWith(`${local.hostDir}/`))).toEqual([]);
+  expect(await loopDevicesUnder(local.hostDir), 'loop devices remain').toEqual([]);
   expect(await waitAllGone(pids), 'pids still running').toEqual([]);
   expect(existsSync(`/run/hangar/uids/${local.hostUid}`) && (await readFile(`/run/hangar/uids/${local.hostUid}`, 'utf8')).includes(` ${local.id}\n`)).toBe(false);
 }

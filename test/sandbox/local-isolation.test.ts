@@ -1,5 +1,6 @@
-// Isolation probes through real local sandboxes: identity, filesystem, network, resource limits,
-// cleanup and secrets, each checked from inside the sandbox and from the host.
+// Isolation probes through real local sandboxes, with ext4 and with tmpfs workspaces: identity,
+// filesystem, network, resource limits (memory, cpu, pids, disk), cleanup and secrets, each checked
+// from inside the sandbox and from the host.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHangarError } from '../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../src/sandbox/providers/local.js';
 import type { SandboxBridge, SandboxResources } from '../../src/sandbox/sandbox-provider.js';
 import { assertLocalSandboxGone, exitOf, hostUids, makeSandboxRoot, waitAllGone } from '../helpers/sandbox-host.js';
 
@@ -21,28 +22,21 @@ const CLAUDE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 // (bwrap binds them over empty files, so find reports them as files), and devpts creates no files.
 const ALLOWED_WRITABLE = ['/workspace', '/home/agent', '/tmp', '/dev/shm'];
 const ALLOWED_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/urandom', '/dev/tty', '/dev/pts'];
+const BACKINGS: WorkspaceBacking[] = ['ext4', 'tmpfs'];
+const CLOCK_TICKS_PER_SECOND = 100;
 
 const roots: string[] = [];
-let provider: LocalSandboxProvider;
-
-beforeAll(async () => {
-  const rootDir = await makeSandboxRoot('hangar-isolation-');
-  roots.push(rootDir);
-  provider = createLocalSandboxProvider({ rootDir });
-});
 
 afterAll(async () => {
-  await provider?.close();
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
 });
 
-async function withSandbox<T>(options: { resources?: Partial<SandboxResources>; bridges?: SandboxBridge[]; readOnlyPaths?: string[] }, body: (sandbox: LocalSandbox) => Promise<T>): Promise<T> {
-  const sandbox = await provider.create({ resources: { ...resources, ...options.resources }, bridges: options.bridges ?? [], readOnlyPaths: options.readOnlyPaths ?? [] });
-  try {
-    return await body(sandbox);
-  } finally {
-    await sandbox.destroy();
-  }
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 when it is gone. */
+async function cpuSecondsOf(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) / CLOCK_TICKS_PER_SECOND;
 }
 
 /** Waits until `predicate` holds, polling every 20 ms (bounded). */
@@ -71,7 +65,28 @@ async function startBridgeServer(): Promise<{ socketPath: string; close: () => P
   return { socketPath, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-describe('local sandbox isolation', () => {
+describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => {
+  let provider: LocalSandboxProvider;
+
+  beforeAll(async () => {
+    const rootDir = await makeSandboxRoot('hangar-isolation-');
+    roots.push(rootDir);
+    provider = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
+  });
+
+  afterAll(async () => {
+    await provider?.close();
+  });
+
+  async function withSandbox<T>(options: { resources?: Partial<SandboxResources>; bridges?: SandboxBridge[]; readOnlyPaths?: string[] }, body: (sandbox: LocalSandbox) => Promise<T>): Promise<T> {
+    const sandbox = await provider.create({ resources: { ...resources, ...options.resources }, bridges: options.bridges ?? [], readOnlyPaths: options.readOnlyPaths ?? [] });
+    try {
+      return await body(sandbox);
+    } finally {
+      await sandbox.destroy();
+    }
+  }
+
   it('runs processes as uid 1000 inside and as the sandbox uid on the host', async () => {
     await withSandbox({}, async (sandbox) => {
       expect(sandbox.hostUid).toBeGreaterThanOrEqual(200000);
@@ -225,12 +240,56 @@ describe('local sandbox isolation', () => {
     await assertLocalSandboxGone(sandbox, pids);
   });
 
+  it('holds a busy loop to the cpu quota', async () => {
+    await withSandbox({ resources: { cpus: 0.2 } }, async (sandbox) => {
+      const child = sandbox.spawn({ command: 'sh', args: ['-c', 'echo ready; while :; do :; done'], env: ENV });
+      const exited = exitOf(child);
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+      // CPU time of every process in the sandbox (the loop, its shell launcher and bubblewrap) over
+      // at least a second of wall time, so a few 100 ms quota periods pass.
+      const pids = await sandbox.hostPids();
+      const cpuAtStart = (await Promise.all(pids.map(cpuSecondsOf))).reduce((a, b) => a + b, 0);
+      const started = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const cpuAtEnd = (await Promise.all(pids.map(cpuSecondsOf))).reduce((a, b) => a + b, 0);
+      const wall = (performance.now() - started) / 1000;
+      child.kill('SIGKILL');
+      await exited;
+      const share = (cpuAtEnd - cpuAtStart) / wall;
+      console.log(`busy loop with cpus 0.2 (${backing}): ${(cpuAtEnd - cpuAtStart).toFixed(2)} s of cpu in ${wall.toFixed(2)} s of wall time (${share.toFixed(2)} cores)`);
+      // A loaded machine may give the loop less than its quota, never more; one clock tick of slack.
+      expect(share).toBeLessThanOrEqual(0.3);
+      expect(cpuAtEnd - cpuAtStart).toBeGreaterThan(0);
+    });
+  });
+
+  it.runIf(backing === 'ext4')('stores more than the memory limit in the workspace without an OOM kill, then fails with ENOSPC past diskMb', async () => {
+    await withSandbox({ resources: { memoryMb: 256, diskMb: 1024 } }, async (sandbox) => {
+      const first = await sandbox.exec('dd', ['if=/dev/zero', 'of=/workspace/first.bin', 'bs=1M', 'count=600', 'status=none'], { timeoutMs: 120_000 });
+      expect(first, first.stderr).toMatchObject({ exitCode: 0, signal: null });
+      expect((await sandbox.exec('stat', ['-c', '%s', '/workspace/first.bin'])).stdout.trim()).toBe(String(600 * 1024 * 1024));
+      const stats = await sandbox.stats();
+      expect(stats.oomKills).toBe(0);
+      expect(stats.memoryPeakBytes ?? 0).toBeLessThanOrEqual(256 * 1024 * 1024);
+      // 600 MiB more does not fit in a 1024 MiB workspace.
+      const second = await sandbox.exec('dd', ['if=/dev/zero', 'of=/workspace/second.bin', 'bs=1M', 'count=600', 'status=none'], { timeoutMs: 120_000 });
+      expect(second.exitCode).not.toBe(0);
+      expect(second.stderr).toMatch(/No space left on device/);
+      const written = Number((await sandbox.exec('stat', ['-c', '%s', '/workspace/second.bin'])).stdout.trim());
+      expect(written).toBeGreaterThan(300 * 1024 * 1024);
+      expect(written).toBeLessThan(424 * 1024 * 1024);
+      expect((await sandbox.stats()).oomKills).toBe(0);
+      // The scratch area is its own filesystem: HOME and /tmp still take writes.
+      expect((await sandbox.exec('sh', ['-c', 'echo ok > /tmp/after && echo ok > "$HOME/after"'], { env: ENV })).exitCode).toBe(0);
+    });
+  });
+
   it('fails writes beyond the disk limit with ENOSPC, keeping HOME and /tmp usable', async () => {
     await withSandbox({ resources: { diskMb: 16 } }, async (sandbox) => {
       const dd = await sandbox.exec('dd', ['if=/dev/zero', 'of=/workspace/big', 'bs=1M', 'count=64']);
       expect(dd.exitCode).not.toBe(0);
       expect(dd.stderr).toMatch(/No space left on device/);
-      // HOME and /tmp are on their own tmpfs: the CLI's state survives a full workspace.
+      // HOME and /tmp are on their own filesystem: the CLI's state survives a full workspace.
       const scratch = await sandbox.exec('sh', ['-c', 'head -c 1048576 /dev/zero > /tmp/more && echo ok > "$HOME/state"'], { env: ENV });
       expect(scratch.exitCode).toBe(0);
       const tmpFull = await sandbox.exec('dd', ['if=/dev/zero', 'of=/tmp/big', 'bs=1M', 'count=64']);

@@ -1,32 +1,44 @@
-// Runs the SandboxProvider contract against the local provider (bubblewrap + cgroups + tmpfs), plus
-// the local provider's own behaviour: host-side file safety, preflight errors, output caps, timing.
-import { execFileSync, spawn } from 'node:child_process';
+// Runs the SandboxProvider contract against the local provider (bubblewrap + cgroups, with ext4 and
+// with tmpfs workspaces), plus the local provider's own behaviour: host-side file safety, preflight
+// errors, output caps, timing, crash leftovers, mounts and loop devices, close() during creates.
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, rm, stat } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, statfs, truncate, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHangarError } from '../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../src/sandbox/providers/local.js';
 import type { SandboxResources } from '../../src/sandbox/sandbox-provider.js';
 import { runSandboxProviderContract } from '../contracts/sandbox-provider.contract.js';
-import { assertLocalSandboxGone, exitOf, makeSandboxRoot, mountPoints, waitAllGone } from '../helpers/sandbox-host.js';
+import { assertLocalSandboxGone, exitOf, loopDevicesUnder, makeSandboxRoot, mountPoints, waitAllGone } from '../helpers/sandbox-host.js';
 
+const execFileAsync = promisify(execFile);
 const resources: SandboxResources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };
+const BACKINGS: WorkspaceBacking[] = ['ext4', 'tmpfs'];
 const roots: string[] = [];
 
-async function newProvider(): Promise<LocalSandboxProvider> {
+async function newRoot(): Promise<string> {
   const rootDir = await makeSandboxRoot();
   roots.push(rootDir);
-  return createLocalSandboxProvider({ rootDir });
+  return rootDir;
+}
+
+async function newProvider(workspaceBacking?: WorkspaceBacking): Promise<LocalSandboxProvider> {
+  const rootDir = await newRoot();
+  return createLocalSandboxProvider(workspaceBacking === undefined ? { rootDir } : { rootDir, workspaceBacking });
 }
 
 afterAll(async () => {
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
 });
 
-runSandboxProviderContract('local', newProvider, { resources, assertGone: (sandbox) => assertLocalSandboxGone(sandbox) });
+for (const backing of BACKINGS) {
+  runSandboxProviderContract(`local (${backing})`, () => newProvider(backing), { resources, assertGone: (sandbox) => assertLocalSandboxGone(sandbox) });
+}
 
 describe('local sandbox provider', () => {
   let provider: LocalSandboxProvider;
@@ -133,28 +145,63 @@ describe('local sandbox provider', () => {
       await new Promise((resolve) => server.close(resolve));
     }
   });
+});
+
+/** The p50 and p95 of create+destroy over `runs` runs (after one warm-up). */
+async function createDestroyTimes(provider: LocalSandboxProvider, runs: number): Promise<{ p50: number; p95: number }> {
+  await (await provider.create({ resources, bridges: [] })).destroy();
+  const times: number[] = [];
+  for (let run = 0; run < runs; run += 1) {
+    const started = performance.now();
+    const sandbox = await provider.create({ resources, bridges: [] });
+    await sandbox.destroy();
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: times[Math.ceil(runs * 0.5) - 1] ?? 0, p95: times[Math.ceil(runs * 0.95) - 1] ?? 0 };
+}
+
+/** Entries of a root dir that are pool directories (prepared ext4 image pairs) with a name prefix. */
+async function poolDirs(rootDir: string, prefix = '.pool-'): Promise<string[]> {
+  return (await readdir(rootDir)).filter((entry) => entry.startsWith(prefix));
+}
+
+/** Waits until `predicate` holds, polling every 20 ms (bounded). */
+async function eventually(predicate: () => Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await predicate()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return predicate();
+}
+
+/** Cgroup directories a sandbox id would have (any hierarchy). */
+function cgroupDirsOf(id: string): string[] {
+  return ['memory', 'cpu', 'pids', 'freezer', 'unified', ''].map((hierarchy) => path.join('/sys/fs/cgroup', hierarchy, 'hangar', id)).filter((dir) => existsSync(dir));
+}
+
+describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) => {
+  let provider: LocalSandboxProvider;
+
+  beforeAll(async () => {
+    provider = await newProvider(backing);
+  });
+
+  afterAll(async () => {
+    await provider?.close();
+  });
 
   it('creates and destroys a sandbox in a few milliseconds', async () => {
-    await (await provider.create({ resources, bridges: [] })).destroy();
-    const times: number[] = [];
-    for (let run = 0; run < 50; run += 1) {
-      const started = performance.now();
-      const sandbox = await provider.create({ resources, bridges: [] });
-      await sandbox.destroy();
-      times.push(performance.now() - started);
-    }
-    times.sort((a, b) => a - b);
-    const p50 = times[24] ?? 0;
-    const p95 = times[47] ?? 0;
-    console.log(`local sandbox create+destroy over 50 runs: p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms`);
-    expect(p50).toBeLessThan(50);
+    const { p50, p95 } = await createDestroyTimes(provider, 50);
+    console.log(`local sandbox (${backing}) create+destroy over 50 runs: p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms`);
+    expect(p50).toBeLessThan(backing === 'ext4' ? 100 : 50);
   });
 
   it('kills a crashed process\'s sandbox processes and sweeps its leftovers on the next start', async () => {
-    const rootDir = await makeSandboxRoot();
-    roots.push(rootDir);
+    const rootDir = await newRoot();
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/sandbox-crash-child.ts');
-    const child = spawn(process.execPath, ['--import', 'tsx', script, rootDir], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', script, rootDir, backing], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = exitOf(child);
     const line = await new Promise<string>((resolve, reject) => {
       let buffered = '';
@@ -167,35 +214,209 @@ describe('local sandbox provider', () => {
     });
     const left = JSON.parse(line) as { id: string; hostDir: string; hostUid: number; cgroupPaths: string[]; pids: number[] };
     expect(left.pids.length).toBeGreaterThan(0);
+    // ext4: the child also prepared image pairs ahead of need, mounted in its pool directories.
+    const childPool = `.pool-${child.pid}-`;
+    if (backing === 'ext4') expect(await eventually(async () => (await poolDirs(rootDir, childPool)).length === 2)).toBe(true);
     child.kill('SIGKILL');
     await exited;
     // --die-with-parent: the sandbox's processes die with the process that started them.
     expect(await waitAllGone(left.pids)).toEqual([]);
     expect(existsSync(left.hostDir)).toBe(true);
     expect(existsSync(left.cgroupPaths[0] ?? '')).toBe(true);
+    expect((await mountPoints()).includes(path.join(left.hostDir, 'workspace'))).toBe(true);
+    expect(await loopDevicesUnder(left.hostDir)).toHaveLength(backing === 'ext4' ? 2 : 0);
 
-    const next = createLocalSandboxProvider({ rootDir });
+    const next = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
     const sandbox = await next.create({ resources, bridges: [] });
     try {
       expect(existsSync(left.hostDir)).toBe(false);
       for (const dir of left.cgroupPaths) expect(existsSync(dir), dir).toBe(false);
-      expect((await mountPoints()).includes(left.hostDir)).toBe(false);
+      expect((await mountPoints()).filter((point) => point.startsWith(left.hostDir))).toEqual([]);
+      expect(await loopDevicesUnder(left.hostDir)).toEqual([]);
+      expect(await poolDirs(rootDir, childPool)).toEqual([]);
+      expect((await mountPoints()).filter((point) => point.startsWith(path.join(rootDir, childPool)))).toEqual([]);
+      const loopsLeft = await loopDevicesUnder(rootDir);
+      expect(loopsLeft.filter((loop) => loop.includes(childPool))).toEqual([]);
     } finally {
       await next.close();
     }
     expect(sandbox.hostUid).toBeGreaterThan(0);
   });
 
-  it('mounts a workspace tmpfs of diskMb and a separate scratch tmpfs while the sandbox lives', async () => {
+  it('mounts a workspace of diskMb and a separate scratch area while the sandbox lives', async () => {
     const sandbox = await provider.create({ resources, bridges: [] });
     try {
+      expect(sandbox.workspaceBacking).toBe(backing);
       for (const name of ['workspace', 'scratch']) {
-        const mounted = execFileSync('findmnt', ['-n', '-o', 'FSTYPE,OPTIONS', path.join(sandbox.hostDir, name)], { encoding: 'utf8' });
-        expect(mounted).toMatch(/^tmpfs .*size=65536k/);
+        const mountPoint = path.join(sandbox.hostDir, name);
+        const mounted = execFileSync('findmnt', ['-n', '-o', 'SOURCE,FSTYPE,OPTIONS', mountPoint], { encoding: 'utf8' });
+        if (backing === 'tmpfs') expect(mounted).toMatch(/ tmpfs .*size=65536k/);
+        else expect(mounted).toMatch(/^\/dev\/loop\d+ +ext4 +\S*nosuid,nodev/);
+        const info = await statfs(mountPoint);
+        expect(info.blocks * info.bsize).toBeGreaterThan(60 * 1024 * 1024);
+        expect(info.blocks * info.bsize).toBeLessThanOrEqual(64 * 1024 * 1024);
+        const root = await stat(mountPoint);
+        expect([root.uid, root.mode & 0o777]).toEqual([sandbox.hostUid, name === 'workspace' ? 0o755 : 0o700]);
+        expect(existsSync(path.join(mountPoint, 'lost+found'))).toBe(false);
+      }
+      if (backing === 'ext4') {
+        for (const name of ['workspace.img', 'scratch.img']) {
+          const image = await stat(path.join(sandbox.hostDir, name));
+          // Sparse, root-only, diskMb long.
+          expect([image.uid, image.mode & 0o777, image.size]).toEqual([0, 0o600, 64 * 1024 * 1024]);
+          expect(image.blocks * 512).toBeLessThan(8 * 1024 * 1024);
+        }
+        expect(await loopDevicesUnder(sandbox.hostDir)).toHaveLength(2);
       }
       await mkdir(path.join(sandbox.hostDir, 'workspace', 'x'));
     } finally {
       await sandbox.destroy();
     }
+    await assertLocalSandboxGone(sandbox);
+  });
+
+  it('creates sandboxes concurrently, each with its own filesystems, and destroys them all', async () => {
+    const sandboxes = await Promise.all(Array.from({ length: 8 }, () => provider.create({ resources, bridges: [] })));
+    try {
+      await Promise.all(sandboxes.map((sandbox) => sandbox.writeFile('id.txt', sandbox.id)));
+      const seen = await Promise.all(sandboxes.map((sandbox) => sandbox.exec('sh', ['-c', 'cat id.txt; ls -A /workspace | wc -l'])));
+      expect(seen.map((result) => result.stdout)).toEqual(sandboxes.map((sandbox) => `${sandbox.id}1\n`));
+      const devices = execFileSync('findmnt', ['-rn', '-o', 'SOURCE,TARGET'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((line) => sandboxes.some((sandbox) => line.includes(sandbox.hostDir)));
+      expect(new Set(devices.map((line) => line.split(' ')[0])).size).toBe(16);
+    } finally {
+      await Promise.all(sandboxes.map((sandbox) => sandbox.destroy()));
+    }
+    for (const sandbox of sandboxes) await assertLocalSandboxGone(sandbox);
+  });
+
+  it('close() waits for creates in flight: none of their sandboxes survives it', async () => {
+    const rootDir = await newRoot();
+    const own = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
+    const ids = Array.from({ length: 4 }, (_, index) => `inflight-${index}-${randomBytes(4).toString('hex')}`);
+    const pending = ids.map((id) => own.create({ id, resources, bridges: [] }));
+    // Once before the preflight finishes, once while sandboxes are being made.
+    await own.close();
+    const later = ids.map((id) => own.create({ id: `${id}-b`, resources, bridges: [] }));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await own.close();
+    for (const result of await Promise.allSettled([...pending, ...later])) {
+      if (result.status === 'fulfilled') {
+        await expect(result.value.exec('true', [])).rejects.toThrow();
+        await assertLocalSandboxGone(result.value);
+      } else {
+        expect(isHangarError(result.reason) && result.reason.code, String(result.reason)).toBe('SANDBOX_UNAVAILABLE');
+      }
+    }
+    expect(await readdir(rootDir)).toEqual([]);
+    expect(await loopDevicesUnder(rootDir)).toEqual([]);
+    for (const id of ids) expect([...cgroupDirsOf(id), ...cgroupDirsOf(`${id}-b`)]).toEqual([]);
+    // The provider still works after close().
+    const again = (await own.create({ resources, bridges: [] })) as LocalSandbox;
+    await own.close();
+    await assertLocalSandboxGone(again);
+  });
+});
+
+describe('local sandbox provider with ext4 workspaces: leftovers', () => {
+  it('sweeps loop devices and images of dead sandboxes: mounted, attached only, image deleted', async () => {
+    const rootDir = await newRoot();
+    const mkfs = ['-q', '-F', '-O', '^has_journal'];
+    const orphanImage = async (id: string): Promise<string> => {
+      await mkdir(path.join(rootDir, id, 'workspace'), { recursive: true });
+      const image = path.join(rootDir, id, 'workspace.img');
+      await truncate(image, 8 * 1024 * 1024).catch(async () => {
+        await execFileAsync('truncate', ['-s', '8M', image]);
+      });
+      await execFileAsync('mkfs.ext4', [...mkfs, image]);
+      return image;
+    };
+    // A killed Hangar left: a mounted image (autoclear loop), an image attached but never mounted,
+    // and a loop device whose image and directory are already gone.
+    const mounted = await orphanImage(`orphan-mounted-${randomBytes(3).toString('hex')}`);
+    await execFileAsync('mount', ['-o', 'loop,nosuid,nodev', mounted, path.join(path.dirname(mounted), 'workspace')]);
+    const attached = await orphanImage(`orphan-attached-${randomBytes(3).toString('hex')}`);
+    await execFileAsync('losetup', ['-f', attached]);
+    const deleted = await orphanImage(`orphan-deleted-${randomBytes(3).toString('hex')}`);
+    await execFileAsync('losetup', ['-f', deleted]);
+    await unlink(deleted);
+    await rm(path.dirname(deleted), { recursive: true });
+    expect(await loopDevicesUnder(rootDir)).toHaveLength(3);
+
+    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0 });
+    try {
+      const sandbox = await provider.create({ resources, bridges: [] });
+      expect(await loopDevicesUnder(rootDir)).toEqual((await loopDevicesUnder(sandbox.hostDir)));
+      expect(await readdir(rootDir)).toEqual([sandbox.id]);
+      expect((await mountPoints()).filter((point) => point.startsWith(`${rootDir}/orphan-`))).toEqual([]);
+    } finally {
+      await provider.close();
+    }
+    expect(await loopDevicesUnder(rootDir)).toEqual([]);
+  });
+});
+
+describe('local sandbox provider with ext4 workspaces: prepared image pairs', () => {
+  it('keeps pairs ready per size, hands one to each create, and removes them all on close', async () => {
+    const rootDir = await newRoot();
+    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 2 });
+    try {
+      const first = await provider.create({ resources, bridges: [] });
+      // A pair is ready once both of its filesystems are mounted.
+      const readyPairs = async (): Promise<string[]> => {
+        const mounts = await mountPoints();
+        return (await poolDirs(rootDir)).filter((entry) => ['workspace', 'scratch'].every((name) => mounts.includes(path.join(rootDir, entry, name))));
+      };
+      expect(await eventually(async () => (await readyPairs()).length === 2)).toBe(true);
+      const ready = await readyPairs();
+      for (const entry of ready) {
+        const workspace = path.join(rootDir, entry, 'workspace');
+        expect((await mountPoints()).includes(workspace)).toBe(true);
+        expect((await stat(workspace)).uid).toBe(0);
+        expect((await stat(path.join(rootDir, entry, 'workspace.img'))).size).toBe(64 * 1024 * 1024);
+      }
+      // The next create of the same size takes a prepared pair: its mounts move with the directory.
+      const second = await provider.create({ resources, bridges: [] });
+      expect(ready.filter((entry) => !existsSync(path.join(rootDir, entry)))).toHaveLength(1);
+      for (const name of ['workspace', 'scratch']) {
+        const mountPoint = path.join(second.hostDir, name);
+        expect((await mountPoints()).includes(mountPoint)).toBe(true);
+        const root = await stat(mountPoint);
+        expect([root.uid, root.mode & 0o777]).toEqual([second.hostUid, name === 'workspace' ? 0o755 : 0o700]);
+      }
+      expect(await loopDevicesUnder(second.hostDir)).toHaveLength(2);
+      const written = await second.exec('sh', ['-c', 'echo hi > /workspace/a && echo t > /tmp/b && echo h > "$HOME/c" && ls -A /workspace']);
+      expect(written).toMatchObject({ exitCode: 0, stdout: 'a\n' });
+      await second.destroy();
+      await assertLocalSandboxGone(second);
+      await first.destroy();
+
+      // Only the two most recently used sizes keep pairs.
+      for (const diskMb of [32, 48]) await (await provider.create({ resources: { ...resources, diskMb }, bridges: [] })).destroy();
+      const sizes = async (): Promise<number[]> =>
+        (await Promise.all((await poolDirs(rootDir)).map(async (entry) => (await stat(path.join(rootDir, entry, 'workspace.img')).catch(() => undefined))?.size ?? 0))).sort((a, b) => a - b);
+      const mib = 1024 * 1024;
+      expect(await eventually(async () => JSON.stringify(await sizes()) === JSON.stringify([32 * mib, 32 * mib, 48 * mib, 48 * mib]))).toBe(true);
+    } finally {
+      await provider.close();
+    }
+    expect(await readdir(rootDir)).toEqual([]);
+    expect(await loopDevicesUnder(rootDir)).toEqual([]);
+    expect((await mountPoints()).filter((point) => point.startsWith(`${rootDir}/`))).toEqual([]);
+  });
+
+  it('formats on demand when the pool is off', async () => {
+    const rootDir = await newRoot();
+    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0 });
+    try {
+      const sandbox = await provider.create({ resources, bridges: [] });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await readdir(rootDir)).toEqual([sandbox.id]);
+      expect((await stat(path.join(sandbox.hostDir, 'workspace'))).uid).toBe(sandbox.hostUid);
+    } finally {
+      await provider.close();
+    }
+    expect(await readdir(rootDir)).toEqual([]);
   });
 });

@@ -1,13 +1,22 @@
 // The local sandbox provider: isolates each sandbox on this host with bubblewrap (namespaces),
-// cgroups (memory, cpu, pids) and a size-limited tmpfs (disk), and runs its processes as a host uid
-// of their own.
+// cgroups (memory, cpu, pids) and a size-capped filesystem (disk), and runs its processes as a host
+// uid of their own.
 //
 // Layout of one sandbox on the host, under <rootDir>/<id> (owned by the sandbox uid, mode 0700):
-//   workspace/   a tmpfs of diskMb                -> /workspace
-//   scratch/     a second tmpfs (scratchMb): home/ -> /home/agent, tmp/ -> /tmp, shm/ -> /dev/shm
-//   etc/passwd, etc/group                         -> bound over /etc/passwd and /etc/group (user `agent`, uid 1000)
+//   workspace/   a filesystem of diskMb               -> /workspace
+//   scratch/     a second one (scratchMb): home/ -> /home/agent, tmp/ -> /tmp, shm/ -> /dev/shm
+//   workspace.img, scratch.img                        (ext4 backing only: the two image files)
+//   etc/passwd, etc/group                             -> bound over /etc/passwd and /etc/group (user `agent`, uid 1000)
 // Filling the workspace thus never takes the space the CLI needs for its own state in HOME and /tmp.
-// Both are tmpfs: their pages count toward the sandbox's memory limit too.
+// The two filesystems are, per the workspaceBacking setting:
+//   ext4   sparse image files (root-only, mode 0600) formatted ext4 and loop-mounted. Their pages go
+//          through the page cache: charged to the sandbox's memory cgroup but reclaimable, so a
+//          workspace can hold more than the memory limit. Images take host disk as they fill.
+//   tmpfs  size-capped tmpfs mounts. Their pages count toward the memory limit and, without swap,
+//          cannot be reclaimed: a workspace never holds more than the memory limit allows.
+// With the ext4 backing, a few image pairs are formatted and mounted ahead of need in
+// <rootDir>/.pool-<pid>-<n> (root-owned); create() renames one onto the sandbox's directory (the
+// mounts move with it) and hands the two filesystem roots to the sandbox uid.
 // Each spawn/exec is one bubblewrap invocation, launched as:
 //   /bin/sh -c 'echo $$ > <cgroup.procs>...; exec "$@"'   (root: joins the cgroups, then execs)
 //     setpriv --reuid=U --regid=G ... --no-new-privs      (drops to the sandbox's host uid)
@@ -17,7 +26,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants as fsConstants, type Stats } from 'node:fs';
-import { access, chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, rm, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -42,6 +51,9 @@ export interface LocalSandboxLogger {
   warn(obj: object, msg?: string): void;
 }
 
+/** What holds a sandbox's workspace and scratch area: loop-mounted ext4 images or tmpfs. */
+export type WorkspaceBacking = 'tmpfs' | 'ext4';
+
 export interface LocalSandboxSettings {
   /** Host directory holding one directory per sandbox (e.g. <dataDir>/sandboxes); created when missing. */
   rootDir: string;
@@ -58,8 +70,23 @@ export interface LocalSandboxSettings {
   /** setpriv executable (util-linux); default: `setpriv` found on PATH. */
   setprivPath?: string;
   /**
-   * Size in MiB of the second tmpfs holding HOME, /tmp and /dev/shm (the CLI's own state lives there).
-   * Default: the sandbox's diskMb.
+   * What holds the workspace (diskMb) and the scratch area (scratchMb). Default `ext4`.
+   * - `ext4`: each is a sparse image file in the sandbox's directory, formatted ext4 (no journal) and
+   *   loop-mounted nosuid,nodev. Written pages are reclaimable page cache, so the memory limit does not
+   *   cap the disk; full images fail writes with ENOSPC. Needs e2fsprogs and loop devices.
+   * - `tmpfs`: each is a size-capped tmpfs. Faster to create, but every byte stored counts toward the
+   *   memory limit: with no swap a large write OOM-kills instead of failing with ENOSPC.
+   */
+  workspaceBacking?: WorkspaceBacking;
+  /**
+   * ext4 backing: formatted and mounted image pairs kept ready per size (diskMb and scratchMb), for
+   * the two most recently used sizes, so that create() only moves a pair into the sandbox's directory.
+   * Refilled in the background after each create; removed by close(). 0 formats on demand. Default 2.
+   */
+  ext4PoolSize?: number;
+  /**
+   * Size in MiB of the second filesystem holding HOME, /tmp and /dev/shm (the CLI's own state lives
+   * there). Default: the sandbox's diskMb.
    */
   scratchMb?: number;
   /** Parent cgroup of every sandbox's group, relative to each hierarchy root. Default `hangar`. */
@@ -75,8 +102,10 @@ export interface LocalSandboxSettings {
 
 /** A local sandbox, with the host-side facts tests and operators need. */
 export interface LocalSandbox extends Sandbox {
-  /** Host directory of the sandbox (holds the workspace and scratch tmpfs mounts). */
+  /** Host directory of the sandbox (holds the workspace and scratch mounts, and their images). */
   readonly hostDir: string;
+  /** What holds the workspace and scratch area. */
+  readonly workspaceBacking: WorkspaceBacking;
   /** Host uid and gid the sandbox's processes run as. */
   readonly hostUid: number;
   readonly hostGid: number;
@@ -106,6 +135,32 @@ const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRI
 const PASSWD = `agent:x:${INSIDE_ID}:${INSIDE_ID}:agent:${HOME_PATH}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
 const GROUP = `agent:x:${INSIDE_ID}:\nnogroup:x:65534:\n`;
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+const EXT4_BLOCK_SIZE = 4096;
+/**
+ * mkfs.ext4 options, chosen for a fast format of a throwaway filesystem (~2 ms for 5 GiB):
+ * - no journal: a journal keeps a filesystem consistent across a host crash, but a sandbox's image is
+ *   never mounted again after one (the orphan sweep deletes it), so it would only cost writes;
+ * - no resize_inode: nothing ever grows the image, and its reserved GDT blocks are most of mkfs's writes;
+ * - lazy inode tables and journal, no discard: mkfs writes only the superblocks, group descriptors and
+ *   bitmaps; the untouched rest of the sparse file reads as zeros, which is what those tables need;
+ * - 4 KiB blocks and one 256-byte inode per 16 KiB even on small images (mke2fs would pick 1 KiB
+ *   blocks below 512 MiB), no blocks reserved for root.
+ * The uid owning the root directory is appended (root_owner).
+ */
+const MKFS_EXT4_ARGS = ['-q', '-F', '-b', String(EXT4_BLOCK_SIZE), '-i', '16384', '-I', '256', '-m', '0', '-O', '^has_journal,^resize_inode'];
+const MKFS_EXT4_EXTENDED = 'nodiscard,lazy_itable_init=1,lazy_journal_init=1';
+/**
+ * Mount options of an ext4 image: noinit_itable keeps the kernel from zeroing inode tables in the
+ * background (they already read as zeros); nobarrier makes fsync inside the sandbox stop at the loop
+ * device instead of flushing the host disk (the data is thrown away with the sandbox anyway).
+ */
+const EXT4_MOUNT_OPTIONS = 'loop,nosuid,nodev,noatime,noinit_itable,nobarrier';
+/** Prefix of the directories of prepared ext4 image pairs: `<rootDir>/.pool-<pid>-<n>`. */
+const POOL_PREFIX = '.pool-';
+/** Sizes (diskMb and scratchMb) the ext4 pool keeps pairs for: the most recently used ones. */
+const POOL_SIZES = 2;
+const TMPFS_MAGIC = 0x01021994;
+const RAMFS_MAGIC = 0x858458f6;
 
 interface HostTools {
   sh: string;
@@ -118,6 +173,10 @@ interface HostTools {
   cat: string;
   /** iproute2's ss, when installed (faster bridge readiness checks). */
   ss: string | undefined;
+  /** mkfs.ext4 (e2fsprogs); required for the ext4 backing. */
+  mkfsExt4: string | undefined;
+  /** losetup (util-linux); detaches loop devices a teardown or a crash left attached. */
+  losetup: string | undefined;
   /** bwrap arguments that make the system paths visible. */
   systemArgs: string[];
   /** Host paths visible inside through systemArgs binds. */
@@ -278,6 +337,52 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Reads a loop device's backing file from sysfs (without the " (deleted)" suffix); undefined when unbound. */
+async function loopBackingFile(sysfsLoopDir: string): Promise<string | undefined> {
+  try {
+    const text = (await readFile(path.join(sysfsLoopDir, 'backing_file'), 'utf8')).replace(/\n$/, '');
+    return text.endsWith(' (deleted)') ? text.slice(0, -' (deleted)'.length) : text;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A loop device bound to one of a sandbox's images. */
+interface LoopRef {
+  device: string;
+  /** sysfs directory of the device's loop attributes. */
+  sysfs: string;
+  image: string;
+}
+
+/** A formatted and mounted ext4 image pair waiting in the pool for a sandbox. */
+interface PreparedPair {
+  dir: string;
+  key: string;
+  loops: LoopRef[];
+}
+
+/** The loop device a mount point's filesystem lives on (from its st_dev), or undefined. */
+async function loopOfMountPoint(mountPoint: string, image: string): Promise<LoopRef | undefined> {
+  const dev = (await stat(mountPoint)).dev;
+  const major = (dev >> 8) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >> 12) & 0xfff00);
+  const sysfs = `/sys/dev/block/${major}:${minor}/loop`;
+  if ((await loopBackingFile(sysfs)) === undefined) return undefined;
+  return { device: `/dev/loop${minor}`, sysfs, image };
+}
+
+/** Every bound loop device on the host with its backing file (scans /sys/block). */
+async function listLoopDevices(): Promise<Array<{ device: string; backingFile: string }>> {
+  const found: Array<{ device: string; backingFile: string }> = [];
+  for (const name of await readdir('/sys/block').catch(() => [] as string[])) {
+    if (!/^loop\d+$/.test(name)) continue;
+    const backingFile = await loopBackingFile(path.join('/sys/block', name, 'loop'));
+    if (backingFile !== undefined) found.push({ device: `/dev/${name}`, backingFile });
+  }
+  return found;
+}
+
 /** Splits a workspace-relative path into components, refusing anything that leaves the workspace. */
 function workspaceComponents(relativePath: string): string[] {
   if (typeof relativePath !== 'string' || relativePath.includes('\0')) throw invalid('invalid workspace path');
@@ -338,6 +443,9 @@ class LocalSandboxImpl implements LocalSandbox {
     readonly id: string,
     readonly hostDir: string,
     readonly hostUid: number,
+    readonly workspaceBacking: WorkspaceBacking,
+    /** Loop devices holding the sandbox's images (ext4 backing). */
+    readonly loops: readonly LoopRef[],
     private readonly cgroup: SandboxCgroup,
     private readonly tools: HostTools,
     private readonly bridges: SandboxBridge[],
@@ -650,13 +758,35 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   if (settings.scratchMb !== undefined && !(Number.isFinite(settings.scratchMb) && settings.scratchMb > 0)) {
     throw new HangarError('CONFIG_INVALID', `invalid sandbox scratchMb ${settings.scratchMb}`);
   }
+  const backing: WorkspaceBacking = settings.workspaceBacking ?? 'ext4';
+  if (backing !== 'ext4' && backing !== 'tmpfs') {
+    throw new HangarError('CONFIG_INVALID', `invalid sandbox workspaceBacking ${JSON.stringify(backing)}: use ext4 or tmpfs`);
+  }
+  const poolSize = backing === 'ext4' ? (settings.ext4PoolSize ?? 2) : 0;
+  if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 64) {
+    throw new HangarError('CONFIG_INVALID', `invalid sandbox ext4PoolSize ${settings.ext4PoolSize}: use an integer from 0 to 64`);
+  }
   const uidLockDir = settings.uidLockDir ?? '/run/hangar/uids';
   const logger = settings.logger;
   const cgroups = createCgroupManager({ parent: settings.cgroupParent ?? 'hangar' });
   const uids = new UidAllocator(uidStart, uidSize, uidLockDir);
   const live = new Map<string, LocalSandboxImpl>();
   const reservedIds = new Set<string>();
+  /** create() calls that have not settled yet; close() waits for them. */
+  const inFlight = new Set<Promise<LocalSandbox>>();
+  /** close() calls running: a create() that finishes meanwhile destroys what it made and fails. */
+  let closing = 0;
   let toolsPromise: Promise<HostTools> | undefined;
+  /** rootDir with symlinks resolved, as loop devices report their backing files (set by preflight). */
+  let realRootDir = rootDir;
+  /** Prepared ext4 image pairs by size key, and the sizes wanted (most recently used last). */
+  const pool = new Map<string, PreparedPair[]>();
+  const poolWanted = new Map<string, { diskMb: number; scratchMb: number }>();
+  /** The background loop that prepares pairs, while it runs. */
+  let poolFilling: Promise<void> | undefined;
+  /** Removals of pairs that are no longer wanted, while they run. */
+  const poolRemovals = new Set<Promise<void>>();
+  let poolSequence = 0;
 
   const checkRootDirReachable = async (): Promise<void> => {
     await mkdir(rootDir, { recursive: true, mode: 0o711 });
@@ -710,8 +840,50 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
   };
 
-  /** The tmpfs mount points inside a sandbox dir. */
+  /** The mount points inside a sandbox dir (workspace, scratch). */
   const mountPointsOf = (dir: string): string[] => [path.join(dir, 'workspace'), path.join(dir, 'scratch')];
+
+  /** Detaches loop devices with losetup -d; a device still in use is freed when its last user goes. */
+  const detachLoops = async (tools: HostTools, devices: string[]): Promise<void> => {
+    if (devices.length === 0) return;
+    if (tools.losetup === undefined) throw new Error(`losetup not found: cannot detach ${devices.join(', ')} (apt-get install mount)`);
+    const problems: string[] = [];
+    for (const device of devices) {
+      try {
+        await execFileAsync(tools.losetup, ['-d', device], { env: {} });
+      } catch (error) {
+        const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+        // Already detached (autoclear on unmount won the race).
+        if (/no such device|no such file/i.test(stderr)) continue;
+        problems.push(`${device}: ${stderr.trim() || (error as Error).message}`);
+      }
+    }
+    if (problems.length > 0) throw new Error(`cannot detach loop devices: ${problems.join('; ')}`);
+  };
+
+  /** Detaches the loop devices of a sandbox that are still bound to its images (unmounting frees them). */
+  const releaseLoops = async (tools: HostTools, loops: readonly LoopRef[]): Promise<void> => {
+    const bound: string[] = [];
+    for (const loop of loops) if ((await loopBackingFile(loop.sysfs)) === loop.image) bound.push(loop.device);
+    await detachLoops(tools, bound);
+  };
+
+  /** Detaches every loop device whose backing file lies under a host directory (scans all loop devices). */
+  const releaseLoopsUnder = async (tools: HostTools, dir: string): Promise<void> => {
+    const devices = (await listLoopDevices()).filter((loop) => isUnder(loop.backingFile, dir)).map((loop) => loop.device);
+    await detachLoops(tools, devices);
+  };
+
+  /**
+   * Unmounts a sandbox's workspace and scratch; with the ext4 backing also detaches its loop devices
+   * (the recorded ones when known, else any bound to an image in its directory).
+   */
+  const releaseMounts = async (tools: HostTools, dir: string, loops: readonly LoopRef[] | undefined): Promise<void> => {
+    await unmount(tools, mountPointsOf(dir));
+    if (backing !== 'ext4') return;
+    if (loops !== undefined) await releaseLoops(tools, loops);
+    else await releaseLoopsUnder(tools, path.join(realRootDir, path.basename(dir)));
+  };
 
   /** Runs a minimal sandbox once, so a host that cannot isolate fails here with a clear message. */
   const probe = async (tools: HostTools): Promise<void> => {
@@ -736,7 +908,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
 
   const preflight = async (): Promise<HostTools> => {
     if (process.getuid?.() !== 0) {
-      throw unavailable('the local sandbox provider must run as root: it mounts a tmpfs per sandbox, manages cgroups and drops each sandbox to its own uid');
+      throw unavailable('the local sandbox provider must run as root: it mounts filesystems per sandbox, manages cgroups and drops each sandbox to its own uid');
     }
     const found = {
       bwrap: await findExecutable('bwrap', settings.bwrapPath),
@@ -747,6 +919,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       sleep: await findExecutable('sleep', undefined),
       cat: await findExecutable('cat', undefined),
       ss: await findExecutable('ss', undefined),
+      mkfsExt4: await findExecutable('mkfs.ext4', undefined),
+      losetup: await findExecutable('losetup', undefined),
       sh: (await isExecutable('/bin/sh')) ? '/bin/sh' : undefined,
     };
     const missing: string[] = [];
@@ -756,6 +930,13 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     if (found.mount === undefined || found.umount === undefined) missing.push('mount/umount not found: install them with `apt-get install mount`');
     if (found.sleep === undefined || found.cat === undefined) missing.push('sleep/cat not found: install them with `apt-get install coreutils`');
     if (found.sh === undefined) missing.push('/bin/sh not found: install it with `apt-get install dash`');
+    if (backing === 'ext4') {
+      if (found.mkfsExt4 === undefined) missing.push('mkfs.ext4 not found (ext4 workspaces): install it with `apt-get install e2fsprogs`, or set workspaceBacking to tmpfs');
+      if (found.losetup === undefined) missing.push('losetup not found (ext4 workspaces): install it with `apt-get install mount`, or set workspaceBacking to tmpfs');
+      if (!(await stat('/dev/loop-control').then(() => true, () => false))) {
+        missing.push('/dev/loop-control not found (ext4 workspaces need loop devices): run `modprobe loop`, or set workspaceBacking to tmpfs');
+      }
+    }
     if (missing.length > 0) throw unavailable(missing.join('; '));
 
     if ((await readSysctl('/proc/sys/user/max_user_namespaces')) === '0') {
@@ -769,6 +950,13 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
     await cgroups.prepare();
     await checkRootDirReachable();
+    realRootDir = await realpath(rootDir);
+    if (backing === 'ext4') {
+      const fsType = (await statfs(rootDir)).type;
+      if (fsType === TMPFS_MAGIC || fsType === RAMFS_MAGIC) {
+        logger?.warn({ rootDir }, 'sandbox rootDir is on tmpfs: ext4 workspace images there count toward memory like a tmpfs workspace; put rootDir on a disk');
+      }
+    }
     await mkdir(uidLockDir, { recursive: true, mode: 0o700 }).catch((error: unknown) => {
       throw unavailable(`cannot create the uid reservation directory ${uidLockDir}: ${(error as Error).message}`, error);
     });
@@ -783,6 +971,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       sleep: found.sleep as string,
       cat: found.cat as string,
       ss: found.ss,
+      mkfsExt4: found.mkfsExt4,
+      losetup: found.losetup,
       systemArgs: system.args,
       systemBinds: system.binds,
     };
@@ -819,11 +1009,39 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         logger?.warn({ cgroup: name, err: error }, 'cannot remove orphaned sandbox cgroup');
       }
     }
-    for (const entry of await readdir(rootDir).catch(() => [] as string[])) {
-      if (!ID_PATTERN.test(entry) || owned.has(entry)) continue;
+    /** A pool directory's entry whose process is gone (`.pool-<pid>-<n>`). */
+    const deadPool = (entry: string): boolean => {
+      const match = /^\.pool-(\d+)-\d+$/.exec(entry);
+      return match !== null && Number(match[1]) !== process.pid && !isAlive(Number(match[1]));
+    };
+    const orphans = (await readdir(rootDir).catch(() => [] as string[])).filter((entry) => (ID_PATTERN.test(entry) && !owned.has(entry)) || deadPool(entry));
+    const unmounted: string[] = [];
+    for (const entry of orphans) {
       const dir = path.join(rootDir, entry);
       try {
         await unmount(tools, [...mountPointsOf(dir), dir]);
+        unmounted.push(entry);
+      } catch (error) {
+        logger?.warn({ dir, err: error }, 'cannot unmount orphaned sandbox directory');
+      }
+    }
+    // Loop devices still bound to an orphan's image (attached but never mounted, or mounted
+    // elsewhere), whether or not the image file still exists. Unmounting freed the others.
+    for (const loop of await listLoopDevices()) {
+      if (!isUnder(loop.backingFile, realRootDir)) continue;
+      const owner = path.relative(realRootDir, loop.backingFile).split(path.sep)[0] ?? '';
+      if (!((ID_PATTERN.test(owner) && !owned.has(owner)) || deadPool(owner))) continue;
+      try {
+        await detachLoops(tools, [loop.device]);
+        swept.push(`loop ${loop.device} (${loop.backingFile})`);
+      } catch (error) {
+        logger?.warn({ device: loop.device, backingFile: loop.backingFile, err: error }, 'cannot detach orphaned sandbox loop device');
+      }
+    }
+    for (const entry of unmounted) {
+      const dir = path.join(rootDir, entry);
+      try {
+        // Removes the image files too.
         await rm(dir, { recursive: true, force: true });
         swept.push(`dir ${entry}`);
       } catch (error) {
@@ -884,7 +1102,137 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     await execFileAsync(tools.mount, ['-a', '--fstab', fstab], { env: {} });
   };
 
-  /** Creates home, tmp and shm on the scratch tmpfs. */
+  /**
+   * Makes the sandbox's two ext4 images and loop-mounts them with one child process (every process
+   * Hangar starts costs a fork of its whole address space):
+   *   sh -c 'mkfs.ext4 ... workspace.img & mkfs.ext4 ... scratch.img; wait; exec mount -a --fstab F'
+   * The sparse image files are created here first; the fstab lists both loop mounts, and mount sets
+   * each loop device up with autoclear, so unmounting frees it. Returns the loop devices.
+   */
+  const mountExt4 = async (tools: HostTools, dir: string, uid: number, diskMb: number, scratchMb: number): Promise<LoopRef[]> => {
+    const [workspace, scratch] = mountPointsOf(dir) as [string, string];
+    const images = [path.join(dir, 'workspace.img'), path.join(dir, 'scratch.img')] as const;
+    const makeSparseFile = async (file: string, sizeMb: number): Promise<void> => {
+      const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      try {
+        await handle.truncate(Math.ceil((sizeMb * MIB) / EXT4_BLOCK_SIZE) * EXT4_BLOCK_SIZE);
+      } finally {
+        await handle.close();
+      }
+    };
+    const fstab = path.join(dir, 'fstab');
+    await Promise.all([
+      makeSparseFile(images[0], diskMb),
+      makeSparseFile(images[1], scratchMb),
+      writeFile(
+        fstab,
+        `${fstabEscape(images[0])} ${fstabEscape(workspace)} ext4 ${EXT4_MOUNT_OPTIONS} 0 0\n${fstabEscape(images[1])} ${fstabEscape(scratch)} ext4 ${EXT4_MOUNT_OPTIONS} 0 0\n`,
+        { mode: 0o600 },
+      ),
+    ]);
+    const mkfs = [shellQuote(tools.mkfsExt4 as string), ...MKFS_EXT4_ARGS.map(shellQuote), '-E', shellQuote(`${MKFS_EXT4_EXTENDED},root_owner=${uid}:${uid}`)].join(' ');
+    const script = `${mkfs} "$1" & __hangar_mkfs=$!\n${mkfs} "$2" || exit $?\nwait $__hangar_mkfs || exit $?\nexec ${shellQuote(tools.mount)} -a --fstab "$3"`;
+    try {
+      await execFileAsync(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { env: {}, cwd: '/' });
+    } catch (error) {
+      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      throw new Error(`cannot make and mount the ext4 images (${diskMb} + ${scratchMb} MiB): ${stderr || (error as Error).message}`, { cause: error });
+    }
+    // lost+found serves fsck, which never runs on these filesystems; it would show in the workspace.
+    await Promise.all([rmdir(path.join(workspace, 'lost+found')), rmdir(path.join(scratch, 'lost+found')), chmod(scratch, 0o700)]);
+    const realDir = path.join(realRootDir, path.basename(dir));
+    const loops = await Promise.all([loopOfMountPoint(workspace, path.join(realDir, 'workspace.img')), loopOfMountPoint(scratch, path.join(realDir, 'scratch.img'))]);
+    if (loops.some((loop) => loop === undefined)) throw new Error(`the workspace and scratch of ${dir} are not mounted from loop devices`);
+    return loops as LoopRef[];
+  };
+
+  /** Unmounts a prepared pair, detaches its loop devices and removes its directory (and images). */
+  const removePair = async (tools: HostTools, pair: PreparedPair): Promise<void> => {
+    try {
+      await releaseMounts(tools, pair.dir, pair.loops);
+      await rm(pair.dir, { recursive: true, force: true });
+    } catch (error) {
+      logger?.warn({ dir: pair.dir, err: error }, 'cannot remove a prepared sandbox image pair');
+    }
+  };
+
+  /** Removes a pair in the background; close() waits for it. */
+  const removePairLater = (tools: HostTools, pair: PreparedPair): void => {
+    const removal = removePair(tools, pair).finally(() => poolRemovals.delete(removal));
+    poolRemovals.add(removal);
+  };
+
+  /** Formats and mounts one image pair (owned by root until a sandbox takes it) in a pool directory. */
+  const preparePair = async (tools: HostTools, key: string, diskMb: number, scratchMb: number): Promise<PreparedPair> => {
+    const dir = path.join(rootDir, `${POOL_PREFIX}${process.pid}-${poolSequence++}`);
+    await mkdir(dir, { mode: 0o700 });
+    try {
+      await Promise.all([mkdir(path.join(dir, 'workspace')), mkdir(path.join(dir, 'scratch'))]);
+      return { dir, key, loops: await mountExt4(tools, dir, 0, diskMb, scratchMb) };
+    } catch (error) {
+      await removePair(tools, { dir, key, loops: [] });
+      throw error;
+    }
+  };
+
+  /**
+   * Records that a size is in use (evicting the pairs of the least recently used size beyond
+   * POOL_SIZES) and starts the background loop that prepares pairs until each wanted size has
+   * poolSize of them. One pair is prepared at a time; a failure stops the loop until the next create.
+   */
+  const fillPool = (tools: HostTools, key: string, diskMb: number, scratchMb: number): void => {
+    if (poolSize === 0 || closing > 0) return;
+    poolWanted.delete(key);
+    poolWanted.set(key, { diskMb, scratchMb });
+    for (const oldest of [...poolWanted.keys()].slice(0, Math.max(0, poolWanted.size - POOL_SIZES))) {
+      poolWanted.delete(oldest);
+      for (const pair of pool.get(oldest) ?? []) removePairLater(tools, pair);
+      pool.delete(oldest);
+    }
+    if (poolFilling !== undefined) return;
+    poolFilling = (async () => {
+      for (;;) {
+        if (closing > 0) return;
+        const next = [...poolWanted].reverse().find(([wanted]) => (pool.get(wanted)?.length ?? 0) < poolSize);
+        if (next === undefined) return;
+        const [wantedKey, sizes] = next;
+        let pair: PreparedPair;
+        try {
+          pair = await preparePair(tools, wantedKey, sizes.diskMb, sizes.scratchMb);
+        } catch (error) {
+          logger?.warn({ err: error }, 'cannot prepare a sandbox image pair ahead of need');
+          return;
+        }
+        if (closing > 0 || !poolWanted.has(wantedKey)) {
+          removePairLater(tools, pair);
+          continue;
+        }
+        pool.set(wantedKey, [...(pool.get(wantedKey) ?? []), pair]);
+      }
+    })().finally(() => {
+      poolFilling = undefined;
+    });
+  };
+
+  /** Takes a prepared pair of a size whose loop devices are still bound to its images. */
+  const takePair = async (tools: HostTools, key: string): Promise<PreparedPair | undefined> => {
+    for (;;) {
+      const pair = pool.get(key)?.shift();
+      if (pair === undefined) return undefined;
+      const intact = (await Promise.all(pair.loops.map(async (loop) => (await loopBackingFile(loop.sysfs)) === loop.image))).every(Boolean);
+      if (intact) return pair;
+      removePairLater(tools, pair);
+    }
+  };
+
+  /** Gives a pair just moved to a sandbox's directory to the sandbox uid; returns its loop devices. */
+  const adoptPair = async (pair: PreparedPair, dir: string, uid: number): Promise<LoopRef[]> => {
+    const realDir = path.join(realRootDir, path.basename(dir));
+    await Promise.all([chown(path.join(dir, 'workspace'), uid, uid), chown(path.join(dir, 'scratch'), uid, uid)]);
+    return pair.loops.map((loop) => ({ ...loop, image: path.join(realDir, path.basename(loop.image)) }));
+  };
+
+  /** Creates home, tmp and shm on the scratch filesystem. */
   const layoutScratch = async (scratch: string, uid: number): Promise<void> => {
     const owned = async (name: string, mode: number): Promise<void> => {
       const sub = path.join(scratch, name);
@@ -924,7 +1272,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       ),
     );
     try {
-      await unmount(tools, mountPointsOf(sandbox.hostDir));
+      await releaseMounts(tools, sandbox.hostDir, sandbox.loops);
       await rm(sandbox.hostDir, { recursive: true, force: true });
     } catch (error) {
       problems.push(`cannot remove ${sandbox.hostDir}: ${(error as Error).message}`);
@@ -940,8 +1288,12 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     logger?.debug({ sandboxId: sandbox.id }, 'sandbox destroyed');
   };
 
-  const create = async (spec: SandboxSpec): Promise<LocalSandbox> => {
+  const closingError = (id?: string): HangarError =>
+    unavailable(id === undefined ? 'the sandbox provider is closing' : `the sandbox provider closed while sandbox ${id} was being created`);
+
+  const createSandbox = async (spec: SandboxSpec): Promise<LocalSandbox> => {
     validateSpec(spec);
+    if (closing > 0) throw closingError();
     const tools = await ensureTools();
     await checkSpecPaths(spec);
     const id = spec.id ?? `sbx-${randomBytes(8).toString('hex')}`;
@@ -961,23 +1313,54 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       undo.push(() => rm(dir, { recursive: true, force: true }));
       const workspace = path.join(dir, 'workspace');
       const scratch = path.join(dir, 'scratch');
-      await Promise.all([chown(dir, uid, uid), mkdir(workspace), mkdir(scratch), mkdir(path.join(dir, 'etc'), { mode: 0o755 })]);
-      undo.push(() => unmount(tools, mountPointsOf(dir)));
-      await mountTmpfs(tools, dir, id, uid, spec.resources.diskMb, settings.scratchMb ?? spec.resources.diskMb);
+      const scratchMb = settings.scratchMb ?? spec.resources.diskMb;
+      const sizeKey = `${spec.resources.diskMb}:${scratchMb}`;
+      let pair = backing === 'ext4' ? await takePair(tools, sizeKey) : undefined;
+      undo.push(() => releaseMounts(tools, dir, undefined));
+      let loops: LoopRef[] = [];
+      if (pair !== undefined) {
+        try {
+          // Replaces the empty sandbox directory; the pair's mounts move with it.
+          await rename(pair.dir, dir);
+        } catch (error) {
+          logger?.warn({ dir: pair.dir, err: error }, 'cannot move a prepared image pair; formatting new images');
+          removePairLater(tools, pair);
+          pair = undefined;
+        }
+      }
+      if (pair !== undefined) loops = await adoptPair(pair, dir, uid);
+      await Promise.all([
+        chown(dir, uid, uid),
+        chmod(dir, 0o700),
+        ...(pair === undefined ? [mkdir(workspace), mkdir(scratch)] : []),
+        mkdir(path.join(dir, 'etc'), { mode: 0o755 }),
+      ]);
+      const mounted = async (): Promise<void> => {
+        if (backing === 'ext4') loops = pair !== undefined ? loops : await mountExt4(tools, dir, uid, spec.resources.diskMb, scratchMb);
+        else await mountTmpfs(tools, dir, id, uid, spec.resources.diskMb, scratchMb);
+        await layoutScratch(scratch, uid);
+      };
+      // The cgroups and the identity files are made while the filesystems are being mounted.
       const [cgroupResult, ...rest] = await Promise.allSettled([
         cgroups.create(id, { memoryBytes: Math.floor(spec.resources.memoryMb * MIB), cpus: spec.resources.cpus, pids: spec.resources.pids }),
-        layoutScratch(scratch, uid),
+        mounted(),
         writeIdentityFiles(dir),
       ]);
+      if (cgroupResult.status === 'fulfilled') {
+        const made = cgroupResult.value;
+        undo.push(() => made.remove());
+      }
       if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
       const cgroup = cgroupResult.value;
-      undo.push(() => cgroup.remove());
       for (const step of rest) if (step.status === 'rejected') throw step.reason;
-      const sandbox = new LocalSandboxImpl(id, dir, uid, cgroup, tools, [...(spec.bridges ?? [])], [...(spec.readOnlyPaths ?? [])], (target) =>
+      if (closing > 0) throw closingError(id);
+      const sandbox = new LocalSandboxImpl(id, dir, uid, backing, loops, cgroup, tools, [...(spec.bridges ?? [])], [...(spec.readOnlyPaths ?? [])], (target) =>
         teardownHost(tools, target),
       );
       live.set(id, sandbox);
-      logger?.debug({ sandboxId: id, uid, resources: spec.resources }, 'sandbox created');
+      // Replaces the pair just used (or prepares the first ones), now that this create is done.
+      if (backing === 'ext4') fillPool(tools, sizeKey, spec.resources.diskMb, scratchMb);
+      logger?.debug({ sandboxId: id, uid, resources: spec.resources, backing, prepared: pair !== undefined }, 'sandbox created');
       return sandbox;
     } catch (error) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
@@ -987,10 +1370,35 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
   };
 
+  const create = (spec: SandboxSpec): Promise<LocalSandbox> => {
+    const pending = createSandbox(spec);
+    inFlight.add(pending);
+    const forget = (): void => {
+      inFlight.delete(pending);
+    };
+    pending.then(forget, forget);
+    return pending;
+  };
+
   const close = async (): Promise<void> => {
-    const results = await Promise.allSettled([...live.values()].map((sandbox) => sandbox.destroy()));
-    const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
-    if (failures.length > 0) throw failed(`${failures.length} sandbox(es) could not be destroyed`, failures[0]?.reason);
+    closing += 1;
+    try {
+      // Creates in flight settle first: each one that finishes now undoes its work and fails, so
+      // no sandbox appears after the destroy below.
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+      // Prepared image pairs go too; the pool refills on the next create().
+      await poolFilling;
+      const tools = toolsPromise === undefined ? undefined : await toolsPromise.catch(() => undefined);
+      if (tools !== undefined) for (const pair of [...pool.values()].flat()) removePairLater(tools, pair);
+      pool.clear();
+      poolWanted.clear();
+      await Promise.all([...poolRemovals]);
+      const results = await Promise.allSettled([...live.values()].map((sandbox) => sandbox.destroy()));
+      const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failures.length > 0) throw failed(`${failures.length} sandbox(es) could not be destroyed`, failures[0]?.reason);
+    } finally {
+      closing -= 1;
+    }
   };
 
   return { name: 'local', create, close };
