@@ -4,7 +4,8 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readdir, rm, stat, statfs, truncate, unlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -108,6 +109,34 @@ describe('local sandbox provider', () => {
       expect(inside).toMatchObject({ exitCode: 0, stdout: 'agent 755\nagent 644\n' });
     } finally {
       await sandbox.destroy();
+    }
+  });
+
+  it('shows a shared host temp directory to one process at the same path, writable, and refuses others', async () => {
+    const sandbox = await provider.create({ resources, bridges: [] });
+    const shared = await mkdtemp(path.join(tmpdir(), 'hangar-shared-'));
+    try {
+      await writeFile(path.join(shared, 'given.txt'), 'from the host\n');
+      const child = sandbox.spawn({
+        command: 'sh',
+        args: ['-c', `cat ${shared}/given.txt && echo "from inside" > ${shared}/written.txt && id -u`],
+        env: {},
+        sharedDirectories: [{ hostPath: shared, writable: true }],
+      });
+      let output = '';
+      child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
+      child.stdin.end();
+      expect((await exitOf(child)).code).toBe(0);
+      expect(output).toBe('from the host\n1000\n');
+      expect(await readFile(path.join(shared, 'written.txt'), 'utf8')).toBe('from inside\n');
+      // Another process of the same sandbox does not see it.
+      const other = await sandbox.exec('sh', ['-c', `cat ${shared}/given.txt 2>&1 || true`]);
+      expect(other.stdout).toMatch(/No such file/);
+      // Directories outside the host temp directory are refused.
+      expect(() => sandbox.spawn({ command: 'true', args: [], env: {}, sharedDirectories: [{ hostPath: '/etc', writable: false }] })).toThrow(/temp directory/);
+    } finally {
+      await sandbox.destroy();
+      await rm(shared, { recursive: true, force: true });
     }
   });
 

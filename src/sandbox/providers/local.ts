@@ -25,7 +25,8 @@
 // environment never appears in a host process's argv or in a root process's environment.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { constants as fsConstants, type Stats } from 'node:fs';
+import { chownSync, constants as fsConstants, lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { access, chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -209,6 +210,15 @@ function fstabEscape(value: string): string {
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** chown -R without following symlinks (the tree is small: a resumed transcript directory). */
+function chownTreeSync(root: string, uid: number, gid: number): void {
+  const info = lstatSync(root);
+  if (info.isSymbolicLink()) return;
+  chownSync(root, uid, gid);
+  if (!info.isDirectory()) return;
+  for (const name of readdirSync(root)) chownTreeSync(path.join(root, name), uid, gid);
 }
 
 function isUnder(candidate: string, root: string): boolean {
@@ -662,7 +672,34 @@ class LocalSandboxImpl implements LocalSandbox {
       }
       for (const bridge of this.bridges) args.push('--ro-bind', bridge.hostSocketPath, `${BRIDGE_DIR}/${bridge.name}.sock`);
     }
-    args.push('--remount-ro', '/dev', '--remount-ro', '/');
+    // The read-only remounts of / and /dev come last, after per-launch binds (see launch()).
+    return args;
+  }
+
+  /**
+   * Binds for a launch's shared host directories, at the same path inside. Only directories under
+   * the host's temp directory are accepted (the Agent SDK puts a resumed transcript there); a
+   * writable one is handed to the sandbox user first.
+   */
+  private sharedDirectoryArgs(shared: SandboxSpawnRequest['sharedDirectories']): string[] {
+    const args: string[] = [];
+    const tempRoot = realpathSync(tmpdir());
+    for (const entry of shared ?? []) {
+      const hostPath = entry.hostPath;
+      if (!path.isAbsolute(hostPath) || path.normalize(hostPath) !== hostPath || hostPath.includes('\0')) {
+        throw invalid(`sharedDirectories entries must be normalized absolute paths: ${JSON.stringify(hostPath)}`);
+      }
+      let resolved: string;
+      try {
+        resolved = realpathSync(hostPath);
+        if (!statSync(resolved).isDirectory()) throw new Error('not a directory');
+      } catch (error) {
+        throw invalid(`shared directory ${hostPath} is not a directory on the host: ${(error as Error).message}`);
+      }
+      if (resolved === tempRoot || !isUnder(resolved, tempRoot)) throw invalid(`shared directory ${hostPath} must be inside the host temp directory ${tempRoot}`);
+      if (entry.writable) chownTreeSync(resolved, this.hostUid, this.hostGid);
+      args.push(entry.writable ? '--bind' : '--ro-bind', resolved, hostPath);
+    }
     return args;
   }
 
@@ -712,6 +749,8 @@ class LocalSandboxImpl implements LocalSandbox {
     const cwd = request.cwd ?? WORKSPACE_PATH;
     if (!path.isAbsolute(cwd) || cwd.includes('\0')) throw invalid(`cwd must be an absolute path inside the sandbox: ${JSON.stringify(cwd)}`);
 
+    const sharedArgs = this.sharedDirectoryArgs(request.sharedDirectories);
+
     // Environment and nothing else travels through fd 3, read by bwrap's --args.
     const envArgs = ['--clearenv'];
     for (const [name, value] of Object.entries(env)) envArgs.push('--setenv', name, value);
@@ -725,7 +764,7 @@ class LocalSandboxImpl implements LocalSandbox {
       this.tools.setpriv,
       `--reuid=${this.hostUid}`, `--regid=${this.hostGid}`, '--clear-groups',
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-      this.tools.bwrap, '--args', '3', ...this.bwrapArgs, '--chdir', cwd, '--', ...command,
+      this.tools.bwrap, '--args', '3', ...this.bwrapArgs, ...sharedArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', cwd, '--', ...command,
     ];
     const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio: [stdin, 'pipe', 'pipe', 'pipe'] });
     this.children.add(child);
