@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-SYSTEM_PACKAGES=(bubblewrap socat util-linux mount e2fsprogs procps)
+SYSTEM_PACKAGES=(bubblewrap socat util-linux mount e2fsprogs procps tar zstd iproute2)
 missing=()
 for package in "${SYSTEM_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
