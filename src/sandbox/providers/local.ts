@@ -33,6 +33,7 @@ import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
 import { createCgroupManager, type SandboxCgroup } from '../cgroups.js';
+import { createHostShell } from '../host-shell.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -805,6 +806,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 64) {
     throw new HangarError('CONFIG_INVALID', `invalid sandbox ext4PoolSize ${settings.ext4PoolSize}: use an integer from 0 to 64`);
   }
+  // Short host commands (mount, umount, losetup, mkfs) run through one small long-lived shell.
+  const hostShell = createHostShell();
   const uidLockDir = settings.uidLockDir ?? '/run/hangar/uids';
   const logger = settings.logger;
   const cgroups = createCgroupManager({ parent: settings.cgroupParent ?? 'hangar' });
@@ -862,19 +865,19 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   /** Unmounts mount points (one umount run in the common case); ignores those not mounted. */
   const unmount = async (tools: HostTools, dirs: string[]): Promise<void> => {
     try {
-      await execFileAsync(tools.umount, dirs, { env: {} });
+      await hostShell.run(tools.umount, dirs);
       return;
     } catch {
       // One of them failed: handle each on its own.
     }
     for (const dir of dirs) {
       try {
-        await execFileAsync(tools.umount, [dir], { env: {} });
+        await hostShell.run(tools.umount, [dir]);
       } catch (error) {
         const stderr = String((error as { stderr?: unknown }).stderr ?? '');
         if (/not mounted|no mount point|no such file/i.test(stderr)) continue;
         // Busy: detach it now, the kernel frees it when the last user goes.
-        await execFileAsync(tools.umount, ['-l', dir], { env: {} });
+        await hostShell.run(tools.umount, ['-l', dir]);
       }
     }
   };
@@ -889,7 +892,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     const problems: string[] = [];
     for (const device of devices) {
       try {
-        await execFileAsync(tools.losetup, ['-d', device], { env: {} });
+        await hostShell.run(tools.losetup, ['-d', device]);
       } catch (error) {
         const stderr = String((error as { stderr?: unknown }).stderr ?? '');
         // Already detached (autoclear on unmount won the race).
@@ -1138,7 +1141,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         `hangar-${id}-scratch ${fstabEscape(scratch)} tmpfs ${options(scratchMb, '0700')} 0 0\n`,
       { mode: 0o600 },
     );
-    await execFileAsync(tools.mount, ['-a', '--fstab', fstab], { env: {} });
+    await hostShell.run(tools.mount, ['-a', '--fstab', fstab]);
   };
 
   /**
@@ -1172,7 +1175,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     const mkfs = [shellQuote(tools.mkfsExt4 as string), ...MKFS_EXT4_ARGS.map(shellQuote), '-E', shellQuote(`${MKFS_EXT4_EXTENDED},root_owner=${uid}:${uid}`)].join(' ');
     const script = `${mkfs} "$1" & __hangar_mkfs=$!\n${mkfs} "$2" || exit $?\nwait $__hangar_mkfs || exit $?\nexec ${shellQuote(tools.mount)} -a --fstab "$3"`;
     try {
-      await execFileAsync(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { env: {}, cwd: '/' });
+      await hostShell.run(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { timeoutMs: 60_000 });
     } catch (error) {
       const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
       throw new Error(`cannot make and mount the ext4 images (${diskMb} + ${scratchMb} MiB): ${stderr || (error as Error).message}`, { cause: error });
@@ -1433,6 +1436,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       poolWanted.clear();
       await Promise.all([...poolRemovals]);
       const results = await Promise.allSettled([...live.values()].map((sandbox) => sandbox.destroy()));
+      hostShell.close();
       const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failures.length > 0) throw failed(`${failures.length} sandbox(es) could not be destroyed`, failures[0]?.reason);
     } finally {
