@@ -197,8 +197,10 @@ resumed from the transcript in the SessionStore, one model call.
 | wake: sandbox created and workspace restored (\`woke\` event) | ${fixed(percentile(sessions.restoreMs, 50))} ms | ${fixed(percentile(sessions.restoreMs, 95))} ms |
 | **wake: resumed CLI ready (its \`init\` message)** | **${fixed(wakeReadyP50)} ms** | ${fixed(percentile(sessions.readyMs, 95))} ms |
 | wake + the turn itself | ${fixed(percentile(sessions.turnMs, 50))} ms | ${fixed(percentile(sessions.turnMs, 95))} ms |
+| baseline: bare SDK \`query()\` resuming the same transcript on the host, no sandbox -> \`init\` | ${fixed(percentile(sessions.bareResumeReadyMs, 50))} ms | ${fixed(percentile(sessions.bareResumeReadyMs, 95))} ms |
 
-Target: wake ≤ 300 ms.
+Target: wake ≤ 300 ms. Most of a wake is the Claude Code CLI starting and reading its transcript,
+which the baseline row measures on its own; the workspace is unpacked while the CLI starts.
 
 ## Sessions: event replay and host cost
 

@@ -1,15 +1,20 @@
 // Session benchmarks for `npm run bench`: hibernate and wake latency of a session with a 10 MB
 // workspace and a transcript of 200+ entries, event replay rate over HTTP, and what a live and a
 // hibernated session cost the host (processes and memory).
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { query } from '@anthropic-ai/claude-agent-sdk';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../src/app.js';
 import { HangarClient, type SessionEventView } from '../src/client/hangar-client.js';
 import { parseConfig } from '../src/config/config.js';
 import type { Scenario } from '../src/model/scenario.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
+import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
 import type { LocalSandbox } from '../src/sandbox/providers/local.js';
+import { createAgentSessionStore } from '../src/store/agent-session-store.js';
 
 export interface SessionBenchResult {
   workspaceBytes: number;
@@ -21,6 +26,8 @@ export interface SessionBenchResult {
   readyMs: number[];
   /** Message sent -> the turn completed (one model call). */
   turnMs: number[];
+  /** Baseline: the bare SDK query() resuming the same transcript on the host (no sandbox) -> init. */
+  bareResumeReadyMs: number[];
   replayEvents: number;
   replayEventsPerSecond: number;
   replayMegabytesPerSecond: number;
@@ -121,6 +128,45 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
       await waitFor(async () => ((await client.getSession(session.id)).status === 'idle' ? true : undefined), 'idle after wake');
     }
 
+    // Baseline: the same resume with the bare SDK on the host, no sandbox and no workspace restore.
+    const bareResumeReadyMs: number[] = [];
+    const agentSessionId = (await client.getSession(session.id)).agentSessionId as string;
+    const claudeExecutable = resolveBundledClaudeExecutable();
+    const sessionStore = createAgentSessionStore(hangar.store.transcripts);
+    // The sandboxed CLI ran in /workspace: its transcript is stored under that project key.
+    const projectKey = (await hangar.store.transcripts.listSessions('-workspace')).length > 0 ? '-workspace' : undefined;
+    for (let cycle = 0; cycle < WAKE_CYCLES; cycle += 1) {
+      const home = mkdtempSync(path.join(os.tmpdir(), 'hangar-bench-resume-'));
+      const abort = new AbortController();
+      const started = performance.now();
+      try {
+        for await (const message of query({
+          prompt: 'resume',
+          options: {
+            cwd: home,
+            resume: agentSessionId,
+            sessionStore: projectKey === undefined ? sessionStore : { ...sessionStore, load: (key) => sessionStore.load({ ...key, projectKey }) },
+            abortController: abort,
+            pathToClaudeCodeExecutable: claudeExecutable,
+            env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, CLAUDE_CONFIG_DIR: path.join(home, '.claude'), ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+            tools: ['Bash'],
+            allowedTools: ['Bash'],
+            permissionMode: 'dontAsk',
+            settingSources: [],
+          },
+        })) {
+          if (message.type === 'system' && message.subtype === 'init') {
+            bareResumeReadyMs.push(performance.now() - started);
+            abort.abort();
+          }
+        }
+      } catch {
+        // The abort ends the query with an error once init was seen.
+      } finally {
+        rmSync(home, { recursive: true, force: true });
+      }
+    }
+
     // Event replay: a session log of REPLAY_EVENTS realistic SDK messages, read back over HTTP.
     const replaySession = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'] });
     const payload = { type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(600) }] }, session_id: replaySession.id };
@@ -168,6 +214,7 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
       restoreMs,
       readyMs,
       turnMs,
+      bareResumeReadyMs,
       replayEvents: count,
       replayEventsPerSecond: count / replaySeconds,
       replayMegabytesPerSecond: bytes / 1024 / 1024 / replaySeconds,

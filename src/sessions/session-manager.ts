@@ -251,11 +251,13 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     const checkpoint = session.lastCheckpointId === null ? undefined : await store.checkpoints.get(session.lastCheckpointId);
     let current = existing;
     const restoring = current === undefined;
+    // The workspace is unpacked while the CLI boots; the turn's prompt is sent only once both are done.
+    let workspaceRestored: Promise<void> = Promise.resolve();
     if (current === undefined) {
       const { sandbox, ownsSandbox } = await createSandboxFor(session);
       current = { sandbox, ownsSandbox, agent: undefined, idleTimer: undefined };
       live.set(session.id, current);
-      if (checkpoint !== undefined && ownsSandbox) await restoreWorkspace(sandbox, blobs, checkpoint.blobKey);
+      if (checkpoint !== undefined && ownsSandbox) workspaceRestored = restoreWorkspace(sandbox, blobs, checkpoint.blobKey);
     }
     const options = optionsOf(session);
     // A session without its own conversation id but with a checkpoint that has one (a fork, or a
@@ -284,6 +286,12 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         pending.push(publish(session.id, 'sdk', message));
       },
     });
+    try {
+      await workspaceRestored;
+    } catch (error) {
+      await retire(session.id);
+      throw error;
+    }
     if (restoring && checkpoint !== undefined && session.status === 'hibernated') {
       await publish(session.id, 'woke', { fromCheckpointId: checkpoint.id, turn: checkpoint.turn, restoreMs: Date.now() - started });
     }
