@@ -142,7 +142,8 @@ export function startAgentSession(options: AgentSessionOptions): AgentSession {
         if (message.type === 'system' && message.subtype === 'init') agentSessionId = message.session_id;
         if (message.type === 'assistant') {
           const usage = message.message.usage;
-          lastContextTokens = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0) + (usage.output_tokens ?? 0);
+          // The prompt of the last model call: everything the context held (the answer is not yet in it).
+          lastContextTokens = (usage.input_tokens ?? 0) + (usage.cache_creation_input_tokens ?? 0) + (usage.cache_read_input_tokens ?? 0);
         }
         options.onMessage(message);
         if (message.type === 'result') {

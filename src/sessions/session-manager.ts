@@ -137,6 +137,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
   const pumping = new Set<string>();
   /** Session id -> the message id of the turn running now. */
   const runningTurns = new Map<string, string>();
+  /** Sessions whose running turn a client asked to stop. */
+  const interruptRequested = new Set<string>();
   let schedulerTimer: NodeJS.Timeout | undefined;
   let stopping = false;
 
@@ -341,6 +343,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     const current = live.get(session.id);
     if (current?.idleTimer) clearTimeout(current.idleTimer);
     await store.messages.update(message.id, { status: 'running', startedAt: new Date().toISOString() });
+    interruptRequested.delete(session.id);
     runningTurns.set(session.id, message.id);
     await publish(session.id, 'turn_started', { messageId: message.id, seq: message.seq, prompt: message.prompt, source: message.source });
     const wasHibernated = session.status === 'hibernated';
@@ -402,7 +405,9 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     } finally {
       runningTurns.delete(session.id);
     }
-    await store.messages.update(message.id, { status: error === null ? 'done' : 'failed', error, finishedAt: new Date().toISOString() });
+    const interrupted = interruptRequested.delete(session.id);
+    if (interrupted) error = { code: 'INTERRUPTED', message: 'the turn was interrupted on request' };
+    await store.messages.update(message.id, { status: interrupted ? 'interrupted' : error === null ? 'done' : 'failed', error, finishedAt: new Date().toISOString() });
     const latest = await requireSession(session.id);
     if (latest.status === 'closed') return;
     if (latest.pattern === 'hybrid') {
@@ -601,6 +606,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const messageId = runningTurns.get(sessionId);
       const agent = live.get(sessionId)?.agent;
       if (messageId === undefined || agent === undefined) return { interrupted: false };
+      interruptRequested.add(sessionId);
       await agent.interrupt();
       await publish(sessionId, 'interrupt_requested', { messageId });
       return { interrupted: true };
