@@ -90,7 +90,11 @@ export interface Sandbox {
   /** Lists every regular file under the workspace, relative paths, sorted. */
   listFiles(): Promise<string[]>;
   stats(): Promise<SandboxStats>;
-  /** Kills every process, removes every cgroup, mount and directory the sandbox made. Idempotent. */
+  /**
+   * Kills every process and removes the sandbox's cgroups before it resolves; its mounts and
+   * directories are removed too, possibly in the background (provider.close() waits for those).
+   * Idempotent.
+   */
   destroy(): Promise<void>;
 }
 

@@ -77,7 +77,14 @@ export async function waitAllGone(pids: number[], timeoutMs = 3000): Promise<num
 /** Asserts a destroyed local sandbox left no process, cgroup, mount, loop device or directory. */
 export async function assertLocalSandboxGone(sandbox: Sandbox, pids: number[] = []): Promise<void> {
   const local = sandbox as LocalSandbox;
+  // destroy() returns once nothing runs; filesystems may still be released in the background.
+  await local.released;
   expect(existsSync(local.hostDir), `${local.hostDir} remains`).toBe(false);
+  if (local.releasedDir !== undefined) {
+    const releasedDir = local.releasedDir;
+    expect(existsSync(releasedDir), `${releasedDir} remains after the background release`).toBe(false);
+    expect((await mountPoints()).filter((point) => point === releasedDir || point.startsWith(`${releasedDir}/`))).toEqual([]);
+  }
   for (const cgroupPath of local.cgroupPaths) expect(existsSync(cgroupPath), `${cgroupPath} remains`).toBe(false);
   const mounts = await mountPoints();
   expect(mounts.filter((point) => point === local.hostDir || point.startsWith(`${local.hostDir}/`))).toEqual([]);
