@@ -114,6 +114,58 @@ describe('hangar CLI', () => {
     expect(missingScenario.stderr).toMatch(/SCENARIO_INVALID: cannot read scenario file/);
   }, 30_000);
 
+  it('drives sessions from the terminal: new, send --follow, ls, show, events, fork, rm', async () => {
+    const scenarioFile = path.join(dataDir, 'session.json');
+    writeFileSync(
+      scenarioFile,
+      JSON.stringify({
+        replies: [
+          { match: { lastUserText: 'remember' }, content: [{ type: 'tool_use', name: 'Bash', input: { command: 'echo kept > memory.txt && echo stored' } }] },
+          { content: [{ type: 'text', text: 'Stored it.' }] },
+          { match: { lastUserText: 'recall' }, content: [{ type: 'tool_use', name: 'Bash', input: { command: 'cat memory.txt' } }] },
+          { content: [{ type: 'text', text: 'It says kept.' }] },
+        ],
+      }),
+    );
+    const model = await serveModel(scenarioFile);
+    const server = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-cli-test' });
+    try {
+      const url = (await waitFor(server.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+      const created = await startCli(['sessions', 'new', '--server', url, '--allowed-tools', 'Bash']).done;
+      expect(created.code).toBe(0);
+      const sessionId = created.stdout.trim();
+      expect(sessionId).toMatch(/^sess_/);
+
+      const first = await startCli(['sessions', 'send', sessionId, 'remember this', '--follow', '--server', url]).done;
+      expect(first.code).toBe(0);
+      expect(first.stdout).toMatch(/queued msg_/);
+      expect(first.stdout).toMatch(/→ Bash/);
+      expect(first.stdout).toMatch(/turn done: Stored it\./);
+      const second = await startCli(['sessions', 'send', sessionId, 'recall it', '--follow', '--server', url]).done;
+      expect(second.stdout).toMatch(/← kept/);
+
+      const listed = await startCli(['sessions', 'ls', '--server', url]).done;
+      expect(listed.stdout).toMatch(new RegExp(`${sessionId}\\s+long-running\\s+idle\\s+turns\\s+2`));
+      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--server', url]).done).stdout) as { turns: number; checkpoint: unknown };
+      expect(shown.turns).toBe(2);
+      expect(shown.checkpoint).not.toBeNull();
+      const events = (await startCli(['sessions', 'events', sessionId, '--no-follow', '--server', url]).done).stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; type: string });
+      expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
+      expect(events.filter((event) => event.type === 'turn_completed')).toHaveLength(2);
+      const fork = await startCli(['sessions', 'fork', sessionId, '--server', url]).done;
+      expect(fork.stdout.trim()).toMatch(/^sess_/);
+      const removed = await startCli(['sessions', 'rm', sessionId, '--server', url]).done;
+      expect(removed.stdout.trim()).toBe(`${sessionId} closed`);
+      const missing = await startCli(['sessions', 'show', 'sess_nope', '--server', url]).done;
+      expect(missing.code).toBe(1);
+      expect(missing.stderr).toMatch(/SESSION_NOT_FOUND/);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.done;
+      await model.stop();
+    }
+  }, 90_000);
+
   it('serves the API, answers health checks, and stops cleanly on SIGTERM', async () => {
     const server = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn']);
     const match = await waitFor(server.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
