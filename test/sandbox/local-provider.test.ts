@@ -153,6 +153,22 @@ describe('local sandbox provider', () => {
     }
   });
 
+  it('lends a read-only host directory that lives under the host /tmp, at the same path', async () => {
+    const lent = await mkdtemp(path.join(tmpdir(), 'hangar-lent-'));
+    await chmod(lent, 0o755);
+    await writeFile(path.join(lent, 'tool.sh'), 'echo lent tool\n');
+    const sandbox = await provider.create({ resources, bridges: [], readOnlyPaths: [lent] });
+    try {
+      const result = await sandbox.exec('sh', ['-c', `sh ${lent}/tool.sh && (touch ${lent}/x 2>&1 || true)`]);
+      expect(result.stdout).toMatch(/^lent tool\n.*Read-only file system/s);
+      // The sandbox's own /tmp is still its own and writable.
+      expect((await sandbox.exec('sh', ['-c', 'touch /tmp/mine && echo ok'])).stdout).toBe('ok\n');
+    } finally {
+      await sandbox.destroy();
+      await rm(lent, { recursive: true, force: true });
+    }
+  });
+
   it('checks readOnlyPaths and bridge sockets before creating anything', async () => {
     const missing = await provider.create({ resources, bridges: [], readOnlyPaths: ['/nonexistent/dir'] }).catch((reason: unknown) => reason);
     expect(isHangarError(missing) && missing.code).toBe('VALIDATION_FAILED');

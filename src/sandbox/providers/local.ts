@@ -286,7 +286,10 @@ function validateSpec(spec: SandboxSpec): void {
     if (!path.isAbsolute(readOnlyPath) || readOnlyPath.includes('\0') || path.normalize(readOnlyPath) !== readOnlyPath || readOnlyPath === '/') {
       throw invalid(`readOnlyPaths entries must be normalized absolute paths other than /: ${JSON.stringify(readOnlyPath)}`);
     }
-    if (RESERVED_INSIDE.some((reserved) => isUnder(readOnlyPath, reserved) || isUnder(reserved, readOnlyPath))) {
+    // A path strictly inside /tmp is bound inside the sandbox's own /tmp (after it), so a checkout
+    // under the host's /tmp can still lend the sandbox its Claude Code binary.
+    const nestedInTmp = readOnlyPath !== '/tmp' && isUnder(readOnlyPath, '/tmp');
+    if (!nestedInTmp && RESERVED_INSIDE.some((reserved) => isUnder(readOnlyPath, reserved) || isUnder(reserved, readOnlyPath))) {
       throw invalid(`readOnlyPaths entry ${readOnlyPath} overlaps a path the sandbox manages`);
     }
   }
