@@ -201,7 +201,9 @@ interleaved, after one warm-up of each:
 A long-running session whose workspace holds ${sessions.workspaceBytes / 1024 / 1024} MB of random data (incompressible) and whose
 transcript has ${sessions.transcriptEntries} entries, hibernated and woken ${sessions.hibernateMs.length} times. Each wake is a
 message to the hibernated session: a new sandbox, the workspace unpacked from its checkpoint, the CLI
-resumed from the transcript in the SessionStore, one model call.
+resumed from the transcript in the SessionStore, one model call. The session may use all cores (as
+the bare baseline does): with the default quota of 1 CPU, the CLI's start and the workspace unpacking
+share one core and a wake takes about 20% longer.
 
 | step | p50 | p95 |
 | --- | --- | --- |

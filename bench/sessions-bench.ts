@@ -92,7 +92,8 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
     };
     const client = new HangarClient(await hangar.listen());
 
-    const session = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], maxTurns: 100, idleTimeoutSec: 3600, prompt: 'prepare' });
+    // All the machine's cores, as the bare baseline has: the benchmark measures Hangar, not a CPU quota.
+    const session = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], maxTurns: 100, idleTimeoutSec: 3600, prompt: 'prepare', resources: { cpus: os.cpus().length } });
     await waitFor(async () => { const current = await client.getSession(session.id); return current.turns === 1 && current.status === 'idle' ? true : undefined; }, 'the setup turn');
     const checkpoints = await client.call<{ checkpoints: Array<{ transcriptEntries: number; sizeBytes: number }> }>('GET', `/v1/sessions/${session.id}/checkpoints`);
     const transcriptEntries = checkpoints.checkpoints[0]?.transcriptEntries ?? 0;

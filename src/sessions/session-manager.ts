@@ -259,8 +259,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const { sandbox, ownsSandbox } = await createSandboxFor(session);
       current = { sandbox, ownsSandbox, agent: undefined, idleTimer: undefined };
       live.set(session.id, current);
-      if (checkpoint !== undefined && ownsSandbox) workspaceRestored = restoreWorkspace(sandbox, blobs, checkpoint.blobKey);
     }
+    const restoreFrom = restoring && checkpoint !== undefined && current.ownsSandbox ? checkpoint : undefined;
     const options = optionsOf(session);
     // A session without its own conversation id but with a checkpoint that has one (a fork, or a
     // session whose turn was cut off by a crash) continues from exactly the checkpoint's transcript
@@ -269,7 +269,6 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     const resume = session.agentSessionId ?? (forking ? checkpoint?.agentSessionId : undefined);
     const token = gateway.registerSession(session.id);
     const sessionStore = forking && checkpoint !== undefined ? transcriptUpTo(agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries) : agentSessionStore;
-    const pending: Array<Promise<unknown>> = [];
     current.agent = startAgentSession({
       sandbox: current.sandbox,
       gateway: { token, port: config.gateway.sandboxPort },
@@ -284,10 +283,11 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       sessionStore,
       ...(resume !== undefined ? { resume } : {}),
       ...(forking ? { forkSession: true } : {}),
-      onMessage: (message: SDKMessage) => {
-        pending.push(publish(session.id, 'sdk', message));
-      },
+      // The event hub stores a session's events in call order, so these need no awaiting here.
+      onMessage: (message: SDKMessage) => void publish(session.id, 'sdk', message),
     });
+    // Started after the CLI, whose boot is the longer of the two.
+    if (restoreFrom !== undefined) workspaceRestored = restoreWorkspace(current.sandbox, blobs, restoreFrom.blobKey);
     try {
       await workspaceRestored;
     } catch (error) {
