@@ -9,7 +9,7 @@ import type { SDKMessage, SessionStore } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
-import type { ModelGateway } from '../gateway/model-gateway.js';
+import type { GatewaySessionUsage, ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import type { AgentPermissionMode } from '../runner/agent-runner.js';
 import { startAgentSession, type AgentSession } from '../runner/agent-session.js';
@@ -193,16 +193,20 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
   const blobKeyFor = (sessionId: string, checkpointId: string): string => `sessions/${sessionId}/${checkpointId}.tar.zst`;
 
   /** Takes a checkpoint of a live session at a turn boundary. */
-  const takeCheckpoint = async (session: SessionRecord, sandbox: Sandbox, agentSessionId: string, transcriptProjectKey: string | undefined): Promise<CheckpointRecord> => {
+  /**
+   * Takes a checkpoint at a turn boundary and records it. The caller then points the session at it
+   * (together with the turn count), so a crash in between leaves the previous consistent state.
+   */
+  const takeCheckpoint = async (sessionId: string, turn: number, sandbox: Sandbox, agentSessionId: string, transcriptProjectKey: string | undefined): Promise<CheckpointRecord> => {
     const checkpointId = `ckpt_${randomUUID().replaceAll('-', '')}`;
-    const blobKey = blobKeyFor(session.id, checkpointId);
+    const blobKey = blobKeyFor(sessionId, checkpointId);
     const { sizeBytes } = await snapshotWorkspace(sandbox, blobs, blobKey);
     const transcriptEntries =
       agentSessionId === '' || transcriptProjectKey === undefined ? 0 : await store.transcripts.count({ projectKey: transcriptProjectKey, sessionId: agentSessionId });
     const checkpoint: CheckpointRecord = {
       id: checkpointId,
-      sessionId: session.id,
-      turn: session.turns,
+      sessionId,
+      turn,
       blobKey,
       sizeBytes,
       agentSessionId,
@@ -210,8 +214,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       createdAt: new Date().toISOString(),
     };
     await store.checkpoints.insert(checkpoint);
-    await store.sessions.update(session.id, { lastCheckpointId: checkpoint.id });
-    await publish(session.id, 'checkpoint', { checkpointId, turn: checkpoint.turn, sizeBytes, transcriptEntries });
+    await publish(sessionId, 'checkpoint', { checkpointId, turn, sizeBytes, transcriptEntries });
     return checkpoint;
   };
 
@@ -349,11 +352,12 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     const wasHibernated = session.status === 'hibernated';
     session = await setStatus(session.id, 'running', { lastActivityAt: new Date().toISOString() });
     let error: { code: string; message: string } | null = null;
+    let metered: GatewaySessionUsage | undefined;
     try {
       const active = await ensureLive(wasHibernated ? { ...session, status: 'hibernated' } : session);
       const outcome = await active.agent!.runTurn(message.prompt);
       const agentSessionId = active.agent!.agentSessionId ?? session.agentSessionId ?? '';
-      const metered = gateway.drainUsage(session.id);
+      metered = gateway.drainUsage(session.id);
       const usageByModel = { ...session.usageByModel };
       for (const [model, usage] of Object.entries(metered.byModel)) usageByModel[model] = addUsage(usageByModel[model] ?? ZERO_USAGE, usage);
       const result = outcome.result;
@@ -361,9 +365,11 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         const detail = 'errors' in result && result.errors.length > 0 ? `: ${result.errors.join('; ')}` : result.subtype === 'success' ? `: ${result.result}` : '';
         error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : result.subtype === 'error_max_budget_usd' ? 'BUDGET_EXCEEDED' : 'AGENT_FAILED', message: `${result.subtype.replaceAll('_', ' ')}${detail}` };
       }
+      const checkpoint = await takeCheckpoint(session.id, session.turns + 1, active.sandbox, agentSessionId, projectKeyFor(agentSessionId));
       session = await store.sessions.update(session.id, {
         agentSessionId,
         turns: session.turns + 1,
+        lastCheckpointId: checkpoint.id,
         usage: addUsage(session.usage, metered.total),
         usageByModel,
         costUsd: costOfUsageByModel(config.pricing, usageByModel),
@@ -380,7 +386,6 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
           contextWindow: outcome.contextWindow,
         });
       }
-      await takeCheckpoint(session, active.sandbox, agentSessionId, projectKeyFor(agentSessionId));
       await publish(session.id, 'turn_completed', {
         messageId: message.id,
         result: result.subtype === 'success' ? result.result : null,
@@ -396,11 +401,13 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       await publish(session.id, 'turn_failed', { messageId: message.id, error });
       // The sandbox may be in any state: the next turn restores from the last checkpoint.
       await retire(session.id);
-      const metered = gateway.drainUsage(session.id);
-      if (usageTotal(metered.total) > 0) {
-        const usageByModel = { ...session.usageByModel };
-        for (const [model, usage] of Object.entries(metered.byModel)) usageByModel[model] = addUsage(usageByModel[model] ?? ZERO_USAGE, usage);
-        await store.sessions.update(session.id, { usage: addUsage(session.usage, metered.total), usageByModel, costUsd: costOfUsageByModel(config.pricing, usageByModel) });
+      // What the turn spent is counted even though it failed (drained now, or before the failure).
+      const spent = metered ?? gateway.drainUsage(session.id);
+      if (usageTotal(spent.total) > 0) {
+        const current = await requireSession(session.id);
+        const usageByModel = { ...current.usageByModel };
+        for (const [model, usage] of Object.entries(spent.byModel)) usageByModel[model] = addUsage(usageByModel[model] ?? ZERO_USAGE, usage);
+        await store.sessions.update(session.id, { usage: addUsage(current.usage, spent.total), usageByModel, costUsd: costOfUsageByModel(config.pricing, usageByModel) });
       }
     } finally {
       runningTurns.delete(session.id);
@@ -453,6 +460,35 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     const record = await store.sharedSandboxes.get(id);
     if (record === undefined) throw new HangarError('SANDBOX_NOT_FOUND', `sandbox ${id} does not exist`);
     return record;
+  };
+
+  /** Recreates a shared sandbox after a restart from the newest checkpoint of its sessions. */
+  const restoreSharedSandbox = async (record: SharedSandboxRecord): Promise<void> => {
+    const members = (await store.sessions.list({ sandboxId: record.id, limit: 10_000 })).filter((session) => session.status !== 'closed');
+    let newest: CheckpointRecord | undefined;
+    for (const member of members) {
+      const checkpoint = member.lastCheckpointId === null ? undefined : await store.checkpoints.get(member.lastCheckpointId);
+      if (checkpoint !== undefined && (newest === undefined || checkpoint.createdAt > newest.createdAt)) newest = checkpoint;
+    }
+    let sandbox: Sandbox | undefined;
+    try {
+      sandbox = await sandboxProvider.create({
+        id: record.id,
+        resources: record.resources as unknown as ResourceLimits,
+        bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
+        readOnlyPaths: [path.dirname(claudeExecutable)],
+      });
+      if (newest !== undefined) await restoreWorkspace(sandbox, blobs, newest.blobKey);
+      sharedSandboxes.set(record.id, { record, sandbox, members: new Set() });
+      for (const member of members) await publish(member.id, 'sandbox_restored', { sandboxId: record.id, fromCheckpointId: newest?.id ?? null });
+    } catch (error) {
+      logger.error({ err: error, sandboxId: record.id }, 'shared sandbox could not be restored');
+      await sandbox?.destroy().catch(() => undefined);
+      await store.sharedSandboxes.update(record.id, { status: 'closed', closedAt: new Date().toISOString() });
+      for (const member of members) {
+        await store.sessions.update(member.id, { status: 'failed', error: { code: 'SANDBOX_FAILED', message: `shared sandbox ${record.id} could not be restored: ${(error as Error).message}` } });
+      }
+    }
   };
 
   const runSchedules = async (): Promise<void> => {
@@ -518,8 +554,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         const { sandbox, ownsSandbox } = await createSandboxFor(session);
         try {
           for (const [file, content] of files) await sandbox.writeFile(file, content);
-          await takeCheckpoint(session, sandbox, '', undefined);
-          session = await requireSession(session.id);
+          const checkpoint = await takeCheckpoint(session.id, 0, sandbox, '', undefined);
+          session = await store.sessions.update(session.id, { lastCheckpointId: checkpoint.id });
         } finally {
           if (input.pattern === 'long-running' && ownsSandbox) {
             live.set(session.id, { sandbox, ownsSandbox, agent: undefined, idleTimer: undefined });
@@ -711,6 +747,14 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       // Turns that were running when the previous process died are interrupted; they can be retried.
       const interrupted = await store.messages.interruptRunning({ code: 'INTERRUPTED', message: 'the server stopped during this turn; send it again to retry' });
       for (const message of interrupted) {
+        const owner = await store.sessions.get(message.sessionId);
+        const checkpoint = owner?.lastCheckpointId ? await store.checkpoints.get(owner.lastCheckpointId) : undefined;
+        if (checkpoint !== undefined && message.startedAt !== null && checkpoint.createdAt >= message.startedAt) {
+          // The turn finished and its checkpoint was recorded; only the message's own status was not.
+          await store.messages.update(message.id, { status: 'done', error: null, finishedAt: checkpoint.createdAt });
+          await publish(message.sessionId, 'turn_completed', { messageId: message.id, recovered: true });
+          continue;
+        }
         await publish(message.sessionId, 'turn_interrupted', { messageId: message.id, reason: 'server restart' });
         // The cut-off turn may have reached the transcript but not the workspace snapshot: the
         // session continues from its checkpoint's transcript position (see ensureLive).
@@ -720,12 +764,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       for (const session of await store.sessions.listByStatus(['running', 'idle'])) {
         await setStatus(session.id, 'hibernated');
       }
-      for (const record of await store.sharedSandboxes.list('active')) {
-        await store.sharedSandboxes.update(record.id, { status: 'closed', closedAt: new Date().toISOString() });
-        for (const session of (await store.sessions.list({ sandboxId: record.id, limit: 10_000 })).filter((candidate) => candidate.status !== 'closed')) {
-          await store.sessions.update(session.id, { status: 'failed', error: { code: 'SANDBOX_FAILED', message: `shared sandbox ${record.id} was lost when the server stopped` } });
-        }
-      }
+      // Shared sandboxes come back under their own id, with the workspace of their newest checkpoint.
+      for (const record of await store.sharedSandboxes.list('active')) await restoreSharedSandbox(record);
       for (const session of await store.sessions.listByStatus(['hibernated', 'idle'])) {
         if ((await store.messages.nextQueued(session.id)) !== undefined) pump(session.id);
       }

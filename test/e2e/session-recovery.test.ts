@@ -1,5 +1,5 @@
-// Sessions across a crash: `hangar serve` is SIGKILLed with one session idle, one mid-turn and one
-// on a schedule, then started again on the same data directory.
+// Sessions across a crash: `hangar serve` is SIGKILLed with one session idle, one mid-turn, one in a
+// shared sandbox and one on a schedule, then started again on the same data directory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,10 @@ describe('sessions across a server crash', () => {
           say('Memo read.', 'read the memo'),
           say('Slow work done on retry.', 'slow work'),
           say('tick', 'tick', { times: 1000 }),
+          bash('echo "in the shared workspace" > shared.txt && echo ok', 'share write'),
+          say('Written to the shared sandbox.', 'share write'),
+          bash('cat shared.txt', 'share read'),
+          say('Read from the restored shared sandbox.', 'share read'),
         ],
       },
       host: '127.0.0.1',
@@ -67,13 +71,16 @@ describe('sessions across a server crash', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('continues idle sessions from their checkpoint, marks the turn in flight interrupted, and keeps schedules', async () => {
+  it('continues idle sessions from their checkpoint, marks the turn in flight interrupted, restores shared sandboxes and keeps schedules', async () => {
     server = await startServer(dataDir, model.url);
     let client = server.client;
     const idle = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'save the memo', idleTimeoutSec: 600 });
     await eventually(async () => ((await client.getSession(idle.id)).turns === 1 ? true : undefined), 60_000, 'first turn');
     const busy = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'slow work', idleTimeoutSec: 600 });
     await eventually(() => (model.requests.some((request) => request.kind === 'main' && userTexts(request.body).includes('slow work')) ? true : undefined), 60_000, 'slow turn to reach the model');
+    const shared = await client.call<{ id: string }>('POST', '/v1/sandboxes', {});
+    const sharer = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'share write' });
+    await eventually(async () => ((await client.getSession(sharer.id)).turns === 1 ? true : undefined), 60_000, 'shared sandbox turn');
     const ticking = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], idleTimeoutSec: 600 });
     await client.call('POST', `/v1/sessions/${ticking.id}/schedules`, { every: '1s', prompt: 'tick' });
 
@@ -96,6 +103,12 @@ describe('sessions across a server crash', () => {
     expect(busyMessages[0]!.error?.message).toMatch(/send it again/);
     await client.sendMessage(busy.id, 'slow work');
     await eventually(async () => ((await client.getSession(busy.id)).turns === 1 ? true : undefined), 60_000, 'retried turn');
+
+    // The shared sandbox is back, with its workspace, and its session continues in it.
+    expect((await client.call<{ status: string; sessions: string[] }>('GET', `/v1/sandboxes/${shared.id}`)).status).toBe('active');
+    await client.sendMessage(sharer.id, 'share read');
+    await eventually(async () => ((await client.getSession(sharer.id)).turns === 2 ? true : undefined), 60_000, 'shared sandbox turn after restart');
+    expect(toolResultsSent(model).at(-1)).toBe('in the shared workspace');
 
     // The schedule survived the restart and keeps firing.
     const ticksBefore = (await client.getSession(ticking.id)).turns;
