@@ -10,9 +10,9 @@ import type { Sandbox } from '../sandbox/sandbox-provider.js';
 export const PERMISSION_MODES = ['dontAsk', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
 export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
 
-export interface AgentRunRequest {
+/** What every agent launch needs: the sandbox, the gateway bridge and the agent's limits. */
+export interface AgentLaunchOptions {
   sandbox: Sandbox;
-  prompt: string;
   /** Token the gateway issued for this run, and the loopback port of the gateway bridge inside the sandbox. */
   gateway: { token: string; port: number };
   claudeExecutable: string;
@@ -24,9 +24,13 @@ export interface AgentRunRequest {
   model?: string;
   /** Retries of the CLI for a failing model call. */
   maxRetries: number;
+  onStderr?: (chunk: string) => void;
+}
+
+export interface AgentRunRequest extends AgentLaunchOptions {
+  prompt: string;
   abortSignal?: AbortSignal;
   onMessage?: (message: SDKMessage) => void;
-  onStderr?: (chunk: string) => void;
 }
 
 export interface AgentRunOutcome {
@@ -60,7 +64,7 @@ export function resolveBundledClaudeExecutable(): string {
 const CREDENTIAL_VARIABLES = new Set(['ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS']);
 
 /** The complete environment of the CLI inside the sandbox. */
-export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentRunRequest, 'gateway' | 'maxRetries'>): Record<string, string> {
+export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentLaunchOptions, 'gateway' | 'maxRetries'>): Record<string, string> {
   return {
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: sandbox.homePath,
@@ -97,37 +101,50 @@ export function cliEnvironment(spawnEnv: Record<string, string | undefined>, env
   return env;
 }
 
+/**
+ * SDK options shared by every launch: the CLI runs in the sandbox with a clean environment, only
+ * the allowed tools, no settings from disk. When the SDK resumes a stored transcript it writes it to
+ * a private host directory and points CLAUDE_CONFIG_DIR there; the CLI sees that one directory at
+ * the same path.
+ */
+export function sandboxedQueryOptions(launch: AgentLaunchOptions, abortController: AbortController): Options {
+  const { sandbox } = launch;
+  const environment = sandboxEnvironment(sandbox, launch);
+  return {
+    cwd: sandbox.workspacePath,
+    env: environment,
+    pathToClaudeCodeExecutable: launch.claudeExecutable,
+    abortController,
+    maxTurns: launch.maxTurns,
+    tools: launch.allowedTools,
+    allowedTools: launch.allowedTools,
+    permissionMode: launch.permissionMode,
+    settingSources: [],
+    systemPrompt: { type: 'preset', preset: 'claude_code', ...(launch.appendSystemPrompt ? { append: launch.appendSystemPrompt } : {}) },
+    ...(launch.model ? { model: launch.model } : {}),
+    ...(launch.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
+    spawnClaudeCodeProcess: (spawnOptions) => {
+      const env = cliEnvironment(spawnOptions.env, environment);
+      const resumedConfigDir = env.CLAUDE_CONFIG_DIR !== environment.CLAUDE_CONFIG_DIR ? env.CLAUDE_CONFIG_DIR : undefined;
+      return sandbox.spawn({
+        command: spawnOptions.command,
+        args: spawnOptions.args,
+        env,
+        cwd: sandbox.workspacePath,
+        ...(resumedConfigDir !== undefined ? { sharedDirectories: [{ hostPath: resumedConfigDir, writable: true }] } : {}),
+        ...(launch.onStderr ? { onStderr: launch.onStderr } : {}),
+      });
+    },
+  };
+}
+
 export async function runAgent(request: AgentRunRequest): Promise<AgentRunOutcome> {
-  const { sandbox } = request;
-  const environment = sandboxEnvironment(sandbox, request);
   const abortController = new AbortController();
   const onAbort = (): void => abortController.abort();
   request.abortSignal?.addEventListener('abort', onAbort, { once: true });
   if (request.abortSignal?.aborted) abortController.abort();
 
-  const options: Options = {
-    cwd: sandbox.workspacePath,
-    env: environment,
-    pathToClaudeCodeExecutable: request.claudeExecutable,
-    abortController,
-    maxTurns: request.maxTurns,
-    tools: request.allowedTools,
-    allowedTools: request.allowedTools,
-    permissionMode: request.permissionMode,
-    settingSources: [],
-    systemPrompt: { type: 'preset', preset: 'claude_code', ...(request.appendSystemPrompt ? { append: request.appendSystemPrompt } : {}) },
-    ...(request.model ? { model: request.model } : {}),
-    ...(request.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
-    spawnClaudeCodeProcess: (spawnOptions) => {
-      return sandbox.spawn({
-        command: spawnOptions.command,
-        args: spawnOptions.args,
-        env: cliEnvironment(spawnOptions.env, environment),
-        cwd: sandbox.workspacePath,
-        ...(request.onStderr ? { onStderr: request.onStderr } : {}),
-      });
-    },
-  };
+  const options = sandboxedQueryOptions(request, abortController);
 
   let result: SDKResultMessage | undefined;
   let agentSessionId: string | undefined;

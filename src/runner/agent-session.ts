@@ -4,27 +4,16 @@
 // sessions, recovery, fork).
 import { query, type Options, type Query, type SDKMessage, type SDKResultMessage, type SDKUserMessage, type SessionStore } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../errors/errors.js';
-import type { Sandbox } from '../sandbox/sandbox-provider.js';
-import { type AgentPermissionMode, cliEnvironment, sandboxEnvironment } from './agent-runner.js';
+import { type AgentLaunchOptions, sandboxedQueryOptions } from './agent-runner.js';
 
-export interface AgentSessionOptions {
-  sandbox: Sandbox;
-  gateway: { token: string; port: number };
-  claudeExecutable: string;
-  maxTurns: number;
-  allowedTools: string[];
-  permissionMode: AgentPermissionMode;
-  appendSystemPrompt?: string;
-  model?: string;
+export interface AgentSessionOptions extends AgentLaunchOptions {
   maxBudgetUsd?: number;
-  maxRetries: number;
   sessionStore: SessionStore;
   /** Resume this Claude Code session (its transcript comes from the SessionStore). */
   resume?: string;
   /** With resume: continue under a new session id, leaving the original transcript untouched. */
   forkSession?: boolean;
   onMessage: (message: SDKMessage) => void;
-  onStderr?: (chunk: string) => void;
 }
 
 export interface AgentTurnOutcome {
@@ -91,8 +80,6 @@ class PromptQueue implements AsyncIterable<SDKUserMessage> {
 const CLOSE_GRACE_MS = 5_000;
 
 export function startAgentSession(options: AgentSessionOptions): AgentSession {
-  const { sandbox } = options;
-  const environment = sandboxEnvironment(sandbox, options);
   const prompts = new PromptQueue();
   const abortController = new AbortController();
   let agentSessionId: string | undefined = options.forkSession ? undefined : options.resume;
@@ -102,36 +89,11 @@ export function startAgentSession(options: AgentSessionOptions): AgentSession {
   let lastContextTokens = 0;
 
   const sdkOptions: Options = {
-    cwd: sandbox.workspacePath,
-    env: environment,
-    pathToClaudeCodeExecutable: options.claudeExecutable,
-    abortController,
-    maxTurns: options.maxTurns,
-    tools: options.allowedTools,
-    allowedTools: options.allowedTools,
-    permissionMode: options.permissionMode,
-    settingSources: [],
+    ...sandboxedQueryOptions(options, abortController),
     sessionStore: options.sessionStore,
-    systemPrompt: { type: 'preset', preset: 'claude_code', ...(options.appendSystemPrompt ? { append: options.appendSystemPrompt } : {}) },
-    ...(options.model ? { model: options.model } : {}),
     ...(options.maxBudgetUsd !== undefined ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
     ...(options.resume ? { resume: options.resume } : {}),
     ...(options.forkSession ? { forkSession: true } : {}),
-    ...(options.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
-    spawnClaudeCodeProcess: (spawnOptions) => {
-      const env = cliEnvironment(spawnOptions.env, environment);
-      // On resume the SDK writes the stored transcript into a private host directory and points
-      // CLAUDE_CONFIG_DIR at it; the CLI must see that directory at the same path.
-      const resumedConfigDir = env.CLAUDE_CONFIG_DIR !== environment.CLAUDE_CONFIG_DIR ? env.CLAUDE_CONFIG_DIR : undefined;
-      return sandbox.spawn({
-        command: spawnOptions.command,
-        args: spawnOptions.args,
-        env,
-        cwd: sandbox.workspacePath,
-        ...(resumedConfigDir !== undefined ? { sharedDirectories: [{ hostPath: resumedConfigDir, writable: true }] } : {}),
-        ...(options.onStderr ? { onStderr: options.onStderr } : {}),
-      });
-    },
   };
 
   const conversation: Query = query({ prompt: prompts, options: sdkOptions });

@@ -29,6 +29,7 @@ import {
 } from '../store/store.js';
 import type { EventHub } from './event-hub.js';
 import { nextRunAfter, parseInterval, validateCron } from './schedule-timing.js';
+import { resolveResources } from './resources.js';
 import { assertWorkspaceRelativePath } from './task-service.js';
 import { transcriptUpTo } from './transcript-views.js';
 import { restoreWorkspace, snapshotWorkspace } from './workspace-snapshots.js';
@@ -155,15 +156,6 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
   const publish = (sessionId: string, type: string, data: unknown): Promise<unknown> =>
     events.publish(sessionId, [{ type, data }]).catch((error: unknown) => logger.error({ err: error, sessionId }, 'event publish failed'));
 
-  const resolveResources = (requested: SessionOptionsInput['resources']): ResourceLimits => {
-    const resources = { ...config.sandbox.defaults, ...requested };
-    for (const key of ['memoryMb', 'cpus', 'diskMb'] as const) {
-      if (resources[key] > config.sandbox.maximum[key]) {
-        throw new HangarError('VALIDATION_FAILED', `resources.${key} ${resources[key]} exceeds the maximum of ${config.sandbox.maximum[key]}`);
-      }
-    }
-    return resources;
-  };
 
   const resolveOptions = (input: SessionOptionsInput): ResolvedSessionOptions => ({
     allowedTools: input.allowedTools ?? config.agent.defaultAllowedTools,
@@ -172,7 +164,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     permissionMode: input.permissionMode ?? 'dontAsk',
     appendSystemPrompt: input.appendSystemPrompt ?? null,
     model: input.model ?? config.agent.model ?? null,
-    resources: resolveResources(input.resources),
+    resources: resolveResources(config, input.resources),
     idleTimeoutSec: input.idleTimeoutSec ?? config.sessions.defaultIdleTimeoutSec,
   });
 
@@ -706,7 +698,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     },
 
     async createSharedSandbox(input) {
-      const resources = resolveResources(input.resources);
+      const resources = resolveResources(config, input.resources);
       const id = `sbx_${randomUUID().replaceAll('-', '')}`;
       const sandbox = await sandboxProvider.create({
         id,

@@ -11,6 +11,7 @@ import type { ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
+import { resolveResources } from './resources.js';
 import { ZERO_USAGE, type FileChange, type Store, type TaskRecord } from '../store/store.js';
 
 export interface TaskInput {
@@ -109,15 +110,6 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
   const { config, store, sandboxProvider, gateway, claudeExecutable, logger } = dependencies;
   const running = new Map<string, { abort: AbortController; done: Promise<TaskRecord> }>();
 
-  const resolveResources = (requested: TaskInput['resources']): ResourceLimits => {
-    const resources = { ...config.sandbox.defaults, ...requested };
-    for (const key of ['memoryMb', 'cpus', 'diskMb'] as const) {
-      if (resources[key] > config.sandbox.maximum[key]) {
-        throw new HangarError('VALIDATION_FAILED', `resources.${key} ${resources[key]} exceeds the maximum of ${config.sandbox.maximum[key]}`);
-      }
-    }
-    return resources;
-  };
 
   const execute = async (task: TaskRecord, input: TaskInput, resources: ResourceLimits, abort: AbortController, hooks: TaskRunHooks): Promise<TaskRecord> => {
     const started = Date.now();
@@ -211,7 +203,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
 
   return {
     async run(input, hooks = {}) {
-      const resources = resolveResources(input.resources);
+      const resources = resolveResources(config, input.resources);
       for (const file of Object.keys(input.files ?? {})) assertWorkspaceRelativePath(file);
       const task: TaskRecord = {
         id: `task_${randomUUID().replaceAll('-', '')}`,

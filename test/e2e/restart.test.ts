@@ -1,62 +1,30 @@
 // Durability across a crash: `hangar serve` is SIGKILLed with a task in flight and started again
 // on the same data directory. Finished tasks are all there; the one in flight is marked
 // interrupted; nothing of its sandbox survives.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HangarClient } from '../../src/client/hangar-client.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-interface RunningServer {
-  child: ChildProcess;
-  client: HangarClient;
-  exited: Promise<void>;
-}
-
-async function startServer(dataDir: string, modelUrl: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-restart-test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const deadline = Date.now() + 20_000;
-  while (Date.now() < deadline) {
-    const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-    if (match) return { child, client: new HangarClient(match[1]!), exited };
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  child.kill('SIGKILL');
-  throw new Error(`hangar serve did not start: ${output}`);
-}
+import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
 
 describe('tasks across a server crash', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-restart-'));
   chmodSync(dataDir, 0o711);
   let model: ScriptedModelServer;
-  let server: RunningServer | undefined;
+  let server: ServerProcess | undefined;
 
   beforeAll(async () => {
     model = await startScriptedModelServer({ scenario: { replies: [] }, host: '127.0.0.1', port: 0, logger: false });
   });
   afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopServerProcess(server);
     await model.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('keeps finished tasks, marks the one in flight interrupted and cleans its sandbox', async () => {
-    server = await startServer(dataDir, model.url);
+    server = await startServerProcess(dataDir, model.url);
     model.setScenario({ replies: [{ content: [{ type: 'text', text: 'finished before the crash' }] }, { delayMs: 60_000, content: [{ type: 'text', text: 'never sent' }] }] });
     const finished = await server.client.runTask({ prompt: 'first', allowedTools: ['Bash'] });
     expect(finished.status).toBe('succeeded');
@@ -78,7 +46,7 @@ describe('tasks across a server crash', () => {
     server.child.kill('SIGKILL');
     await server.exited;
 
-    server = await startServer(dataDir, model.url);
+    server = await startServerProcess(dataDir, model.url);
     const before = await server.client.getTask(finished.id);
     expect(before).toMatchObject({ status: 'succeeded', result: 'finished before the crash' });
     const interrupted = await server.client.getTask(inFlight.id);

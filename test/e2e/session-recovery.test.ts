@@ -1,35 +1,12 @@
 // Sessions across a crash: `hangar serve` is SIGKILLed with one session idle, one mid-turn, one in a
 // shared sandbox and one on a schedule, then started again on the same data directory.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HangarClient } from '../../src/client/hangar-client.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
+import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { eventually, toolResultsSent, userTexts } from '../helpers/hangar-harness.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-
-interface RunningServer {
-  child: ChildProcess;
-  client: HangarClient;
-  exited: Promise<void>;
-}
-
-async function startServer(dataDir: string, modelUrl: string): Promise<RunningServer> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-recovery-test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const match = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? undefined, 20_000, `hangar serve to start: ${output}`);
-  return { child, client: new HangarClient(match[1]!), exited };
-}
 
 const bash = (command: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });
 const say = (text: string, match: string, extra: Record<string, unknown> = {}) => ({ match: { lastUserText: match }, ...extra, content: [{ type: 'text' as const, text }] });
@@ -38,7 +15,7 @@ describe('sessions across a server crash', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-session-recovery-'));
   chmodSync(dataDir, 0o711);
   let model: ScriptedModelServer;
-  let server: RunningServer | undefined;
+  let server: ServerProcess | undefined;
 
   beforeAll(async () => {
     model = await startScriptedModelServer({
@@ -63,16 +40,13 @@ describe('sessions across a server crash', () => {
     });
   });
   afterAll(async () => {
-    if (server && server.child.exitCode === null) {
-      server.child.kill('SIGTERM');
-      await server.exited;
-    }
+    await stopServerProcess(server);
     await model.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('continues idle sessions from their checkpoint, marks the turn in flight interrupted, restores shared sandboxes and keeps schedules', async () => {
-    server = await startServer(dataDir, model.url);
+    server = await startServerProcess(dataDir, model.url);
     let client = server.client;
     const idle = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'save the memo', idleTimeoutSec: 600 });
     await eventually(async () => ((await client.getSession(idle.id)).turns === 1 ? true : undefined), 60_000, 'first turn');
@@ -86,7 +60,7 @@ describe('sessions across a server crash', () => {
 
     server.child.kill('SIGKILL');
     await server.exited;
-    server = await startServer(dataDir, model.url);
+    server = await startServerProcess(dataDir, model.url);
     client = server.client;
 
     // The idle session is found again and continues from its checkpoint: file and conversation intact.
