@@ -45,7 +45,7 @@ function createSessionSchema(config: ApiDependencies['config']) {
 }
 
 /** The public view of a session. */
-export function presentSession(session: SessionRecord): Record<string, unknown> {
+export function presentSession(session: SessionRecord, checkpoint?: CheckpointRecord): Record<string, unknown> {
   return {
     id: session.id,
     pattern: session.pattern,
@@ -64,7 +64,12 @@ export function presentSession(session: SessionRecord): Record<string, unknown> 
       window: session.contextWindow,
       ratio: session.contextWindow ? session.contextTokens / session.contextWindow : null,
     },
-    checkpoint: session.lastCheckpointId === null ? null : { id: session.lastCheckpointId },
+    checkpoint:
+      session.lastCheckpointId === null
+        ? null
+        : checkpoint === undefined
+          ? { id: session.lastCheckpointId }
+          : { id: checkpoint.id, turn: checkpoint.turn, sizeBytes: checkpoint.sizeBytes, transcriptEntries: checkpoint.transcriptEntries, createdAt: checkpoint.createdAt },
     error: session.error,
     createdAt: session.createdAt,
     updatedAt: session.updatedAt,
@@ -112,11 +117,15 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
       const { metadata, ...rest } = request.query;
       const metadataFilter = metadata === undefined ? undefined : Object.fromEntries(metadata.split(',').map((pair) => pair.split('=', 2) as [string, string]));
       const sessions = await sessionManager.list({ ...rest, ...(metadataFilter ? { metadata: metadataFilter } : {}) });
-      return { sessions: sessions.map(presentSession), nextBefore: sessions.length === rest.limit ? sessions.at(-1)?.id ?? null : null };
+      return { sessions: sessions.map((session) => presentSession(session)), nextBefore: sessions.length === rest.limit ? sessions.at(-1)?.id ?? null : null };
     },
   );
 
-  routes.get('/v1/sessions/:id', { schema: { params: idParams, description: 'Read a session' } }, async (request) => presentSession(await sessionManager.get(request.params.id)));
+  routes.get('/v1/sessions/:id', { schema: { params: idParams, description: 'Read a session' } }, async (request) => {
+    const session = await sessionManager.get(request.params.id);
+    const checkpoint = session.lastCheckpointId === null ? undefined : (await sessionManager.checkpoints(session.id, 1))[0];
+    return presentSession(session, checkpoint?.id === session.lastCheckpointId ? checkpoint : undefined);
+  });
 
   routes.delete('/v1/sessions/:id', { schema: { params: idParams, description: 'Close a session and free its sandbox' } }, async (request) =>
     presentSession(await sessionManager.close(request.params.id)),

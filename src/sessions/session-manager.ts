@@ -551,6 +551,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         } finally {
           if (input.pattern === 'long-running' && ownsSandbox) {
             live.set(session.id, { sandbox, ownsSandbox, agent: undefined, idleTimer: undefined });
+            // A session that gets no message hibernates like any idle one.
+            if (input.prompt === undefined) armIdleTimer(session);
           } else if (ownsSandbox) {
             await sandbox.destroy();
           }

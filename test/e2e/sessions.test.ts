@@ -50,7 +50,7 @@ describe('sessions', () => {
     await harness.client.sendMessage(session.id, 'third message');
     const done = await waitForTurns(harness, session.id, 3);
     expect(done.status).toBe('idle');
-    expect(done.checkpoint).not.toBeNull();
+    expect(done.checkpoint).toMatchObject({ turn: 3, sizeBytes: expect.any(Number), transcriptEntries: expect.any(Number) });
     expect(done.usage.inputTokens).toBeGreaterThan(0);
     expect(done.costUsd).toBeGreaterThan(0);
 
@@ -151,6 +151,20 @@ describe('sessions', () => {
     const lastRequest = harness.model.requests.filter((request) => request.kind === 'main').at(-1)!;
     expect(userTexts(lastRequest.body)).toEqual(expect.arrayContaining(['cycle 0', 'cycle 3', 'cycle 5', 'final']));
   }, 180_000);
+
+  it('hibernates a session that was given files but no message yet, and wakes it with them', async () => {
+    harness.model.setScenario({ replies: [bash('cat given.txt', 'read the file'), say('Read it.')] });
+    const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], idleTimeoutSec: 1, files: { 'given.txt': 'given at creation\n' } });
+    expect(session.checkpoint).toMatchObject({ id: expect.any(String) });
+    await eventually(async () => ((await harness.client.getSession(session.id)).status === 'hibernated' ? true : undefined), 30_000, 'hibernation without a turn');
+    const lifecycle: string[] = [];
+    await harness.client.readEvents(session.id, { after: 0, follow: false, onEvent: (event) => void lifecycle.push(event.type) });
+    expect(lifecycle).toContain('hibernated');
+    await harness.client.sendMessage(session.id, 'read the file');
+    await waitForTurns(harness, session.id, 1);
+    expect(toolResultsSent(harness.model).at(-1)).toBe('given at creation');
+    await harness.client.closeSession(session.id);
+  });
 
   it('forks from a checkpoint: the fork diverges and the original is unchanged', async () => {
     harness.model.setScenario({
