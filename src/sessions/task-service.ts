@@ -115,6 +115,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     const started = Date.now();
     const log = logger.child({ taskId: task.id });
     let sandbox: Sandbox | undefined;
+    let destroying: Promise<void> | undefined;
     const stderrTail: string[] = [];
     const timeout = setTimeout(() => abort.abort(), config.agent.taskTimeoutMs);
     try {
@@ -146,8 +147,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         },
       });
       gateway.revokeSession(task.id);
-      const files = await changedFiles(sandbox, before);
-      const stats = await sandbox.stats();
+      const [files, stats] = await Promise.all([changedFiles(sandbox, before), sandbox.stats()]);
+      // Everything the record needs is read: the sandbox goes while the record is written.
+      destroying = sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
       const metered = gateway.usage(task.id);
       const result = outcome.result;
       const succeeded = result !== undefined && result.subtype === 'success' && !result.is_error;
@@ -196,7 +198,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       clearTimeout(timeout);
       gateway.forgetSession(task.id);
       if (sandbox !== undefined) {
-        await sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
+        await (destroying ?? sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed')));
       }
     }
   };
