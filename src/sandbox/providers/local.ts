@@ -174,6 +174,8 @@ const RAMFS_MAGIC = 0x858458f6;
 
 interface HostTools {
   sh: string;
+  /** bash, when installed: the bridge launcher then waits with builtin connects instead of polling ss. */
+  bash: string | undefined;
   bwrap: string;
   socat: string;
   setpriv: string;
@@ -683,7 +685,7 @@ class LocalSandboxImpl implements LocalSandbox {
     ];
     for (const readOnlyPath of readOnlyPaths) args.push('--ro-bind', readOnlyPath, readOnlyPath);
     if (this.bridges.length > 0) {
-      for (const tool of [this.tools.socat, this.tools.sleep, this.tools.cat, this.tools.ss]) {
+      for (const tool of [this.tools.socat, this.tools.sleep, this.tools.cat, this.tools.ss, this.tools.bash]) {
         if (tool !== undefined && !this.tools.systemBinds.some((root) => isUnder(tool, root))) args.push('--ro-bind', tool, tool);
       }
       for (const bridge of this.bridges) args.push('--ro-bind', bridge.hostSocketPath, `${BRIDGE_DIR}/${bridge.name}.sock`);
@@ -725,6 +727,7 @@ class LocalSandboxImpl implements LocalSandbox {
    * /proc/net/tcp (which walks the whole TCP hash table: ~5 ms on a large host).
    */
   private bridgeLauncher(): string {
+    if (this.tools.bash !== undefined) return this.bashBridgeLauncher();
     const lines: string[] = [];
     const listening: string[] = [];
     const ss = this.tools.ss;
@@ -755,6 +758,32 @@ class LocalSandboxImpl implements LocalSandbox {
     return lines.join('\n');
   }
 
+  /**
+   * The launcher when bash is installed: it probes each bridge port with bash's own /dev/tcp
+   * connect (no process per probe, ~30 us per attempt) until socat accepts, then execs the command.
+   * A probe that succeeds is one empty connection to the bridged socket.
+   */
+  private bashBridgeLauncher(): string {
+    const lines: string[] = [];
+    for (const bridge of this.bridges) {
+      lines.push(
+        `${shellQuote(this.tools.socat)} TCP-LISTEN:${bridge.port},bind=127.0.0.1,fork,reuseaddr ${shellQuote(`UNIX-CONNECT:${BRIDGE_DIR}/${bridge.name}.sock`)} </dev/null >/dev/null &`,
+      );
+    }
+    lines.push(
+      '__hangar_n=0',
+      `for __hangar_port in ${this.bridges.map((bridge) => bridge.port).join(' ')}; do`,
+      '  until true 2>/dev/null 9<>"/dev/tcp/127.0.0.1/$__hangar_port"; do',
+      '    __hangar_n=$((__hangar_n + 1))',
+      `    if [ "$__hangar_n" -ge 300000 ]; then echo 'hangar: sandbox bridges did not start listening' >&2; exit 125; fi`,
+      '  done',
+      'done',
+      'unset __hangar_n __hangar_port',
+      'exec "$@"',
+    );
+    return lines.join('\n');
+  }
+
   /** Starts one bubblewrap invocation for a command; see the file header for the launch chain. */
   private launch(request: SandboxSpawnRequest, stdin: 'pipe' | 'ignore', collecting = false): ChildProcess {
     this.assertLive();
@@ -772,7 +801,7 @@ class LocalSandboxImpl implements LocalSandbox {
     for (const [name, value] of Object.entries(env)) envArgs.push('--setenv', name, value);
     const argsData = Buffer.from(envArgs.map((arg) => `${arg}\0`).join(''));
 
-    const command = this.bridges.length > 0 ? [this.tools.sh, '-c', this.bridgeLauncher(), 'hangar-bridges', request.command, ...request.args] : [request.command, ...request.args];
+    const command = this.bridges.length > 0 ? [this.tools.bash ?? this.tools.sh, '-c', this.bridgeLauncher(), 'hangar-bridges', request.command, ...request.args] : [request.command, ...request.args];
     const joinCgroups = this.cgroup.procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
     const script = `${joinCgroups} || exit 125\nexec "$@"`;
     const argv = [
@@ -980,6 +1009,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       mkfsExt4: await findExecutable('mkfs.ext4', undefined),
       losetup: await findExecutable('losetup', undefined),
       sh: (await isExecutable('/bin/sh')) ? '/bin/sh' : undefined,
+      bash: await findExecutable('bash', undefined),
     };
     const missing: string[] = [];
     if (found.bwrap === undefined) missing.push('bubblewrap (bwrap) not found: install it with `apt-get install bubblewrap`');
@@ -1021,6 +1051,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     const system = await systemPathArgs();
     const tools: HostTools = {
       sh: found.sh as string,
+      bash: found.bash,
       bwrap: found.bwrap as string,
       socat: found.socat as string,
       setpriv: found.setpriv as string,
