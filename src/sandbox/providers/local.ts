@@ -27,7 +27,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, constants as fsConstants, lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { access, chmod, chown, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -337,11 +337,17 @@ class UidAllocator {
   private async tryReserve(uid: number, owner: string): Promise<boolean> {
     const file = path.join(this.lockDir, String(uid));
     for (let attempt = 0; attempt < 2; attempt += 1) {
+      // The reservation appears with its content at once (link of a written temp file), so a
+      // reader never sees it empty: the orphan sweep of another process relies on that.
+      const temporary = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
       try {
-        await writeFile(file, `${process.pid} ${owner}\n`, { flag: 'wx', mode: 0o600 });
+        await writeFile(temporary, `${process.pid} ${owner}\n`, { flag: 'wx', mode: 0o600 });
+        await link(temporary, file);
         return true;
       } catch (error) {
         if (errnoOf(error) !== 'EEXIST') throw failed(`cannot reserve sandbox uid ${uid} in ${this.lockDir}: ${(error as Error).message}`, error);
+      } finally {
+        await unlink(temporary).catch(() => undefined);
       }
       // Taken: reclaim it only when the process that reserved it is gone.
       const ownerPid = Number((await readFile(file, 'utf8').catch(() => '')).split(' ')[0]);
@@ -1076,12 +1082,22 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
    * holds a uid reservation for (a reservation is made before, and released after, everything else).
    */
   const sweepOrphans = async (tools: HostTools): Promise<void> => {
+    // Cgroups are listed before reservations are read: a sandbox reserves its uid before it makes
+    // its cgroup, so every group in this list that a live process is creating has its
+    // reservation in place by the time the reservations are read.
+    const cgroupNames = await cgroups.list();
     const owned = new Set<string>();
     for (const entry of await readdir(uidLockDir).catch(() => [] as string[])) {
       const file = path.join(uidLockDir, entry);
+      if (entry.endsWith('.tmp')) {
+        // `<uid>.<pid>.<random>.tmp`: a reservation being made; removed when its process is gone.
+        const writer = Number(entry.split('.')[1]);
+        if (Number.isInteger(writer) && writer > 0 && writer !== process.pid && !isAlive(writer)) await unlink(file).catch(() => undefined);
+        continue;
+      }
       const [pidText, owner] = (await readFile(file, 'utf8').catch(() => '')).trim().split(' ');
       const pid = Number(pidText);
-      // A reservation being written has no content yet: it counts as live.
+      // Unreadable content counts as live (it is never empty: see tryReserve).
       if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || isAlive(pid)) {
         if (owner !== undefined) owned.add(owner);
         continue;
@@ -1089,7 +1105,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       await unlink(file).catch(() => undefined);
     }
     const swept: string[] = [];
-    for (const name of await cgroups.list()) {
+    for (const name of cgroupNames) {
       if (owned.has(name)) continue;
       try {
         await (await cgroups.open(name)).remove();
