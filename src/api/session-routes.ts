@@ -5,28 +5,19 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import type { CheckpointRecord, QueuedMessage, SessionRecord } from '../store/store.js';
+import { allowedToolsSchema, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './server.js';
+import { openEventStream } from './sse.js';
 
 const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const;
 const idParams = z.object({ id: z.string().min(1).max(200) }).strict();
-
-function resourcesSchema(config: ApiDependencies['config']) {
-  const maximum = config.sandbox.maximum;
-  return z
-    .object({
-      memoryMb: z.number().int().min(64).max(maximum.memoryMb).optional(),
-      cpus: z.number().min(0.05).max(maximum.cpus).optional(),
-      diskMb: z.number().int().min(8).max(maximum.diskMb).optional(),
-    })
-    .strict();
-}
 
 function createSessionSchema(config: ApiDependencies['config']) {
   return z
     .object({
       pattern: z.enum(['long-running', 'hybrid']).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
       prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).optional().describe('First message, queued at once'),
-      allowedTools: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/)).max(64).optional(),
+      allowedTools: allowedToolsSchema.optional(),
       maxTurns: z.number().int().min(1).max(1000).optional().describe('Agent turns per message'),
       maxBudgetUsd: z.number().positive().max(1_000_000).optional().describe('The session stops taking turns once it has spent this much'),
       permissionMode: z.enum(PERMISSION_MODES).optional(),
@@ -34,11 +25,8 @@ function createSessionSchema(config: ApiDependencies['config']) {
       model: z.string().min(1).max(200).optional(),
       resources: resourcesSchema(config).optional(),
       idleTimeoutSec: z.number().int().min(1).max(7 * 86_400).optional().describe('Idle seconds before a long-running session hibernates'),
-      files: z.record(z.string().min(1).max(1024), z.string()).optional().describe('Initial workspace files'),
-      metadata: z
-        .record(z.string().min(1).max(100), z.string().max(1000))
-        .refine((value) => Object.keys(value).length <= 50, 'at most 50 metadata keys')
-        .optional(),
+      files: workspaceFilesSchema.optional().describe('Initial workspace files'),
+      metadata: metadataSchema.optional(),
       sandboxId: z.string().min(1).max(200).optional().describe('Run inside this shared sandbox (POST /v1/sandboxes)'),
     })
     .strict();
@@ -123,8 +111,7 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
 
   routes.get('/v1/sessions/:id', { schema: { params: idParams, description: 'Read a session' } }, async (request) => {
     const session = await sessionManager.get(request.params.id);
-    const checkpoint = session.lastCheckpointId === null ? undefined : (await sessionManager.checkpoints(session.id, 1))[0];
-    return presentSession(session, checkpoint?.id === session.lastCheckpointId ? checkpoint : undefined);
+    return presentSession(session, session.lastCheckpointId === null ? undefined : await sessionManager.checkpoint(session.lastCheckpointId));
   });
 
   routes.delete('/v1/sessions/:id', { schema: { params: idParams, description: 'Close a session and free its sandbox' } }, async (request) =>
@@ -161,7 +148,7 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
       schema: {
         params: idParams,
         body: z
-          .object({ checkpointId: z.string().min(1).max(200).optional(), metadata: z.record(z.string().min(1).max(100), z.string().max(1000)).optional() })
+          .object({ checkpointId: z.string().min(1).max(200).optional(), metadata: metadataSchema.optional() })
           .strict()
           .default({}),
         description: 'New session from a checkpoint: workspace and transcript copied, the original untouched',
@@ -227,30 +214,21 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
       const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
       const after = fromHeader ?? request.query.after ?? 0;
       const follow = request.query.follow === 'true';
-      reply.hijack();
-      const raw = reply.raw;
-      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-      const abort = new AbortController();
-      raw.on('close', () => abort.abort());
-      const heartbeat = setInterval(() => {
-        if (!raw.writableEnded) raw.write(': keep-alive\n\n');
-      }, 15_000);
+      const stream = openEventStream(reply);
       const sessionId = request.params.id;
       try {
         for await (const event of eventHub.follow(sessionId, {
           after,
-          signal: abort.signal,
+          signal: stream.signal,
           isFinished: async () => !follow || (await sessionManager.isQuiescent(sessionId)),
         })) {
-          if (raw.writableEnded || raw.destroyed) break;
-          const ok = raw.write(`id: ${event.seq}\nevent: ${event.type}\ndata: ${JSON.stringify({ seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data })}\n\n`);
-          if (!ok) await new Promise<void>((resolve) => raw.once('drain', resolve));
+          if (stream.closed) break;
+          await stream.send(event.seq, event.type, { seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data });
         }
       } catch (error) {
         request.log.warn({ err: error, sessionId }, 'event stream ended with an error');
       } finally {
-        clearInterval(heartbeat);
-        if (!raw.writableEnded) raw.end();
+        stream.end();
       }
     },
   );

@@ -6,38 +6,23 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import type { TaskRecord } from '../store/store.js';
+import { allowedToolsSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './server.js';
+import { openEventStream } from './sse.js';
 
 const TASK_STATUSES = ['running', 'succeeded', 'failed', 'interrupted'] as const;
 
 export function taskRequestSchema(config: ApiDependencies['config']) {
-  const maximum = config.sandbox.maximum;
   return z
     .object({
       prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).describe('What the agent should do'),
-      allowedTools: z
-        .array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'tool names are letters, digits and underscores'))
-        .max(64)
-        .optional()
-        .describe('Tools the agent may use (each pre-approved); default from the configuration'),
+      allowedTools: allowedToolsSchema.optional().describe('Tools the agent may use (each pre-approved); default from the configuration'),
       maxTurns: z.number().int().min(1).max(1000).optional().describe('Most agent turns before the task stops'),
       permissionMode: z.enum(PERMISSION_MODES).optional().describe('Claude Code permission mode; default dontAsk (only allowedTools)'),
       appendSystemPrompt: z.string().max(100_000).optional().describe('Text appended to the Claude Code system prompt'),
       model: z.string().min(1).max(200).optional().describe('Model id the CLI asks for'),
-      resources: z
-        .object({
-          memoryMb: z.number().int().min(64).max(maximum.memoryMb).optional(),
-          cpus: z.number().min(0.05).max(maximum.cpus).optional(),
-          diskMb: z.number().int().min(8).max(maximum.diskMb).optional(),
-        })
-        .strict()
-        .optional()
-        .describe('Sandbox limits; defaults from the configuration'),
-      files: z
-        .record(z.string().min(1).max(1024), z.string())
-        .refine((files) => Object.keys(files).length <= 10_000, 'at most 10000 files')
-        .optional()
-        .describe('Initial workspace files: relative path -> UTF-8 content'),
+      resources: resourcesSchema(config).optional().describe('Sandbox limits; defaults from the configuration'),
+      files: workspaceFilesSchema.optional().describe('Initial workspace files: relative path -> UTF-8 content'),
       stream: z.boolean().optional().describe('Answer with an SSE stream of the SDK messages, then the task'),
       wait: z.boolean().optional().describe('false: answer 202 at once and run in the background (poll GET /v1/tasks/:id)'),
     })
@@ -83,20 +68,15 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
     '/v1/tasks',
     { schema: { body: taskRequestSchema(dependencies.config), description: 'Run an ephemeral task in a fresh sandbox' } },
     async (request, reply) => {
-      const { stream, wait, ...input } = request.body;
-      if (stream === true) {
+      const { stream: streamed, wait, ...input } = request.body;
+      if (streamed === true) {
         // Server-sent events: `task` (created), `message` (each SDK message), `result` (final task).
-        reply.hijack();
-        const raw = reply.raw;
-        raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+        const stream = openEventStream(reply);
         let sequence = 0;
         const send = (event: string, data: unknown): void => {
           sequence += 1;
-          if (!raw.writableEnded) raw.write(`id: ${sequence}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+          void stream.send(sequence, event, data);
         };
-        const heartbeat = setInterval(() => {
-          if (!raw.writableEnded) raw.write(': keep-alive\n\n');
-        }, 15_000);
         try {
           const task = await taskService.run(input, {
             onCreated: (created) => send('task', { id: created.id, status: created.status }),
@@ -107,8 +87,7 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
           const { code, message } = error instanceof Error && 'code' in error ? (error as { code: string; message: string }) : { code: 'INTERNAL', message: 'task failed' };
           send('error', { error: { code, message } });
         } finally {
-          clearInterval(heartbeat);
-          raw.end();
+          stream.end();
         }
         return;
       }

@@ -31,7 +31,7 @@ import type { EventHub } from './event-hub.js';
 import { nextRunAfter, parseInterval, validateCron } from './schedule-timing.js';
 import { resolveResources } from './resources.js';
 import { assertWorkspaceRelativePath } from './task-service.js';
-import { transcriptUpTo } from './transcript-views.js';
+import { overrideSessionStore, transcriptUpTo } from './transcript-views.js';
 import { restoreWorkspace, snapshotWorkspace } from './workspace-snapshots.js';
 
 export interface SessionOptionsInput {
@@ -106,6 +106,8 @@ export interface SessionManager {
   hibernate(sessionId: string): Promise<SessionRecord>;
   messages(sessionId: string, limit: number): Promise<QueuedMessage[]>;
   checkpoints(sessionId: string, limit: number): Promise<CheckpointRecord[]>;
+  /** One checkpoint by id, if it exists. */
+  checkpoint(checkpointId: string): Promise<CheckpointRecord | undefined>;
   addSchedule(sessionId: string, input: { every?: string; cron?: string; prompt: string }): Promise<ScheduleRecord>;
   schedules(sessionId: string): Promise<ScheduleRecord[]>;
   removeSchedule(sessionId: string, scheduleId: string): Promise<void>;
@@ -212,16 +214,12 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
 
   /** Where the SDK mirrored this agent session's transcript (the project key is derived from the cwd). */
   const projectKeys = new Map<string, string>();
-  const agentSessionStore: SessionStore = {
-    ...dependencies.agentSessionStore,
+  const agentSessionStore = overrideSessionStore(dependencies.agentSessionStore, {
     append: async (key, entries) => {
       if (key.subpath === undefined) projectKeys.set(key.sessionId, key.projectKey);
       await dependencies.agentSessionStore.append(key, entries);
     },
-    load: (key) => dependencies.agentSessionStore.load(key),
-  };
-  if (dependencies.agentSessionStore.listSessions) agentSessionStore.listSessions = dependencies.agentSessionStore.listSessions.bind(dependencies.agentSessionStore);
-  if (dependencies.agentSessionStore.listSubkeys) agentSessionStore.listSubkeys = dependencies.agentSessionStore.listSubkeys.bind(dependencies.agentSessionStore);
+  });
   /** The project key every sandbox's cwd maps to, learned from the first mirrored write. */
   const projectKeyFor = (agentSessionId: string): string | undefined => projectKeys.get(agentSessionId) ?? [...projectKeys.values()][0];
 
@@ -664,6 +662,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       await requireSession(sessionId);
       return store.checkpoints.list(sessionId, limit);
     },
+
+    checkpoint: (checkpointId) => store.checkpoints.get(checkpointId),
 
     async addSchedule(sessionId, input) {
       const session = await requireSession(sessionId);
