@@ -13,6 +13,7 @@ import type {
   TranscriptEntry,
   TranscriptKey,
 } from './store.js';
+import { newQueuedMessage } from './store.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -140,18 +141,7 @@ export function createInMemoryStore(): Store {
         if (messages.has(message.id)) throw new HangarError('CONFLICT', `message ${message.id} already exists`);
         const seq = (messageSeqs.get(message.sessionId) ?? 0) + 1;
         messageSeqs.set(message.sessionId, seq);
-        const queued: QueuedMessage = {
-          id: message.id,
-          sessionId: message.sessionId,
-          seq,
-          prompt: message.prompt,
-          source: message.source,
-          status: 'queued',
-          error: null,
-          createdAt: message.createdAt,
-          startedAt: null,
-          finishedAt: null,
-        };
+        const queued = newQueuedMessage(message, seq);
         messages.set(queued.id, queued);
         return copy(queued);
       },

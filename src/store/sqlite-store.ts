@@ -28,6 +28,7 @@ import type {
   TranscriptKey,
   TranscriptRepository,
 } from './store.js';
+import { newQueuedMessage } from './store.js';
 
 interface TasksTable {
   id: string;
@@ -659,18 +660,7 @@ function createMessageQueueRepository(db: Kysely<StoreDatabase>): MessageQueueRe
       return insertOrConflict(`message ${message.id}`, () =>
         db.transaction().execute(async (trx) => {
           const seq = await advanceSequence(trx, 'messages', message.sessionId, 1);
-          const queued: QueuedMessage = {
-            id: message.id,
-            sessionId: message.sessionId,
-            seq,
-            prompt: message.prompt,
-            source: message.source,
-            status: 'queued',
-            error: null,
-            createdAt: message.createdAt,
-            startedAt: null,
-            finishedAt: null,
-          };
+          const queued = newQueuedMessage(message, seq);
           await trx
             .insertInto('session_messages')
             .values({
