@@ -12,6 +12,7 @@ export function createSandboxProvider(config: HangarConfig, paths: { sandboxRoot
         uidRangeStart: config.sandbox.uidRangeStart,
         uidRangeSize: config.sandbox.uidRangeSize,
         workspaceBacking: config.sandbox.workspaceBacking,
+        favorDynamicCgroups: config.sandbox.favorDynamicCgroups,
         logger,
       });
   }

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCgroupManager, detectCgroupLayout, parseCgroupMounts, type CgroupLayout } from '../../src/sandbox/cgroups.js';
+import { createCgroupManager, detectCgroupLayout, favorDynamicModifications, parseCgroupMounts, type CgroupLayout } from '../../src/sandbox/cgroups.js';
 import { exitOf, waitAllGone } from '../helpers/sandbox-host.js';
 
 const temps: string[] = [];
@@ -36,11 +36,11 @@ describe('parseCgroupMounts', () => {
       '36 30 0:32 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd',
     ].join('\n');
     expect(parseCgroupMounts(mountinfo)).toEqual([
-      { mountPoint: '/sys/fs/cgroup/unified', fsType: 'cgroup2', controllers: [] },
-      { mountPoint: '/sys/fs/cgroup/cpu,cpuacct', fsType: 'cgroup', controllers: ['cpu', 'cpuacct'] },
-      { mountPoint: '/sys/fs/cgroup/memory', fsType: 'cgroup', controllers: ['memory'] },
-      { mountPoint: '/sys/fs/cgroup/my pids', fsType: 'cgroup', controllers: ['pids'] },
-      { mountPoint: '/sys/fs/cgroup/systemd', fsType: 'cgroup', controllers: [] },
+      { mountPoint: '/sys/fs/cgroup/unified', fsType: 'cgroup2', controllers: [], superOptions: ['rw', 'nsdelegate'] },
+      { mountPoint: '/sys/fs/cgroup/cpu,cpuacct', fsType: 'cgroup', controllers: ['cpu', 'cpuacct'], superOptions: ['rw', 'cpu', 'cpuacct'] },
+      { mountPoint: '/sys/fs/cgroup/memory', fsType: 'cgroup', controllers: ['memory'], superOptions: ['rw', 'memory'] },
+      { mountPoint: '/sys/fs/cgroup/my pids', fsType: 'cgroup', controllers: ['pids'], superOptions: ['rw', 'pids'] },
+      { mountPoint: '/sys/fs/cgroup/systemd', fsType: 'cgroup', controllers: [], superOptions: ['rw', 'xattr', 'name=systemd'] },
     ]);
   });
 
@@ -55,6 +55,50 @@ describe('parseCgroupMounts', () => {
   it('detects this host', async () => {
     const layout = await detectCgroupLayout();
     expect(['v1', 'v2']).toContain(layout.version);
+  });
+});
+
+describe('favorDynamicModifications', () => {
+  const plainMountinfo = '34 30 0:30 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory\n';
+
+  it('mounts its named hierarchy with favordynmods when no cgroup mount has the option', async () => {
+    const root = await tempDir();
+    const mountinfo = path.join(root, 'mountinfo');
+    await writeFile(mountinfo, plainMountinfo);
+    const mountPoint = path.join(root, 'favor');
+    const calls: string[][] = [];
+    const outcome = await favorDynamicModifications({
+      mountinfoPath: mountinfo,
+      mountPoint,
+      // Stands for mount(8): the kernel then lists the new mount with the option.
+      mount: async (args) => {
+        calls.push(args);
+        await writeFile(mountinfo, `${plainMountinfo}40 30 0:40 / ${mountPoint} rw - cgroup cgroup rw,favordynmods,name=hangar-favordynmods\n`);
+      },
+    });
+    expect(outcome).toEqual({ state: 'mounted' });
+    expect(calls).toEqual([['-t', 'cgroup', '-o', 'none,name=hangar-favordynmods,favordynmods', 'cgroup', mountPoint]]);
+  });
+
+  it('mounts nothing when a cgroup mount already favors dynamic modifications', async () => {
+    const root = await tempDir();
+    const mountinfo = path.join(root, 'mountinfo');
+    await writeFile(mountinfo, '31 30 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n');
+    const calls: string[][] = [];
+    expect(await favorDynamicModifications({ mountinfoPath: mountinfo, mountPoint: path.join(root, 'favor'), mount: async (args) => calls.push(args) })).toEqual({ state: 'already' });
+    expect(calls).toEqual([]);
+  });
+
+  it('reports why when the kernel refuses the option', async () => {
+    const root = await tempDir();
+    const mountinfo = path.join(root, 'mountinfo');
+    await writeFile(mountinfo, plainMountinfo);
+    const outcome = await favorDynamicModifications({
+      mountinfoPath: mountinfo,
+      mountPoint: path.join(root, 'favor'),
+      mount: () => Promise.reject(new Error('mount: cgroup: bad option')),
+    });
+    expect(outcome).toEqual({ state: 'unavailable', reason: 'mount: cgroup: bad option' });
   });
 });
 

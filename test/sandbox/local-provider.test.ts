@@ -62,6 +62,13 @@ describe('local sandbox provider', () => {
     await broken.close();
   });
 
+  it('leaves a cgroup hierarchy mounted with favordynmods once it has created a sandbox', async () => {
+    await (await provider.create({ resources, bridges: [] })).destroy();
+    const mountinfo = await readFile('/proc/self/mountinfo', 'utf8');
+    const favoring = mountinfo.split('\n').filter((line) => / - cgroup2? \S+ \S*\bfavordynmods\b/.test(line));
+    expect(favoring.length, mountinfo).toBeGreaterThan(0);
+  });
+
   it('works under a rootDir with spaces in its path', async () => {
     const parent = await makeSandboxRoot();
     roots.push(parent);

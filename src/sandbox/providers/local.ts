@@ -32,7 +32,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
-import { createCgroupManager, type SandboxCgroup } from '../cgroups.js';
+import { createCgroupManager, favorDynamicModifications, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell } from '../host-shell.js';
 import type {
   Sandbox,
@@ -93,6 +93,14 @@ export interface LocalSandboxSettings {
   scratchMb?: number;
   /** Parent cgroup of every sandbox's group, relative to each hierarchy root. Default `hangar`. */
   cgroupParent?: string;
+  /**
+   * Mounts a small cgroup hierarchy with the kernel's `favordynmods` option (see cgroups.ts) so a
+   * process joining a sandbox's cgroups does not wait for an RCU grace period (~20 ms measured on
+   * an idle host, on every launch). Host-wide: forks and exits take a slightly slower path, until
+   * reboot. When the kernel refuses (before Linux 6.2, or v1 hierarchies disabled), a warning is
+   * logged and sandboxes work as before. Default true.
+   */
+  favorDynamicCgroups?: boolean;
   /**
    * Host system paths visible read-only at the same place inside. Directories are bound; symlinks
    * (/bin -> usr/bin on usr-merged systems) are recreated; missing paths are skipped.
@@ -1043,6 +1051,13 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       throw unavailable('AppArmor restricts unprivileged user namespaces: run `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for bwrap');
     }
     await cgroups.prepare();
+    if (settings.favorDynamicCgroups !== false) {
+      const mountProgram = found.mount as string;
+      const outcome = await favorDynamicModifications({ mount: (args) => hostShell.run(mountProgram, args) });
+      if (outcome.state === 'unavailable') {
+        logger?.warn({ reason: outcome.reason }, 'cannot mount a cgroup hierarchy with favordynmods: each launch in a sandbox may wait ~20 ms for the kernel');
+      }
+    }
     await checkRootDirReachable();
     realRootDir = await realpath(rootDir);
     if (backing === 'ext4') {
