@@ -24,6 +24,14 @@ export interface TaskView {
   costUsd: number;
   numTurns: number | null;
   durationMs: number | null;
+  /** What the sandbox reported once the task finished (null while running or when it never had one). */
+  sandbox: {
+    sandboxId: string;
+    oomKills: number;
+    memoryPeakBytes: number | null;
+    modelRequests: number;
+    failedModelRequests: number;
+  } | null;
   [key: string]: unknown;
 }
 

@@ -87,6 +87,16 @@ export const configSchema = z
             'Mount a small cgroup hierarchy with the kernel\'s favordynmods option, so a process joining a sandbox\'s cgroups does not ' +
               'wait ~20 ms for an RCU grace period (Linux 6.2+). Host-wide until reboot: forks and exits take a slightly slower path',
           ),
+        warmPoolSize: z
+          .number()
+          .int()
+          .min(0)
+          .max(64)
+          .default(2)
+          .describe(
+            'Sandboxes kept ready for each of the two most recently used shapes (disk size, bridges), with their first launch ' +
+              'already started, so a task or session starts its CLI without waiting for sandbox setup; 0 creates each sandbox on demand',
+          ),
         defaults: resourcesSchema
           .default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 })
           .describe('Resources of a sandbox when the request names none'),
@@ -101,6 +111,7 @@ export const configSchema = z
         uidRangeSize: 10000,
         workspaceBacking: 'ext4',
         favorDynamicCgroups: true,
+        warmPoolSize: 2,
         defaults: { memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 },
         maximum: { memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 },
       }),

@@ -30,7 +30,16 @@ export interface CgroupLimits {
   /** CPU share in cores; becomes a CFS quota per 100 ms period. */
   cpus: number;
   pids: number;
+  /**
+   * The group gets CPU time only when others leave some (the lowest cpu.shares / cpu.weight): for
+   * sandboxes made ahead of need, whose setup must not slow running agents. Default false.
+   */
+  background?: boolean;
 }
+
+/** CPU weight of a group: the kernel's default, or its lowest for background groups. */
+const CPU_SHARES = { normal: 1024, background: 2 } as const;
+const CPU_WEIGHT = { normal: 100, background: 1 } as const;
 
 export interface CgroupStats {
   oomKills: number;
@@ -52,6 +61,8 @@ export interface SandboxCgroup {
   kill(): Promise<boolean>;
   /** Kills what is left and removes every directory of the group. Idempotent. */
   remove(): Promise<void>;
+  /** Replaces the memory, cpu and pids limits (a pooled sandbox taken for other resources). */
+  setLimits(limits: CgroupLimits): Promise<void>;
 }
 
 export interface CgroupManager {
@@ -352,9 +363,7 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
 
   const create = async (name: string, limits: CgroupLimits): Promise<SandboxCgroup> => {
     validateRelative(name, 'name');
-    if (!(limits.memoryBytes > 0) || !(limits.cpus > 0) || !(limits.pids > 0)) {
-      throw new HangarError('VALIDATION_FAILED', 'cgroup limits must be positive');
-    }
+    assertPositiveLimits(limits);
     const layout = preparedLayout ?? (await prepare());
     return layout.version === 'v2' ? createV2(layout, name, limits) : createV1(layout, name, limits);
   };
@@ -364,10 +373,8 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
     await mkdirFresh(dir);
     const cgroup = v2Group(name, dir);
     try {
-      await writeControl(path.join(dir, 'memory.max'), String(Math.floor(limits.memoryBytes)));
       if (await exists(path.join(dir, 'memory.swap.max'))) await writeControl(path.join(dir, 'memory.swap.max'), '0');
-      await writeControl(path.join(dir, 'cpu.max'), `${cpuQuota(limits.cpus)} ${CPU_PERIOD_US}`);
-      await writeControl(path.join(dir, 'pids.max'), String(Math.floor(limits.pids)));
+      await writeV2Limits(dir, limits);
     } catch (error) {
       await cgroup.remove().catch(() => undefined);
       throw error;
@@ -426,16 +433,11 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
         await mkdirFresh(dir);
         created.push(dir);
       }
-      await writeControl(path.join(dirs.memory, 'memory.limit_in_bytes'), String(Math.floor(limits.memoryBytes)));
-      if (await exists(path.join(dirs.memory, 'memory.memsw.limit_in_bytes'))) {
-        // memory+swap equal to memory: the sandbox cannot swap.
-        await writeControl(path.join(dirs.memory, 'memory.memsw.limit_in_bytes'), String(Math.floor(limits.memoryBytes)));
-      } else {
+      if (!(await exists(path.join(dirs.memory, 'memory.memsw.limit_in_bytes')))) {
         await writeFile(path.join(dirs.memory, 'memory.swappiness'), '0').catch(() => undefined);
       }
       await writeControl(path.join(dirs.cpu, 'cpu.cfs_period_us'), String(CPU_PERIOD_US));
-      await writeControl(path.join(dirs.cpu, 'cpu.cfs_quota_us'), String(cpuQuota(limits.cpus)));
-      await writeControl(path.join(dirs.pids, 'pids.max'), String(Math.floor(limits.pids)));
+      await writeV1Limits(dirs, limits);
     } catch (error) {
       for (const dir of created.reverse()) await removeDir(dir).catch(() => undefined);
       throw error;
@@ -444,6 +446,42 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
   };
 
   return { parent, prepare, create, list, open: openGroup };
+}
+
+function assertPositiveLimits(limits: CgroupLimits): void {
+  if (!(limits.memoryBytes > 0) || !(limits.cpus > 0) || !(limits.pids > 0)) {
+    throw new HangarError('VALIDATION_FAILED', 'cgroup limits must be positive');
+  }
+}
+
+async function writeV2Limits(dir: string, limits: CgroupLimits): Promise<void> {
+  await writeControl(path.join(dir, 'memory.max'), String(Math.floor(limits.memoryBytes)));
+  await writeControl(path.join(dir, 'cpu.max'), `${cpuQuota(limits.cpus)} ${CPU_PERIOD_US}`);
+  await writeControl(path.join(dir, 'cpu.weight'), String(limits.background === true ? CPU_WEIGHT.background : CPU_WEIGHT.normal));
+  await writeControl(path.join(dir, 'pids.max'), String(Math.floor(limits.pids)));
+}
+
+/**
+ * v1 limits. Where the kernel accounts swap, memory+swap equals memory (the sandbox cannot swap);
+ * memory may never exceed memory+swap, so a raise writes memory+swap first and a cut writes it last.
+ */
+async function writeV1Limits(dirs: V1Dirs, limits: CgroupLimits): Promise<void> {
+  const memory = String(Math.floor(limits.memoryBytes));
+  const memoryFile = path.join(dirs.memory, 'memory.limit_in_bytes');
+  const memswFile = path.join(dirs.memory, 'memory.memsw.limit_in_bytes');
+  const memsw = await readText(memswFile);
+  if (memsw === undefined) {
+    await writeControl(memoryFile, memory);
+  } else if (Number(memsw.trim()) < limits.memoryBytes) {
+    await writeControl(memswFile, memory);
+    await writeControl(memoryFile, memory);
+  } else {
+    await writeControl(memoryFile, memory);
+    await writeControl(memswFile, memory);
+  }
+  await writeControl(path.join(dirs.cpu, 'cpu.cfs_quota_us'), String(cpuQuota(limits.cpus)));
+  await writeControl(path.join(dirs.cpu, 'cpu.shares'), String(limits.background === true ? CPU_SHARES.background : CPU_SHARES.normal));
+  await writeControl(path.join(dirs.pids, 'pids.max'), String(Math.floor(limits.pids)));
 }
 
 function cpuQuota(cpus: number): number {
@@ -517,6 +555,10 @@ function v2Group(name: string, dir: string): SandboxCgroup {
       await removeDir(dir);
       removed = true;
     },
+    async setLimits(limits) {
+      assertPositiveLimits(limits);
+      await writeV2Limits(dir, limits);
+    },
   };
 }
 
@@ -589,6 +631,10 @@ function v1Group(name: string, dirs: V1Dirs, allDirs: string[]): SandboxCgroup {
       await kill();
       for (const dir of allDirs) await removeDir(dir);
       removed = true;
+    },
+    async setLimits(limits) {
+      assertPositiveLimits(limits);
+      await writeV1Limits(dirs, limits);
     },
   };
 }

@@ -3,6 +3,7 @@
 // 100 MB of its memory; the shell is small, so the commands it starts are cheap. Commands run one
 // at a time, with an empty environment, and report their exit status and combined output.
 import { spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 
 export interface HostShellResult {
   exitCode: number;
@@ -53,7 +54,12 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
-export function createHostShell(shellPath = '/bin/sh'): HostShell {
+/**
+ * Starts the shell lazily, on the first command. `niceness` (0..19) lowers the CPU priority of the
+ * shell and of every command it runs: for background work that must not slow running sandboxes.
+ */
+export function createHostShell(options: { shellPath?: string; niceness?: number } = {}): HostShell {
+  const shellPath = options.shellPath ?? '/bin/sh';
   let shell: ChildProcess | undefined;
   let nextId = 1;
   const pending = new Map<number, Pending>();
@@ -73,6 +79,13 @@ export function createHostShell(shellPath = '/bin/sh'): HostShell {
     // Its own process group, so a timed-out command dies with the shell. The shell exits when this
     // process goes (its stdin closes).
     const child = spawn(shellPath, [], { env: {}, cwd: '/', stdio: ['pipe', 'pipe', 'ignore'], detached: true });
+    if (options.niceness !== undefined && child.pid !== undefined) {
+      try {
+        os.setPriority(child.pid, options.niceness);
+      } catch {
+        // The commands then run at normal priority: slower neighbours, same results.
+      }
+    }
     child.stdout!.setEncoding('utf8');
     child.stdout!.on('data', (chunk: string) => {
       buffer += chunk;

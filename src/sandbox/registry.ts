@@ -13,6 +13,7 @@ export function createSandboxProvider(config: HangarConfig, paths: { sandboxRoot
         uidRangeSize: config.sandbox.uidRangeSize,
         workspaceBacking: config.sandbox.workspaceBacking,
         favorDynamicCgroups: config.sandbox.favorDynamicCgroups,
+        warmPoolSize: config.sandbox.warmPoolSize,
         logger,
       });
   }

@@ -119,8 +119,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     const stderrTail: string[] = [];
     const timeout = setTimeout(() => abort.abort(), config.agent.taskTimeoutMs);
     try {
+      // No id: the provider may hand out a sandbox it made ahead of need (warm pool).
       sandbox = await sandboxProvider.create({
-        id: task.id,
         resources,
         bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
         readOnlyPaths: [path.dirname(claudeExecutable)],
@@ -179,11 +179,11 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         usageByModel: metered.byModel,
         costUsd: costOfUsageByModel(config.pricing, metered.byModel),
         files,
-        sandboxReport: { oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests },
+        sandboxReport: { sandboxId: sandbox.id, oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests },
       });
     } catch (caught) {
       const failure = caught instanceof HangarError ? caught : new HangarError('INTERNAL', (caught as Error).message, { cause: caught });
-      log.error({ err: caught }, 'task failed');
+      log.error({ err: caught, sandboxId: sandbox?.id }, 'task failed');
       const metered = gateway.usage(task.id);
       return await store.tasks.update(task.id, {
         status: 'failed',

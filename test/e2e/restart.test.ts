@@ -1,7 +1,7 @@
 // Durability across a crash: `hangar serve` is SIGKILLed with a task in flight and started again
 // on the same data directory. Finished tasks are all there; the one in flight is marked
-// interrupted; nothing of its sandbox survives.
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// interrupted; nothing of its sandbox (nor of the warm pool's) survives.
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -40,8 +40,10 @@ describe('tasks across a server crash', () => {
     while (model.requests.filter((request) => request.kind === 'main').length < 2 && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    const sandboxDir = path.join(dataDir, 'sandboxes', inFlight.id);
-    expect(existsSync(sandboxDir)).toBe(true);
+    // The in-flight task's sandbox, the warm pool's and the prepared image pairs: all die with the server.
+    const sandboxRoot = path.join(dataDir, 'sandboxes');
+    const crashed = readdirSync(sandboxRoot);
+    expect(crashed.filter((entry) => !entry.startsWith('.')).length).toBeGreaterThan(0);
 
     server.child.kill('SIGKILL');
     await server.exited;
@@ -57,10 +59,13 @@ describe('tasks across a server crash', () => {
     model.setScenario({ replies: [{ content: [{ type: 'text', text: 'after the restart' }] }] });
     const after = await server.client.runTask({ prompt: 'third', allowedTools: ['Bash'] });
     expect(after).toMatchObject({ status: 'succeeded', result: 'after the restart' });
-    expect(existsSync(sandboxDir)).toBe(false);
-    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(inFlight.id);
-    for (const controller of ['memory', 'pids', 'cpu']) {
-      expect(existsSync(`/sys/fs/cgroup/${controller}/hangar/${inFlight.id}`)).toBe(false);
+    const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+    for (const entry of crashed) {
+      expect(existsSync(path.join(sandboxRoot, entry)), entry).toBe(false);
+      expect(mountinfo).not.toContain(path.join(sandboxRoot, entry));
+      for (const controller of ['memory', 'pids', 'cpu']) {
+        expect(existsSync(`/sys/fs/cgroup/${controller}/hangar/${entry}`), `${controller} cgroup of ${entry}`).toBe(false);
+      }
     }
   }, 90_000);
 });

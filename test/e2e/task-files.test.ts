@@ -63,7 +63,7 @@ describe('ephemeral task writing files', () => {
     expect(stored.files.map((file) => file.path).sort()).toEqual(['docs/from-write.md', 'from-bash.txt']);
 
     // Nothing of the sandbox remains: processes, cgroups, mounts, directories.
-    const record = harness.sandboxes.get(task.id);
+    const record = harness.sandboxes.get(task.sandbox?.sandboxId ?? '');
     expect(record).toBeDefined();
     expect(record?.pids.length).toBeGreaterThan(0);
     await assertLocalSandboxGone(record!.sandbox, record!.pids);

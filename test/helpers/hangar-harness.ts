@@ -35,7 +35,7 @@ export interface Harness {
   client: HangarClient;
   baseUrl: string;
   dataDir: string;
-  /** Sandboxes created so far, by sandbox id (= task id). */
+  /** Sandboxes created so far, by sandbox id (a task's is in its record: sandbox.sandboxId). */
   sandboxes: Map<string, SandboxRecord>;
   close(): Promise<void>;
 }
@@ -86,6 +86,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       uidRangeStart: config.sandbox.uidRangeStart,
       uidRangeSize: config.sandbox.uidRangeSize,
       workspaceBacking: config.sandbox.workspaceBacking,
+      warmPoolSize: config.sandbox.warmPoolSize,
     }),
     sandboxes,
   );

@@ -40,6 +40,152 @@ afterAll(async () => {
 for (const backing of BACKINGS) {
   runSandboxProviderContract(`local (${backing})`, () => newProvider(backing), { resources, assertGone: (sandbox) => assertLocalSandboxGone(sandbox) });
 }
+// The same contract when sandboxes come from the warm pool (their first spawn uses the prelaunched launcher).
+runSandboxProviderContract('local (ext4, warm pool)', async () => createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 2 }), {
+  resources,
+  assertGone: (sandbox) => assertLocalSandboxGone(sandbox),
+});
+
+describe('local sandbox provider: warm pool', () => {
+  /** Exit code once the process ended and its output was read. */
+  const closed = (child: { once(event: 'close', listener: (code: number | null) => void): void }): Promise<number | null> =>
+    new Promise((resolve) => child.once('close', resolve));
+  const cgroupFile = (sandbox: LocalSandbox, controller: string, file: string): Promise<string> => {
+    const dir = sandbox.cgroupPaths.find((candidate) => candidate.includes(`/${controller}/`));
+    if (dir === undefined) throw new Error(`no ${controller} cgroup for ${sandbox.id}`);
+    return readFile(path.join(dir, file), 'utf8').then((text) => text.trim());
+  };
+
+  it('hands out a ready sandbox with the asked limits; its first spawn runs in the prelaunched launcher', async () => {
+    const rootDir = await newRoot();
+    const socketDir = await mkdtemp(path.join(tmpdir(), 'hangar-warm-bridge-'));
+    await chmod(socketDir, 0o711);
+    const socketPath = path.join(socketDir, 'gw.sock');
+    const bridged: string[] = [];
+    const server = net.createServer((socket) => socket.once('data', (data) => bridged.push(data.toString())).on('error', () => undefined));
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    await chmod(socketPath, 0o666);
+    const provider = createLocalSandboxProvider({ rootDir, warmPoolSize: 1 });
+    const bridges = [{ name: 'gw', hostSocketPath: socketPath, port: 4200 }];
+    try {
+      const cold = await provider.create({ resources, bridges });
+      await provider.settled();
+      expect(provider.warmSandboxes).toBe(1);
+      const [waiting] = (await readdir(rootDir)).filter((entry) => !entry.startsWith('.') && entry !== cold.id);
+      expect(waiting).toBeDefined();
+      // While it waits in the pool, it gets CPU only when running sandboxes leave some.
+      expect(await readFile(`/sys/fs/cgroup/cpu/hangar/${waiting}/cpu.shares`, 'utf8').then((text) => text.trim())).toBe('2');
+
+      const asked = { memoryMb: 192, cpus: 0.5, diskMb: resources.diskMb, pids: 96 };
+      const warm = await provider.create({ resources: asked, bridges });
+      expect(warm.id).toBe(waiting);
+      expect(await cgroupFile(warm, 'memory', 'memory.limit_in_bytes')).toBe(String(192 * 1024 * 1024));
+      expect(await cgroupFile(warm, 'cpu', 'cpu.cfs_quota_us')).toBe('50000');
+      expect(await cgroupFile(warm, 'cpu', 'cpu.shares')).toBe('1024');
+      expect(await cgroupFile(warm, 'pids', 'pids.max')).toBe('96');
+
+      const launcherPids = await warm.hostPids();
+      await warm.exec('mkdir', ['-p', 'sub dir']);
+      const stderr: string[] = [];
+      const child = warm.spawn({
+        command: '/bin/bash',
+        // The bridge listens from the first instant: the launcher waited for it before the command came.
+        args: ['-c', 'pwd; printf "<%s>\\n" "$@"; env; echo bridged >/dev/tcp/127.0.0.1/4200; echo to-stderr >&2; cat', 'name', 'two words', 'new\nline', "it's"],
+        env: { GREETING: 'hello world', MULTI: 'a\nb', EQUALS: 'x=y' },
+        cwd: '/workspace/sub dir',
+        onStderr: (chunk) => stderr.push(chunk),
+      });
+      // The process is the launcher that was already running: same host pid.
+      expect(launcherPids).toContain(child.pid);
+      let stdout = '';
+      child.stdout.setEncoding('utf8');
+      child.stdout.on('data', (chunk: string) => (stdout += chunk));
+      child.stdin.end('from stdin\n');
+      expect(await closed(child)).toBe(0);
+      const lines = stdout.split('\n');
+      expect(lines[0]).toBe('/workspace/sub dir');
+      expect(lines.slice(1, 5)).toEqual(['<two words>', '<new', 'line>', "<it's>"]);
+      const env = stdout.slice(stdout.indexOf("<it's>") + 7, stdout.indexOf('from stdin'));
+      expect(env).toContain('EQUALS=x=y\n');
+      expect(env).toContain('GREETING=hello world\n');
+      expect(env).toContain('MULTI=a\nb\n');
+      expect(env).toContain('HOME=/home/agent\n');
+      expect(env).not.toMatch(/^(OLDPWD|BASH_\w*)=/m);
+      expect(stdout.endsWith('from stdin\n')).toBe(true);
+      expect(stderr.join('')).toBe('to-stderr\n');
+      expect(await eventually(async () => bridged.includes('bridged\n'))).toBe(true);
+
+      // The second spawn of the same sandbox is an ordinary launch.
+      expect((await warm.exec('sh', ['-c', 'echo $GREETING'], { env: { GREETING: 'again' } })).stdout).toBe('again\n');
+      for (const sandbox of [cold, warm]) {
+        await sandbox.destroy();
+        await assertLocalSandboxGone(sandbox);
+      }
+    } finally {
+      await provider.close();
+      server.close();
+      await rm(socketDir, { recursive: true, force: true });
+    }
+    expect(await readdir(rootDir)).toEqual([]);
+    expect((await mountPoints()).filter((point) => point.startsWith(`${rootDir}/`))).toEqual([]);
+  });
+
+  it('launches afresh (and stops the waiting launcher) for a spawn with shared directories', async () => {
+    const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
+    const shared = await mkdtemp(path.join(tmpdir(), 'hangar-warm-shared-'));
+    try {
+      await (await provider.create({ resources, bridges: [] })).destroy();
+      await provider.settled();
+      const warm = await provider.create({ resources, bridges: [] });
+      const waiting = await warm.hostPids();
+      expect(waiting.length).toBeGreaterThan(0);
+      await writeFile(path.join(shared, 'note.txt'), 'shared');
+      const child = warm.spawn({ command: 'cat', args: [path.join(shared, 'note.txt')], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
+      expect(waiting).not.toContain(child.pid);
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stdin.end();
+      expect(await closed(child)).toBe(0);
+      expect(stdout).toBe('shared');
+      expect(await eventually(async () => (await warm.hostPids()).length === 0)).toBe(true);
+      await warm.destroy();
+      await assertLocalSandboxGone(warm);
+    } finally {
+      await provider.close();
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('never hands out a sandbox whose launcher died, nor takes the pool for a sandbox with an id', async () => {
+    const rootDir = await newRoot();
+    const provider = createLocalSandboxProvider({ rootDir, warmPoolSize: 1 });
+    try {
+      await (await provider.create({ resources, bridges: [] })).destroy();
+      await provider.settled();
+      const [waiting] = (await readdir(rootDir)).filter((entry) => !entry.startsWith('.'));
+      expect(waiting).toBeDefined();
+      const named = await provider.create({ id: 'named-sandbox', resources, bridges: [] });
+      expect(named.id).toBe('named-sandbox');
+      expect(provider.warmSandboxes).toBe(1);
+      // Kill the waiting launcher from the host.
+      for (const pid of (await readFile(`/sys/fs/cgroup/pids/hangar/${waiting}/cgroup.procs`, 'utf8')).split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+      expect(await eventually(async () => (await readFile(`/sys/fs/cgroup/pids/hangar/${waiting}/cgroup.procs`, 'utf8')).trim() === '')).toBe(true);
+      const next = await provider.create({ resources, bridges: [] });
+      expect(next.id).not.toBe(waiting);
+      const child = next.spawn({ command: 'echo', args: ['works'], env: {} });
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      expect(await closed(child)).toBe(0);
+      expect(stdout).toBe('works\n');
+      await provider.settled();
+      expect(existsSync(path.join(rootDir, waiting!))).toBe(false);
+      await next.destroy();
+      await named.destroy();
+    } finally {
+      await provider.close();
+    }
+  });
+});
 
 describe('local sandbox provider', () => {
   let provider: LocalSandboxProvider;

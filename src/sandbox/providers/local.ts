@@ -7,6 +7,7 @@
 //   scratch/     a second one (scratchMb): home/ -> /home/agent, tmp/ -> /tmp, shm/ -> /dev/shm
 //   workspace.img, scratch.img                        (ext4 backing only: the two image files)
 //   etc/passwd, etc/group                             -> bound over /etc/passwd and /etc/group (user `agent`, uid 1000)
+//   launch/spec   (root-owned) command of a warm launcher -> /run/hangar/launch, read-only (see prelaunch())
 // Filling the workspace thus never takes the space the CLI needs for its own state in HOME and /tmp.
 // The two filesystems are, per the workspaceBacking setting:
 //   ext4   sparse image files (root-only, mode 0600) formatted ext4 and loop-mounted. Their pages go
@@ -23,9 +24,13 @@
 //       bwrap --args 3 ... -- command                     (fd 3 carries --clearenv/--setenv pairs)
 // so every process of the sandbox is in its cgroups, runs as an unprivileged host uid, and the
 // environment never appears in a host process's argv or in a root process's environment.
+// Warm pool (warmPoolSize > 0): sandboxes of the most recently used shapes (disk sizes, bridges,
+// read-only paths) are created ahead of need with their first launch chain already started
+// (prelaunch()); create() without an id takes one, sets the asked memory/cpu/pids limits, and the
+// first spawn() starts its command with no chain to wait for.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, constants as fsConstants, lstatSync, readdirSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { chownSync, closeSync, constants as fsConstants, lstatSync, openSync, readdirSync, realpathSync, statSync, writeSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -33,7 +38,7 @@ import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
 import { createCgroupManager, favorDynamicModifications, type SandboxCgroup } from '../cgroups.js';
-import { createHostShell } from '../host-shell.js';
+import { createHostShell, type HostShell } from '../host-shell.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -94,6 +99,13 @@ export interface LocalSandboxSettings {
   /** Parent cgroup of every sandbox's group, relative to each hierarchy root. Default `hangar`. */
   cgroupParent?: string;
   /**
+   * Sandboxes kept ready per shape (diskMb, scratchMb, bridges, read-only paths), for the two most
+   * recently used shapes: created ahead of need with the first launch chain started (prelaunch()).
+   * create() without an id takes one and applies its memory/cpu/pids; refilled in the background;
+   * destroyed by close(). Needs bash and env(1). 0 creates every sandbox on demand. Default 0.
+   */
+  warmPoolSize?: number;
+  /**
    * Mounts a small cgroup hierarchy with the kernel's `favordynmods` option (see cgroups.ts) so a
    * process joining a sandbox's cgroups does not wait for an RCU grace period (~20 ms measured on
    * an idle host, on every launch). Host-wide: forks and exits take a slightly slower path, until
@@ -137,6 +149,13 @@ export interface LocalSandbox extends Sandbox {
 
 export interface LocalSandboxProvider extends SandboxProvider {
   create(spec: SandboxSpec): Promise<LocalSandbox>;
+  /** Warm sandboxes ready to be taken, over all shapes. */
+  readonly warmSandboxes: number;
+  /**
+   * Resolves once the background work under way has finished: warm sandboxes and image pairs made
+   * ahead of need, filesystems released after destroys (benchmarks and tests wait for a quiet host).
+   */
+  settled(): Promise<void>;
 }
 
 const WORKSPACE_PATH = '/workspace';
@@ -149,6 +168,8 @@ const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const DEFAULT_SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/lib', '/lib64', '/sbin'];
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Read-only directory inside holding the command file of a warm launcher (see prelaunch()). */
+const LAUNCH_DIR = `${BRIDGE_DIR}/launch`;
 const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, '/etc/passwd', '/etc/group'];
 const PASSWD = `agent:x:${INSIDE_ID}:${INSIDE_ID}:agent:${HOME_PATH}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
 const GROUP = `agent:x:${INSIDE_ID}:\nnogroup:x:65534:\n`;
@@ -191,6 +212,8 @@ interface HostTools {
   umount: string;
   sleep: string;
   cat: string;
+  /** env(1) (coreutils): a warm launcher execs the command through `env -i` with its environment. */
+  env: string | undefined;
   /** iproute2's ss, when installed (faster bridge readiness checks). */
   ss: string | undefined;
   /** mkfs.ext4 (e2fsprogs); required for the ext4 backing. */
@@ -229,6 +252,11 @@ function fstabEscape(value: string): string {
 
 function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Each string followed by a NUL byte (bwrap's --args format, bash's `mapfile -d ''`). */
+function nulSeparated(values: string[]): Buffer {
+  return Buffer.from(values.map((value) => `${value}\0`).join(''));
 }
 
 /** chown -R without following symlinks (the tree is small: a resumed transcript directory). */
@@ -468,6 +496,39 @@ class CappedOutput {
   }
 }
 
+/** A sandbox of the warm pool, with what it was made with. */
+interface WarmSandbox {
+  sandbox: LocalSandboxImpl;
+  /** bindIdentities() of its spec when it was made. */
+  binds: string;
+}
+
+/** What the warm pool keys sandboxes by: everything fixed at creation except the cgroup limits. */
+function shapeOf(spec: SandboxSpec, scratchMb: number | undefined): string {
+  return JSON.stringify({
+    diskMb: spec.resources.diskMb,
+    scratchMb: scratchMb ?? spec.resources.diskMb,
+    bridges: [...(spec.bridges ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((bridge) => [bridge.name, bridge.hostSocketPath, bridge.port]),
+    readOnlyPaths: [...(spec.readOnlyPaths ?? [])].sort(),
+  });
+}
+
+/** Device and inode of each host path a spec binds in; a warm sandbox is used only while they are unchanged. */
+async function bindIdentities(spec: SandboxSpec): Promise<string> {
+  const paths = [...(spec.bridges ?? []).map((bridge) => bridge.hostSocketPath), ...(spec.readOnlyPaths ?? [])];
+  const identities = await Promise.all(paths.map((hostPath) => stat(hostPath).then((info) => `${info.dev}:${info.ino}`, () => 'missing')));
+  return identities.join(',');
+}
+
+/** A launcher started by prelaunch(), waiting for the sandbox's first spawn. */
+interface WarmLauncher {
+  child: ChildProcess;
+  /** stderr written before a spawn took the launcher (the last 4 KiB). */
+  earlyStderr: string;
+  /** The spawn request's stderr receiver, once one took the launcher. */
+  onStderr: ((chunk: string) => void) | undefined;
+}
+
 class LocalSandboxImpl implements LocalSandbox {
   readonly workspacePath = WORKSPACE_PATH;
   readonly homePath = HOME_PATH;
@@ -480,6 +541,8 @@ class LocalSandboxImpl implements LocalSandbox {
   released: Promise<void> = Promise.resolve();
   /** Where destroy moved the sandbox's directory for background release, if it did. */
   releasedDir: string | undefined;
+  /** The launcher started ahead of the first spawn(), until that spawn uses or stops it. */
+  private warm: WarmLauncher | undefined;
 
   constructor(
     readonly id: string,
@@ -507,9 +570,101 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
-    const child = this.launch(request, 'pipe');
+    const warm = this.warm;
+    this.warm = undefined;
+    let child: ChildProcess | undefined;
+    if (warm !== undefined) {
+      try {
+        child = this.handOff(warm, request);
+      } finally {
+        // A launcher the request cannot use would only wait: it is stopped.
+        if (child === undefined) warm.child.kill('SIGKILL');
+      }
+    }
+    child ??= this.launch(request, 'pipe');
     if (child.stdin === null || child.stdout === null) throw failed('sandbox process has no stdio pipes');
     return child as ChildProcess & { stdin: Writable; stdout: Readable };
+  }
+
+  /** True while a launcher started by prelaunch() runs and waits for its command. */
+  get warmLauncherReady(): boolean {
+    return this.warm !== undefined && this.warm.child.exitCode === null && this.warm.child.signalCode === null;
+  }
+
+  /** What the warm launcher wrote to stderr before a spawn took it (why it failed, when it did). */
+  get warmLauncherStderr(): string {
+    return this.warm?.earlyStderr ?? '';
+  }
+
+  /**
+   * Starts the launch chain of the sandbox's first spawn() ahead of need: the cgroup join, setpriv,
+   * bubblewrap's namespaces and mounts, and the bridges, up to a bash that waits for one line on
+   * its stdin. spawn() then writes the command, its arguments, environment and working directory
+   * NUL-separated to <hostDir>/launch/spec (read-only inside, at LAUNCH_DIR) and sends the line;
+   * bash reads the file and execs the command through `env -i`, so the command keeps the
+   * launcher's pid and stdio pipes. Needs bash and env(1); does nothing without them.
+   */
+  prelaunch(): void {
+    this.assertLive();
+    const bash = this.tools.bash;
+    const envTool = this.tools.env;
+    if (bash === undefined || envTool === undefined || this.warm !== undefined) return;
+    const script = [
+      ...(this.bridges.length > 0 ? this.bridgePrelude() : []),
+      'IFS= read -r __hangar_go || exit 125',
+      `mapfile -d '' -t __hangar_launch < ${LAUNCH_DIR}/spec || exit 125`,
+      '__hangar_envc=${__hangar_launch[1]}',
+      'cd -- "${__hangar_launch[0]}" || exit 125',
+      `exec ${shellQuote(envTool)} -i -- "\${__hangar_launch[@]:2:__hangar_envc}" "\${__hangar_launch[@]:2+__hangar_envc}"`,
+    ].join('\n');
+    const child = this.startChain({
+      bwrapArgs: ['--ro-bind', path.join(this.hostDir, 'launch'), LAUNCH_DIR],
+      argsData: nulSeparated(['--clearenv']),
+      cwd: WORKSPACE_PATH,
+      command: [bash, '-c', script, 'hangar-launcher'],
+      stdin: 'pipe',
+    });
+    const warm: WarmLauncher = { child, earlyStderr: '', onStderr: undefined };
+    child.stderr?.setEncoding('utf8');
+    child.stderr?.on('data', (chunk: string) => {
+      if (warm.onStderr !== undefined) warm.onStderr(chunk);
+      else warm.earlyStderr = (warm.earlyStderr + chunk).slice(-4096);
+    });
+    // A launcher that fails before its command arrives (stdin closed...) is dropped.
+    child.stdin?.on('error', () => undefined);
+    this.warm = warm;
+  }
+
+  /**
+   * Gives a spawn request to the warm launcher; undefined when the launcher is gone or the request
+   * needs what it cannot do (per-launch shared directories, a command env(1) would read as a variable).
+   */
+  private handOff(warm: WarmLauncher, request: SandboxSpawnRequest): ChildProcess | undefined {
+    const { env, cwd } = this.checkLaunch(request);
+    const usable =
+      warm.child.exitCode === null &&
+      warm.child.signalCode === null &&
+      (request.sharedDirectories ?? []).length === 0 &&
+      !request.command.includes('=');
+    if (!usable) return undefined;
+    const entries = Object.entries(env).map(([name, value]) => `${name}=${value}`);
+    const spec = nulSeparated([cwd, String(entries.length), ...entries, request.command, ...request.args]);
+    const file = openSync(path.join(this.hostDir, 'launch', 'spec'), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+    try {
+      writeSync(file, spec);
+    } finally {
+      closeSync(file);
+    }
+    const onStderr = request.onStderr ?? ((): void => undefined);
+    if (warm.earlyStderr !== '') onStderr(warm.earlyStderr);
+    warm.onStderr = onStderr;
+    warm.child.stdin?.write('\n');
+    return warm.child;
+  }
+
+  /** Replaces the sandbox's memory, cpu and pids limits. */
+  setLimits(resources: SandboxSpec['resources']): Promise<void> {
+    return this.cgroup.setLimits({ memoryBytes: Math.floor(resources.memoryMb * MIB), cpus: resources.cpus, pids: resources.pids });
   }
 
   exec(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<SandboxExecResult> {
@@ -736,12 +891,13 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   /**
-   * Inner launcher (inside bwrap): starts the socat bridges, waits until each listens, then execs the
-   * command. Listening sockets are read with `ss` (netlink, ~1 ms) when installed, else from
-   * /proc/net/tcp (which walks the whole TCP hash table: ~5 ms on a large host).
+   * Start of the inner launcher (inside bwrap): starts the socat bridges and waits until each
+   * listens; the launcher then execs the command. Listening sockets are read with `ss` (netlink,
+   * ~1 ms) when installed, else from /proc/net/tcp (which walks the whole TCP hash table: ~5 ms on a
+   * large host).
    */
-  private bridgeLauncher(): string {
-    if (this.tools.bash !== undefined) return this.bashBridgeLauncher();
+  private bridgePrelude(): string[] {
+    if (this.tools.bash !== undefined) return this.bashBridgePrelude();
     const lines: string[] = [];
     const listening: string[] = [];
     const ss = this.tools.ss;
@@ -767,17 +923,16 @@ class LocalSandboxImpl implements LocalSandbox {
       `  ${shellQuote(this.tools.sleep)} 0.001`,
       'done',
       'unset __hangar_n __hangar_w __hangar_out',
-      'exec "$@"',
     );
-    return lines.join('\n');
+    return lines;
   }
 
   /**
-   * The launcher when bash is installed: it probes each bridge port with bash's own /dev/tcp
-   * connect (no process per probe, ~30 us per attempt) until socat accepts, then execs the command.
-   * A probe that succeeds is one empty connection to the bridged socket.
+   * The bridge start when bash is installed: it probes each bridge port with bash's own /dev/tcp
+   * connect (no process per probe, ~30 us per attempt) until socat accepts. A probe that succeeds
+   * is one empty connection to the bridged socket.
    */
-  private bashBridgeLauncher(): string {
+  private bashBridgePrelude(): string[] {
     const lines: string[] = [];
     for (const bridge of this.bridges) {
       lines.push(
@@ -793,13 +948,12 @@ class LocalSandboxImpl implements LocalSandbox {
       '  done',
       'done',
       'unset __hangar_n __hangar_port',
-      'exec "$@"',
     );
-    return lines.join('\n');
+    return lines;
   }
 
-  /** Starts one bubblewrap invocation for a command; see the file header for the launch chain. */
-  private launch(request: SandboxSpawnRequest, stdin: 'pipe' | 'ignore', collecting = false): ChildProcess {
+  /** Checks a launch request; returns its complete environment and working directory. */
+  private checkLaunch(request: SandboxSpawnRequest): { env: Record<string, string>; cwd: string } {
     this.assertLive();
     if (typeof request.command !== 'string' || request.command === '' || request.command.includes('\0')) throw invalid('command must be a non-empty string');
     if (!Array.isArray(request.args) || request.args.some((arg) => typeof arg !== 'string' || arg.includes('\0'))) throw invalid('args must be strings without NUL');
@@ -807,15 +961,35 @@ class LocalSandboxImpl implements LocalSandbox {
     validateEnv(env);
     const cwd = request.cwd ?? WORKSPACE_PATH;
     if (!path.isAbsolute(cwd) || cwd.includes('\0')) throw invalid(`cwd must be an absolute path inside the sandbox: ${JSON.stringify(cwd)}`);
+    return { env, cwd };
+  }
 
+  /** Starts one bubblewrap invocation for a command; see the file header for the launch chain. */
+  private launch(request: SandboxSpawnRequest, stdin: 'pipe' | 'ignore', collecting = false): ChildProcess {
+    const { env, cwd } = this.checkLaunch(request);
     const sharedArgs = this.sharedDirectoryArgs(request.sharedDirectories);
-
     // Environment and nothing else travels through fd 3, read by bwrap's --args.
     const envArgs = ['--clearenv'];
     for (const [name, value] of Object.entries(env)) envArgs.push('--setenv', name, value);
-    const argsData = Buffer.from(envArgs.map((arg) => `${arg}\0`).join(''));
+    const command =
+      this.bridges.length > 0
+        ? [this.tools.bash ?? this.tools.sh, '-c', [...this.bridgePrelude(), 'exec "$@"'].join('\n'), 'hangar-bridges', request.command, ...request.args]
+        : [request.command, ...request.args];
+    const child = this.startChain({ bwrapArgs: sharedArgs, argsData: nulSeparated(envArgs), cwd, command, stdin });
+    if (!collecting) {
+      const onStderr = request.onStderr;
+      child.stderr?.setEncoding('utf8');
+      // stderr is always drained so a chatty process never blocks on a full pipe.
+      child.stderr?.on('data', (chunk: string) => onStderr?.(chunk));
+    }
+    return child;
+  }
 
-    const command = this.bridges.length > 0 ? [this.tools.bash ?? this.tools.sh, '-c', this.bridgeLauncher(), 'hangar-bridges', request.command, ...request.args] : [request.command, ...request.args];
+  /**
+   * Starts the launch chain: sh joins the cgroups, setpriv drops to the sandbox uid, bubblewrap
+   * reads `argsData` (NUL-separated arguments) from fd 3, sets up the namespaces and runs `command`.
+   */
+  private startChain(options: { bwrapArgs: string[]; argsData: Buffer; cwd: string; command: string[]; stdin: 'pipe' | 'ignore' }): ChildProcess {
     const joinCgroups = this.cgroup.procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
     const script = `${joinCgroups} || exit 125\nexec "$@"`;
     const argv = [
@@ -823,9 +997,9 @@ class LocalSandboxImpl implements LocalSandbox {
       this.tools.setpriv,
       `--reuid=${this.hostUid}`, `--regid=${this.hostGid}`, '--clear-groups',
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-      this.tools.bwrap, '--args', '3', ...this.bwrapArgs, ...sharedArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', cwd, '--', ...command,
+      this.tools.bwrap, '--args', '3', ...this.bwrapArgs, ...options.bwrapArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', options.cwd, '--', ...options.command,
     ];
-    const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio: [stdin, 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio: [options.stdin, 'pipe', 'pipe', 'pipe'] });
     this.children.add(child);
     const forget = (): void => {
       this.children.delete(child);
@@ -834,13 +1008,7 @@ class LocalSandboxImpl implements LocalSandbox {
     child.once('error', forget);
     const argsPipe = child.stdio[3] as Writable | null;
     argsPipe?.on('error', () => undefined);
-    argsPipe?.end(argsData);
-    if (!collecting) {
-      const onStderr = request.onStderr;
-      child.stderr?.setEncoding('utf8');
-      // stderr is always drained so a chatty process never blocks on a full pipe.
-      child.stderr?.on('data', (chunk: string) => onStderr?.(chunk));
-    }
+    argsPipe?.end(options.argsData);
     return child;
   }
 }
@@ -864,8 +1032,15 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   if (!Number.isInteger(poolSize) || poolSize < 0 || poolSize > 64) {
     throw new HangarError('CONFIG_INVALID', `invalid sandbox ext4PoolSize ${settings.ext4PoolSize}: use an integer from 0 to 64`);
   }
-  // Short host commands (mount, umount, losetup, mkfs) run through one small long-lived shell.
+  const warmPoolSize = settings.warmPoolSize ?? 0;
+  if (!Number.isInteger(warmPoolSize) || warmPoolSize < 0 || warmPoolSize > 64) {
+    throw new HangarError('CONFIG_INVALID', `invalid sandbox warmPoolSize ${settings.warmPoolSize}: use an integer from 0 to 64`);
+  }
+  // Short host commands (mount, umount, losetup, mkfs) run through small long-lived shells: one for
+  // what a caller waits for, one at the lowest CPU priority for the pools' background work (image
+  // pairs made ahead of need, filesystems released after a destroy).
   const hostShell = createHostShell();
+  const backgroundShell = createHostShell({ niceness: 19 });
   const uidLockDir = settings.uidLockDir ?? '/run/hangar/uids';
   const logger = settings.logger;
   const cgroups = createCgroupManager({ parent: settings.cgroupParent ?? 'hangar' });
@@ -884,6 +1059,11 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   const poolWanted = new Map<string, { diskMb: number; scratchMb: number }>();
   /** The background loop that prepares pairs, while it runs. */
   let poolFilling: Promise<void> | undefined;
+  /** Warm sandboxes by shape, and the shapes wanted (most recently used last) with a spec to make them. */
+  const warmPool = new Map<string, WarmSandbox[]>();
+  const warmWanted = new Map<string, SandboxSpec>();
+  /** The background loop that makes warm sandboxes, while it runs. */
+  let warmFilling: Promise<void> | undefined;
   /** Removals of pairs that are no longer wanted, while they run. */
   const poolRemovals = new Set<Promise<void>>();
   let poolSequence = 0;
@@ -921,22 +1101,22 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   };
 
   /** Unmounts mount points (one umount run in the common case); ignores those not mounted. */
-  const unmount = async (tools: HostTools, dirs: string[]): Promise<void> => {
+  const unmount = async (tools: HostTools, dirs: string[], shell: HostShell): Promise<void> => {
     try {
       // -d frees the loop devices of ext4 images in the same call (no losetup round trip).
-      await hostShell.run(tools.umount, backing === 'ext4' ? ['-d', ...dirs] : dirs);
+      await shell.run(tools.umount, backing === 'ext4' ? ['-d', ...dirs] : dirs);
       return;
     } catch {
       // One of them failed: handle each on its own.
     }
     for (const dir of dirs) {
       try {
-        await hostShell.run(tools.umount, [dir]);
+        await shell.run(tools.umount, [dir]);
       } catch (error) {
         const stderr = String((error as { stderr?: unknown }).stderr ?? '');
         if (/not mounted|no mount point|no such file/i.test(stderr)) continue;
         // Busy: detach it now, the kernel frees it when the last user goes.
-        await hostShell.run(tools.umount, ['-l', dir]);
+        await shell.run(tools.umount, ['-l', dir]);
       }
     }
   };
@@ -945,13 +1125,13 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   const mountPointsOf = (dir: string): string[] => [path.join(dir, 'workspace'), path.join(dir, 'scratch')];
 
   /** Detaches loop devices with losetup -d; a device still in use is freed when its last user goes. */
-  const detachLoops = async (tools: HostTools, devices: string[]): Promise<void> => {
+  const detachLoops = async (tools: HostTools, devices: string[], shell: HostShell): Promise<void> => {
     if (devices.length === 0) return;
     if (tools.losetup === undefined) throw new Error(`losetup not found: cannot detach ${devices.join(', ')} (apt-get install mount)`);
     const problems: string[] = [];
     for (const device of devices) {
       try {
-        await hostShell.run(tools.losetup, ['-d', device]);
+        await shell.run(tools.losetup, ['-d', device]);
       } catch (error) {
         const stderr = String((error as { stderr?: unknown }).stderr ?? '');
         // Already detached (autoclear on unmount won the race).
@@ -963,27 +1143,27 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   };
 
   /** Detaches the loop devices of a sandbox that are still bound to its images (unmounting frees them). */
-  const releaseLoops = async (tools: HostTools, loops: readonly LoopRef[]): Promise<void> => {
+  const releaseLoops = async (tools: HostTools, loops: readonly LoopRef[], shell: HostShell): Promise<void> => {
     const bound: string[] = [];
     for (const loop of loops) if ((await loopBackingFile(loop.sysfs)) === loop.image) bound.push(loop.device);
-    await detachLoops(tools, bound);
+    await detachLoops(tools, bound, shell);
   };
 
   /** Detaches every loop device whose backing file lies under a host directory (scans all loop devices). */
-  const releaseLoopsUnder = async (tools: HostTools, dir: string): Promise<void> => {
+  const releaseLoopsUnder = async (tools: HostTools, dir: string, shell: HostShell): Promise<void> => {
     const devices = (await listLoopDevices()).filter((loop) => isUnder(loop.backingFile, dir)).map((loop) => loop.device);
-    await detachLoops(tools, devices);
+    await detachLoops(tools, devices, shell);
   };
 
   /**
    * Unmounts a sandbox's workspace and scratch; with the ext4 backing also detaches its loop devices
    * (the recorded ones when known, else any bound to an image in its directory).
    */
-  const releaseMounts = async (tools: HostTools, dir: string, loops: readonly LoopRef[] | undefined): Promise<void> => {
-    await unmount(tools, mountPointsOf(dir));
+  const releaseMounts = async (tools: HostTools, dir: string, loops: readonly LoopRef[] | undefined, shell = hostShell): Promise<void> => {
+    await unmount(tools, mountPointsOf(dir), shell);
     if (backing !== 'ext4') return;
-    if (loops !== undefined) await releaseLoops(tools, loops);
-    else await releaseLoopsUnder(tools, path.join(realRootDir, path.basename(dir)));
+    if (loops !== undefined) await releaseLoops(tools, loops, shell);
+    else await releaseLoopsUnder(tools, path.join(realRootDir, path.basename(dir)), shell);
   };
 
   /** Runs a minimal sandbox once, so a host that cannot isolate fails here with a clear message. */
@@ -1020,6 +1200,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       sleep: await findExecutable('sleep', undefined),
       cat: await findExecutable('cat', undefined),
       ss: await findExecutable('ss', undefined),
+      env: await findExecutable('env', undefined),
       mkfsExt4: await findExecutable('mkfs.ext4', undefined),
       losetup: await findExecutable('losetup', undefined),
       sh: (await isExecutable('/bin/sh')) ? '/bin/sh' : undefined,
@@ -1081,6 +1262,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       sleep: found.sleep as string,
       cat: found.cat as string,
       ss: found.ss,
+      env: found.env,
       mkfsExt4: found.mkfsExt4,
       losetup: found.losetup,
       systemArgs: system.args,
@@ -1139,7 +1321,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     for (const entry of orphans) {
       const dir = path.join(rootDir, entry);
       try {
-        await unmount(tools, [...mountPointsOf(dir), dir]);
+        await unmount(tools, [...mountPointsOf(dir), dir], hostShell);
         unmounted.push(entry);
       } catch (error) {
         logger?.warn({ dir, err: error }, 'cannot unmount orphaned sandbox directory');
@@ -1152,7 +1334,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       const owner = path.relative(realRootDir, loop.backingFile).split(path.sep)[0] ?? '';
       if (!((ID_PATTERN.test(owner) && !owned.has(owner)) || deadPool(owner))) continue;
       try {
-        await detachLoops(tools, [loop.device]);
+        await detachLoops(tools, [loop.device], hostShell);
         swept.push(`loop ${loop.device} (${loop.backingFile})`);
       } catch (error) {
         logger?.warn({ device: loop.device, backingFile: loop.backingFile, err: error }, 'cannot detach orphaned sandbox loop device');
@@ -1229,7 +1411,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
    * The sparse image files are created here first; the fstab lists both loop mounts, and mount sets
    * each loop device up with autoclear, so unmounting frees it. Returns the loop devices.
    */
-  const mountExt4 = async (tools: HostTools, dir: string, uid: number, diskMb: number, scratchMb: number): Promise<LoopRef[]> => {
+  const mountExt4 = async (tools: HostTools, dir: string, uid: number, diskMb: number, scratchMb: number, shell = hostShell): Promise<LoopRef[]> => {
     const [workspace, scratch] = mountPointsOf(dir) as [string, string];
     const images = [path.join(dir, 'workspace.img'), path.join(dir, 'scratch.img')] as const;
     const makeSparseFile = async (file: string, sizeMb: number): Promise<void> => {
@@ -1253,7 +1435,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     const mkfs = [shellQuote(tools.mkfsExt4 as string), ...MKFS_EXT4_ARGS.map(shellQuote), '-E', shellQuote(`${MKFS_EXT4_EXTENDED},root_owner=${uid}:${uid}`)].join(' ');
     const script = `${mkfs} "$1" & __hangar_mkfs=$!\n${mkfs} "$2" || exit $?\nwait $__hangar_mkfs || exit $?\nexec ${shellQuote(tools.mount)} -a --fstab "$3"`;
     try {
-      await hostShell.run(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { timeoutMs: 60_000 });
+      await shell.run(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { timeoutMs: 60_000 });
     } catch (error) {
       const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
       throw new Error(`cannot make and mount the ext4 images (${diskMb} + ${scratchMb} MiB): ${stderr || (error as Error).message}`, { cause: error });
@@ -1269,7 +1451,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   /** Unmounts a prepared pair, detaches its loop devices and removes its directory (and images). */
   const removePair = async (tools: HostTools, pair: PreparedPair): Promise<void> => {
     try {
-      await releaseMounts(tools, pair.dir, pair.loops);
+      await releaseMounts(tools, pair.dir, pair.loops, backgroundShell);
       await rm(pair.dir, { recursive: true, force: true });
     } catch (error) {
       logger?.warn({ dir: pair.dir, err: error }, 'cannot remove a prepared sandbox image pair');
@@ -1289,7 +1471,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     await mkdir(dir, { mode: 0o700 });
     try {
       await Promise.all([mkdir(path.join(dir, 'workspace')), mkdir(path.join(dir, 'scratch'))]);
-      return { dir, key, loops: await mountExt4(tools, dir, 0, diskMb, scratchMb) };
+      return { dir, key, loops: await mountExt4(tools, dir, 0, diskMb, scratchMb, backgroundShell) };
     } catch (error) {
       await removePair(tools, { dir, key, loops: [] });
       throw error;
@@ -1423,7 +1605,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   const closingError = (id?: string): HangarError =>
     unavailable(id === undefined ? 'the sandbox provider is closing' : `the sandbox provider closed while sandbox ${id} was being created`);
 
-  const createSandbox = async (spec: SandboxSpec): Promise<LocalSandbox> => {
+  /** Creates a sandbox; a `background` one (the warm pool's) gets CPU only when running sandboxes leave some. */
+  const createSandbox = async (spec: SandboxSpec, background = false): Promise<LocalSandboxImpl> => {
     validateSpec(spec);
     if (closing > 0) throw closingError();
     const tools = await ensureTools();
@@ -1466,6 +1649,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         chmod(dir, 0o700),
         ...(pair === undefined ? [mkdir(workspace), mkdir(scratch)] : []),
         mkdir(path.join(dir, 'etc'), { mode: 0o755 }),
+        mkdir(path.join(dir, 'launch'), { mode: 0o755 }),
       ]);
       const mounted = async (): Promise<void> => {
         if (backing === 'ext4') loops = pair !== undefined ? loops : await mountExt4(tools, dir, uid, spec.resources.diskMb, scratchMb);
@@ -1474,7 +1658,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       };
       // The cgroups and the identity files are made while the filesystems are being mounted.
       const [cgroupResult, ...rest] = await Promise.allSettled([
-        cgroups.create(id, { memoryBytes: Math.floor(spec.resources.memoryMb * MIB), cpus: spec.resources.cpus, pids: spec.resources.pids }),
+        cgroups.create(id, { memoryBytes: Math.floor(spec.resources.memoryMb * MIB), cpus: spec.resources.cpus, pids: spec.resources.pids, background }),
         mounted(),
         writeIdentityFiles(dir),
       ]);
@@ -1502,8 +1686,102 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
   };
 
+  /** Destroys of warm sandboxes nobody will use, while they run. */
+  const warmDiscards = new Set<Promise<void>>();
+
+  /** Destroys a warm sandbox nobody will use, in the background. */
+  const discardWarm = (sandbox: LocalSandboxImpl): void => {
+    const discard = sandbox
+      .destroy()
+      .catch((error: unknown) => logger?.warn({ sandboxId: sandbox.id, err: error }, 'cannot destroy a warm sandbox'))
+      .finally(() => warmDiscards.delete(discard));
+    warmDiscards.add(discard);
+  };
+
+  /**
+   * Records that a shape is in use (dropping the warm sandboxes of the least recently used shape
+   * beyond POOL_SIZES) and starts the background loop that makes warm sandboxes, one at a time,
+   * until each wanted shape has warmPoolSize of them. A failure stops the loop until the next create.
+   */
+  const fillWarmPool = (key: string, spec: SandboxSpec): void => {
+    if (warmPoolSize === 0 || closing > 0) return;
+    warmWanted.delete(key);
+    warmWanted.set(key, spec);
+    for (const oldest of [...warmWanted.keys()].slice(0, Math.max(0, warmWanted.size - POOL_SIZES))) {
+      warmWanted.delete(oldest);
+      for (const entry of warmPool.get(oldest) ?? []) discardWarm(entry.sandbox);
+      warmPool.delete(oldest);
+    }
+    if (warmFilling !== undefined) return;
+    warmFilling = (async () => {
+      for (;;) {
+        if (closing > 0) return;
+        const next = [...warmWanted].reverse().find(([wanted]) => (warmPool.get(wanted)?.length ?? 0) < warmPoolSize);
+        if (next === undefined) return;
+        const [wantedKey, wantedSpec] = next;
+        let entry: WarmSandbox;
+        try {
+          const binds = await bindIdentities(wantedSpec);
+          const sandbox = await createSandbox(wantedSpec, true);
+          entry = { sandbox, binds };
+          sandbox.prelaunch();
+        } catch (error) {
+          logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need');
+          return;
+        }
+        if (closing > 0 || !warmWanted.has(wantedKey)) {
+          discardWarm(entry.sandbox);
+          continue;
+        }
+        warmPool.set(wantedKey, [...(warmPool.get(wantedKey) ?? []), entry]);
+      }
+    })().finally(() => {
+      warmFilling = undefined;
+    });
+  };
+
+  /**
+   * Takes a warm sandbox of the spec's shape whose launcher still waits and whose bound host paths
+   * are still the same files, with the spec's limits applied; undefined when there is none.
+   */
+  const takeWarm = async (key: string, spec: SandboxSpec): Promise<LocalSandboxImpl | undefined> => {
+    const entries = warmPool.get(key) ?? [];
+    for (let entry = entries.shift(); entry !== undefined; entry = entries.shift()) {
+      const { sandbox } = entry;
+      try {
+        if (!sandbox.warmLauncherReady) throw new Error(`its launcher exited: ${sandbox.warmLauncherStderr.trim() || 'no output'}`);
+        if ((await bindIdentities(spec)) !== entry.binds) throw new Error('a bridge socket or read-only path was replaced since it was made');
+        // The asked limits, and a normal CPU weight instead of the pool's background one.
+        await sandbox.setLimits(spec.resources);
+        return sandbox;
+      } catch (error) {
+        logger?.warn({ sandboxId: sandbox.id, err: error }, 'a warm sandbox is not usable; destroying it');
+        discardWarm(sandbox);
+      }
+    }
+    return undefined;
+  };
+
+  /** A sandbox from the warm pool when the spec allows one (no id, bash and env(1) present), else a new one. */
+  const createOrTakeWarm = async (spec: SandboxSpec): Promise<LocalSandbox> => {
+    if (warmPoolSize > 0 && spec.id === undefined && closing === 0) {
+      validateSpec(spec);
+      const tools = await ensureTools();
+      if (tools.bash !== undefined && tools.env !== undefined) {
+        const key = shapeOf(spec, settings.scratchMb);
+        const taken = await takeWarm(key, spec);
+        fillWarmPool(key, { resources: { ...spec.resources }, bridges: [...(spec.bridges ?? [])], readOnlyPaths: [...(spec.readOnlyPaths ?? [])] });
+        if (taken !== undefined) {
+          logger?.debug({ sandboxId: taken.id, resources: spec.resources }, 'sandbox taken from the warm pool');
+          return taken;
+        }
+      }
+    }
+    return createSandbox(spec);
+  };
+
   const create = (spec: SandboxSpec): Promise<LocalSandbox> => {
-    const pending = createSandbox(spec);
+    const pending = createOrTakeWarm(spec);
     inFlight.add(pending);
     const forget = (): void => {
       inFlight.delete(pending);
@@ -1518,7 +1796,11 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       // Creates in flight settle first: each one that finishes now undoes its work and fails, so
       // no sandbox appears after the destroy below.
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
-      // Prepared image pairs go too; the pool refills on the next create().
+      // Warm sandboxes and prepared image pairs go too; the pools refill on the next create().
+      await warmFilling;
+      warmPool.clear();
+      warmWanted.clear();
+      await Promise.allSettled([...warmDiscards]);
       await poolFilling;
       const tools = toolsPromise === undefined ? undefined : await toolsPromise.catch(() => undefined);
       if (tools !== undefined) for (const pair of [...pool.values()].flat()) removePairLater(tools, pair);
@@ -1527,6 +1809,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       await Promise.all([...poolRemovals]);
       const results = await Promise.allSettled([...live.values()].map((sandbox) => sandbox.destroy()));
       hostShell.close();
+      backgroundShell.close();
       const failures = results.filter((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failures.length > 0) throw failed(`${failures.length} sandbox(es) could not be destroyed`, failures[0]?.reason);
     } finally {
@@ -1534,5 +1817,22 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
   };
 
-  return { name: 'local', create, close };
+  const settled = async (): Promise<void> => {
+    for (;;) {
+      const running = [warmFilling, poolFilling, ...poolRemovals, ...warmDiscards].filter((work): work is Promise<void> => work !== undefined);
+      await Promise.allSettled(running);
+      // Work finishing may have started more (a warm sandbox takes an image pair, whose pool refills).
+      if (warmFilling === undefined && poolFilling === undefined && poolRemovals.size === 0 && warmDiscards.size === 0) return;
+    }
+  };
+
+  return {
+    name: 'local',
+    create,
+    close,
+    settled,
+    get warmSandboxes() {
+      return [...warmPool.values()].reduce((count, entries) => count + entries.length, 0);
+    },
+  };
 }
