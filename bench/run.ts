@@ -1,8 +1,10 @@
 // `npm run bench`: measures Hangar on this machine and writes BENCHMARKS.md.
 //  1. local sandbox create + destroy, p50/p95, with ext4 and with tmpfs workspaces;
 //  2. one hosted task through the HTTP API against the bare SDK query() (no sandbox, no gateway),
-//     same scripted scenario, interleaved in the same run; the ratio of medians is the overhead.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//     same scripted scenario and CLI options, interleaved in the same run; the ratio of medians is
+//     the overhead. Each run starts on a quiet host (Hangar's background work finished), and the
+//     host CPU each task costs (background work included) is reported next to it.
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -14,7 +16,7 @@ import { parseConfig } from '../src/config/config.js';
 import type { Scenario } from '../src/model/scenario.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
 import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
-import { createLocalSandboxProvider, type WorkspaceBacking } from '../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandboxProvider, type WorkspaceBacking } from '../src/sandbox/providers/local.js';
 import { benchSessions } from './sessions-bench.js';
 
 const SANDBOX_RUNS = Number(process.env.BENCH_SANDBOX_RUNS ?? 200);
@@ -41,12 +43,21 @@ const TASK_SCENARIO: Scenario = {
 /** p50 target of create + destroy per workspace backing. */
 const SANDBOX_TARGET_MS: Record<WorkspaceBacking, number> = { tmpfs: 10, ext4: 10 };
 
+/** CPU time used on the whole host so far (all processes and the kernel), in ms, from /proc/stat. */
+function hostCpuMs(): number {
+  const fields = (readFileSync('/proc/stat', 'utf8').split('\n')[0] ?? '').trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0] = fields;
+  // USER_HZ is 100 on Linux.
+  return ((user + nice + system + irq + softirq) * 1000) / 100;
+}
+
 /**
  * Creates and destroys sandboxes. `gapMs` is an untimed pause between runs, standing for the task
- * that runs in between (it lets the ext4 pool refill, as it does in service); 0 runs back to back.
+ * that runs in between (it lets the pools refill, as they do in service); 0 runs back to back.
+ * With `warmPoolSize`, create() takes a ready sandbox from the warm pool.
  */
-async function benchSandboxes(root: string, workspaceBacking: WorkspaceBacking, gapMs: number): Promise<{ p50: number; p95: number; mean: number }> {
-  const provider = createLocalSandboxProvider({ rootDir: root, uidRangeStart: 300000, uidRangeSize: 1000, workspaceBacking });
+async function benchSandboxes(root: string, workspaceBacking: WorkspaceBacking, gapMs: number, warmPoolSize = 0): Promise<{ p50: number; p95: number; mean: number }> {
+  const provider = createLocalSandboxProvider({ rootDir: root, uidRangeStart: 300000, uidRangeSize: 1000, workspaceBacking, warmPoolSize });
   const resources = { memoryMb: 1024, cpus: 1, diskMb: 1024, pids: 512 };
   // Warm-up: preflight checks and first-time cgroup parents.
   for (let index = 0; index < 5; index += 1) await (await provider.create({ resources, bridges: [] })).destroy();
@@ -62,7 +73,15 @@ async function benchSandboxes(root: string, workspaceBacking: WorkspaceBacking, 
   return { p50: percentile(durations, 50), p95: percentile(durations, 95), mean: durations.reduce((a, b) => a + b, 0) / durations.length };
 }
 
-async function benchTasks(dataDir: string): Promise<{ hosted: number[]; bare: number[] }> {
+interface TaskBench {
+  hosted: number[];
+  bare: number[];
+  /** Host CPU per run (all processes and the kernel, background work included), ms. */
+  hostedCpuMs: number[];
+  bareCpuMs: number[];
+}
+
+async function benchTasks(dataDir: string): Promise<TaskBench> {
   const model = await startScriptedModelServer({ scenario: TASK_SCENARIO, host: '127.0.0.1', port: 0, logger: false });
   const config = parseConfig({
     dataDir,
@@ -74,8 +93,13 @@ async function benchTasks(dataDir: string): Promise<{ hosted: number[]; bare: nu
   const hangar = await createHangar(config, { logger: pino({ level: 'silent' }) });
   const client = new HangarClient(await hangar.listen());
   const claudeExecutable = resolveBundledClaudeExecutable();
-  const hosted: number[] = [];
-  const bare: number[] = [];
+  const result: TaskBench = { hosted: [], bare: [], hostedCpuMs: [], bareCpuMs: [] };
+  const provider = hangar.sandboxProvider as LocalSandboxProvider;
+  /** Waits until Hangar's background work (pool refills, filesystem releases) is done, then a little more for the kernel's. */
+  const quiet = async (): Promise<void> => {
+    await provider.settled();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  };
 
   const runHosted = async (): Promise<number> => {
     model.setScenario(TASK_SCENARIO);
@@ -97,11 +121,25 @@ async function benchTasks(dataDir: string): Promise<{ hosted: number[]; bare: nu
         options: {
           cwd,
           pathToClaudeCodeExecutable: claudeExecutable,
-          env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+          // The CLI options and environment Hangar gives the CLI (agent-runner.ts), minus the sandbox.
+          env: {
+            PATH: '/usr/local/bin:/usr/bin:/bin',
+            HOME: home,
+            CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+            LANG: 'C.UTF-8',
+            ANTHROPIC_BASE_URL: model.url,
+            ANTHROPIC_API_KEY: 'sk-bench',
+            CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+            DISABLE_AUTOUPDATER: '1',
+            DISABLE_TELEMETRY: '1',
+            DISABLE_ERROR_REPORTING: '1',
+            CLAUDE_CODE_MAX_RETRIES: String(config.agent.maxRetries),
+          },
           tools: ['Bash'],
           allowedTools: ['Bash'],
           permissionMode: 'dontAsk',
           settingSources: [],
+          systemPrompt: { type: 'preset', preset: 'claude_code' },
           maxTurns: 4,
         },
       })) {
@@ -116,41 +154,58 @@ async function benchTasks(dataDir: string): Promise<{ hosted: number[]; bare: nu
     }
   };
 
+  /** Runs one task on a quiet host; returns its time and the host CPU it cost until the host is quiet again. */
+  const measured = async (run: () => Promise<number>): Promise<{ ms: number; cpuMs: number }> => {
+    await quiet();
+    const cpuBefore = hostCpuMs();
+    const ms = await run();
+    await quiet();
+    return { ms, cpuMs: hostCpuMs() - cpuBefore };
+  };
+
   try {
-    // Warm-up of both paths (page cache of the 400 MB CLI binary, JIT).
-    await runHosted();
-    await runBare();
+    // Warm-up of both paths (page cache of the 400 MB CLI binary, JIT, the warm pool).
+    await measured(runHosted);
+    await measured(runBare);
     for (let index = 0; index < TASK_RUNS; index += 1) {
       // Interleaved so that drift of the machine affects both sides alike.
-      hosted.push(await runHosted());
-      bare.push(await runBare());
+      const hostedRun = await measured(runHosted);
+      const bareRun = await measured(runBare);
+      result.hosted.push(hostedRun.ms);
+      result.hostedCpuMs.push(hostedRun.cpuMs);
+      result.bare.push(bareRun.ms);
+      result.bareCpuMs.push(bareRun.cpuMs);
     }
   } finally {
     await hangar.close();
     await model.close();
   }
-  return { hosted, bare };
+  return result;
 }
 
 async function main(): Promise<void> {
   const workDir = mkdtempSync(path.join(os.tmpdir(), 'hangar-bench-'));
   chmodSync(workDir, 0o711);
   try {
-    const sandboxes = [] as Array<{ backing: WorkspaceBacking; gapMs: number; p50: number; p95: number; mean: number }>;
-    for (const backing of ['ext4', 'tmpfs'] as const) {
-      for (const gapMs of [SANDBOX_GAP_MS, 0]) {
-        process.stdout.write(`sandbox create+destroy (${backing}, ${gapMs} ms apart) x${SANDBOX_RUNS}...\n`);
-        const sandbox = await benchSandboxes(path.join(workDir, `sandboxes-${backing}-${gapMs}`), backing, gapMs);
-        process.stdout.write(`  p50 ${fixed(sandbox.p50, 2)} ms, p95 ${fixed(sandbox.p95, 2)} ms\n`);
-        sandboxes.push({ backing, gapMs, ...sandbox });
-      }
+    const sandboxes = [] as Array<{ backing: WorkspaceBacking; warm: boolean; gapMs: number; p50: number; p95: number; mean: number }>;
+    const variants: Array<{ backing: WorkspaceBacking; warm: boolean; gapMs: number }> = [
+      ...(['ext4', 'tmpfs'] as const).flatMap((backing) => [SANDBOX_GAP_MS, 0].map((gapMs) => ({ backing, warm: false, gapMs }))),
+      { backing: 'ext4', warm: true, gapMs: SANDBOX_GAP_MS },
+    ];
+    for (const { backing, warm, gapMs } of variants) {
+      process.stdout.write(`sandbox create+destroy (${backing}${warm ? ', warm pool' : ''}, ${gapMs} ms apart) x${SANDBOX_RUNS}...\n`);
+      const sandbox = await benchSandboxes(path.join(workDir, `sandboxes-${backing}-${gapMs}-${warm}`), backing, gapMs, warm ? 2 : 0);
+      process.stdout.write(`  p50 ${fixed(sandbox.p50, 2)} ms, p95 ${fixed(sandbox.p95, 2)} ms\n`);
+      sandboxes.push({ backing, warm, gapMs, ...sandbox });
     }
     process.stdout.write(`hosted task vs bare query() x${TASK_RUNS}...\n`);
     const tasks = await benchTasks(path.join(workDir, 'data'));
     const hostedP50 = percentile(tasks.hosted, 50);
     const bareP50 = percentile(tasks.bare, 50);
     const ratio = hostedP50 / bareP50;
-    process.stdout.write(`  hosted p50 ${fixed(hostedP50)} ms, bare p50 ${fixed(bareP50)} ms, ratio ${fixed(ratio, 3)}\n`);
+    const hostedCpuP50 = percentile(tasks.hostedCpuMs, 50);
+    const bareCpuP50 = percentile(tasks.bareCpuMs, 50);
+    process.stdout.write(`  hosted p50 ${fixed(hostedP50)} ms, bare p50 ${fixed(bareP50)} ms, ratio ${fixed(ratio, 3)}; host CPU per task ${fixed(hostedCpuP50, 0)} vs ${fixed(bareCpuP50, 0)} ms\n`);
 
     process.stdout.write('sessions: hibernate/wake, replay, memory...\n');
     const sessions = await benchSessions(path.join(workDir, 'sessions'));
@@ -169,32 +224,41 @@ Machine: ${os.cpus().length} × ${cpu}, ${fixed(os.totalmem() / 1024 ** 3)} GiB 
 
 ## Local sandbox create + destroy
 
-${SANDBOX_RUNS} runs per workspace backing after 5 warm-up runs, 1 GiB of disk; each creates a sandbox
+${SANDBOX_RUNS} runs per variant after 5 warm-up runs, 1 GiB of disk; each creates a sandbox
 (workspace and scratch filesystems, cgroups, passwd files, uid reservation) and destroys it (kill,
 cgroup removal, unmount, directory removal). No process starts. ext4 (the default): two sparse
 images, formatted and loop-mounted ahead of need by a small pool, so create only moves a pair in.
-tmpfs: two tmpfs mounts (faster, but the files count against the sandbox's memory).
+tmpfs: two tmpfs mounts (faster, but the files count against the sandbox's memory). Warm pool (the
+service's default, \`sandbox.warmPoolSize\`): create takes a sandbox made ahead of need, with its
+first launch chain already started, and only sets its limits; the pool refills in the background.
 
 Runs are either ${SANDBOX_GAP_MS} ms apart (an untimed pause standing for the task in between, as in service) or back to
-back (each destroy then competes with the ext4 pool refilling).
+back (each destroy then competes with the pools refilling).
 
 | backing | runs | p50 | p95 | mean | target |
 | --- | --- | --- | --- | --- | --- |
-${sandboxes.map((row) => `| ${row.backing} | ${row.gapMs > 0 ? `${row.gapMs} ms apart` : 'back to back'} | ${fixed(row.p50, 2)} ms | ${fixed(row.p95, 2)} ms | ${fixed(row.mean, 2)} ms | p50 ≤ ${SANDBOX_TARGET_MS[row.backing]} ms |`).join('\n')}
+${sandboxes.map((row) => `| ${row.backing}${row.warm ? ', warm pool' : ''} | ${row.gapMs > 0 ? `${row.gapMs} ms apart` : 'back to back'} | ${fixed(row.p50, 2)} ms | ${fixed(row.p95, 2)} ms | ${fixed(row.mean, 2)} ms | p50 ≤ ${SANDBOX_TARGET_MS[row.backing]} ms |`).join('\n')}
 
 ## Hosted task vs bare SDK query()
 
-The same scripted scenario (one Bash tool call, then an answer: three model calls) run ${TASK_RUNS} times each,
-interleaved, after one warm-up of each:
-- **hosted**: \`POST /v1/tasks\` over HTTP: sandbox creation, the CLI inside bubblewrap, model calls through
-  the socat bridge and the gateway, workspace diff, sandbox destroy, SQLite records;
+The same scripted scenario (one Bash tool call, then an answer: two model calls) run ${TASK_RUNS} times each,
+interleaved, after one warm-up of each, with the same CLI options (tools, permission mode, the
+\`claude_code\` system prompt, no setting sources) and environment variables:
+- **hosted**: \`POST /v1/tasks\` over HTTP with Hangar's defaults: a sandbox from the warm pool, the CLI
+  inside bubblewrap, model calls through the socat bridge and the gateway, workspace diff, sandbox
+  destroy, SQLite records;
 - **baseline**: the Agent SDK's \`query()\` on the host, no sandbox, the CLI talking to the model directly.
 
-| | p50 | p95 |
-| --- | --- | --- |
-| hosted | ${fixed(hostedP50)} ms | ${fixed(percentile(tasks.hosted, 95))} ms |
-| bare query() | ${fixed(bareP50)} ms | ${fixed(percentile(tasks.bare, 95))} ms |
-| **ratio (p50 hosted / p50 bare)** | **${fixed(ratio, 3)}** | target ≤ 1.10 |
+Each run starts on a quiet host: Hangar's background work of the previous run (refilling the pools,
+releasing filesystems) is finished first, as it is when tasks do not arrive back to back on every
+core. That work is not free, so the host CPU each task costs is measured too, from the run's start
+until the host is quiet again (all processes and the kernel, from /proc/stat).
+
+| | p50 | p95 | host CPU per task (p50) |
+| --- | --- | --- | --- |
+| hosted | ${fixed(hostedP50)} ms | ${fixed(percentile(tasks.hosted, 95))} ms | ${fixed(hostedCpuP50, 0)} ms |
+| bare query() | ${fixed(bareP50)} ms | ${fixed(percentile(tasks.bare, 95))} ms | ${fixed(bareCpuP50, 0)} ms |
+| **ratio (p50 hosted / p50 bare)** | **${fixed(ratio, 3)}** | target ≤ 1.10 | |
 
 ## Sessions: hibernate and wake
 

@@ -11,6 +11,7 @@ import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
 import { createSandboxProvider } from './sandbox/registry.js';
 import type { SandboxProvider } from './sandbox/sandbox-provider.js';
 import { createEventHub, type EventHub } from './sessions/event-hub.js';
+import { agentSandboxSpec, resolveResources } from './sessions/resources.js';
 import { createSessionManager, type SessionManager } from './sessions/session-manager.js';
 import { createTaskService, type TaskService } from './sessions/task-service.js';
 import { createAgentSessionStore } from './store/agent-session-store.js';
@@ -58,6 +59,8 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     const sandboxProvider = options.sandboxProvider ?? createSandboxProvider(config, paths, logger.child({ component: 'sandbox' }));
     closers.unshift(() => sandboxProvider.close());
     const claudeExecutable = config.agent.claudeExecutable ?? resolveBundledClaudeExecutable();
+    // The first task need not wait for a sandbox either: the pool of the default shape fills now.
+    sandboxProvider.prewarm?.(agentSandboxSpec(config, { gateway, claudeExecutable }, resolveResources(config, undefined)));
     const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, logger: logger.child({ component: 'tasks' }) });
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');

@@ -29,8 +29,14 @@ export function openEventStream(reply: FastifyReply): EventStream {
       if (closed()) return;
       if (!raw.write(`id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) {
         await new Promise<void>((resolve) => {
-          raw.once('drain', resolve);
-          raw.once('close', resolve);
+          // Whichever comes first removes the other listener, so none pile up on a long stream.
+          const done = (): void => {
+            raw.off('drain', done);
+            raw.off('close', done);
+            resolve();
+          };
+          raw.once('drain', done);
+          raw.once('close', done);
         });
       }
     },

@@ -102,6 +102,11 @@ export interface SandboxProvider {
   readonly name: string;
   /** Fails with SANDBOX_UNAVAILABLE (saying what to install) when the host cannot isolate. */
   create(spec: SandboxSpec): Promise<Sandbox>;
+  /**
+   * Prepares sandboxes of this spec's shape ahead of need, in the background, when the adapter keeps
+   * a pool of them (a later create() of that shape is then faster). Never fails: problems are logged.
+   */
+  prewarm?(spec: SandboxSpec): void;
   /** Destroys every sandbox this provider still holds. */
   close(): Promise<void>;
 }

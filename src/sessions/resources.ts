@@ -1,7 +1,10 @@
 // Sandbox resources of a task or session: the request's values over the configured defaults,
-// checked against the configured maximum.
+// checked against the configured maximum; and the spec of a sandbox an agent runs in.
+import path from 'node:path';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
+import type { ModelGateway } from '../gateway/model-gateway.js';
+import type { SandboxSpec } from '../sandbox/sandbox-provider.js';
 
 export type RequestedResources = Partial<Omit<ResourceLimits, 'pids'>> | undefined;
 
@@ -13,4 +16,23 @@ export function resolveResources(config: HangarConfig, requested: RequestedResou
     }
   }
   return resources;
+}
+
+/**
+ * The sandbox an agent runs in: the gateway bridged to a loopback port inside, the Claude Code
+ * binary's directory visible read-only. Tasks and sessions share this shape, so they share the
+ * provider's warm pool.
+ */
+export function agentSandboxSpec(
+  config: HangarConfig,
+  dependencies: { gateway: Pick<ModelGateway, 'socketPath'>; claudeExecutable: string },
+  resources: ResourceLimits,
+  id?: string,
+): SandboxSpec {
+  return {
+    ...(id !== undefined ? { id } : {}),
+    resources,
+    bridges: [{ name: 'model-gateway', hostSocketPath: dependencies.gateway.socketPath, port: config.gateway.sandboxPort }],
+    readOnlyPaths: [path.dirname(dependencies.claudeExecutable)],
+  };
 }

@@ -4,7 +4,6 @@
 // crash recovery and fork all restore from a checkpoint. Every SDK message and lifecycle event is
 // published to the session's durable event stream.
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import type { SDKMessage, SessionStore } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
@@ -29,7 +28,7 @@ import {
 } from '../store/store.js';
 import type { EventHub } from './event-hub.js';
 import { nextRunAfter, parseInterval, validateCron } from './schedule-timing.js';
-import { resolveResources } from './resources.js';
+import { agentSandboxSpec, resolveResources } from './resources.js';
 import { assertWorkspaceRelativePath } from './task-service.js';
 import { overrideSessionStore, transcriptUpTo } from './transcript-views.js';
 import { restoreWorkspace, snapshotWorkspace } from './workspace-snapshots.js';
@@ -230,11 +229,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       shared.members.add(session.id);
       return { sandbox: shared.sandbox, ownsSandbox: false };
     }
-    const sandbox = await sandboxProvider.create({
-      resources: optionsOf(session).resources,
-      bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
-      readOnlyPaths: [path.dirname(claudeExecutable)],
-    });
+    const sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, optionsOf(session).resources));
     return { sandbox, ownsSandbox: true };
   };
 
@@ -462,12 +457,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     }
     let sandbox: Sandbox | undefined;
     try {
-      sandbox = await sandboxProvider.create({
-        id: record.id,
-        resources: record.resources as unknown as ResourceLimits,
-        bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
-        readOnlyPaths: [path.dirname(claudeExecutable)],
-      });
+      sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, record.resources as unknown as ResourceLimits, record.id));
       if (newest !== undefined) await restoreWorkspace(sandbox, blobs, newest.blobKey);
       sharedSandboxes.set(record.id, { record, sandbox, members: new Set() });
       for (const member of members) await publish(member.id, 'sandbox_restored', { sandboxId: record.id, fromCheckpointId: newest?.id ?? null });
@@ -702,12 +692,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     async createSharedSandbox(input) {
       const resources = resolveResources(config, input.resources);
       const id = `sbx_${randomUUID().replaceAll('-', '')}`;
-      const sandbox = await sandboxProvider.create({
-        id,
-        resources,
-        bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
-        readOnlyPaths: [path.dirname(claudeExecutable)],
-      });
+      const sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, resources, id));
       const record: SharedSandboxRecord = { id, status: 'active', resources: resources as unknown as Record<string, unknown>, createdAt: new Date().toISOString(), closedAt: null };
       await store.sharedSandboxes.insert(record);
       sharedSandboxes.set(id, { record, sandbox, members: new Set() });

@@ -11,7 +11,7 @@ import type { ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
-import { resolveResources } from './resources.js';
+import { agentSandboxSpec, resolveResources } from './resources.js';
 import { ZERO_USAGE, type FileChange, type Store, type TaskRecord } from '../store/store.js';
 
 export interface TaskInput {
@@ -120,11 +120,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     const timeout = setTimeout(() => abort.abort(), config.agent.taskTimeoutMs);
     try {
       // No id: the provider may hand out a sandbox it made ahead of need (warm pool).
-      sandbox = await sandboxProvider.create({
-        resources,
-        bridges: [{ name: 'model-gateway', hostSocketPath: gateway.socketPath, port: config.gateway.sandboxPort }],
-        readOnlyPaths: [path.dirname(claudeExecutable)],
-      });
+      sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, resources));
       for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
       const before = await digestWorkspace(sandbox);
       const token = gateway.registerSession(task.id);

@@ -1,7 +1,7 @@
 // Workspace snapshots for checkpoints: a zstd-compressed tar of the workspace, made and unpacked by
 // tar running inside the sandbox (as the sandbox user, so a hostile workspace cannot trick a host
 // process with symlinks), streamed to and from the blob store.
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { HangarError } from '../errors/errors.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -28,10 +28,15 @@ export async function snapshotWorkspace(sandbox: Sandbox, blobs: BlobStore, key:
   });
   const exited = waitForExit(child);
   child.stdin.end();
-  const [stored, exit] = await Promise.all([blobs.put(key, child.stdout as Readable), exited]);
-  if (exit.code !== 0) {
+  // Consumed from now on: Node drains (and drops) the output of an exited child whose stdout has no
+  // reader yet, and the blob store starts reading only after its own setup. A fast tar would lose
+  // its archive in between.
+  const archive = (child.stdout as Readable).pipe(new PassThrough());
+  const [stored, exit] = await Promise.all([blobs.put(key, archive), exited]);
+  // A compressed tar is never empty: no bytes means the archive was lost, not an empty workspace.
+  if (exit.code !== 0 || stored.sizeBytes === 0) {
     await blobs.delete(key);
-    throw new HangarError('SANDBOX_FAILED', `workspace snapshot failed (tar exit ${exit.code ?? exit.signal}): ${stderr.trim()}`);
+    throw new HangarError('SANDBOX_FAILED', `workspace snapshot failed (tar exit ${exit.code ?? exit.signal}${stored.sizeBytes === 0 ? ', no output' : ''}): ${stderr.trim()}`);
   }
   return stored;
 }

@@ -27,6 +27,8 @@ describe('ephemeral task writing files', () => {
   });
 
   it('runs the agent in a sandbox, returns the result and the changed files, and leaves nothing behind', async () => {
+    // Hangar filled its warm pool when it started.
+    await harness.settled();
     const task = await harness.client.runTask({
       prompt: 'Write two files, one with Bash and one with Write.',
       allowedTools: ['Bash', 'Write'],
@@ -66,6 +68,9 @@ describe('ephemeral task writing files', () => {
     const record = harness.sandboxes.get(task.sandbox?.sandboxId ?? '');
     expect(record).toBeDefined();
     expect(record?.pids.length).toBeGreaterThan(0);
+    // Even the first task found a sandbox ready (filled when Hangar started), and its CLI started in
+    // the launcher that was waiting there.
+    expect(record?.spawned.filter((spawn) => spawn.command.endsWith('/claude')).map((spawn) => spawn.warm)).toEqual([true]);
     await assertLocalSandboxGone(record!.sandbox, record!.pids);
   });
 

@@ -11,7 +11,7 @@ import { HangarClient } from '../../src/client/hangar-client.js';
 import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
 import type { Scenario } from '../../src/model/scenario.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
-import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
 import type { Sandbox, SandboxProvider } from '../../src/sandbox/sandbox-provider.js';
 
 export interface HarnessOptions {
@@ -25,8 +25,8 @@ export interface HarnessOptions {
 export interface SandboxRecord {
   sandbox: Sandbox;
   pids: number[];
-  /** Every process spawned in the sandbox: its host pid and command. */
-  spawned: Array<{ pid: number; command: string }>;
+  /** Every process spawned in the sandbox: its host pid, command, and whether a launcher made ahead of need ran it. */
+  spawned: Array<{ pid: number; command: string; warm: boolean }>;
 }
 
 export interface Harness {
@@ -37,6 +37,8 @@ export interface Harness {
   dataDir: string;
   /** Sandboxes created so far, by sandbox id (a task's is in its record: sandbox.sandboxId). */
   sandboxes: Map<string, SandboxRecord>;
+  /** Resolves once the sandbox provider's background work (warm pool, image pairs, releases) is done. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -51,16 +53,18 @@ function recordingProvider(inner: SandboxProvider, sandboxes: Map<string, Sandbo
       const spawn = sandbox.spawn.bind(sandbox);
       return Object.assign(Object.create(sandbox) as Sandbox, {
         spawn: (request: Parameters<Sandbox['spawn']>[0]) => {
+          const warm = (sandbox as Partial<LocalSandbox>).warmLauncherReady === true;
           const child = spawn(request);
           const pid = (child as { pid?: number }).pid;
           if (pid !== undefined) {
             record.pids.push(pid);
-            record.spawned.push({ pid, command: request.command });
+            record.spawned.push({ pid, command: request.command, warm });
           }
           return child;
         },
       });
     },
+    ...(inner.prewarm !== undefined ? { prewarm: inner.prewarm.bind(inner) } : {}),
     close: () => inner.close(),
   };
 }
@@ -78,18 +82,19 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     agent: { maxRetries: 2 },
     ...options.config,
   });
-  const logger = pino({ level: 'silent' });
+  // HANGAR_TEST_LOG=<level> writes each harness's log to <dataDir>.log (kept after the test) for debugging.
+  const logLevel = process.env.HANGAR_TEST_LOG;
+  const logger = logLevel === undefined ? pino({ level: 'silent' }) : pino({ level: logLevel }, pino.destination(`${dataDir}.log`));
   const sandboxes = new Map<string, SandboxRecord>();
-  const provider = recordingProvider(
-    createLocalSandboxProvider({
-      rootDir: resolveDataPaths(config).sandboxRoot,
-      uidRangeStart: config.sandbox.uidRangeStart,
-      uidRangeSize: config.sandbox.uidRangeSize,
-      workspaceBacking: config.sandbox.workspaceBacking,
-      warmPoolSize: config.sandbox.warmPoolSize,
-    }),
-    sandboxes,
-  );
+  const local = createLocalSandboxProvider({
+    rootDir: resolveDataPaths(config).sandboxRoot,
+    uidRangeStart: config.sandbox.uidRangeStart,
+    uidRangeSize: config.sandbox.uidRangeSize,
+    workspaceBacking: config.sandbox.workspaceBacking,
+    warmPoolSize: config.sandbox.warmPoolSize,
+    logger: logger.child({ component: 'sandbox' }),
+  });
+  const provider = recordingProvider(local, sandboxes);
   const hangar = await createHangar(config, { logger, sandboxProvider: provider });
   const baseUrl = await hangar.listen();
   return {
@@ -99,6 +104,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     baseUrl,
     dataDir,
     sandboxes,
+    settled: () => local.settled(),
     async close() {
       await hangar.close();
       await model.close();

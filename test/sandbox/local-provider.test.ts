@@ -62,7 +62,14 @@ describe('local sandbox provider: warm pool', () => {
     await chmod(socketDir, 0o711);
     const socketPath = path.join(socketDir, 'gw.sock');
     const bridged: string[] = [];
-    const server = net.createServer((socket) => socket.once('data', (data) => bridged.push(data.toString())).on('error', () => undefined));
+    const server = net.createServer((socket) =>
+      socket
+        .once('data', (data) => {
+          bridged.push(data.toString());
+          socket.end('ack\n');
+        })
+        .on('error', () => undefined),
+    );
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));
     await chmod(socketPath, 0o666);
     const provider = createLocalSandboxProvider({ rootDir, warmPoolSize: 1 });
@@ -90,7 +97,7 @@ describe('local sandbox provider: warm pool', () => {
       const child = warm.spawn({
         command: '/bin/bash',
         // The bridge listens from the first instant: the launcher waited for it before the command came.
-        args: ['-c', 'pwd; printf "<%s>\\n" "$@"; env; echo bridged >/dev/tcp/127.0.0.1/4200; echo to-stderr >&2; cat', 'name', 'two words', 'new\nline', "it's"],
+        args: ['-c', 'pwd; printf "<%s>\\n" "$@"; env; exec 3<>/dev/tcp/127.0.0.1/4200; echo bridged >&3; read -r reply <&3; echo "$reply"; echo to-stderr >&2; cat', 'name', 'two words', 'new\nline', "it's"],
         env: { GREETING: 'hello world', MULTI: 'a\nb', EQUALS: 'x=y' },
         cwd: '/workspace/sub dir',
         onStderr: (chunk) => stderr.push(chunk),
@@ -105,15 +112,15 @@ describe('local sandbox provider: warm pool', () => {
       const lines = stdout.split('\n');
       expect(lines[0]).toBe('/workspace/sub dir');
       expect(lines.slice(1, 5)).toEqual(['<two words>', '<new', 'line>', "<it's>"]);
-      const env = stdout.slice(stdout.indexOf("<it's>") + 7, stdout.indexOf('from stdin'));
+      const env = stdout.slice(stdout.indexOf("<it's>") + 7, stdout.indexOf('ack\n'));
       expect(env).toContain('EQUALS=x=y\n');
       expect(env).toContain('GREETING=hello world\n');
       expect(env).toContain('MULTI=a\nb\n');
       expect(env).toContain('HOME=/home/agent\n');
       expect(env).not.toMatch(/^(OLDPWD|BASH_\w*)=/m);
-      expect(stdout.endsWith('from stdin\n')).toBe(true);
+      expect(stdout.endsWith('ack\nfrom stdin\n')).toBe(true);
       expect(stderr.join('')).toBe('to-stderr\n');
-      expect(await eventually(async () => bridged.includes('bridged\n'))).toBe(true);
+      expect(bridged).toEqual(['bridged\n']);
 
       // The second spawn of the same sandbox is an ordinary launch.
       expect((await warm.exec('sh', ['-c', 'echo $GREETING'], { env: { GREETING: 'again' } })).stdout).toBe('again\n');
@@ -130,16 +137,53 @@ describe('local sandbox provider: warm pool', () => {
     expect((await mountPoints()).filter((point) => point.startsWith(`${rootDir}/`))).toEqual([]);
   });
 
-  it('launches afresh (and stops the waiting launcher) for a spawn with shared directories', async () => {
+  it('serves a spawn with a writable shared directory under /tmp from the waiting launcher, through a copy at the same path', async () => {
     const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
-    const shared = await mkdtemp(path.join(tmpdir(), 'hangar-warm-shared-'));
+    const shared = await mkdtemp('/tmp/hangar-warm-shared-');
     try {
+      await (await provider.create({ resources, bridges: [] })).destroy();
+      await provider.settled();
+      const warm = await provider.create({ resources, bridges: [] });
+      const waiting = await warm.hostPids();
+      await mkdir(path.join(shared, 'projects'));
+      await writeFile(path.join(shared, 'projects', 'note.txt'), 'shared');
+      const child = warm.spawn({
+        command: 'sh',
+        args: ['-c', 'cat "$1/projects/note.txt" && echo appended >> "$1/projects/note.txt" && stat -c %U "$1"', 'sh', shared],
+        env: {},
+        sharedDirectories: [{ hostPath: shared, writable: true }],
+      });
+      expect(waiting).toContain(child.pid);
+      let stdout = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stdin.end();
+      expect(await closed(child)).toBe(0);
+      // Seen at the same path, owned by the sandbox user; the host's directory is left as it was.
+      expect(stdout).toBe('sharedagent\n');
+      expect(await readFile(path.join(shared, 'projects', 'note.txt'), 'utf8')).toBe('shared');
+      expect((await stat(shared)).uid).toBe(0);
+      await warm.destroy();
+      await assertLocalSandboxGone(warm);
+    } finally {
+      await provider.close();
+      await rm(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('launches afresh (and stops the waiting launcher) for a shared directory it cannot copy in', async () => {
+    const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
+    const parent = await mkdtemp('/tmp/hangar-warm-nested-');
+    const shared = path.join(parent, 'deeper');
+    try {
+      await mkdir(shared);
+      await chmod(parent, 0o711);
       await (await provider.create({ resources, bridges: [] })).destroy();
       await provider.settled();
       const warm = await provider.create({ resources, bridges: [] });
       const waiting = await warm.hostPids();
       expect(waiting.length).toBeGreaterThan(0);
       await writeFile(path.join(shared, 'note.txt'), 'shared');
+      // Not directly under /tmp: it is bound in for this process, which needs a new launch.
       const child = warm.spawn({ command: 'cat', args: [path.join(shared, 'note.txt')], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
       expect(waiting).not.toContain(child.pid);
       let stdout = '';
@@ -152,7 +196,7 @@ describe('local sandbox provider: warm pool', () => {
       await assertLocalSandboxGone(warm);
     } finally {
       await provider.close();
-      await rm(shared, { recursive: true, force: true });
+      await rm(parent, { recursive: true, force: true });
     }
   });
 
@@ -168,7 +212,13 @@ describe('local sandbox provider: warm pool', () => {
       expect(named.id).toBe('named-sandbox');
       expect(provider.warmSandboxes).toBe(1);
       // Kill the waiting launcher from the host.
-      for (const pid of (await readFile(`/sys/fs/cgroup/pids/hangar/${waiting}/cgroup.procs`, 'utf8')).split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+      for (const pid of (await readFile(`/sys/fs/cgroup/pids/hangar/${waiting}/cgroup.procs`, 'utf8')).split('\n').filter(Boolean)) {
+        try {
+          process.kill(Number(pid), 'SIGKILL');
+        } catch {
+          // Gone already: killing bubblewrap ends the processes under it.
+        }
+      }
       expect(await eventually(async () => (await readFile(`/sys/fs/cgroup/pids/hangar/${waiting}/cgroup.procs`, 'utf8')).trim() === '')).toBe(true);
       const next = await provider.create({ resources, bridges: [] });
       expect(next.id).not.toBe(waiting);

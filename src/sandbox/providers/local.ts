@@ -30,7 +30,7 @@
 // first spawn() starts its command with no chain to wait for.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, constants as fsConstants, lstatSync, openSync, readdirSync, realpathSync, statSync, writeSync, type Stats } from 'node:fs';
+import { chownSync, closeSync, cpSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -143,6 +143,8 @@ export interface LocalSandbox extends Sandbox {
   readonly cgroupPaths: readonly string[];
   /** Host pids of every process in the sandbox right now. */
   hostPids(): Promise<number[]>;
+  /** True while a launcher started ahead of need (warm pool) waits for this sandbox's first spawn. */
+  readonly warmLauncherReady: boolean;
   /** The process is a node ChildProcess (its pid is the host pid of the outer bubblewrap). */
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess;
 }
@@ -168,6 +170,8 @@ const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const DEFAULT_SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/lib', '/lib64', '/sbin'];
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** Largest shared directory a warm launch copies into the sandbox's /tmp (see copySharedIntoTmp()). */
+const WARM_COPY_LIMIT_BYTES = 16 * MIB;
 /** Read-only directory inside holding the command file of a warm launcher (see prelaunch()). */
 const LAUNCH_DIR = `${BRIDGE_DIR}/launch`;
 const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, '/etc/passwd', '/etc/group'];
@@ -257,6 +261,25 @@ function shellQuote(value: string): string {
 /** Each string followed by a NUL byte (bwrap's --args format, bash's `mapfile -d ''`). */
 function nulSeparated(values: string[]): Buffer {
   return Buffer.from(values.map((value) => `${value}\0`).join(''));
+}
+
+/**
+ * Bytes in a directory tree (symlinks not followed), counting 4 KiB per entry; stops counting once
+ * past `limit`.
+ */
+function treeBytes(root: string, limit: number): number {
+  let total = 0;
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      if (total > limit) return;
+      const entry = path.join(dir, name);
+      const info = lstatSync(entry);
+      total += 4096 + (info.isFile() ? info.size : 0);
+      if (info.isDirectory()) walk(entry);
+    }
+  };
+  walk(root);
+  return total;
 }
 
 /** chown -R without following symlinks (the tree is small: a resumed transcript directory). */
@@ -520,6 +543,22 @@ async function bindIdentities(spec: SandboxSpec): Promise<string> {
   return identities.join(',');
 }
 
+/**
+ * True while a child process runs. Asks the kernel too: a child that just died is a zombie until
+ * Node handles its SIGCHLD, and exitCode is set only then.
+ */
+function isRunningChild(child: ChildProcess): boolean {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return false;
+  try {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    // The state follows the command name, which is in parentheses and may itself hold spaces.
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
 /** A launcher started by prelaunch(), waiting for the sandbox's first spawn. */
 interface WarmLauncher {
   child: ChildProcess;
@@ -588,7 +627,7 @@ class LocalSandboxImpl implements LocalSandbox {
 
   /** True while a launcher started by prelaunch() runs and waits for its command. */
   get warmLauncherReady(): boolean {
-    return this.warm !== undefined && this.warm.child.exitCode === null && this.warm.child.signalCode === null;
+    return this.warm !== undefined && isRunningChild(this.warm.child);
   }
 
   /** What the warm launcher wrote to stderr before a spawn took it (why it failed, when it did). */
@@ -637,16 +676,13 @@ class LocalSandboxImpl implements LocalSandbox {
 
   /**
    * Gives a spawn request to the warm launcher; undefined when the launcher is gone or the request
-   * needs what it cannot do (per-launch shared directories, a command env(1) would read as a variable).
+   * needs what it cannot do (a shared directory it cannot copy in, a command env(1) would read as a
+   * variable).
    */
   private handOff(warm: WarmLauncher, request: SandboxSpawnRequest): ChildProcess | undefined {
     const { env, cwd } = this.checkLaunch(request);
-    const usable =
-      warm.child.exitCode === null &&
-      warm.child.signalCode === null &&
-      (request.sharedDirectories ?? []).length === 0 &&
-      !request.command.includes('=');
-    if (!usable) return undefined;
+    if (!isRunningChild(warm.child) || request.command.includes('=')) return undefined;
+    if (!this.copySharedIntoTmp(request.sharedDirectories ?? [])) return undefined;
     const entries = Object.entries(env).map(([name, value]) => `${name}=${value}`);
     const spec = nulSeparated([cwd, String(entries.length), ...entries, request.command, ...request.args]);
     const file = openSync(path.join(this.hostDir, 'launch', 'spec'), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
@@ -660,6 +696,48 @@ class LocalSandboxImpl implements LocalSandbox {
     warm.onStderr = onStderr;
     warm.child.stdin?.write('\n');
     return warm.child;
+  }
+
+  /**
+   * The warm launcher's mounts are made: a shared directory cannot be bound in any more. One directly
+   * under the host's /tmp (where the Agent SDK writes a resumed transcript) can still be seen at the
+   * same path: the sandbox's /tmp is its scratch tmp, so a copy there, owned by the sandbox user,
+   * is at that path inside. The copy starts with a directory the sandbox cannot have made yet
+   * (mkdir fails on anything already there) and root owns it until it is complete. False (nothing
+   * left behind) when a directory does not qualify; the spawn then launches afresh with binds.
+   */
+  private copySharedIntoTmp(shared: NonNullable<SandboxSpawnRequest['sharedDirectories']>): boolean {
+    if (shared.length === 0) return true;
+    const tempRoot = realpathSync(tmpdir());
+    const plan: Array<{ source: string; target: string }> = [];
+    for (const entry of shared) {
+      const { hostPath } = entry;
+      if (!entry.writable || path.dirname(hostPath) !== '/tmp' || path.normalize(hostPath) !== hostPath || !ID_PATTERN.test(path.basename(hostPath))) return false;
+      let source: string;
+      try {
+        source = realpathSync(hostPath);
+        if (!statSync(source).isDirectory()) return false;
+      } catch {
+        return false;
+      }
+      if (source === tempRoot || !isUnder(source, tempRoot)) return false;
+      // The copy blocks this process: a large directory is bound by a new launch instead.
+      if (treeBytes(source, WARM_COPY_LIMIT_BYTES) > WARM_COPY_LIMIT_BYTES) return false;
+      plan.push({ source, target: path.join(this.hostDir, 'scratch', 'tmp', path.basename(hostPath)) });
+    }
+    const made: string[] = [];
+    try {
+      for (const { source, target } of plan) {
+        mkdirSync(target, { mode: 0o700 });
+        made.push(target);
+        cpSync(source, target, { recursive: true, errorOnExist: true, force: false });
+      }
+      for (const target of made) chownTreeSync(target, this.hostUid, this.hostGid);
+      return true;
+    } catch {
+      for (const target of made) rmSync(target, { recursive: true, force: true });
+      return false;
+    }
   }
 
   /** Replaces the sandbox's memory, cpu and pids limits. */
@@ -1688,6 +1766,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
 
   /** Destroys of warm sandboxes nobody will use, while they run. */
   const warmDiscards = new Set<Promise<void>>();
+  /** prewarm() calls waiting for the host checks before they start filling the pool. */
+  const prewarmsStarting = new Set<Promise<void>>();
 
   /** Destroys a warm sandbox nobody will use, in the background. */
   const discardWarm = (sandbox: LocalSandboxImpl): void => {
@@ -1762,6 +1842,28 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     return undefined;
   };
 
+  /** The spec the warm pool makes sandboxes of this shape from (no id, copied). */
+  const poolSpec = (spec: SandboxSpec): SandboxSpec => ({ resources: { ...spec.resources }, bridges: [...(spec.bridges ?? [])], readOnlyPaths: [...(spec.readOnlyPaths ?? [])] });
+
+  const prewarm = (spec: SandboxSpec): void => {
+    if (warmPoolSize === 0 || spec.id !== undefined || closing > 0) return;
+    try {
+      validateSpec(spec);
+    } catch (error) {
+      logger?.warn({ err: error }, 'cannot prewarm sandboxes of an invalid spec');
+      return;
+    }
+    const starting = ensureTools()
+      .then(
+        (tools) => {
+          if (tools.bash !== undefined && tools.env !== undefined) fillWarmPool(shapeOf(spec, settings.scratchMb), poolSpec(spec));
+        },
+        (error: unknown) => logger?.warn({ err: error }, 'cannot prewarm sandboxes: this host cannot run them'),
+      )
+      .finally(() => prewarmsStarting.delete(starting));
+    prewarmsStarting.add(starting);
+  };
+
   /** A sandbox from the warm pool when the spec allows one (no id, bash and env(1) present), else a new one. */
   const createOrTakeWarm = async (spec: SandboxSpec): Promise<LocalSandbox> => {
     if (warmPoolSize > 0 && spec.id === undefined && closing === 0) {
@@ -1770,7 +1872,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       if (tools.bash !== undefined && tools.env !== undefined) {
         const key = shapeOf(spec, settings.scratchMb);
         const taken = await takeWarm(key, spec);
-        fillWarmPool(key, { resources: { ...spec.resources }, bridges: [...(spec.bridges ?? [])], readOnlyPaths: [...(spec.readOnlyPaths ?? [])] });
+        fillWarmPool(key, poolSpec(spec));
         if (taken !== undefined) {
           logger?.debug({ sandboxId: taken.id, resources: spec.resources }, 'sandbox taken from the warm pool');
           return taken;
@@ -1797,6 +1899,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       // no sandbox appears after the destroy below.
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       // Warm sandboxes and prepared image pairs go too; the pools refill on the next create().
+      await Promise.allSettled([...prewarmsStarting]);
       await warmFilling;
       warmPool.clear();
       warmWanted.clear();
@@ -1819,16 +1922,17 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
 
   const settled = async (): Promise<void> => {
     for (;;) {
-      const running = [warmFilling, poolFilling, ...poolRemovals, ...warmDiscards].filter((work): work is Promise<void> => work !== undefined);
+      const running = [...prewarmsStarting, warmFilling, poolFilling, ...poolRemovals, ...warmDiscards].filter((work): work is Promise<void> => work !== undefined);
       await Promise.allSettled(running);
       // Work finishing may have started more (a warm sandbox takes an image pair, whose pool refills).
-      if (warmFilling === undefined && poolFilling === undefined && poolRemovals.size === 0 && warmDiscards.size === 0) return;
+      if (prewarmsStarting.size === 0 && warmFilling === undefined && poolFilling === undefined && poolRemovals.size === 0 && warmDiscards.size === 0) return;
     }
   };
 
   return {
     name: 'local',
     create,
+    prewarm,
     close,
     settled,
     get warmSandboxes() {
