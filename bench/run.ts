@@ -264,10 +264,12 @@ until the host is quiet again (all processes and the kernel, from /proc/stat).
 
 A long-running session whose workspace holds ${sessions.workspaceBytes / 1024 / 1024} MB of random data (incompressible) and whose
 transcript has ${sessions.transcriptEntries} entries, hibernated and woken ${sessions.hibernateMs.length} times. Each wake is a
-message to the hibernated session: a new sandbox, the workspace unpacked from its checkpoint, the CLI
-resumed from the transcript in the SessionStore, one model call. The session may use all cores (as
-the bare baseline does): with the default quota of 1 CPU, the CLI's start and the workspace unpacking
-share one core and a wake takes about 20% longer.
+message to the hibernated session: a sandbox from the warm pool, the workspace unpacked from its
+checkpoint, the CLI resumed from the transcript in the SessionStore (the SDK's copy of it reaches the
+sandbox's /tmp, and the CLI starts in the launcher waiting there), one model call. Like the tasks,
+each wake (and each baseline run) starts on a quiet host: a hibernated session has been idle a while.
+The session may use all cores (as the bare baseline does): with the default quota of 1 CPU, the CLI's
+start and the workspace unpacking share one core and a wake takes about 20% longer.
 
 | step | p50 | p95 |
 | --- | --- | --- |

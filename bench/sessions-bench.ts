@@ -13,7 +13,7 @@ import { parseConfig } from '../src/config/config.js';
 import type { Scenario } from '../src/model/scenario.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
 import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
-import type { LocalSandbox } from '../src/sandbox/providers/local.js';
+import type { LocalSandbox, LocalSandboxProvider } from '../src/sandbox/providers/local.js';
 import { createAgentSessionStore } from '../src/store/agent-session-store.js';
 
 export interface SessionBenchResult {
@@ -83,7 +83,12 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
   let hangar: Hangar | undefined;
   try {
     hangar = await createHangar(config, { logger: pino({ level: 'silent' }) });
-    const provider = hangar.sandboxProvider;
+    const provider = hangar.sandboxProvider as LocalSandboxProvider;
+    /** Waits until the provider's background work is done: a hibernated session is idle a while before it wakes. */
+    const quiet = async (): Promise<void> => {
+      await provider.settled();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    };
     const create = provider.create.bind(provider);
     provider.create = async (spec) => {
       const sandbox = (await create(spec)) as LocalSandbox;
@@ -108,6 +113,7 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
       const hibernated = await client.call<{ status: string }>('POST', `/v1/sessions/${session.id}/hibernate`);
       hibernateMs.push(performance.now() - hibernateStarted);
       if (hibernated.status !== 'hibernated') throw new Error(`session did not hibernate: ${hibernated.status}`);
+      await quiet();
       const started = performance.now();
       let ready: number | undefined;
       let restore: number | undefined;
@@ -138,6 +144,7 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
     const projectKey = (await hangar.store.transcripts.listSessions('-workspace')).length > 0 ? '-workspace' : undefined;
     for (let cycle = 0; cycle < WAKE_CYCLES; cycle += 1) {
       const home = mkdtempSync(path.join(os.tmpdir(), 'hangar-bench-resume-'));
+      await quiet();
       const abort = new AbortController();
       const started = performance.now();
       try {

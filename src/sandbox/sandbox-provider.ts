@@ -62,6 +62,11 @@ export interface SandboxSpawnRequest {
    * use that exact path). The provider makes them writable by the sandbox user when asked.
    */
   sharedDirectories?: Array<{ hostPath: string; writable: boolean }>;
+  /**
+   * A helper process (tar for checkpoints...), not the sandbox's agent: an adapter that prepared a
+   * faster start for the sandbox's main process keeps it for that process.
+   */
+  auxiliary?: boolean;
 }
 
 export interface SandboxStats {

@@ -22,6 +22,8 @@ export async function snapshotWorkspace(sandbox: Sandbox, blobs: BlobStore, key:
     command: 'tar',
     args: ['--zstd', '--create', '--file=-', '--directory', sandbox.workspacePath, '--numeric-owner', '.'],
     env: TAR_ENV,
+    // The sandbox's warm launcher, if it has one, stays for the CLI.
+    auxiliary: true,
     onStderr: (chunk) => {
       stderr = (stderr + chunk).slice(-2000);
     },
@@ -49,6 +51,8 @@ export async function restoreWorkspace(sandbox: Sandbox, blobs: BlobStore, key: 
     command: 'tar',
     args: ['--zstd', '--extract', '--file=-', '--directory', sandbox.workspacePath, '--no-same-owner'],
     env: TAR_ENV,
+    // The sandbox's warm launcher, if it has one, stays for the CLI.
+    auxiliary: true,
     onStderr: (chunk) => {
       stderr = (stderr + chunk).slice(-2000);
     },

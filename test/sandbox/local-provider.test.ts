@@ -93,6 +93,11 @@ describe('local sandbox provider: warm pool', () => {
 
       const launcherPids = await warm.hostPids();
       await warm.exec('mkdir', ['-p', 'sub dir']);
+      // A helper process leaves the waiting launcher to the main one.
+      const helper = warm.spawn({ command: 'true', args: [], env: {}, auxiliary: true });
+      expect(launcherPids).not.toContain(helper.pid);
+      expect(await closed(helper)).toBe(0);
+      expect(warm.warmLauncherReady).toBe(true);
       const stderr: string[] = [];
       const child = warm.spawn({
         command: '/bin/bash',

@@ -20,7 +20,7 @@ describe('workspace snapshots', () => {
     const root = await makeSandboxRoot();
     roots.push(root);
     await chmod(root, 0o711);
-    // Warm sandboxes: tar starts at once, so it is done long before the slow store below reads.
+    // tar is done within milliseconds, long before the slow store below starts reading.
     const provider = createLocalSandboxProvider({ rootDir: `${root}/sandboxes`, warmPoolSize: 1 });
     const local = createLocalBlobStore({ directory: `${root}/blobs` });
     const slow: BlobStore = {

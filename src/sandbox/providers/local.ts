@@ -609,8 +609,8 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
-    const warm = this.warm;
-    this.warm = undefined;
+    const warm = request.auxiliary === true ? undefined : this.warm;
+    if (warm !== undefined) this.warm = undefined;
     let child: ChildProcess | undefined;
     if (warm !== undefined) {
       try {
