@@ -175,6 +175,32 @@ describe('local sandbox provider: warm pool', () => {
     }
   });
 
+  it('never copies a shared directory through a link the sandbox planted at its path', async () => {
+    const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
+    const shared = await mkdtemp('/tmp/hangar-warm-planted-');
+    const bait = await mkdtemp('/tmp/hangar-warm-bait-');
+    try {
+      await (await provider.create({ resources, bridges: [] })).destroy();
+      await provider.settled();
+      const warm = await provider.create({ resources, bridges: [] });
+      await writeFile(path.join(shared, 'note.txt'), 'shared');
+      // A process of the sandbox points the path the shared directory will take at a host directory.
+      const planted = await warm.exec('ln', ['-s', bait, shared]);
+      expect(planted.exitCode).toBe(0);
+      expect(warm.warmLauncherReady).toBe(true);
+      const child = warm.spawn({ command: 'true', args: [], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
+      child.stdin.end();
+      await closed(child);
+      // Nothing was written through the link on the host.
+      expect(await readdir(bait)).toEqual([]);
+      await warm.destroy();
+    } finally {
+      await provider.close();
+      await rm(shared, { recursive: true, force: true });
+      await rm(bait, { recursive: true, force: true });
+    }
+  });
+
   it('launches afresh (and stops the waiting launcher) for a shared directory it cannot copy in', async () => {
     const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
     const parent = await mkdtemp('/tmp/hangar-warm-nested-');

@@ -30,7 +30,7 @@
 // first spawn() starts its command with no chain to wait for.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, cpSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
+import { chownSync, closeSync, cpSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
@@ -702,9 +702,10 @@ class LocalSandboxImpl implements LocalSandbox {
    * The warm launcher's mounts are made: a shared directory cannot be bound in any more. One directly
    * under the host's /tmp (where the Agent SDK writes a resumed transcript) can still be seen at the
    * same path: the sandbox's /tmp is its scratch tmp, so a copy there, owned by the sandbox user,
-   * is at that path inside. The copy starts with a directory the sandbox cannot have made yet
-   * (mkdir fails on anything already there) and root owns it until it is complete. False (nothing
-   * left behind) when a directory does not qualify; the spawn then launches afresh with binds.
+   * is at that path inside. The copy is made in a staging directory on the scratch filesystem that
+   * no sandbox process can reach, handed to the sandbox user, then renamed into /tmp in one step
+   * (which fails, rather than follows, if the sandbox put something there). False (nothing left
+   * behind) when a directory does not qualify; the spawn then launches afresh with binds.
    */
   private copySharedIntoTmp(shared: NonNullable<SandboxSpawnRequest['sharedDirectories']>): boolean {
     if (shared.length === 0) return true;
@@ -725,18 +726,25 @@ class LocalSandboxImpl implements LocalSandbox {
       if (treeBytes(source, WARM_COPY_LIMIT_BYTES) > WARM_COPY_LIMIT_BYTES) return false;
       plan.push({ source, target: path.join(this.hostDir, 'scratch', 'tmp', path.basename(hostPath)) });
     }
-    const made: string[] = [];
+    const staging = path.join(this.hostDir, 'scratch', `.hangar-copy-${randomBytes(6).toString('hex')}`);
+    const moved: string[] = [];
     try {
-      for (const { source, target } of plan) {
-        mkdirSync(target, { mode: 0o700 });
-        made.push(target);
-        cpSync(source, target, { recursive: true, errorOnExist: true, force: false });
+      mkdirSync(staging, { mode: 0o700 });
+      for (const [index, { source }] of plan.entries()) {
+        const copy = path.join(staging, String(index));
+        cpSync(source, copy, { recursive: true, errorOnExist: true, force: false });
+        chownTreeSync(copy, this.hostUid, this.hostGid);
       }
-      for (const target of made) chownTreeSync(target, this.hostUid, this.hostGid);
+      for (const [index, { target }] of plan.entries()) {
+        renameSync(path.join(staging, String(index)), target);
+        moved.push(target);
+      }
       return true;
     } catch {
-      for (const target of made) rmSync(target, { recursive: true, force: true });
+      for (const target of moved) rmSync(target, { recursive: true, force: true });
       return false;
+    } finally {
+      rmSync(staging, { recursive: true, force: true });
     }
   }
 
