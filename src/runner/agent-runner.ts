@@ -1,6 +1,7 @@
 // Runs one agent conversation: the Agent SDK's query() on the host, with the Claude Code CLI
 // launched inside the sandbox through spawnClaudeCodeProcess. The CLI reaches the model only
 // through the gateway bridge and holds a per-session token, never the real API key.
+import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { query, type Options, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
@@ -126,6 +127,9 @@ export function sandboxedQueryOptions(launch: AgentLaunchOptions, abortControlle
     spawnClaudeCodeProcess: (spawnOptions) => {
       const env = cliEnvironment(spawnOptions.env, environment);
       const resumedConfigDir = env.CLAUDE_CONFIG_DIR !== environment.CLAUDE_CONFIG_DIR ? env.CLAUDE_CONFIG_DIR : undefined;
+      // The SDK copies the credentials file of the configured CLAUDE_CONFIG_DIR, read on the host,
+      // into a resumed transcript's directory. The sandbox authenticates with its gateway token only.
+      if (resumedConfigDir !== undefined) rmSync(path.join(resumedConfigDir, '.credentials.json'), { force: true });
       return sandbox.spawn({
         command: spawnOptions.command,
         args: spawnOptions.args,
