@@ -177,3 +177,28 @@ describe.skipIf(!hostIsV1)('cgroup v1 kill strategies (this host)', () => {
     });
   }
 });
+
+describe.skipIf(!hostIsV1)('cgroup v1 limits (this host)', () => {
+  it('raises and cuts the memory limit (memory+swap kept equal where the kernel accounts swap) and switches the CPU weight', async () => {
+    const manager = createCgroupManager({ parent: 'hangar-test' });
+    const mib = 1024 * 1024;
+    const group = await manager.create(`limits-${randomBytes(4).toString('hex')}`, { memoryBytes: 256 * mib, cpus: 1, pids: 64, background: true });
+    try {
+      const memoryDir = group.paths.find((dir) => dir.includes('/memory/'))!;
+      const cpuDir = group.paths.find((dir) => dir.includes('/cpu'))!;
+      const read = (dir: string, file: string): Promise<string> => readFile(path.join(dir, file), 'utf8').then((text) => text.trim());
+      const memsw = await readFile(path.join(memoryDir, 'memory.memsw.limit_in_bytes'), 'utf8').then(() => true, () => false);
+      expect(await read(cpuDir, 'cpu.shares')).toBe('2');
+      // The kernel refuses memory above memory+swap: a raise in the wrong order would fail here.
+      for (const [memoryMb, cpus] of [[1024, 2], [128, 0.5]] as const) {
+        await group.setLimits({ memoryBytes: memoryMb * mib, cpus, pids: 96 });
+        expect(await read(memoryDir, 'memory.limit_in_bytes')).toBe(String(memoryMb * mib));
+        if (memsw) expect(await read(memoryDir, 'memory.memsw.limit_in_bytes')).toBe(String(memoryMb * mib));
+        expect(await read(cpuDir, 'cpu.cfs_quota_us')).toBe(String(cpus * 100_000));
+        expect(await read(cpuDir, 'cpu.shares')).toBe('1024');
+      }
+    } finally {
+      await group.remove();
+    }
+  });
+});
