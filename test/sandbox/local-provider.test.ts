@@ -231,6 +231,23 @@ describe('local sandbox provider: warm pool', () => {
     }
   });
 
+  it('gives way to a sandbox someone asks for when warm sandboxes hold the last uids', async () => {
+    const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 2, uidRangeStart: 303000, uidRangeSize: 2 });
+    try {
+      await (await provider.create({ resources, bridges: [] })).destroy();
+      await provider.settled();
+      expect(provider.warmSandboxes).toBe(2);
+      // Both uids are held by warm sandboxes; a sandbox with an id never comes from the pool.
+      const named = await provider.create({ id: 'asked-for', resources, bridges: [] });
+      expect(named.id).toBe('asked-for');
+      expect(provider.warmSandboxes).toBe(1);
+      expect((await named.exec('id', ['-u'])).stdout).toBe('1000\n');
+      await named.destroy();
+    } finally {
+      await provider.close();
+    }
+  });
+
   it('never hands out a sandbox whose launcher died, nor takes the pool for a sandbox with an id', async () => {
     const rootDir = await newRoot();
     const provider = createLocalSandboxProvider({ rootDir, warmPoolSize: 1 });

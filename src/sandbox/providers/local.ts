@@ -364,6 +364,13 @@ function validateEnv(env: Record<string, string>): void {
   }
 }
 
+/** HangarError details reason when every uid of the range is taken. */
+const UIDS_EXHAUSTED = 'uids-exhausted';
+
+function isUidsExhausted(error: unknown): boolean {
+  return error instanceof HangarError && (error.details as { reason?: unknown } | undefined)?.reason === UIDS_EXHAUSTED;
+}
+
 /** Hands out host uids from a range; reservations are files shared by all Hangar processes on the host. */
 class UidAllocator {
   private readonly held = new Set<number>();
@@ -385,7 +392,7 @@ class UidAllocator {
         return uid;
       }
     }
-    throw failed(`no free sandbox uid: all ${this.size} uids from ${this.start} are in use (raise uidRangeSize)`);
+    throw failed(`no free sandbox uid: all ${this.size} uids from ${this.start} are in use (raise uidRangeSize)`, undefined, { reason: UIDS_EXHAUSTED });
   }
 
   async release(uid: number): Promise<void> {
@@ -1814,7 +1821,9 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
           entry = { sandbox, binds };
           sandbox.prelaunch();
         } catch (error) {
-          logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need');
+          // A full uid range is the pool giving way to sandboxes in use, not a fault.
+          if (isUidsExhausted(error)) logger?.debug({ err: error }, 'no uid left for a warm sandbox');
+          else logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need');
           return;
         }
         if (closing > 0 || !warmWanted.has(wantedKey)) {
@@ -1874,20 +1883,48 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
 
   /** A sandbox from the warm pool when the spec allows one (no id, bash and env(1) present), else a new one. */
   const createOrTakeWarm = async (spec: SandboxSpec): Promise<LocalSandbox> => {
+    let refill: (() => void) | undefined;
     if (warmPoolSize > 0 && spec.id === undefined && closing === 0) {
       validateSpec(spec);
       const tools = await ensureTools();
       if (tools.bash !== undefined && tools.env !== undefined) {
         const key = shapeOf(spec, settings.scratchMb);
+        refill = () => fillWarmPool(key, poolSpec(spec));
         const taken = await takeWarm(key, spec);
-        fillWarmPool(key, poolSpec(spec));
         if (taken !== undefined) {
+          refill();
           logger?.debug({ sandboxId: taken.id, resources: spec.resources }, 'sandbox taken from the warm pool');
           return taken;
         }
       }
     }
-    return createSandbox(spec);
+    // The pool refills once the sandbox asked for exists: it comes first for uids and the host's time.
+    const sandbox = await createEvictingWarm(spec);
+    refill?.();
+    return sandbox;
+  };
+
+  /** createSandbox(); when warm sandboxes hold the last uids, one of them gives way. */
+  const createEvictingWarm = async (spec: SandboxSpec): Promise<LocalSandboxImpl> => {
+    try {
+      return await createSandbox(spec);
+    } catch (error) {
+      const evicted = isUidsExhausted(error) ? evictWarm() : undefined;
+      if (evicted === undefined) throw error;
+      await evicted;
+      return createSandbox(spec);
+    }
+  };
+
+  /** Destroys one warm sandbox (of the least recently used shape) to free what it holds; undefined when the pool is empty. */
+  const evictWarm = (): Promise<void> | undefined => {
+    for (const entries of warmPool.values()) {
+      const entry = entries.shift();
+      if (entry === undefined) continue;
+      logger?.debug({ sandboxId: entry.sandbox.id }, 'warm sandbox destroyed to free its uid');
+      return entry.sandbox.destroy().catch((error: unknown) => logger?.warn({ sandboxId: entry.sandbox.id, err: error }, 'cannot destroy a warm sandbox'));
+    }
+    return undefined;
   };
 
   const create = (spec: SandboxSpec): Promise<LocalSandbox> => {
