@@ -37,6 +37,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
+import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
 import { createCgroupManager, favorDynamicModifications, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell, type HostShell } from '../host-shell.js';
 import type {
@@ -200,7 +201,7 @@ const MKFS_EXT4_EXTENDED = 'nodiscard,lazy_itable_init=1,lazy_journal_init=1';
 const EXT4_MOUNT_OPTIONS = 'loop,nosuid,nodev,noatime,noinit_itable,nobarrier';
 /** Prefix of the directories of prepared ext4 image pairs: `<rootDir>/.pool-<pid>-<n>`. */
 const POOL_PREFIX = '.pool-';
-/** Sizes (diskMb and scratchMb) the ext4 pool keeps pairs for: the most recently used ones. */
+/** Keys each pool keeps items for (image pair sizes, warm sandbox shapes): the most recently used ones. */
 const POOL_SIZES = 2;
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
@@ -1147,16 +1148,36 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   let toolsPromise: Promise<HostTools> | undefined;
   /** rootDir with symlinks resolved, as loop devices report their backing files (set by preflight). */
   let realRootDir = rootDir;
-  /** Prepared ext4 image pairs by size key, and the sizes wanted (most recently used last). */
-  const pool = new Map<string, PreparedPair[]>();
-  const poolWanted = new Map<string, { diskMb: number; scratchMb: number }>();
-  /** The background loop that prepares pairs, while it runs. */
-  let poolFilling: Promise<void> | undefined;
-  /** Warm sandboxes by shape, and the shapes wanted (most recently used last) with a spec to make them. */
-  const warmPool = new Map<string, WarmSandbox[]>();
-  const warmWanted = new Map<string, SandboxSpec>();
-  /** The background loop that makes warm sandboxes, while it runs. */
-  let warmFilling: Promise<void> | undefined;
+  /** Formatted ext4 image pairs by size key (diskMb:scratchMb), for the most recently used sizes. */
+  const pairPool = new AheadOfNeedPool<{ tools: HostTools; diskMb: number; scratchMb: number }, PreparedPair>({
+    size: poolSize,
+    keys: POOL_SIZES,
+    make: (key, { tools, diskMb, scratchMb }) => preparePair(tools, key, diskMb, scratchMb),
+    discard: (pair, { tools }) => void removePairLater(tools, pair),
+    stopped: () => closing > 0,
+    onMakeFailed: (error) => logger?.warn({ err: error }, 'cannot prepare a sandbox image pair ahead of need'),
+  });
+  /** Warm sandboxes by shape (see shapeOf), for the most recently used shapes. */
+  const warmPool = new AheadOfNeedPool<SandboxSpec, WarmSandbox>({
+    size: warmPoolSize,
+    keys: POOL_SIZES,
+    make: async (_key, spec) => {
+      const binds = await bindIdentities(spec);
+      const sandbox = await createSandbox(spec, true);
+      try {
+        sandbox.prelaunch();
+      } catch (error) {
+        discardWarm(sandbox);
+        throw error;
+      }
+      return { sandbox, binds };
+    },
+    discard: (entry) => discardWarm(entry.sandbox),
+    stopped: () => closing > 0,
+    // A full uid range is the pool giving way to sandboxes in use, not a fault.
+    onMakeFailed: (error) =>
+      isUidsExhausted(error) ? logger?.debug({ err: error }, 'no uid left for a warm sandbox') : logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need'),
+  });
   /** Removals of pairs that are no longer wanted, while they run. */
   const poolRemovals = new Set<Promise<void>>();
   let poolSequence = 0;
@@ -1571,49 +1592,10 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
   };
 
-  /**
-   * Records that a size is in use (evicting the pairs of the least recently used size beyond
-   * POOL_SIZES) and starts the background loop that prepares pairs until each wanted size has
-   * poolSize of them. One pair is prepared at a time; a failure stops the loop until the next create.
-   */
-  const fillPool = (tools: HostTools, key: string, diskMb: number, scratchMb: number): void => {
-    if (poolSize === 0 || closing > 0) return;
-    poolWanted.delete(key);
-    poolWanted.set(key, { diskMb, scratchMb });
-    for (const oldest of [...poolWanted.keys()].slice(0, Math.max(0, poolWanted.size - POOL_SIZES))) {
-      poolWanted.delete(oldest);
-      for (const pair of pool.get(oldest) ?? []) removePairLater(tools, pair);
-      pool.delete(oldest);
-    }
-    if (poolFilling !== undefined) return;
-    poolFilling = (async () => {
-      for (;;) {
-        if (closing > 0) return;
-        const next = [...poolWanted].reverse().find(([wanted]) => (pool.get(wanted)?.length ?? 0) < poolSize);
-        if (next === undefined) return;
-        const [wantedKey, sizes] = next;
-        let pair: PreparedPair;
-        try {
-          pair = await preparePair(tools, wantedKey, sizes.diskMb, sizes.scratchMb);
-        } catch (error) {
-          logger?.warn({ err: error }, 'cannot prepare a sandbox image pair ahead of need');
-          return;
-        }
-        if (closing > 0 || !poolWanted.has(wantedKey)) {
-          removePairLater(tools, pair);
-          continue;
-        }
-        pool.set(wantedKey, [...(pool.get(wantedKey) ?? []), pair]);
-      }
-    })().finally(() => {
-      poolFilling = undefined;
-    });
-  };
-
   /** Takes a prepared pair of a size whose loop devices are still bound to its images. */
   const takePair = async (tools: HostTools, key: string): Promise<PreparedPair | undefined> => {
     for (;;) {
-      const pair = pool.get(key)?.shift();
+      const pair = pairPool.take(key);
       if (pair === undefined) return undefined;
       const intact = (await Promise.all(pair.loops.map(async (loop) => (await loopBackingFile(loop.sysfs)) === loop.image))).every(Boolean);
       if (intact) return pair;
@@ -1768,7 +1750,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       );
       live.set(id, sandbox);
       // Replaces the pair just used (or prepares the first ones), now that this create is done.
-      if (backing === 'ext4') fillPool(tools, sizeKey, spec.resources.diskMb, scratchMb);
+      if (backing === 'ext4') pairPool.want(sizeKey, { tools, diskMb: spec.resources.diskMb, scratchMb });
       logger?.debug({ sandboxId: id, uid, resources: spec.resources, backing, prepared: pair !== undefined }, 'sandbox created');
       return sandbox;
     } catch (error) {
@@ -1794,56 +1776,11 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   };
 
   /**
-   * Records that a shape is in use (dropping the warm sandboxes of the least recently used shape
-   * beyond POOL_SIZES) and starts the background loop that makes warm sandboxes, one at a time,
-   * until each wanted shape has warmPoolSize of them. A failure stops the loop until the next create.
-   */
-  const fillWarmPool = (key: string, spec: SandboxSpec): void => {
-    if (warmPoolSize === 0 || closing > 0) return;
-    warmWanted.delete(key);
-    warmWanted.set(key, spec);
-    for (const oldest of [...warmWanted.keys()].slice(0, Math.max(0, warmWanted.size - POOL_SIZES))) {
-      warmWanted.delete(oldest);
-      for (const entry of warmPool.get(oldest) ?? []) discardWarm(entry.sandbox);
-      warmPool.delete(oldest);
-    }
-    if (warmFilling !== undefined) return;
-    warmFilling = (async () => {
-      for (;;) {
-        if (closing > 0) return;
-        const next = [...warmWanted].reverse().find(([wanted]) => (warmPool.get(wanted)?.length ?? 0) < warmPoolSize);
-        if (next === undefined) return;
-        const [wantedKey, wantedSpec] = next;
-        let entry: WarmSandbox;
-        try {
-          const binds = await bindIdentities(wantedSpec);
-          const sandbox = await createSandbox(wantedSpec, true);
-          entry = { sandbox, binds };
-          sandbox.prelaunch();
-        } catch (error) {
-          // A full uid range is the pool giving way to sandboxes in use, not a fault.
-          if (isUidsExhausted(error)) logger?.debug({ err: error }, 'no uid left for a warm sandbox');
-          else logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need');
-          return;
-        }
-        if (closing > 0 || !warmWanted.has(wantedKey)) {
-          discardWarm(entry.sandbox);
-          continue;
-        }
-        warmPool.set(wantedKey, [...(warmPool.get(wantedKey) ?? []), entry]);
-      }
-    })().finally(() => {
-      warmFilling = undefined;
-    });
-  };
-
-  /**
    * Takes a warm sandbox of the spec's shape whose launcher still waits and whose bound host paths
    * are still the same files, with the spec's limits applied; undefined when there is none.
    */
   const takeWarm = async (key: string, spec: SandboxSpec): Promise<LocalSandboxImpl | undefined> => {
-    const entries = warmPool.get(key) ?? [];
-    for (let entry = entries.shift(); entry !== undefined; entry = entries.shift()) {
+    for (let entry = warmPool.take(key); entry !== undefined; entry = warmPool.take(key)) {
       const { sandbox } = entry;
       try {
         if (!sandbox.warmLauncherReady) throw new Error(`its launcher exited: ${sandbox.warmLauncherStderr.trim() || 'no output'}`);
@@ -1873,7 +1810,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     const starting = ensureTools()
       .then(
         (tools) => {
-          if (tools.bash !== undefined && tools.env !== undefined) fillWarmPool(shapeOf(spec, settings.scratchMb), poolSpec(spec));
+          if (tools.bash !== undefined && tools.env !== undefined) warmPool.want(shapeOf(spec, settings.scratchMb), poolSpec(spec));
         },
         (error: unknown) => logger?.warn({ err: error }, 'cannot prewarm sandboxes: this host cannot run them'),
       )
@@ -1889,7 +1826,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       const tools = await ensureTools();
       if (tools.bash !== undefined && tools.env !== undefined) {
         const key = shapeOf(spec, settings.scratchMb);
-        refill = () => fillWarmPool(key, poolSpec(spec));
+        refill = () => warmPool.want(key, poolSpec(spec));
         const taken = await takeWarm(key, spec);
         if (taken !== undefined) {
           refill();
@@ -1918,13 +1855,10 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
 
   /** Destroys one warm sandbox (of the least recently used shape) to free what it holds; undefined when the pool is empty. */
   const evictWarm = (): Promise<void> | undefined => {
-    for (const entries of warmPool.values()) {
-      const entry = entries.shift();
-      if (entry === undefined) continue;
-      logger?.debug({ sandboxId: entry.sandbox.id }, 'warm sandbox destroyed to free its uid');
-      return entry.sandbox.destroy().catch((error: unknown) => logger?.warn({ sandboxId: entry.sandbox.id, err: error }, 'cannot destroy a warm sandbox'));
-    }
-    return undefined;
+    const entry = warmPool.takeAny();
+    if (entry === undefined) return undefined;
+    logger?.debug({ sandboxId: entry.sandbox.id }, 'warm sandbox destroyed to free its uid');
+    return entry.sandbox.destroy().catch((error: unknown) => logger?.warn({ sandboxId: entry.sandbox.id, err: error }, 'cannot destroy a warm sandbox'));
   };
 
   const create = (spec: SandboxSpec): Promise<LocalSandbox> => {
@@ -1945,15 +1879,14 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
       // Warm sandboxes and prepared image pairs go too; the pools refill on the next create().
       await Promise.allSettled([...prewarmsStarting]);
-      await warmFilling;
+      await warmPool.filling;
+      // The warm sandboxes are live ones: the destroy below takes them.
       warmPool.clear();
-      warmWanted.clear();
       await Promise.allSettled([...warmDiscards]);
-      await poolFilling;
+      await pairPool.filling;
       const tools = toolsPromise === undefined ? undefined : await toolsPromise.catch(() => undefined);
-      if (tools !== undefined) for (const pair of [...pool.values()].flat()) removePairLater(tools, pair);
-      pool.clear();
-      poolWanted.clear();
+      const pairs = pairPool.clear();
+      if (tools !== undefined) for (const pair of pairs) removePairLater(tools, pair);
       await Promise.all([...poolRemovals]);
       const results = await Promise.allSettled([...live.values()].map((sandbox) => sandbox.destroy()));
       hostShell.close();
@@ -1967,10 +1900,10 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
 
   const settled = async (): Promise<void> => {
     for (;;) {
-      const running = [...prewarmsStarting, warmFilling, poolFilling, ...poolRemovals, ...warmDiscards].filter((work): work is Promise<void> => work !== undefined);
-      await Promise.allSettled(running);
+      const running = [...prewarmsStarting, warmPool.filling, pairPool.filling, ...poolRemovals, ...warmDiscards].filter((work): work is Promise<void> => work !== undefined);
+      if (running.length === 0) return;
       // Work finishing may have started more (a warm sandbox takes an image pair, whose pool refills).
-      if (prewarmsStarting.size === 0 && warmFilling === undefined && poolFilling === undefined && poolRemovals.size === 0 && warmDiscards.size === 0) return;
+      await Promise.allSettled(running);
     }
   };
 
@@ -1981,7 +1914,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     close,
     settled,
     get warmSandboxes() {
-      return [...warmPool.values()].reduce((count, entries) => count + entries.length, 0);
+      return warmPool.count;
     },
   };
 }
