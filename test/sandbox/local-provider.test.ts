@@ -47,9 +47,19 @@ runSandboxProviderContract('local (ext4, warm pool)', async () => createLocalSan
 });
 
 describe('local sandbox provider: warm pool', () => {
-  /** Exit code once the process ended and its output was read. */
-  const closed = (child: { once(event: 'close', listener: (code: number | null) => void): void }): Promise<number | null> =>
-    new Promise((resolve) => child.once('close', resolve));
+  /** Sends `input` and ends stdin; resolves with the exit code and the whole stdout once both are in. */
+  const finished = (child: ReturnType<LocalSandbox['spawn']>, input = ''): Promise<{ code: number | null; stdout: string }> => {
+    let stdout = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => (stdout += chunk));
+    child.stdin.end(input);
+    return new Promise((resolve) => child.once('close', (code: number | null) => resolve({ code, stdout })));
+  };
+  /** Teaches the provider the test shape (one sandbox made and destroyed) and waits for its pool to fill. */
+  const fillPool = async (provider: LocalSandboxProvider): Promise<void> => {
+    await (await provider.create({ resources, bridges: [] })).destroy();
+    await provider.settled();
+  };
   const cgroupFile = (sandbox: LocalSandbox, controller: string, file: string): Promise<string> => {
     const dir = sandbox.cgroupPaths.find((candidate) => candidate.includes(`/${controller}/`));
     if (dir === undefined) throw new Error(`no ${controller} cgroup for ${sandbox.id}`);
@@ -96,7 +106,7 @@ describe('local sandbox provider: warm pool', () => {
       // A helper process leaves the waiting launcher to the main one.
       const helper = warm.spawn({ command: 'true', args: [], env: {}, auxiliary: true });
       expect(launcherPids).not.toContain(helper.pid);
-      expect(await closed(helper)).toBe(0);
+      expect((await finished(helper)).code).toBe(0);
       expect(warm.warmLauncherReady).toBe(true);
       const stderr: string[] = [];
       const child = warm.spawn({
@@ -109,11 +119,8 @@ describe('local sandbox provider: warm pool', () => {
       });
       // The process is the launcher that was already running: same host pid.
       expect(launcherPids).toContain(child.pid);
-      let stdout = '';
-      child.stdout.setEncoding('utf8');
-      child.stdout.on('data', (chunk: string) => (stdout += chunk));
-      child.stdin.end('from stdin\n');
-      expect(await closed(child)).toBe(0);
+      const { code, stdout } = await finished(child, 'from stdin\n');
+      expect(code).toBe(0);
       const lines = stdout.split('\n');
       expect(lines[0]).toBe('/workspace/sub dir');
       expect(lines.slice(1, 5)).toEqual(['<two words>', '<new', 'line>', "<it's>"]);
@@ -146,8 +153,7 @@ describe('local sandbox provider: warm pool', () => {
     const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
     const shared = await mkdtemp('/tmp/hangar-warm-shared-');
     try {
-      await (await provider.create({ resources, bridges: [] })).destroy();
-      await provider.settled();
+      await fillPool(provider);
       const warm = await provider.create({ resources, bridges: [] });
       const waiting = await warm.hostPids();
       await mkdir(path.join(shared, 'projects'));
@@ -159,10 +165,8 @@ describe('local sandbox provider: warm pool', () => {
         sharedDirectories: [{ hostPath: shared, writable: true }],
       });
       expect(waiting).toContain(child.pid);
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stdin.end();
-      expect(await closed(child)).toBe(0);
+      const { code, stdout } = await finished(child);
+      expect(code).toBe(0);
       // Seen at the same path, owned by the sandbox user; the host's directory is left as it was.
       expect(stdout).toBe('sharedagent\n');
       expect(await readFile(path.join(shared, 'projects', 'note.txt'), 'utf8')).toBe('shared');
@@ -180,8 +184,7 @@ describe('local sandbox provider: warm pool', () => {
     const shared = await mkdtemp('/tmp/hangar-warm-planted-');
     const bait = await mkdtemp('/tmp/hangar-warm-bait-');
     try {
-      await (await provider.create({ resources, bridges: [] })).destroy();
-      await provider.settled();
+      await fillPool(provider);
       const warm = await provider.create({ resources, bridges: [] });
       await writeFile(path.join(shared, 'note.txt'), 'shared');
       // A process of the sandbox points the path the shared directory will take at a host directory.
@@ -189,8 +192,7 @@ describe('local sandbox provider: warm pool', () => {
       expect(planted.exitCode).toBe(0);
       expect(warm.warmLauncherReady).toBe(true);
       const child = warm.spawn({ command: 'true', args: [], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
-      child.stdin.end();
-      await closed(child);
+      await finished(child);
       // Nothing was written through the link on the host.
       expect(await readdir(bait)).toEqual([]);
       await warm.destroy();
@@ -208,8 +210,7 @@ describe('local sandbox provider: warm pool', () => {
     try {
       await mkdir(shared);
       await chmod(parent, 0o711);
-      await (await provider.create({ resources, bridges: [] })).destroy();
-      await provider.settled();
+      await fillPool(provider);
       const warm = await provider.create({ resources, bridges: [] });
       const waiting = await warm.hostPids();
       expect(waiting.length).toBeGreaterThan(0);
@@ -217,11 +218,7 @@ describe('local sandbox provider: warm pool', () => {
       // Not directly under /tmp: it is bound in for this process, which needs a new launch.
       const child = warm.spawn({ command: 'cat', args: [path.join(shared, 'note.txt')], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
       expect(waiting).not.toContain(child.pid);
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stdin.end();
-      expect(await closed(child)).toBe(0);
-      expect(stdout).toBe('shared');
+      expect(await finished(child)).toEqual({ code: 0, stdout: 'shared' });
       expect(await eventually(async () => (await warm.hostPids()).length === 0)).toBe(true);
       await warm.destroy();
       await assertLocalSandboxGone(warm);
@@ -234,8 +231,7 @@ describe('local sandbox provider: warm pool', () => {
   it('gives way to a sandbox someone asks for when warm sandboxes hold the last uids', async () => {
     const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 2, uidRangeStart: 303000, uidRangeSize: 2 });
     try {
-      await (await provider.create({ resources, bridges: [] })).destroy();
-      await provider.settled();
+      await fillPool(provider);
       expect(provider.warmSandboxes).toBe(2);
       // Both uids are held by warm sandboxes; a sandbox with an id never comes from the pool.
       const named = await provider.create({ id: 'asked-for', resources, bridges: [] });
@@ -252,8 +248,7 @@ describe('local sandbox provider: warm pool', () => {
     const rootDir = await newRoot();
     const provider = createLocalSandboxProvider({ rootDir, warmPoolSize: 1 });
     try {
-      await (await provider.create({ resources, bridges: [] })).destroy();
-      await provider.settled();
+      await fillPool(provider);
       const [waiting] = (await readdir(rootDir)).filter((entry) => !entry.startsWith('.'));
       expect(waiting).toBeDefined();
       const named = await provider.create({ id: 'named-sandbox', resources, bridges: [] });
@@ -271,10 +266,7 @@ describe('local sandbox provider: warm pool', () => {
       const next = await provider.create({ resources, bridges: [] });
       expect(next.id).not.toBe(waiting);
       const child = next.spawn({ command: 'echo', args: ['works'], env: {} });
-      let stdout = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      expect(await closed(child)).toBe(0);
-      expect(stdout).toBe('works\n');
+      expect(await finished(child)).toEqual({ code: 0, stdout: 'works\n' });
       await provider.settled();
       expect(existsSync(path.join(rootDir, waiting!))).toBe(false);
       await next.destroy();
