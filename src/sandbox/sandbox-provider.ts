@@ -78,6 +78,58 @@ export interface SandboxStats {
   processCount: number;
 }
 
+/** Identity of a regular workspace file, from lstat/fstat: enough to tell it changed without reading it. */
+export interface WorkspaceFileStat {
+  size: number;
+  /** Bytes the file really occupies on disk (st_blocks * 512): far below size for a sparse file. */
+  allocatedBytes: number;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  ino: bigint;
+}
+
+export interface WorkspaceFileEntry extends WorkspaceFileStat {
+  /** Path relative to the workspace as raw bytes ('/'-separated): names need not be UTF-8. */
+  path: Buffer;
+}
+
+export interface WorkspaceScanOptions {
+  /** Most directory entries examined, of any kind (files, directories, links, FIFOs...). */
+  maxEntries: number;
+  /** Deepest directory level descended into (the workspace itself is level 0). Default 64. */
+  maxDepth?: number;
+  /** Stops the scan; what was found so far is returned with `aborted: true`. */
+  signal?: AbortSignal;
+}
+
+export interface WorkspaceScan {
+  /** Regular files found, in no particular order. Symlinks, FIFOs, devices and sockets are skipped. */
+  entries: WorkspaceFileEntry[];
+  /** The scan stopped at maxEntries or maxDepth: files beyond were not seen. */
+  truncated: boolean;
+  /** The signal stopped the scan: files beyond were not seen. */
+  aborted: boolean;
+}
+
+export interface WorkspaceReadOptions {
+  /** Most bytes read; a larger file is not read at all (`tooLarge: true`). */
+  maxBytes: number;
+  /** Keep the bytes read (`content`); otherwise only their hash is computed. */
+  keepContent?: boolean;
+  /** Stops the read with an error. */
+  signal?: AbortSignal;
+}
+
+export interface WorkspaceFileRead {
+  /** Identity of the file actually read (fstat of its descriptor). */
+  stat: WorkspaceFileStat;
+  /** The file holds more than maxBytes: nothing was read, no hash. */
+  tooLarge: boolean;
+  /** sha256 (hex) of the whole file, when read. */
+  sha256?: string;
+  content?: Buffer;
+}
+
 export interface Sandbox {
   readonly id: string;
   /** Absolute path of the workspace as processes inside the sandbox see it. */
@@ -94,6 +146,16 @@ export interface Sandbox {
   writeFile(relativePath: string, content: Buffer | string): Promise<void>;
   /** Lists every regular file under the workspace, relative paths, sorted. */
   listFiles(): Promise<string[]>;
+  /**
+   * Lists regular files under the workspace with their stat identity, never following a symlink nor
+   * opening anything but directories; bounded by maxEntries and stoppable by a signal.
+   */
+  scanFiles(options: WorkspaceScanOptions): Promise<WorkspaceScan>;
+  /**
+   * Reads and hashes a regular workspace file named by raw bytes (as scanFiles reports it), at most
+   * maxBytes, in chunks. Refuses symlinks and non-regular files (VALIDATION_FAILED); NOT_FOUND when absent.
+   */
+  readFileBytes(relativePath: Buffer, options: WorkspaceReadOptions): Promise<WorkspaceFileRead>;
   stats(): Promise<SandboxStats>;
   /**
    * Kills every process and removes the sandbox's cgroups before it resolves; its mounts and
