@@ -135,7 +135,7 @@ export function sandboxedQueryOptions(launch: AgentLaunchOptions, abortControlle
         args: spawnOptions.args,
         env,
         cwd: sandbox.workspacePath,
-        ...(resumedConfigDir !== undefined ? { sharedDirectories: [{ hostPath: resumedConfigDir, writable: true }] } : {}),
+        ...(resumedConfigDir !== undefined ? { copyIntoTmp: resumedConfigDir } : {}),
         ...(launch.onStderr ? { onStderr: launch.onStderr } : {}),
       });
     },

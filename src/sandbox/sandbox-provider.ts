@@ -57,11 +57,11 @@ export interface SandboxSpawnRequest {
   /** Receives the process's stderr (the SDK's SpawnedProcess exposes no stderr stream). */
   onStderr?: (chunk: string) => void;
   /**
-   * Host directories made visible to this process only, at the same absolute path inside
-   * (the Agent SDK materializes a resumed transcript in a host temp dir and expects the CLI to
-   * use that exact path). The provider makes them writable by the sandbox user when asked.
+   * A host directory copied into the sandbox's /tmp at the same path before the command starts
+   * (the Agent SDK materializes a resumed transcript in a host temp dir and points the CLI at that
+   * exact path). The host directory is never made visible to the sandbox, and nothing is copied back.
    */
-  sharedDirectories?: Array<{ hostPath: string; writable: boolean }>;
+  copyIntoTmp?: string;
   /**
    * A helper process (tar for checkpoints...), not the sandbox's agent: an adapter that prepared a
    * faster start for the sandbox's main process keeps it for that process.

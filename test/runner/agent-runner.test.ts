@@ -42,16 +42,16 @@ describe('sandboxedQueryOptions', () => {
     const request = await launch({ CLAUDE_CONFIG_DIR: resumed, ANTHROPIC_AUTH_TOKEN: 'host-token', CLAUDE_CODE_ENTRYPOINT: 'sdk-ts' });
     expect(existsSync(path.join(resumed, '.credentials.json'))).toBe(false);
     expect(existsSync(path.join(resumed, 'settings.json'))).toBe(true);
-    expect(request.sharedDirectories).toEqual([{ hostPath: resumed, writable: true }]);
+    expect(request.copyIntoTmp).toBe(resumed);
     expect(request.env.CLAUDE_CONFIG_DIR).toBe(resumed);
     expect(request.env.ANTHROPIC_AUTH_TOKEN).toBeUndefined();
     expect(request.env.ANTHROPIC_API_KEY).toBe('hgr-token');
     expect(request.env.CLAUDE_CODE_ENTRYPOINT).toBe('sdk-ts');
   });
 
-  it('shares nothing when the CLI starts a new conversation', async () => {
+  it('copies nothing in when the CLI starts a new conversation', async () => {
     const request = await launch({});
-    expect(request.sharedDirectories).toBeUndefined();
+    expect(request.copyIntoTmp).toBeUndefined();
     expect(request.env.CLAUDE_CONFIG_DIR).toBe('/home/agent/.claude');
     expect(request.env.ANTHROPIC_BASE_URL).toBe('http://127.0.0.1:4100');
   });

@@ -4,7 +4,7 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, readFile, rm, stat, statfs, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -149,7 +149,7 @@ describe('local sandbox provider: warm pool', () => {
     expect((await mountPoints()).filter((point) => point.startsWith(`${rootDir}/`))).toEqual([]);
   });
 
-  it('serves a spawn with a writable shared directory under /tmp from the waiting launcher, through a copy at the same path', async () => {
+  it('serves a spawn with a directory to copy in from the waiting launcher, at the same path', async () => {
     const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
     const shared = await mkdtemp('/tmp/hangar-warm-shared-');
     try {
@@ -162,7 +162,7 @@ describe('local sandbox provider: warm pool', () => {
         command: 'sh',
         args: ['-c', 'cat "$1/projects/note.txt" && echo appended >> "$1/projects/note.txt" && stat -c %U "$1"', 'sh', shared],
         env: {},
-        sharedDirectories: [{ hostPath: shared, writable: true }],
+        copyIntoTmp: shared,
       });
       expect(waiting).toContain(child.pid);
       const { code, stdout } = await finished(child);
@@ -179,7 +179,7 @@ describe('local sandbox provider: warm pool', () => {
     }
   });
 
-  it('never copies a shared directory through a link the sandbox planted at its path', async () => {
+  it('refuses to copy into a path the sandbox planted a link at, and writes nothing through it', async () => {
     const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
     const shared = await mkdtemp('/tmp/hangar-warm-planted-');
     const bait = await mkdtemp('/tmp/hangar-warm-bait-');
@@ -187,44 +187,20 @@ describe('local sandbox provider: warm pool', () => {
       await fillPool(provider);
       const warm = await provider.create({ resources, bridges: [] });
       await writeFile(path.join(shared, 'note.txt'), 'shared');
-      // A process of the sandbox points the path the shared directory will take at a host directory.
+      // A process of the sandbox points the path the copy will take at another directory.
       const planted = await warm.exec('ln', ['-s', bait, shared]);
       expect(planted.exitCode).toBe(0);
       expect(warm.warmLauncherReady).toBe(true);
-      const child = warm.spawn({ command: 'true', args: [], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
-      await finished(child);
-      // Nothing was written through the link on the host.
+      const child = warm.spawn({ command: 'true', args: [], env: {}, copyIntoTmp: shared });
+      expect((await finished(child)).code).toBe(125);
+      // Nothing was written through the link, on the host or inside.
       expect(await readdir(bait)).toEqual([]);
+      expect((await warm.exec('sh', ['-c', `ls -A ${bait} 2>&1 | head -1`])).stdout).toMatch(/No such file|^$/);
       await warm.destroy();
     } finally {
       await provider.close();
       await rm(shared, { recursive: true, force: true });
       await rm(bait, { recursive: true, force: true });
-    }
-  });
-
-  it('launches afresh (and stops the waiting launcher) for a shared directory it cannot copy in', async () => {
-    const provider = createLocalSandboxProvider({ rootDir: await newRoot(), warmPoolSize: 1 });
-    const parent = await mkdtemp('/tmp/hangar-warm-nested-');
-    const shared = path.join(parent, 'deeper');
-    try {
-      await mkdir(shared);
-      await chmod(parent, 0o711);
-      await fillPool(provider);
-      const warm = await provider.create({ resources, bridges: [] });
-      const waiting = await warm.hostPids();
-      expect(waiting.length).toBeGreaterThan(0);
-      await writeFile(path.join(shared, 'note.txt'), 'shared');
-      // Not directly under /tmp: it is bound in for this process, which needs a new launch.
-      const child = warm.spawn({ command: 'cat', args: [path.join(shared, 'note.txt')], env: {}, sharedDirectories: [{ hostPath: shared, writable: true }] });
-      expect(waiting).not.toContain(child.pid);
-      expect(await finished(child)).toEqual({ code: 0, stdout: 'shared' });
-      expect(await eventually(async () => (await warm.hostPids()).length === 0)).toBe(true);
-      await warm.destroy();
-      await assertLocalSandboxGone(warm);
-    } finally {
-      await provider.close();
-      await rm(parent, { recursive: true, force: true });
     }
   });
 
@@ -355,28 +331,32 @@ describe('local sandbox provider', () => {
     }
   });
 
-  it('shows a shared host temp directory to one process at the same path, writable, and refuses others', async () => {
+  it('copies a root-owned host temp directory into the sandbox at the same path, whatever its size, and never shows or changes the host one', async () => {
     const sandbox = await provider.create({ resources, bridges: [] });
-    const shared = await mkdtemp(path.join(tmpdir(), 'hangar-shared-'));
+    const shared = await mkdtemp('/tmp/hangar-copied-');
     try {
       await writeFile(path.join(shared, 'given.txt'), 'from the host\n');
+      await writeFile(path.join(shared, '.credentials.json'), '{"secret":"host"}');
+      // Larger than anything worth copying on the event loop: it travels as a tar stream.
+      await writeFile(path.join(shared, 'big.bin'), Buffer.alloc(24 * 1024 * 1024, 7));
       const child = sandbox.spawn({
         command: 'sh',
-        args: ['-c', `cat ${shared}/given.txt && echo "from inside" > ${shared}/written.txt && id -u`],
+        args: ['-c', `cat ${shared}/given.txt && stat -c '%U %s' ${shared}/big.bin && ls -A ${shared} && echo "from inside" > ${shared}/written.txt && id -u`],
         env: {},
-        sharedDirectories: [{ hostPath: shared, writable: true }],
+        copyIntoTmp: shared,
       });
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
       child.stdin.end();
       expect((await exitOf(child)).code).toBe(0);
-      expect(output).toBe('from the host\n1000\n');
-      expect(await readFile(path.join(shared, 'written.txt'), 'utf8')).toBe('from inside\n');
-      // Another process of the same sandbox does not see it.
-      const other = await sandbox.exec('sh', ['-c', `cat ${shared}/given.txt 2>&1 || true`]);
-      expect(other.stdout).toMatch(/No such file/);
-      // Directories outside the host temp directory are refused.
-      expect(() => sandbox.spawn({ command: 'true', args: [], env: {}, sharedDirectories: [{ hostPath: '/etc', writable: false }] })).toThrow(/temp directory/);
+      expect(output).toBe(`from the host\nagent ${24 * 1024 * 1024}\nbig.bin\ngiven.txt\n1000\n`);
+      // The host directory is as it was: still root's, nothing written into it.
+      expect((await readdir(shared)).sort()).toEqual(['.credentials.json', 'big.bin', 'given.txt']);
+      expect((await stat(shared)).uid).toBe(0);
+      // Only root-owned directories directly under /tmp are copied.
+      expect(() => sandbox.spawn({ command: 'true', args: [], env: {}, copyIntoTmp: '/etc' })).toThrow(/directly under \/tmp/);
+      await chown(shared, sandbox.hostUid, sandbox.hostUid);
+      expect(() => sandbox.spawn({ command: 'true', args: [], env: {}, copyIntoTmp: shared })).toThrow(/owned by uid/);
     } finally {
       await sandbox.destroy();
       await rm(shared, { recursive: true, force: true });

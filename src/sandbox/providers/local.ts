@@ -30,8 +30,7 @@
 // first spawn() starts its command with no chain to wait for.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, cpSync, constants as fsConstants, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { closeSync, constants as fsConstants, lstatSync, openSync, readFileSync, writeSync, type Stats } from 'node:fs';
 import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
@@ -49,6 +48,8 @@ import type {
   SandboxSpec,
   SandboxStats,
 } from '../sandbox-provider.js';
+import type { WorkspaceFileRead, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../sandbox-provider.js';
+import { readWorkspaceFileBytes, scanWorkspaceFiles } from './local-workspace-scan.js';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 
 const execFileAsync = promisify(execFile);
@@ -171,10 +172,15 @@ const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 const DEFAULT_SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/lib', '/lib64', '/sbin'];
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Largest shared directory a warm launch copies into the sandbox's /tmp (see copySharedIntoTmp()). */
-const WARM_COPY_LIMIT_BYTES = 16 * MIB;
 /** Read-only directory inside holding the command file of a warm launcher (see prelaunch()). */
 const LAUNCH_DIR = `${BRIDGE_DIR}/launch`;
+/**
+ * bash options for every shell Hangar starts in a sandbox: no ~/.bashrc (bash sources it when its
+ * stdin is a socket, as Node's stdio pipes are), no profile files.
+ */
+const NO_STARTUP_FILES = ['--norc', '--noprofile'];
+/** Names a directory the Agent SDK makes for a resumed transcript (copied into the sandbox's /tmp). */
+const COPY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, '/etc/passwd', '/etc/group'];
 const PASSWD = `agent:x:${INSIDE_ID}:${INSIDE_ID}:agent:${HOME_PATH}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
 const GROUP = `agent:x:${INSIDE_ID}:\nnogroup:x:65534:\n`;
@@ -219,6 +225,8 @@ interface HostTools {
   cat: string;
   /** env(1) (coreutils): a warm launcher execs the command through `env -i` with its environment. */
   env: string | undefined;
+  /** GNU tar: packs a directory to copy in on the host, unpacks it inside (as the sandbox user). */
+  tar: string;
   /** iproute2's ss, when installed (faster bridge readiness checks). */
   ss: string | undefined;
   /** mkfs.ext4 (e2fsprogs); required for the ext4 backing. */
@@ -262,34 +270,6 @@ function shellQuote(value: string): string {
 /** Each string followed by a NUL byte (bwrap's --args format, bash's `mapfile -d ''`). */
 function nulSeparated(values: string[]): Buffer {
   return Buffer.from(values.map((value) => `${value}\0`).join(''));
-}
-
-/**
- * Bytes in a directory tree (symlinks not followed), counting 4 KiB per entry; stops counting once
- * past `limit`.
- */
-function treeBytes(root: string, limit: number): number {
-  let total = 0;
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir)) {
-      if (total > limit) return;
-      const entry = path.join(dir, name);
-      const info = lstatSync(entry);
-      total += 4096 + (info.isFile() ? info.size : 0);
-      if (info.isDirectory()) walk(entry);
-    }
-  };
-  walk(root);
-  return total;
-}
-
-/** chown -R without following symlinks (the tree is small: a resumed transcript directory). */
-function chownTreeSync(root: string, uid: number, gid: number): void {
-  const info = lstatSync(root);
-  if (info.isSymbolicLink()) return;
-  chownSync(root, uid, gid);
-  if (!info.isDirectory()) return;
-  for (const name of readdirSync(root)) chownTreeSync(path.join(root, name), uid, gid);
 }
 
 function isUnder(candidate: string, root: string): boolean {
@@ -570,10 +550,38 @@ function isRunningChild(child: ChildProcess): boolean {
 /** A launcher started by prelaunch(), waiting for the sandbox's first spawn. */
 interface WarmLauncher {
   child: ChildProcess;
+  /** Host path of the root-owned file handOff() writes the launch to (LAUNCH_DIR/<name> inside). */
+  specFile: string;
   /** stderr written before a spawn took the launcher (the last 4 KiB). */
   earlyStderr: string;
   /** The spawn request's stderr receiver, once one took the launcher. */
   onStderr: ((chunk: string) => void) | undefined;
+}
+
+/** A host directory copied into the sandbox's /tmp under the same name (see checkCopyIntoTmp()). */
+interface CopyIntoTmp {
+  hostPath: string;
+  name: string;
+}
+
+/**
+ * Checks a directory to copy into a sandbox: a real directory (not a link) directly under the host's
+ * /tmp, with a plain name, owned by this (root) process, so no sandbox can have written to it.
+ */
+function checkCopyIntoTmp(hostPath: string): CopyIntoTmp {
+  const name = path.basename(hostPath);
+  if (typeof hostPath !== 'string' || path.dirname(hostPath) !== '/tmp' || !COPY_NAME_PATTERN.test(name)) {
+    throw invalid(`copyIntoTmp must be a directory directly under /tmp with a plain name: ${JSON.stringify(hostPath)} (run Hangar with TMPDIR=/tmp)`);
+  }
+  let info: Stats;
+  try {
+    info = lstatSync(hostPath);
+  } catch (error) {
+    throw invalid(`copyIntoTmp ${hostPath} does not exist on the host: ${(error as Error).message}`);
+  }
+  if (!info.isDirectory()) throw invalid(`copyIntoTmp ${hostPath} is not a directory`);
+  if (info.uid !== (process.getuid?.() ?? 0)) throw invalid(`copyIntoTmp ${hostPath} is owned by uid ${info.uid}, not by Hangar: refusing to copy what another user may change`);
+  return { hostPath, name };
 }
 
 class LocalSandboxImpl implements LocalSandbox {
@@ -590,6 +598,8 @@ class LocalSandboxImpl implements LocalSandbox {
   releasedDir: string | undefined;
   /** The launcher started ahead of the first spawn(), until that spawn uses or stops it. */
   private warm: WarmLauncher | undefined;
+  /** Names each launcher's spec file (see startLauncher()). */
+  private launcherSequence = 0;
 
   constructor(
     readonly id: string,
@@ -617,16 +627,27 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
+    const copyIn = request.copyIntoTmp === undefined ? undefined : checkCopyIntoTmp(request.copyIntoTmp);
     const warm = request.auxiliary === true ? undefined : this.warm;
     if (warm !== undefined) this.warm = undefined;
     let child: ChildProcess | undefined;
     if (warm !== undefined) {
       try {
-        child = this.handOff(warm, request);
+        child = this.handOff(warm, request, copyIn);
       } finally {
         // A launcher the request cannot use would only wait: it is stopped.
         if (child === undefined) warm.child.kill('SIGKILL');
       }
+    }
+    // A directory to copy in travels through a launcher's copy stream: a new launcher takes it.
+    if (child === undefined && copyIn !== undefined) {
+      const launcher = this.startLauncher();
+      try {
+        child = this.handOff(launcher, request, copyIn);
+      } finally {
+        if (child === undefined) launcher.child.kill('SIGKILL');
+      }
+      if (child === undefined) throw failed(`cannot start ${request.command} in sandbox ${this.id}: its launcher exited at once`);
     }
     child ??= this.launch(request, 'pipe');
     if (child.stdin === null || child.stdout === null) throw failed('sandbox process has no stdio pipes');
@@ -644,116 +665,109 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   /**
-   * Starts the launch chain of the sandbox's first spawn() ahead of need: the cgroup join, setpriv,
-   * bubblewrap's namespaces and mounts, and the bridges, up to a bash that waits for one line on
-   * its stdin. spawn() then writes the command, its arguments, environment and working directory
-   * NUL-separated to <hostDir>/launch/spec (read-only inside, at LAUNCH_DIR) and sends the line;
-   * bash reads the file and execs the command through `env -i`, so the command keeps the
-   * launcher's pid and stdio pipes. Needs bash and env(1); does nothing without them.
+   * Starts the launch chain of the sandbox's first spawn() ahead of need (see startLauncher()).
+   * Needs bash and env(1); does nothing without them.
    */
   prelaunch(): void {
     this.assertLive();
-    const bash = this.tools.bash;
-    const envTool = this.tools.env;
-    if (bash === undefined || envTool === undefined || this.warm !== undefined) return;
+    if (this.tools.bash === undefined || this.tools.env === undefined || this.warm !== undefined) return;
+    this.warm = this.startLauncher();
+  }
+
+  /**
+   * Starts a launcher: the cgroup join, setpriv, bubblewrap's namespaces and mounts, and the
+   * bridges, up to a bash (no startup files) that waits for one line on its stdin. handOff() then
+   * writes the command, its arguments, environment and working directory NUL-separated to the
+   * launcher's own root-owned file under <hostDir>/launch (read-only inside, at LAUNCH_DIR) and
+   * sends the line. bash reads the file; when a directory is to be copied in, it makes it under
+   * /tmp and unpacks into it, as the sandbox user, the tar stream the host sends on fd 4; then it
+   * execs the command through `env -i`, so the command keeps the launcher's pid and stdio pipes.
+   */
+  private startLauncher(): WarmLauncher {
+    this.assertLive();
+    const { bash, env: envTool } = this.tools;
+    if (bash === undefined || envTool === undefined) throw unavailable('bash and env(1) are needed to launch a process with a copied directory: apt-get install bash coreutils');
+    const specName = `spec-${this.launcherSequence++}`;
     const script = [
       ...(this.bridges.length > 0 ? this.bridgePrelude() : []),
       'IFS= read -r __hangar_go || exit 125',
-      `mapfile -d '' -t __hangar_launch < ${LAUNCH_DIR}/spec || exit 125`,
-      '__hangar_envc=${__hangar_launch[1]}',
+      `mapfile -d '' -t __hangar_launch < ${shellQuote(`${LAUNCH_DIR}/${specName}`)} || exit 125`,
+      'if [ -n "${__hangar_launch[1]}" ]; then',
+      `  { mkdir -m 700 -- "/tmp/\${__hangar_launch[1]}" && ${shellQuote(this.tools.tar)} -x -f - -C "/tmp/\${__hangar_launch[1]}" <&4; } ||`,
+      '    { echo "hangar: cannot copy /tmp/${__hangar_launch[1]} into the sandbox" >&2; exit 125; }',
+      'fi',
+      'exec 4<&-',
+      '__hangar_envc=${__hangar_launch[2]}',
       'cd -- "${__hangar_launch[0]}" || exit 125',
-      `exec ${shellQuote(envTool)} -i -- "\${__hangar_launch[@]:2:__hangar_envc}" "\${__hangar_launch[@]:2+__hangar_envc}"`,
+      `exec ${shellQuote(envTool)} -i -- "\${__hangar_launch[@]:3:__hangar_envc}" "\${__hangar_launch[@]:3+__hangar_envc}"`,
     ].join('\n');
     const child = this.startChain({
       bwrapArgs: ['--ro-bind', path.join(this.hostDir, 'launch'), LAUNCH_DIR],
       argsData: nulSeparated(['--clearenv']),
       cwd: WORKSPACE_PATH,
-      command: [bash, '-c', script, 'hangar-launcher'],
+      command: [bash, ...NO_STARTUP_FILES, '-c', script, 'hangar-launcher'],
       stdin: 'pipe',
+      copyStream: true,
     });
-    const warm: WarmLauncher = { child, earlyStderr: '', onStderr: undefined };
+    const specFile = path.join(this.hostDir, 'launch', specName);
+    const launcher: WarmLauncher = { child, specFile, earlyStderr: '', onStderr: undefined };
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
-      if (warm.onStderr !== undefined) warm.onStderr(chunk);
-      else warm.earlyStderr = (warm.earlyStderr + chunk).slice(-4096);
+      if (launcher.onStderr !== undefined) launcher.onStderr(chunk);
+      else launcher.earlyStderr = (launcher.earlyStderr + chunk).slice(-4096);
     });
     // A launcher that fails before its command arrives (stdin closed...) is dropped.
     child.stdin?.on('error', () => undefined);
-    this.warm = warm;
+    child.once('exit', () => void unlink(specFile).catch(() => undefined));
+    return launcher;
   }
 
   /**
-   * Gives a spawn request to the warm launcher; undefined when the launcher is gone or the request
-   * needs what it cannot do (a shared directory it cannot copy in, a command env(1) would read as a
-   * variable).
+   * Gives a spawn request to a launcher; undefined when the launcher is gone or the command is one
+   * env(1) would read as a variable. A directory to copy in is sent as a tar stream made on the host
+   * by a root tar reading only that directory (which no sandbox process can see), with the
+   * credentials file the Agent SDK puts there left out.
    */
-  private handOff(warm: WarmLauncher, request: SandboxSpawnRequest): ChildProcess | undefined {
+  private handOff(launcher: WarmLauncher, request: SandboxSpawnRequest, copyIn: CopyIntoTmp | undefined): ChildProcess | undefined {
     const { env, cwd } = this.checkLaunch(request);
-    if (!isRunningChild(warm.child) || request.command.includes('=')) return undefined;
-    if (!this.copySharedIntoTmp(request.sharedDirectories ?? [])) return undefined;
+    if (!isRunningChild(launcher.child) || request.command.includes('=')) return undefined;
     const entries = Object.entries(env).map(([name, value]) => `${name}=${value}`);
-    const spec = nulSeparated([cwd, String(entries.length), ...entries, request.command, ...request.args]);
-    const file = openSync(path.join(this.hostDir, 'launch', 'spec'), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_TRUNC | fsConstants.O_NOFOLLOW, 0o644);
+    const spec = nulSeparated([cwd, copyIn?.name ?? '', String(entries.length), ...entries, request.command, ...request.args]);
+    const file = openSync(launcher.specFile, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
     try {
       writeSync(file, spec);
     } finally {
       closeSync(file);
     }
     const onStderr = request.onStderr ?? ((): void => undefined);
-    if (warm.earlyStderr !== '') onStderr(warm.earlyStderr);
-    warm.onStderr = onStderr;
-    warm.child.stdin?.write('\n');
-    return warm.child;
+    if (launcher.earlyStderr !== '') onStderr(launcher.earlyStderr);
+    launcher.onStderr = onStderr;
+    const copyStream = launcher.child.stdio[4] as Writable | null | undefined;
+    if (copyStream !== null && copyStream !== undefined) {
+      copyStream.on('error', () => undefined);
+      if (copyIn === undefined) copyStream.end();
+      else this.sendCopy(copyIn, copyStream, onStderr);
+    }
+    launcher.child.stdin?.write('\n');
+    return launcher.child;
   }
 
-  /**
-   * The warm launcher's mounts are made: a shared directory cannot be bound in any more. One directly
-   * under the host's /tmp (where the Agent SDK writes a resumed transcript) can still be seen at the
-   * same path: the sandbox's /tmp is its scratch tmp, so a copy there, owned by the sandbox user,
-   * is at that path inside. The copy is made in a staging directory on the scratch filesystem that
-   * no sandbox process can reach, handed to the sandbox user, then renamed into /tmp in one step
-   * (which fails, rather than follows, if the sandbox put something there). False (nothing left
-   * behind) when a directory does not qualify; the spawn then launches afresh with binds.
-   */
-  private copySharedIntoTmp(shared: NonNullable<SandboxSpawnRequest['sharedDirectories']>): boolean {
-    if (shared.length === 0) return true;
-    const tempRoot = realpathSync(tmpdir());
-    const plan: Array<{ source: string; target: string }> = [];
-    for (const entry of shared) {
-      const { hostPath } = entry;
-      if (!entry.writable || path.dirname(hostPath) !== '/tmp' || path.normalize(hostPath) !== hostPath || !ID_PATTERN.test(path.basename(hostPath))) return false;
-      let source: string;
-      try {
-        source = realpathSync(hostPath);
-        if (!statSync(source).isDirectory()) return false;
-      } catch {
-        return false;
-      }
-      if (source === tempRoot || !isUnder(source, tempRoot)) return false;
-      // The copy blocks this process: a large directory is bound by a new launch instead.
-      if (treeBytes(source, WARM_COPY_LIMIT_BYTES) > WARM_COPY_LIMIT_BYTES) return false;
-      plan.push({ source, target: path.join(this.hostDir, 'scratch', 'tmp', path.basename(hostPath)) });
-    }
-    const staging = path.join(this.hostDir, 'scratch', `.hangar-copy-${randomBytes(6).toString('hex')}`);
-    const moved: string[] = [];
-    try {
-      mkdirSync(staging, { mode: 0o700 });
-      for (const [index, { source }] of plan.entries()) {
-        const copy = path.join(staging, String(index));
-        cpSync(source, copy, { recursive: true, errorOnExist: true, force: false });
-        chownTreeSync(copy, this.hostUid, this.hostGid);
-      }
-      for (const [index, { target }] of plan.entries()) {
-        renameSync(path.join(staging, String(index)), target);
-        moved.push(target);
-      }
-      return true;
-    } catch {
-      for (const target of moved) rmSync(target, { recursive: true, force: true });
-      return false;
-    } finally {
-      rmSync(staging, { recursive: true, force: true });
-    }
+  /** Streams a tar of a host directory (made by a root tar on the host) into a launcher's copy stream. */
+  private sendCopy(copyIn: CopyIntoTmp, into: Writable, onStderr: (chunk: string) => void): void {
+    const tar = spawn(this.tools.tar, ['-c', '-f', '-', '-C', copyIn.hostPath, '--numeric-owner', '--exclude=./.credentials.json', '.'], {
+      env: {},
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    tar.stderr.setEncoding('utf8');
+    tar.stderr.on('data', (chunk: string) => onStderr(`hangar: copying ${copyIn.hostPath}: ${chunk}`));
+    tar.once('error', (error) => {
+      onStderr(`hangar: cannot copy ${copyIn.hostPath}: ${error.message}\n`);
+      into.destroy();
+    });
+    // The launcher exiting first (killed, failed) ends the copy.
+    into.once('close', () => tar.kill('SIGKILL'));
+    tar.stdout.pipe(into);
   }
 
   /** Replaces the sandbox's memory, cpu and pids limits. */
@@ -836,6 +850,16 @@ class LocalSandboxImpl implements LocalSandbox {
       await file?.close();
       await dir?.close();
     }
+  }
+
+  async scanFiles(options: WorkspaceScanOptions): Promise<WorkspaceScan> {
+    this.assertLive();
+    return scanWorkspaceFiles(() => this.openWorkspaceDir([], false), options);
+  }
+
+  async readFileBytes(relativePath: Buffer, options: WorkspaceReadOptions): Promise<WorkspaceFileRead> {
+    this.assertLive();
+    return readWorkspaceFileBytes(() => this.openWorkspaceDir([], false), relativePath, options);
   }
 
   async listFiles(): Promise<string[]> {
@@ -958,33 +982,6 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   /**
-   * Binds for a launch's shared host directories, at the same path inside. Only directories under
-   * the host's temp directory are accepted (the Agent SDK puts a resumed transcript there); a
-   * writable one is handed to the sandbox user first.
-   */
-  private sharedDirectoryArgs(shared: SandboxSpawnRequest['sharedDirectories']): string[] {
-    const args: string[] = [];
-    const tempRoot = realpathSync(tmpdir());
-    for (const entry of shared ?? []) {
-      const hostPath = entry.hostPath;
-      if (!path.isAbsolute(hostPath) || path.normalize(hostPath) !== hostPath || hostPath.includes('\0')) {
-        throw invalid(`sharedDirectories entries must be normalized absolute paths: ${JSON.stringify(hostPath)}`);
-      }
-      let resolved: string;
-      try {
-        resolved = realpathSync(hostPath);
-        if (!statSync(resolved).isDirectory()) throw new Error('not a directory');
-      } catch (error) {
-        throw invalid(`shared directory ${hostPath} is not a directory on the host: ${(error as Error).message}`);
-      }
-      if (resolved === tempRoot || !isUnder(resolved, tempRoot)) throw invalid(`shared directory ${hostPath} must be inside the host temp directory ${tempRoot}`);
-      if (entry.writable) chownTreeSync(resolved, this.hostUid, this.hostGid);
-      args.push(entry.writable ? '--bind' : '--ro-bind', resolved, hostPath);
-    }
-    return args;
-  }
-
-  /**
    * Start of the inner launcher (inside bwrap): starts the socat bridges and waits until each
    * listens; the launcher then execs the command. Listening sockets are read with `ss` (netlink,
    * ~1 ms) when installed, else from /proc/net/tcp (which walks the whole TCP hash table: ~5 ms on a
@@ -1046,6 +1043,11 @@ class LocalSandboxImpl implements LocalSandbox {
     return lines;
   }
 
+  /** The shell of a launch script, never reading startup files (bash would source ~/.bashrc with a socket on stdin). */
+  private shell(): string[] {
+    return this.tools.bash === undefined ? [this.tools.sh] : [this.tools.bash, ...NO_STARTUP_FILES];
+  }
+
   /** Checks a launch request; returns its complete environment and working directory. */
   private checkLaunch(request: SandboxSpawnRequest): { env: Record<string, string>; cwd: string } {
     this.assertLive();
@@ -1061,15 +1063,14 @@ class LocalSandboxImpl implements LocalSandbox {
   /** Starts one bubblewrap invocation for a command; see the file header for the launch chain. */
   private launch(request: SandboxSpawnRequest, stdin: 'pipe' | 'ignore', collecting = false): ChildProcess {
     const { env, cwd } = this.checkLaunch(request);
-    const sharedArgs = this.sharedDirectoryArgs(request.sharedDirectories);
     // Environment and nothing else travels through fd 3, read by bwrap's --args.
     const envArgs = ['--clearenv'];
     for (const [name, value] of Object.entries(env)) envArgs.push('--setenv', name, value);
     const command =
       this.bridges.length > 0
-        ? [this.tools.bash ?? this.tools.sh, '-c', [...this.bridgePrelude(), 'exec "$@"'].join('\n'), 'hangar-bridges', request.command, ...request.args]
+        ? [...this.shell(), '-c', [...this.bridgePrelude(), 'exec "$@"'].join('\n'), 'hangar-bridges', request.command, ...request.args]
         : [request.command, ...request.args];
-    const child = this.startChain({ bwrapArgs: sharedArgs, argsData: nulSeparated(envArgs), cwd, command, stdin });
+    const child = this.startChain({ bwrapArgs: [], argsData: nulSeparated(envArgs), cwd, command, stdin });
     if (!collecting) {
       const onStderr = request.onStderr;
       child.stderr?.setEncoding('utf8');
@@ -1083,7 +1084,7 @@ class LocalSandboxImpl implements LocalSandbox {
    * Starts the launch chain: sh joins the cgroups, setpriv drops to the sandbox uid, bubblewrap
    * reads `argsData` (NUL-separated arguments) from fd 3, sets up the namespaces and runs `command`.
    */
-  private startChain(options: { bwrapArgs: string[]; argsData: Buffer; cwd: string; command: string[]; stdin: 'pipe' | 'ignore' }): ChildProcess {
+  private startChain(options: { bwrapArgs: string[]; argsData: Buffer; cwd: string; command: string[]; stdin: 'pipe' | 'ignore'; copyStream?: boolean }): ChildProcess {
     const joinCgroups = this.cgroup.procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
     const script = `${joinCgroups} || exit 125\nexec "$@"`;
     const argv = [
@@ -1093,7 +1094,9 @@ class LocalSandboxImpl implements LocalSandbox {
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
       this.tools.bwrap, '--args', '3', ...this.bwrapArgs, ...options.bwrapArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', options.cwd, '--', ...options.command,
     ];
-    const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio: [options.stdin, 'pipe', 'pipe', 'pipe'] });
+    // fd 3: bwrap's arguments; fd 4 (launchers only): the tar stream of a directory to copy in.
+    const stdio: Array<'pipe' | 'ignore'> = [options.stdin, 'pipe', 'pipe', 'pipe', ...(options.copyStream === true ? (['pipe'] as const) : [])];
+    const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio });
     this.children.add(child);
     const forget = (): void => {
       this.children.delete(child);
@@ -1314,6 +1317,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       sleep: await findExecutable('sleep', undefined),
       cat: await findExecutable('cat', undefined),
       ss: await findExecutable('ss', undefined),
+      tar: await findExecutable('tar', undefined),
       env: await findExecutable('env', undefined),
       mkfsExt4: await findExecutable('mkfs.ext4', undefined),
       losetup: await findExecutable('losetup', undefined),
@@ -1327,6 +1331,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     if (found.mount === undefined || found.umount === undefined) missing.push('mount/umount not found: install them with `apt-get install mount`');
     if (found.sleep === undefined || found.cat === undefined) missing.push('sleep/cat not found: install them with `apt-get install coreutils`');
     if (found.sh === undefined) missing.push('/bin/sh not found: install it with `apt-get install dash`');
+    if (found.tar === undefined) missing.push('tar not found: install it with `apt-get install tar`');
     if (backing === 'ext4') {
       if (found.mkfsExt4 === undefined) missing.push('mkfs.ext4 not found (ext4 workspaces): install it with `apt-get install e2fsprogs`, or set workspaceBacking to tmpfs');
       if (found.losetup === undefined) missing.push('losetup not found (ext4 workspaces): install it with `apt-get install mount`, or set workspaceBacking to tmpfs');
@@ -1376,6 +1381,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       sleep: found.sleep as string,
       cat: found.cat as string,
       ss: found.ss,
+      tar: found.tar as string,
       env: found.env,
       mkfsExt4: found.mkfsExt4,
       losetup: found.losetup,
