@@ -1,12 +1,24 @@
 // An in-memory SandboxProvider for unit tests of code above the port. Files live in a Map; no
 // process ever runs: exec answers a few builtins (echo, true, false, env, cat, pwd) and exits 127
 // otherwise, and spawn returns a process that exits 127 at once with a message on stderr.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../../errors/errors.js';
-import type { Sandbox, SandboxExecResult, SandboxProvider, SandboxSpawnRequest, SandboxSpec, SandboxStats } from '../sandbox-provider.js';
+import type {
+  Sandbox,
+  SandboxExecResult,
+  SandboxProvider,
+  SandboxSpawnRequest,
+  SandboxSpec,
+  SandboxStats,
+  WorkspaceFileRead,
+  WorkspaceFileStat,
+  WorkspaceReadOptions,
+  WorkspaceScan,
+  WorkspaceScanOptions,
+} from '../sandbox-provider.js';
 
 const WORKSPACE_PATH = '/workspace';
 const HOME_PATH = '/home/agent';
@@ -20,6 +32,16 @@ function normalize(relativePath: string): string {
   if (parts.includes('..')) throw new HangarError('VALIDATION_FAILED', `path escapes the workspace: ${JSON.stringify(relativePath)}`);
   if (parts.length === 0) throw new HangarError('VALIDATION_FAILED', `path names the workspace itself: ${JSON.stringify(relativePath)}`);
   return parts.join('/');
+}
+
+const BLOCK_BYTES = 4096;
+let nextInode = 1n;
+
+/** Stat identity of an in-memory file: a new one whenever its Buffer is replaced (writeFile or a test's files.set). */
+interface FileIdentity {
+  content: Buffer;
+  ino: bigint;
+  ctimeNs: bigint;
 }
 
 /** A process that never ran: exits 127 on the next tick. */
@@ -49,6 +71,7 @@ class InMemorySandbox implements Sandbox {
   readonly workspacePath = WORKSPACE_PATH;
   readonly homePath = HOME_PATH;
   readonly files = new Map<string, Buffer>();
+  private readonly identities = new Map<string, FileIdentity>();
   destroyed = false;
 
   constructor(
@@ -107,6 +130,37 @@ class InMemorySandbox implements Sandbox {
     return [...this.files.keys()].sort();
   }
 
+  async scanFiles(options: WorkspaceScanOptions): Promise<WorkspaceScan> {
+    this.assertLive();
+    const scan: WorkspaceScan = { entries: [], truncated: false, aborted: false };
+    for (const relativePath of this.files.keys()) {
+      if (options.signal?.aborted === true) {
+        scan.aborted = true;
+        break;
+      }
+      if (scan.entries.length >= options.maxEntries) {
+        scan.truncated = true;
+        break;
+      }
+      scan.entries.push({ path: Buffer.from(relativePath, 'utf8'), ...this.identity(relativePath) });
+    }
+    return scan;
+  }
+
+  async readFileBytes(relativePath: Buffer, options: WorkspaceReadOptions): Promise<WorkspaceFileRead> {
+    this.assertLive();
+    options.signal?.throwIfAborted();
+    if (!Buffer.isBuffer(relativePath)) throw new HangarError('VALIDATION_FAILED', 'workspace paths are bytes');
+    const key = normalize(relativePath.toString('utf8'));
+    if (!this.files.has(key)) throw new HangarError('NOT_FOUND', `no such file in the workspace: ${key}`);
+    const stat = this.identity(key);
+    if (stat.size > options.maxBytes) return { stat, tooLarge: true };
+    const content = this.files.get(key) as Buffer;
+    const read: WorkspaceFileRead = { stat, tooLarge: false, sha256: createHash('sha256').update(content).digest('hex') };
+    if (options.keepContent === true) read.content = Buffer.from(content);
+    return read;
+  }
+
   async stats(): Promise<SandboxStats> {
     return { oomKills: 0, processCount: 0 };
   }
@@ -116,6 +170,17 @@ class InMemorySandbox implements Sandbox {
     this.destroyed = true;
     this.files.clear();
     this.onDestroy();
+  }
+
+  private identity(relativePath: string): WorkspaceFileStat {
+    const content = this.files.get(relativePath) ?? Buffer.alloc(0);
+    let known = this.identities.get(relativePath);
+    if (known?.content !== content) {
+      known = { content, ino: known?.ino ?? nextInode++, ctimeNs: process.hrtime.bigint() };
+      this.identities.set(relativePath, known);
+    }
+    const size = content.length;
+    return { size, allocatedBytes: Math.ceil(size / BLOCK_BYTES) * BLOCK_BYTES, mtimeNs: known.ctimeNs, ctimeNs: known.ctimeNs, ino: known.ino };
   }
 
   private assertLive(): void {
