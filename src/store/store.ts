@@ -12,12 +12,25 @@ export interface TokenUsage {
 export type TaskStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 
 export interface FileChange {
+  /** Path relative to the workspace; bytes that are not valid UTF-8 show as U+FFFD (see pathBase64). */
   path: string;
+  /** The path's raw bytes in base64, present only when the name is not valid UTF-8. */
+  pathBase64?: string;
   change: 'created' | 'modified' | 'deleted';
   sizeBytes: number;
+  /** Bytes the file occupies on disk (st_blocks * 512): far below sizeBytes for a sparse file. */
+  allocatedBytes?: number;
   /** File content: utf8 text, or base64 when the file is not valid UTF-8. Absent for deletions and large files. */
   content?: string;
   encoding?: 'utf8' | 'base64';
+  /**
+   * Why a created or modified file comes without content: over the per-file content limit, over the task's
+   * read budget or returned-content limit, or the task's deadline came during collection. Such files are
+   * compared by stat identity (size, mtime, ctime, inode) instead of content.
+   */
+  contentOmitted?: 'too-large' | 'read-budget' | 'returned-limit' | 'deadline';
+  /** Reading this file failed (it was swapped for a non-file, vanished...): it is reported without content. */
+  error?: string;
 }
 
 export interface TaskError {
