@@ -1,7 +1,9 @@
 // The model gateway: the only way a sandbox reaches a model. It listens on a unix socket that each
 // sandbox sees as a loopback port, accepts a per-session token instead of an API key, swaps in the
 // real key, forwards to the upstream Messages API with the response streamed straight through, and
-// meters the tokens of every call per session.
+// meters the tokens of every call per session. What a sandbox can make it hold is bounded: request
+// bodies are capped and read within a deadline, each token has a budget of open requests and
+// buffered bytes, and only allowlisted query parameters, betas and body fields go upstream.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -9,6 +11,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import { addUsage, type TokenUsage, ZERO_USAGE } from '../store/store.js';
+import { declaredContentLength, readRequestBody } from './read-request-body.js';
+import { createInFlightLimiter, type InFlightLimiter } from './request-limits.js';
+import { checkBetas, checkBody, checkQuery, createRequestPolicy, isRefusal } from './request-policy.js';
+import { anthropicError, REFUSAL_ANSWERS, type GatewayRefusalReason } from './refusals.js';
 import { StreamUsageMeter, usageFromMessageJson, type MeteredCall } from './usage-meter.js';
 
 export interface GatewaySessionUsage {
@@ -28,9 +34,37 @@ export interface ModelGatewaySettings {
   /** The real API key; sent upstream as x-api-key. Never leaves the host process. */
   upstreamApiKey?: string;
   requestTimeoutMs: number;
-  /** Largest accepted request body in bytes. */
+  /** Largest accepted request body in bytes; a larger Content-Length is refused before reading. Default 16 MiB. */
   maxRequestBytes?: number;
+  /** Requests one session token may have open at once. Default 8. */
+  maxConcurrentRequestsPerToken?: number;
+  /** Request-body bytes one token may have buffered at once. Default 2 x maxRequestBytes. */
+  maxInFlightBytesPerToken?: number;
+  /** Request-body bytes the whole gateway may have buffered at once. Default 256 MiB. */
+  maxInFlightBytes?: number;
+  /** Milliseconds a client has to send its request headers. Default 10 s. */
+  headersTimeoutMs?: number;
+  /** Milliseconds a client has to send its whole request body. Default 30 s. */
+  bodyTimeoutMs?: number;
+  /** Open connections the gateway accepts at once, all sandboxes together. Default 1024. */
+  maxConnections?: number;
+  /** anthropic-beta values allowed on top of the built-in list. */
+  allowedBetas?: readonly string[];
+  /** Top-level body fields allowed on top of the built-in list. */
+  allowedBodyFields?: readonly string[];
+  /** Forward server tools (web search/fetch, code execution), mcp_servers and URL/file sources. Default false. */
+  allowServerTools?: boolean;
   logger: Logger;
+}
+
+export type { GatewayRefusalReason } from './refusals.js';
+
+export interface GatewayStats {
+  /** Requests refused, by reason, since the gateway started. */
+  refused: Partial<Record<GatewayRefusalReason, number>>;
+  /** Requests open now (reading, upstream or streaming back) and request-body bytes buffered now. */
+  openRequests: number;
+  bufferedBytes: number;
 }
 
 export interface ModelGateway {
@@ -44,6 +78,8 @@ export interface ModelGateway {
   drainUsage(sessionId: string): GatewaySessionUsage;
   /** Forgets a session's usage. */
   forgetSession(sessionId: string): void;
+  /** Refusal counts and what is held in memory now. */
+  stats(): GatewayStats;
   close(): Promise<void>;
 }
 
@@ -53,19 +89,12 @@ const ALLOWED_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
   { method: 'POST', path: '/v1/messages/count_tokens' },
 ];
 
-/** Request headers forwarded upstream; credentials and hop-by-hop headers are never copied. */
-const FORWARDED_REQUEST_HEADERS = new Set(['anthropic-version', 'anthropic-beta', 'content-type', 'accept', 'user-agent', 'x-app']);
+/**
+ * Request headers forwarded upstream; credentials, hop-by-hop and client fingerprint headers are never
+ * copied. anthropic-beta is forwarded only after its values pass the allowlist.
+ */
+const FORWARDED_REQUEST_HEADERS = new Set(['anthropic-version', 'content-type', 'accept', 'user-agent', 'x-app']);
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
-
-function anthropicError(response: http.ServerResponse, status: number, type: string, message: string): void {
-  if (response.headersSent) {
-    response.destroy();
-    return;
-  }
-  const body = JSON.stringify({ type: 'error', error: { type, message } });
-  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  response.end(body);
-}
 
 function presentedToken(headers: http.IncomingHttpHeaders): string | undefined {
   const apiKey = headers['x-api-key'];
@@ -75,25 +104,40 @@ function presentedToken(headers: http.IncomingHttpHeaders): string | undefined {
   return undefined;
 }
 
-async function readBody(incoming: http.IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of incoming) {
-    const buffer = chunk as Buffer;
-    size += buffer.length;
-    if (size > limit) return undefined;
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
+/** Waits until the response can take more data, or has closed. */
+function drained(response: http.ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      response.off('drain', done);
+      response.off('close', done);
+      resolve();
+    };
+    response.once('drain', done);
+    response.once('close', done);
+  });
 }
 
 /** Starts the gateway on its unix socket. */
 export async function startModelGateway(settings: ModelGatewaySettings): Promise<ModelGateway> {
   const { logger } = settings;
-  const maxRequestBytes = settings.maxRequestBytes ?? 32 * 1024 * 1024;
+  const maxRequestBytes = settings.maxRequestBytes ?? 16 * 1024 * 1024;
+  const bodyTimeoutMs = settings.bodyTimeoutMs ?? 30_000;
+  const headersTimeoutMs = settings.headersTimeoutMs ?? 10_000;
+  const policy = createRequestPolicy({
+    ...(settings.allowedBetas !== undefined ? { allowedBetas: settings.allowedBetas } : {}),
+    ...(settings.allowedBodyFields !== undefined ? { allowedBodyFields: settings.allowedBodyFields } : {}),
+    allowServerTools: settings.allowServerTools ?? false,
+  });
+  const limiter: InFlightLimiter = createInFlightLimiter({
+    maxConcurrentPerToken: settings.maxConcurrentRequestsPerToken ?? 8,
+    maxInFlightBytesPerToken: settings.maxInFlightBytesPerToken ?? 2 * maxRequestBytes,
+    maxInFlightBytes: settings.maxInFlightBytes ?? 256 * 1024 * 1024,
+  });
   const tokensBySession = new Map<string, string>();
   const sessionsByToken = new Map<string, string>();
   const usageBySession = new Map<string, GatewaySessionUsage>();
+  const refused: Partial<Record<GatewayRefusalReason, number>> = {};
+  const refusalLogged = new Map<string, { at: number; suppressed: number }>();
   const upstream = new URL(settings.upstreamUrl);
   const upstreamBasePath = upstream.pathname.replace(/\/$/, '');
   const dispatcher = new Agent({
@@ -117,41 +161,80 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     usage.byModel[call.model] = addUsage(usage.byModel[call.model] ?? ZERO_USAGE, call.usage);
   };
 
+  /** Counts a refusal, logs it (at most once a minute per session and reason; never the token or body) and answers. */
+  const refuse = (response: http.ServerResponse, sessionId: string | undefined, reason: GatewayRefusalReason, message: string, bodyUnread: boolean): void => {
+    refused[reason] = (refused[reason] ?? 0) + 1;
+    const key = `${sessionId ?? '-'}:${reason}`;
+    const now = Date.now();
+    const last = refusalLogged.get(key);
+    if (last === undefined || now - last.at >= 60_000) {
+      logger.warn({ sessionId, reason, detail: message, suppressedSinceLast: last?.suppressed ?? 0 }, 'gateway: request refused');
+      refusalLogged.set(key, { at: now, suppressed: 0 });
+      if (refusalLogged.size > 10_000) refusalLogged.clear();
+    } else {
+      last.suppressed += 1;
+    }
+    const answer = REFUSAL_ANSWERS[reason];
+    anthropicError(response, answer.status, answer.type, message, bodyUnread);
+  };
+
   const handle = async (incoming: http.IncomingMessage, response: http.ServerResponse): Promise<void> => {
     const url = new URL(incoming.url ?? '/', 'http://gateway');
     const route = ALLOWED_ROUTES.find((candidate) => candidate.method === incoming.method && candidate.path === url.pathname);
     const token = presentedToken(incoming.headers);
     const sessionId = token === undefined ? undefined : sessionsByToken.get(token);
-    if (sessionId === undefined) {
-      anthropicError(response, 401, 'authentication_error', 'invalid or revoked Hangar session token');
-      return;
-    }
+    if (sessionId === undefined) return refuse(response, undefined, 'unauthenticated', 'invalid or revoked Hangar session token', true);
     if (route === undefined) {
-      anthropicError(response, 404, 'not_found_error', `${incoming.method} ${url.pathname} is not available through the Hangar gateway`);
-      return;
+      return refuse(response, sessionId, 'route', `${incoming.method} ${url.pathname} is not available through the Hangar gateway`, true);
     }
-    const body = await readBody(incoming, maxRequestBytes);
-    if (body === undefined) {
-      anthropicError(response, 413, 'request_too_large', `request body exceeds ${maxRequestBytes} bytes`);
-      return;
-    }
-    let requestedModel = 'unknown';
-    let streamed = false;
-    try {
-      const parsed = JSON.parse(body.toString('utf8')) as { model?: unknown; stream?: unknown };
-      if (typeof parsed.model === 'string') requestedModel = parsed.model;
-      streamed = parsed.stream === true;
-    } catch {
-      // The upstream answers malformed JSON with its own 400; the gateway forwards it unchanged.
+    const query = checkQuery(url.search);
+    if (isRefusal(query)) return refuse(response, sessionId, query.reason, query.message, true);
+    const betas = checkBetas(incoming.headers['anthropic-beta'], policy);
+    if (isRefusal(betas)) return refuse(response, sessionId, betas.reason, betas.message, true);
+    const declared = declaredContentLength(incoming.headers);
+    if (declared !== undefined && !(declared <= maxRequestBytes)) {
+      return refuse(response, sessionId, 'too_large', `request body exceeds ${maxRequestBytes} bytes (gateway.maxRequestBytes)`, true);
     }
 
+    const ticket = limiter.acquire(sessionId);
+    if (isRefusal(ticket)) return refuse(response, sessionId, ticket.reason, ticket.message, true);
+    try {
+      const reservation = declared === undefined ? undefined : ticket.reserve(declared);
+      if (reservation !== undefined) return refuse(response, sessionId, reservation.reason, reservation.message, true);
+      const read = await readRequestBody(incoming, { maxBytes: maxRequestBytes, declaredLength: declared, ticket, timeoutMs: bodyTimeoutMs });
+      if (!read.ok) return refuse(response, sessionId, read.reason, read.message, true);
+      const checked = checkBody(read.body, policy);
+      if (isRefusal(checked)) return refuse(response, sessionId, checked.reason, checked.message, false);
+      await forward({ incoming, response, sessionId, pathname: url.pathname, search: query.search, beta: betas.header, body: read.body, model: checked.model ?? 'unknown', streamed: checked.stream, releaseBody: () => ticket.releaseBytes() });
+    } finally {
+      ticket.release();
+    }
+  };
+
+  interface Forwarded {
+    incoming: http.IncomingMessage;
+    response: http.ServerResponse;
+    sessionId: string;
+    pathname: string;
+    search: string;
+    beta: string | undefined;
+    body: Buffer;
+    model: string;
+    streamed: boolean;
+    /** Called once the body has gone upstream: its bytes leave the budget. */
+    releaseBody: () => void;
+  }
+
+  const forward = async (call: Forwarded): Promise<void> => {
+    const { response, sessionId, streamed } = call;
     const headers: Record<string, string> = { 'accept-encoding': 'identity' };
-    for (const [name, value] of Object.entries(incoming.headers)) {
+    for (const [name, value] of Object.entries(call.incoming.headers)) {
       if (FORWARDED_REQUEST_HEADERS.has(name) && typeof value === 'string') headers[name] = value;
     }
+    if (call.beta !== undefined) headers['anthropic-beta'] = call.beta;
     if (settings.upstreamApiKey !== undefined) headers['x-api-key'] = settings.upstreamApiKey;
 
-    const isMessagesCall = url.pathname === '/v1/messages';
+    const isMessagesCall = call.pathname === '/v1/messages';
     const usage = usageOf(sessionId);
     if (isMessagesCall) usage.requests += 1;
     const abort = new AbortController();
@@ -161,10 +244,10 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
 
     let upstreamResponse: Awaited<ReturnType<typeof request>>;
     try {
-      upstreamResponse = await request(new URL(upstreamBasePath + url.pathname + url.search, upstream.origin), {
+      upstreamResponse = await request(new URL(upstreamBasePath + call.pathname + call.search, upstream.origin), {
         method: 'POST',
         headers,
-        body,
+        body: call.body,
         dispatcher,
         signal: abort.signal,
       });
@@ -173,6 +256,8 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream unreachable');
       anthropicError(response, 502, 'api_error', `Hangar gateway could not reach the model upstream: ${(error as Error).message}`);
       return;
+    } finally {
+      call.releaseBody();
     }
     if (isMessagesCall && upstreamResponse.statusCode >= 400) usage.failedRequests += 1;
 
@@ -183,31 +268,44 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     response.writeHead(upstreamResponse.statusCode, responseHeaders);
     response.flushHeaders();
 
-    const meter = isMessagesCall && streamed && upstreamResponse.statusCode < 400 ? new StreamUsageMeter(requestedModel) : undefined;
+    const meter = isMessagesCall && streamed && upstreamResponse.statusCode < 400 ? new StreamUsageMeter(call.model) : undefined;
     const jsonChunks: Buffer[] = [];
     try {
       for await (const chunk of upstreamResponse.body) {
         const buffer = chunk as Buffer;
         meter?.push(buffer);
         if (isMessagesCall && !streamed && upstreamResponse.statusCode < 400) jsonChunks.push(buffer);
-        if (!response.write(buffer)) await new Promise<void>((resolve) => response.once('drain', resolve));
+        if (!response.write(buffer)) await drained(response);
+        if (response.destroyed) break;
       }
-      response.end();
+      if (response.destroyed) upstreamResponse.body.destroy();
+      else response.end();
     } catch (error) {
       logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream stream ended abnormally');
       response.destroy();
     } finally {
-      const call = meter !== undefined ? meter.result() : jsonChunks.length > 0 ? usageFromMessageJson(Buffer.concat(jsonChunks).toString('utf8'), requestedModel) : undefined;
-      if (call !== undefined) recordCall(sessionId, call);
+      const metered = meter !== undefined ? meter.result() : jsonChunks.length > 0 ? usageFromMessageJson(Buffer.concat(jsonChunks).toString('utf8'), call.model) : undefined;
+      if (metered !== undefined) recordCall(sessionId, metered);
     }
   };
 
-  const server = http.createServer((incoming, response) => {
-    handle(incoming, response).catch((error: unknown) => {
-      logger.error({ err: error }, 'gateway: request failed');
-      anthropicError(response, 500, 'api_error', 'Hangar gateway internal error');
-    });
-  });
+  const server = http.createServer(
+    {
+      maxHeaderSize: 16 * 1024,
+      headersTimeout: headersTimeoutMs,
+      // Node's own backstop; the body deadline above answers first with a clean 408.
+      requestTimeout: headersTimeoutMs + bodyTimeoutMs + 5_000,
+      connectionsCheckingInterval: 1_000,
+      keepAliveTimeout: 5_000,
+    },
+    (incoming, response) => {
+      handle(incoming, response).catch((error: unknown) => {
+        logger.error({ err: error }, 'gateway: request failed');
+        anthropicError(response, 500, 'api_error', 'Hangar gateway internal error', true);
+      });
+    },
+  );
+  server.maxConnections = settings.maxConnections ?? 1024;
 
   await mkdir(path.dirname(settings.socketPath), { recursive: true });
   await rm(settings.socketPath, { force: true });
@@ -254,6 +352,10 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     forgetSession(sessionId) {
       revokeSession(sessionId);
       usageBySession.delete(sessionId);
+    },
+    stats() {
+      const open = limiter.stats();
+      return { refused: { ...refused }, openRequests: open.requests, bufferedBytes: open.bytes };
     },
     async close() {
       server.closeAllConnections();
