@@ -26,6 +26,38 @@ const resourcesSchema = z
   .strict();
 
 /** Published list prices (USD per million tokens) for the Claude models in common use. */
+const FILE_COLLECTION_DEFAULTS = { maxEntries: 50_000, contentLimitBytes: 1024 * 1024, readBudgetBytes: 64 * 1024 * 1024, returnedContentBytes: 8 * 1024 * 1024 };
+
+const fileCollectionSchema = z
+  .object({
+    maxEntries: z
+      .number()
+      .int()
+      .positive()
+      .max(1_000_000)
+      .default(FILE_COLLECTION_DEFAULTS.maxEntries)
+      .describe('Most workspace directory entries (files, directories, links...) examined per scan; beyond it the task\'s file list is truncated'),
+    contentLimitBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(FILE_COLLECTION_DEFAULTS.contentLimitBytes)
+      .describe('Largest file compared by content and returned with it; larger files are compared by size, mtime, ctime and inode'),
+    readBudgetBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(FILE_COLLECTION_DEFAULTS.readBudgetBytes)
+      .describe('Bytes Hangar reads from a task\'s workspace to hash and return files, before and after the run together'),
+    returnedContentBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(FILE_COLLECTION_DEFAULTS.returnedContentBytes)
+      .describe('Content returned across a task\'s changed files; files beyond it come back without content'),
+  })
+  .strict();
+
 const DEFAULT_PRICES: Record<string, ModelPrice> = {
   'claude-opus-4': { inputPerMTok: 15, outputPerMTok: 75, cacheWritePerMTok: 18.75, cacheReadPerMTok: 1.5 },
   'claude-opus-4-5': { inputPerMTok: 5, outputPerMTok: 25, cacheWritePerMTok: 6.25, cacheReadPerMTok: 0.5 },
@@ -158,9 +190,13 @@ export const configSchema = z
           .string()
           .optional()
           .describe('Path of the Claude Code CLI binary; default: the one shipped with the Agent SDK'),
+        fileCollection: fileCollectionSchema
+          .default(FILE_COLLECTION_DEFAULTS)
+          .describe('What reporting the files a task changed may cost (inside the task timeout)'),
       })
       .strict()
       .default({
+        fileCollection: FILE_COLLECTION_DEFAULTS,
         defaultMaxTurns: 20,
         defaultAllowedTools: ['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep'],
         maxPromptChars: 200_000,

@@ -1,7 +1,7 @@
 // Ephemeral tasks (the guide's pattern 1): one sandbox per task, created, used by one agent run,
 // and destroyed. Records the task in the store from start to finish, with the files the agent
 // changed, the tokens the gateway metered and their cost.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
@@ -12,7 +12,8 @@ import { costOfUsageByModel } from '../gateway/pricing.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import { agentSandboxSpec, resolveResources } from './resources.js';
-import { ZERO_USAGE, type FileChange, type Store, type TaskRecord } from '../store/store.js';
+import { ZERO_USAGE, type Store, type TaskRecord } from '../store/store.js';
+import { collectChanges, digestWorkspace } from './workspace-collection.js';
 
 export interface TaskInput {
   prompt: string;
@@ -54,49 +55,11 @@ export interface TaskService {
   readonly runningCount: number;
 }
 
-/** Files up to this size come back with their content. */
-const MAX_RETURNED_FILE_BYTES = 1024 * 1024;
-/** Total content returned per task; files beyond it come back without content. */
-const MAX_RETURNED_TOTAL_BYTES = 8 * 1024 * 1024;
-/** Workspaces with more files than this are not diffed file by file. */
-const MAX_DIFFED_FILES = 20_000;
-
-type WorkspaceDigest = Map<string, { hash: string; size: number }>;
-
-async function digestWorkspace(sandbox: Sandbox): Promise<WorkspaceDigest> {
-  const digest: WorkspaceDigest = new Map();
-  const files = await sandbox.listFiles();
-  for (const file of files.slice(0, MAX_DIFFED_FILES)) {
-    const content = await sandbox.readFile(file);
-    digest.set(file, { hash: createHash('sha256').update(content).digest('hex'), size: content.length });
-  }
-  return digest;
-}
-
-function encodeContent(content: Buffer): Pick<FileChange, 'content' | 'encoding'> {
-  const text = content.toString('utf8');
-  return Buffer.from(text, 'utf8').equals(content) ? { content: text, encoding: 'utf8' } : { content: content.toString('base64'), encoding: 'base64' };
-}
-
-async function changedFiles(sandbox: Sandbox, before: WorkspaceDigest): Promise<FileChange[]> {
-  const after = await digestWorkspace(sandbox);
-  const changes: FileChange[] = [];
-  let returnedBytes = 0;
-  for (const [file, entry] of after) {
-    const previous = before.get(file);
-    if (previous !== undefined && previous.hash === entry.hash) continue;
-    const change: FileChange = { path: file, change: previous === undefined ? 'created' : 'modified', sizeBytes: entry.size };
-    if (entry.size <= MAX_RETURNED_FILE_BYTES && returnedBytes + entry.size <= MAX_RETURNED_TOTAL_BYTES) {
-      Object.assign(change, encodeContent(await sandbox.readFile(file)));
-      returnedBytes += entry.size;
-    }
-    changes.push(change);
-  }
-  for (const [file, entry] of before) {
-    if (!after.has(file)) changes.push({ path: file, change: 'deleted', sizeBytes: entry.size });
-  }
-  return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-}
+/**
+ * When the task's deadline had already passed as the agent stopped, collection still gets this long to
+ * report what it can (reads stop at its end; files not reached are reported from their stat identity).
+ */
+const LATE_COLLECTION_MS = 5_000;
 
 /** Rejects workspace paths that are absolute or climb out of the workspace. */
 export function assertWorkspaceRelativePath(file: string): void {
@@ -122,7 +85,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       // No id: the provider may hand out a sandbox it made ahead of need (warm pool).
       sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, resources));
       for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
-      const before = await digestWorkspace(sandbox);
+      const before = await digestWorkspace(sandbox, config.agent.fileCollection, abort.signal);
       const token = gateway.registerSession(task.id);
       const outcome = await runAgent({
         sandbox,
@@ -143,7 +106,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         },
       });
       gateway.revokeSession(task.id);
-      const [files, stats] = await Promise.all([changedFiles(sandbox, before), sandbox.stats()]);
+      // The task's deadline covers collection too; a task stopped by it still reports what it can, briefly.
+      const collectionSignal = abort.signal.aborted ? AbortSignal.timeout(LATE_COLLECTION_MS) : abort.signal;
+      const [{ files, report: fileCollection }, stats] = await Promise.all([collectChanges(sandbox, before, config.agent.fileCollection, collectionSignal), sandbox.stats()]);
       // Everything the record needs is read: the sandbox goes while the record is written.
       destroying = sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
       const metered = gateway.usage(task.id);
@@ -175,7 +140,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         usageByModel: metered.byModel,
         costUsd: costOfUsageByModel(config.pricing, metered.byModel),
         files,
-        sandboxReport: { sandboxId: sandbox.id, oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests },
+        sandboxReport: { sandboxId: sandbox.id, oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests, fileCollection },
       });
     } catch (caught) {
       const failure = caught instanceof HangarError ? caught : new HangarError('INTERNAL', (caught as Error).message, { cause: caught });

@@ -1,5 +1,6 @@
 // Contract suite of the SandboxProvider port: every adapter runs it (see test/sandbox/*-provider.test.ts).
 // Process-running cases are skipped for adapters that run no processes (runsProcesses: false).
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isHangarError } from '../../src/errors/errors.js';
 import type { Sandbox, SandboxProvider, SandboxResources, SandboxSpec } from '../../src/sandbox/sandbox-provider.js';
@@ -231,6 +232,74 @@ export function runSandboxProviderContract(
       const result = await sandbox.exec('sleep', ['30'], { timeoutMs: 300 });
       expect(Date.now() - started).toBeLessThan(10_000);
       expect(result.exitCode === 0).toBe(false);
+    });
+
+    it('scans workspace files as byte paths with their stat identity', async () => {
+      const sandbox = await make();
+      await sandbox.writeFile('notes.txt', 'first');
+      await sandbox.writeFile('deep/nested/data.bin', Buffer.from([0, 1, 2]));
+      const scan = await sandbox.scanFiles({ maxEntries: 100 });
+      expect(scan).toMatchObject({ truncated: false, aborted: false });
+      const byPath = new Map(scan.entries.map((entry) => [entry.path.toString('utf8'), entry]));
+      expect([...byPath.keys()].sort()).toEqual(await sandbox.listFiles());
+      for (const entry of scan.entries) expect(Buffer.isBuffer(entry.path)).toBe(true);
+      expect(byPath.get('notes.txt')).toMatchObject({ size: 5 });
+      expect(byPath.get('deep/nested/data.bin')).toMatchObject({ size: 3 });
+      expect(typeof byPath.get('notes.txt')?.ctimeNs).toBe('bigint');
+      await sandbox.writeFile('notes.txt', 'second version');
+      const again = (await sandbox.scanFiles({ maxEntries: 100 })).entries.find((entry) => entry.path.toString() === 'notes.txt');
+      expect(again?.size).toBe(14);
+      expect(again?.ctimeNs).not.toBe(byPath.get('notes.txt')?.ctimeNs);
+    });
+
+    it('stops a scan at maxEntries or when its signal fires, and says so', async () => {
+      const sandbox = await make();
+      for (let index = 0; index < 5; index += 1) await sandbox.writeFile(`file-${index}.txt`, String(index));
+      const capped = await sandbox.scanFiles({ maxEntries: 2 });
+      expect(capped.truncated).toBe(true);
+      expect(capped.entries.length).toBeLessThanOrEqual(2);
+      const aborted = await sandbox.scanFiles({ maxEntries: 100, signal: AbortSignal.abort() });
+      expect(aborted).toMatchObject({ aborted: true, entries: [] });
+    });
+
+    it('reads file bytes up to maxBytes with their sha256', async () => {
+      const sandbox = await make();
+      const content = Buffer.from('hello, bounded world\n');
+      await sandbox.writeFile('dir/hello.txt', content);
+      const name = Buffer.from('dir/hello.txt');
+      const read = await sandbox.readFileBytes(name, { maxBytes: 1024, keepContent: true });
+      expect(read).toMatchObject({ tooLarge: false, sha256: createHash('sha256').update(content).digest('hex'), stat: { size: content.length } });
+      expect(read.content?.equals(content)).toBe(true);
+      expect((await sandbox.readFileBytes(name, { maxBytes: 1024 })).content).toBeUndefined();
+      const tooLarge = await sandbox.readFileBytes(name, { maxBytes: 4, keepContent: true });
+      expect(tooLarge).toMatchObject({ tooLarge: true, stat: { size: content.length } });
+      expect(tooLarge.content).toBeUndefined();
+      expect(tooLarge.sha256).toBeUndefined();
+      await expectRejectCode(sandbox.readFileBytes(Buffer.from('dir/missing'), { maxBytes: 10 }), ['NOT_FOUND']);
+      for (const bad of ['../escape', '/etc/passwd', 'a/../../escape', '', '.']) {
+        await expectRejectCode(sandbox.readFileBytes(Buffer.from(bad), { maxBytes: 10 }), ['VALIDATION_FAILED']);
+      }
+      await expect(sandbox.readFileBytes(name, { maxBytes: 1024, signal: AbortSignal.abort() })).rejects.toThrow();
+    });
+
+    itProcesses('scans names that are not UTF-8, and never follows links nor opens FIFOs', async () => {
+      const sandbox = await make();
+      const made = await sandbox.exec('sh', [
+        '-c',
+        'printf x > "$(printf \'bad\\377name\')" && mkfifo fifo && ln -s /etc/passwd link && ln -s . loop && mkdir d && ln -s /etc d/etc && truncate -s 1G sparse && echo ok > d/plain',
+      ]);
+      expect(made).toMatchObject({ exitCode: 0 });
+      const scan = await sandbox.scanFiles({ maxEntries: 100 });
+      const badName = Buffer.concat([Buffer.from('bad'), Buffer.of(0xff), Buffer.from('name')]);
+      expect(scan.entries.map((entry) => entry.path.toString('latin1')).sort()).toEqual([badName.toString('latin1'), 'd/plain', 'sparse']);
+      const sparse = scan.entries.find((entry) => entry.path.toString() === 'sparse');
+      expect(sparse?.size).toBe(1024 ** 3);
+      expect(sparse?.allocatedBytes).toBeLessThan(1024 * 1024);
+      expect((await sandbox.readFileBytes(badName, { maxBytes: 10, keepContent: true })).content?.toString()).toBe('x');
+      expect(await sandbox.readFileBytes(Buffer.from('sparse'), { maxBytes: 1024 * 1024 })).toMatchObject({ tooLarge: true });
+      for (const refused of ['fifo', 'link', 'loop/d/plain', 'd/etc/passwd']) {
+        await expectRejectCode(sandbox.readFileBytes(Buffer.from(refused), { maxBytes: 1024 }), ['VALIDATION_FAILED']);
+      }
     });
 
     it('reports stats', async () => {
