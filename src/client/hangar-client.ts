@@ -19,7 +19,18 @@ export interface TaskView {
   status: 'running' | 'succeeded' | 'failed' | 'interrupted';
   result: string | null;
   error: { code: string; message: string } | null;
-  files: Array<{ path: string; change: string; sizeBytes: number; content?: string; encoding?: string }>;
+  files: Array<{
+    path: string;
+    /** Raw bytes of a name that is not valid UTF-8 (path then shows U+FFFD). */
+    pathBase64?: string;
+    change: string;
+    sizeBytes: number;
+    allocatedBytes?: number;
+    content?: string;
+    encoding?: string;
+    contentOmitted?: string;
+    error?: string;
+  }>;
   usage: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number };
   costUsd: number;
   numTurns: number | null;
@@ -31,6 +42,8 @@ export interface TaskView {
     memoryPeakBytes: number | null;
     modelRequests: number;
     failedModelRequests: number;
+    /** How collecting the changed files went: partial when truncated (entry cap) or aborted (deadline). */
+    fileCollection?: { filesSeen: number; truncated: boolean; aborted: boolean; bytesRead: number; error?: string };
   } | null;
   [key: string]: unknown;
 }
