@@ -129,6 +129,24 @@ export const configSchema = z
             'Sandboxes kept ready for each of the two most recently used shapes (disk size, bridges), with their first launch ' +
               'already started, so a task or session starts its CLI without waiting for sandbox setup; 0 creates each sandbox on demand',
           ),
+        hostLimits: z
+          .object({
+            pids: z.number().int().positive().optional().describe('Most processes and threads of all sandboxes together; default 75% of kernel.pid_max (or threads-max when lower)'),
+            memoryMb: z
+              .number()
+              .int()
+              .positive()
+              .optional()
+              .describe('Most memory of all sandboxes together in MiB, TCP buffers included; default total RAM minus max(1 GiB, 10%)'),
+            cpus: z
+              .number()
+              .positive()
+              .optional()
+              .describe('Most CPU time of all sandboxes together, in cores; default every core (the parent group also gets half the default CPU weight)'),
+          })
+          .strict()
+          .default({})
+          .describe('Host-wide ceilings on the parent cgroup that holds every local sandbox'),
         defaults: resourcesSchema
           .default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 })
           .describe('Resources of a sandbox when the request names none'),
@@ -144,6 +162,7 @@ export const configSchema = z
         workspaceBacking: 'ext4',
         favorDynamicCgroups: true,
         warmPoolSize: 2,
+        hostLimits: {},
         defaults: { memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 },
         maximum: { memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 },
       }),

@@ -1,22 +1,41 @@
-// Cgroup manager: mountinfo parsing, v1 and v2 control files (on fake hierarchies), and killing
-// through each v1 strategy (cgroup.kill, freezer, SIGKILL loop) on this host's real cgroups.
+// Cgroup manager: mountinfo parsing, host-wide ceilings and their defaults, v1 and v2 control files
+// (on fake hierarchies), and on this host's real cgroups: killing through each v1 strategy
+// (cgroup.kill, freezer, SIGKILL loop), limits, the parent's ceilings and the TCP buffer limit.
 import { spawn } from 'node:child_process';
 import { mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createCgroupManager, detectCgroupLayout, favorDynamicModifications, parseCgroupMounts, type CgroupLayout } from '../../src/sandbox/cgroups.js';
+import {
+  createCgroupManager,
+  detectCgroupLayout,
+  favorDynamicModifications,
+  parseCgroupMounts,
+  resolveHostLimits,
+  splitParentMemory,
+  tcpLimitBytes,
+  type CgroupLayout,
+  type HostFacts,
+} from '../../src/sandbox/cgroups.js';
 import { exitOf, waitAllGone } from '../helpers/sandbox-host.js';
 
 const temps: string[] = [];
+/** Parent groups the real-hierarchy tests made (their own names, never `hangar`). */
+const testParents = new Set(['hangar-test']);
 afterAll(async () => {
   await Promise.all(temps.map((dir) => rm(dir, { recursive: true, force: true })));
-  // The real-hierarchy tests use their own parent group; remove it from every hierarchy.
+  // The real-hierarchy tests use their own parent groups; remove them from every hierarchy.
   const layout = await detectCgroupLayout().catch(() => undefined);
   const roots = layout === undefined ? [] : [layout.unifiedRoot, layout.killRoot, ...Object.values(layout.v1Roots)];
-  for (const root of new Set(roots)) if (root !== undefined) await rmdir(path.join(root, 'hangar-test')).catch(() => undefined);
+  for (const root of new Set(roots)) {
+    for (const parent of testParents) if (root !== undefined) await rmdir(path.join(root, parent)).catch(() => undefined);
+  }
 });
+
+const MIB = 1024 * 1024;
+/** Host facts of a 2-core, 24 GiB host with the kernel's default pid_max. */
+const FACTS: HostFacts = { pidMax: 32768, memTotalBytes: 24 * 1024 * MIB, cores: 2 };
 
 async function tempDir(): Promise<string> {
   const dir = path.join(os.tmpdir(), `hangar-cgroup-test-${randomBytes(4).toString('hex')}`);
@@ -102,13 +121,41 @@ describe('favorDynamicModifications', () => {
   });
 });
 
+describe('host-wide ceilings', () => {
+  it('derives each value left out from the host: 75% of pid_max, RAM minus max(1 GiB, 10%), every core', () => {
+    expect(resolveHostLimits({}, FACTS)).toEqual({ pids: 24576, memoryBytes: Math.floor((24 * 1024 * 0.9 * MIB) / MIB) * MIB, cpus: 2, derived: ['pids', 'memory', 'cpus'] });
+    // A small host keeps at least 1 GiB, and sandboxes at least half of RAM.
+    expect(resolveHostLimits({}, { pidMax: 4194304, memTotalBytes: 4096 * MIB, cores: 8 })).toMatchObject({ pids: 3145728, memoryBytes: 3072 * MIB, cpus: 8 });
+    expect(resolveHostLimits({}, { pidMax: 1000, memTotalBytes: 1536 * MIB, cores: 1 })).toMatchObject({ pids: 750, memoryBytes: 768 * MIB });
+    expect(resolveHostLimits({ pids: 100, memoryMb: 512, cpus: 1.5 }, FACTS)).toEqual({ pids: 100, memoryBytes: 512 * MIB, cpus: 1.5, derived: [] });
+    expect(() => resolveHostLimits({ cpus: 0 }, FACTS)).toThrow(RangeError);
+  });
+
+  it('gives TCP buffers an eighth of a sandbox memory limit (8 to 256 MiB) and a sixteenth of the parent ceiling (16 MiB to 1 GiB)', () => {
+    expect(tcpLimitBytes(256 * MIB)).toBe(32 * MIB);
+    expect(tcpLimitBytes(32 * MIB)).toBe(8 * MIB);
+    expect(tcpLimitBytes(16 * 1024 * MIB)).toBe(256 * MIB);
+    expect(tcpLimitBytes(100 * MIB + 123) % 4096).toBe(0);
+    expect(splitParentMemory(2048 * MIB)).toEqual({ memoryBytes: 1920 * MIB, tcpBytes: 128 * MIB });
+    expect(splitParentMemory(64 * 1024 * MIB)).toEqual({ memoryBytes: 63 * 1024 * MIB, tcpBytes: 1024 * MIB });
+    expect(splitParentMemory(16 * MIB)).toEqual({ memoryBytes: 8 * MIB, tcpBytes: 8 * MIB });
+  });
+});
+
 describe('cgroup v2 control files (fake hierarchy)', () => {
   it('enables controllers, writes limits and reads stats', async () => {
     const root = await tempDir();
     await writeFile(path.join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
     await writeFile(path.join(root, 'cgroup.subtree_control'), '');
-    const manager = createCgroupManager({ parent: 'hangar', layout: { version: 'v2', unifiedRoot: root, v1Roots: {} } });
+    const manager = createCgroupManager({ parent: 'hangar', layout: { version: 'v2', unifiedRoot: root, v1Roots: {} }, hostFacts: FACTS, hostLimits: { cpus: 1.5 } });
     await manager.prepare();
+    // The parent's ceilings: derived pids and memory, the asked CPU cap, half the default weight.
+    const parentFile = (file: string): Promise<string> => readFile(path.join(root, 'hangar', file), 'utf8');
+    expect(await parentFile('pids.max')).toBe('24576');
+    expect(await parentFile('memory.max')).toBe(String(resolveHostLimits({}, FACTS).memoryBytes));
+    expect(await parentFile('cpu.max')).toBe('150000 100000');
+    expect(await parentFile('cpu.weight')).toBe('50');
+    expect(manager.ceilings()).toMatchObject({ parent: 'hangar', version: 'v2', pids: 24576, cpus: 1.5, cpuWeight: 50, derived: ['pids', 'memory'], tcp: { state: 'counted' } });
     const group = await manager.create('sb1', { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 100 });
     const dir = path.join(root, 'hangar/sb1');
     expect(group.paths).toEqual([dir]);
@@ -131,12 +178,43 @@ describe('cgroup v2 control files (fake hierarchy)', () => {
 });
 
 describe('cgroup v1 control files (fake hierarchy)', () => {
+  it('writes the parent ceilings, splitting memory with the TCP buffer limit, and lowers a child quota above the new CPU cap first', async () => {
+    const root = await tempDir();
+    const layout: CgroupLayout = { version: 'v1', v1Roots: { memory: path.join(root, 'memory'), cpu: path.join(root, 'cpu'), pids: path.join(root, 'pids') } };
+    // The kernel lists memory.kmem.tcp.* in every memory group; a group left by an earlier run asks 4 cores.
+    await mkdir(path.join(root, 'memory/hangar'), { recursive: true });
+    await writeFile(path.join(root, 'memory/hangar/memory.kmem.tcp.limit_in_bytes'), '9223372036854771712');
+    await mkdir(path.join(root, 'cpu/hangar/old'), { recursive: true });
+    await writeFile(path.join(root, 'cpu/hangar/old/cpu.cfs_quota_us'), '400000');
+    const manager = createCgroupManager({ parent: 'hangar', layout, hostFacts: FACTS, hostLimits: { pids: 300, memoryMb: 2048, cpus: 1 } });
+    await manager.prepare();
+    const read = (file: string): Promise<string> => readFile(path.join(root, file), 'utf8');
+    expect(await read('pids/hangar/pids.max')).toBe('300');
+    expect(await read('memory/hangar/memory.limit_in_bytes')).toBe(String(1920 * MIB));
+    expect(await read('memory/hangar/memory.kmem.tcp.limit_in_bytes')).toBe(String(128 * MIB));
+    expect(await read('cpu/hangar/cpu.cfs_quota_us')).toBe('100000');
+    expect(await read('cpu/hangar/cpu.shares')).toBe('512');
+    expect(await read('cpu/hangar/old/cpu.cfs_quota_us')).toBe('100000');
+    expect(manager.ceilings()).toMatchObject({ version: 'v1', pids: 300, memoryBytes: 2048 * MIB, cpus: 1, cpuWeight: 512, derived: [], tcp: { state: 'limited', parentBytes: 128 * MIB } });
+    // A sandbox gets its TCP limit at creation and again with new limits; its CPU quota stays within the parent's.
+    const group = await manager.create('sb1', { memoryBytes: 256 * MIB, cpus: 2, pids: 64 });
+    expect(await read('memory/hangar/sb1/memory.kmem.tcp.limit_in_bytes')).toBe(String(32 * MIB));
+    expect(await read('cpu/hangar/sb1/cpu.cfs_quota_us')).toBe('100000');
+    await group.setLimits({ memoryBytes: 1024 * MIB, cpus: 0.5, pids: 64 });
+    expect(await read('memory/hangar/sb1/memory.kmem.tcp.limit_in_bytes')).toBe(String(128 * MIB));
+    expect(await read('cpu/hangar/sb1/cpu.cfs_quota_us')).toBe('50000');
+  });
+
   it('writes limits per controller and reads stats', async () => {
     const root = await tempDir();
     const layout: CgroupLayout = { version: 'v1', v1Roots: { memory: path.join(root, 'memory'), cpu: path.join(root, 'cpu'), pids: path.join(root, 'pids') } };
-    const manager = createCgroupManager({ parent: 'hangar', layout });
+    const manager = createCgroupManager({ parent: 'hangar', layout, hostFacts: FACTS });
     await manager.prepare();
+    // A kernel without memory.kmem.tcp.*: no TCP limit anywhere, and the report says so.
+    expect(manager.ceilings()?.tcp).toMatchObject({ state: 'unavailable', detail: expect.stringContaining('net.ipv4.tcp_mem') });
+    expect(await readFile(path.join(root, 'memory/hangar/memory.limit_in_bytes'), 'utf8')).toBe(String(resolveHostLimits({}, FACTS).memoryBytes));
     const group = await manager.create('sb1', { memoryBytes: 1024 * 1024 * 1024, cpus: 2, pids: 512 });
+    await expect(readFile(path.join(root, 'memory/hangar/sb1/memory.kmem.tcp.limit_in_bytes'))).rejects.toThrow();
     expect(await readFile(path.join(root, 'memory/hangar/sb1/memory.limit_in_bytes'), 'utf8')).toBe(String(1024 * 1024 * 1024));
     expect(await readFile(path.join(root, 'cpu/hangar/sb1/cpu.cfs_quota_us'), 'utf8')).toBe('200000');
     expect(await readFile(path.join(root, 'cpu/hangar/sb1/cpu.cfs_period_us'), 'utf8')).toBe('100000');
@@ -200,5 +278,54 @@ describe.skipIf(!hostIsV1)('cgroup v1 limits (this host)', () => {
     } finally {
       await group.remove();
     }
+  });
+});
+
+describe.skipIf(!hostIsV1)('cgroup v1 host-wide ceilings and TCP buffer limit (this host)', () => {
+  const read = (dir: string, file: string): Promise<string> => readFile(path.join(dir, file), 'utf8').then((text) => text.trim());
+
+  it('writes the parent ceilings and reads them back; a sandbox group has its TCP buffer limit before any process joins', async () => {
+    const parent = `hangar-test-ceil-${randomBytes(4).toString('hex')}`;
+    testParents.add(parent);
+    const manager = createCgroupManager({ parent, hostLimits: { pids: 300, memoryMb: 2048, cpus: 1.5 } });
+    const layout = await manager.prepare();
+    const memoryParent = path.join(layout.v1Roots.memory!, parent);
+    const cpuParent = path.join(layout.v1Roots.cpu!, parent);
+    expect(await read(path.join(layout.v1Roots.pids!, parent), 'pids.max')).toBe('300');
+    expect(await read(memoryParent, 'memory.limit_in_bytes')).toBe(String(1920 * MIB));
+    expect(await read(memoryParent, 'memory.kmem.tcp.limit_in_bytes')).toBe(String(128 * MIB));
+    expect(await read(cpuParent, 'cpu.cfs_quota_us')).toBe('150000');
+    expect(await read(cpuParent, 'cpu.shares')).toBe('512');
+    expect(manager.ceilings()).toMatchObject({ pids: 300, memoryBytes: 2048 * MIB, cpus: 1.5, tcp: { state: 'limited', parentBytes: 128 * MIB } });
+
+    const group = await manager.create(`tcp-${randomBytes(4).toString('hex')}`, { memoryBytes: 256 * MIB, cpus: 2, pids: 64 });
+    try {
+      const memoryDir = group.paths.find((dir) => dir.startsWith(`${layout.v1Roots.memory!}/`))!;
+      const cpuDir = group.paths.find((dir) => dir.startsWith(`${layout.v1Roots.cpu!}/`))!;
+      expect(await group.pids()).toEqual([]);
+      expect(await read(memoryDir, 'memory.kmem.tcp.limit_in_bytes')).toBe(String(32 * MIB));
+      // The kernel refuses a child quota above its parent's: 2 cores asked, the parent's 1.5 written.
+      expect(await read(cpuDir, 'cpu.cfs_quota_us')).toBe('150000');
+      // A pooled sandbox taken for more memory gets a larger TCP limit too.
+      await group.setLimits({ memoryBytes: 512 * MIB, cpus: 1, pids: 64 });
+      expect(await read(memoryDir, 'memory.kmem.tcp.limit_in_bytes')).toBe(String(64 * MIB));
+      expect(await read(cpuDir, 'cpu.cfs_quota_us')).toBe('100000');
+    } finally {
+      await group.remove();
+    }
+  });
+
+  it('derives the ceilings from this host when none are configured', async () => {
+    const parent = `hangar-test-ceil-${randomBytes(4).toString('hex')}`;
+    testParents.add(parent);
+    const manager = createCgroupManager({ parent });
+    const layout = await manager.prepare();
+    const taskLimit = Math.min(...(await Promise.all(['pid_max', 'threads-max'].map((file) => readFile(`/proc/sys/kernel/${file}`, 'utf8').then(Number)))));
+    expect(await read(path.join(layout.v1Roots.pids!, parent), 'pids.max')).toBe(String(Math.floor(taskLimit * 0.75)));
+    const ceilings = manager.ceilings()!;
+    expect(ceilings.derived).toEqual(['pids', 'memory', 'cpus']);
+    const split = splitParentMemory(ceilings.memoryBytes);
+    expect(await read(path.join(layout.v1Roots.memory!, parent), 'memory.limit_in_bytes')).toBe(String(split.memoryBytes));
+    expect(await read(path.join(layout.v1Roots.cpu!, parent), 'cpu.cfs_quota_us')).toBe(String(ceilings.cpus * 100_000));
   });
 });
