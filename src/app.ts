@@ -54,6 +54,16 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       upstreamUrl: config.gateway.upstreamUrl,
       ...(config.gateway.upstreamApiKey !== undefined ? { upstreamApiKey: config.gateway.upstreamApiKey } : {}),
       requestTimeoutMs: config.gateway.requestTimeoutMs,
+      maxRequestBytes: config.gateway.maxRequestBytes,
+      maxConcurrentRequestsPerToken: config.gateway.maxConcurrentRequestsPerToken,
+      maxInFlightBytesPerToken: config.gateway.maxInFlightBytesPerToken,
+      maxInFlightBytes: config.gateway.maxInFlightBytes,
+      headersTimeoutMs: config.gateway.headersTimeoutMs,
+      bodyTimeoutMs: config.gateway.bodyTimeoutMs,
+      maxConnections: config.gateway.maxConnections,
+      allowedBetas: config.gateway.allowedBetas,
+      allowedBodyFields: config.gateway.allowedBodyFields,
+      allowServerTools: config.gateway.allowServerTools,
       logger: logger.child({ component: 'gateway' }),
     });
     closers.unshift(() => gateway.close());

@@ -6,10 +6,12 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError, type ErrorBody } from '../errors/errors.js';
+import type { Admission } from '../sessions/admission.js';
 import type { EventHub } from '../sessions/event-hub.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { TaskService } from '../sessions/task-service.js';
 import type { Store } from '../store/store.js';
+import { allowedHostNames, isAllowedHost } from './host-check.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 
@@ -21,6 +23,8 @@ export interface ApiDependencies {
   store: Store;
   logger: Logger;
   version: string;
+  /** Live-sandbox ceiling: a streamed task checks it before its stream opens (429 instead of an error event). */
+  admission?: Admission;
 }
 
 function errorBody(code: ErrorBody['error']['code'], message: string, details?: unknown): ErrorBody {
@@ -85,8 +89,20 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   app.setErrorHandler((error, request, reply) => {
     const { status, body } = toHttpError(error as FastifyError);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
+    if (error instanceof HangarError && error.retryAfterSec !== undefined) void reply.header('retry-after', String(error.retryAfterSec));
     void reply.status(status).send(body);
   });
+  // DNS rebinding: a loopback-bound server answers only requests that name it (host-check.ts).
+  const hostNames = allowedHostNames(config.server.host, config.server.allowedHosts);
+  if (hostNames !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      const address = app.server.address();
+      const port = address !== null && typeof address === 'object' ? address.port : undefined;
+      if (isAllowedHost(request.headers.host, hostNames, port)) return;
+      const shown = (request.headers.host ?? '(none)').slice(0, 100);
+      return reply.status(421).send(errorBody('HOST_NOT_ALLOWED', `Host ${JSON.stringify(shown)} is not a name of this server (server.allowedHosts)`));
+    });
+  }
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
   });

@@ -67,6 +67,77 @@ const DEFAULT_PRICES: Record<string, ModelPrice> = {
   'claude-3-5-haiku': { inputPerMTok: 0.8, outputPerMTok: 4, cacheWritePerMTok: 1, cacheReadPerMTok: 0.08 },
 };
 
+/** Defaults of the gateway's limits and allowlists (what a sandbox can make the gateway hold or forward). */
+const GATEWAY_LIMIT_DEFAULTS = {
+  maxRequestBytes: 16 * 1024 * 1024,
+  maxConcurrentRequestsPerToken: 8,
+  maxInFlightBytesPerToken: 32 * 1024 * 1024,
+  maxInFlightBytes: 256 * 1024 * 1024,
+  headersTimeoutMs: 10_000,
+  bodyTimeoutMs: 30_000,
+  maxConnections: 1024,
+  allowedBetas: [] as string[],
+  allowedBodyFields: [] as string[],
+  allowServerTools: false,
+};
+
+const gatewayLimitFields = {
+  maxRequestBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.maxRequestBytes)
+    .describe('Largest model request body the gateway accepts from a sandbox; a larger Content-Length is refused (413) before reading'),
+  maxConcurrentRequestsPerToken: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.maxConcurrentRequestsPerToken)
+    .describe('Model requests one session token may have open at once; more get 429'),
+  maxInFlightBytesPerToken: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.maxInFlightBytesPerToken)
+    .describe('Request-body bytes one session token may have buffered in the gateway at once; more get 429'),
+  maxInFlightBytes: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.maxInFlightBytes)
+    .describe('Request-body bytes all sandboxes together may have buffered in the gateway at once; more get 429'),
+  headersTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.headersTimeoutMs)
+    .describe('Milliseconds a sandbox has to send a request\'s headers to the gateway'),
+  bodyTimeoutMs: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.bodyTimeoutMs)
+    .describe('Milliseconds a sandbox has to send a whole request body to the gateway; a stalled body is cut (408)'),
+  maxConnections: z
+    .number()
+    .int()
+    .positive()
+    .default(GATEWAY_LIMIT_DEFAULTS.maxConnections)
+    .describe('Connections the gateway holds open at once, all sandboxes together'),
+  allowedBetas: z
+    .array(z.string().min(1))
+    .default(GATEWAY_LIMIT_DEFAULTS.allowedBetas)
+    .describe('anthropic-beta values forwarded on top of the built-in list of the betas the Claude Code CLI sends; others are refused (400)'),
+  allowedBodyFields: z
+    .array(z.string().min(1))
+    .default(GATEWAY_LIMIT_DEFAULTS.allowedBodyFields)
+    .describe('Top-level request body fields forwarded on top of the built-in Messages API list; others are refused (400)'),
+  allowServerTools: z
+    .boolean()
+    .default(GATEWAY_LIMIT_DEFAULTS.allowServerTools)
+    .describe('Forward server tools (web search/fetch, code execution, MCP toolsets), mcp_servers and URL/file content sources, which the model provider runs or fetches under the real key; refused (400) when off'),
+};
+
 export const configSchema = z
   .object({
     dataDir: z
@@ -88,6 +159,13 @@ export const configSchema = z
           .positive()
           .default(10 * 1024 * 1024)
           .describe('Largest accepted request body in bytes (initial files included)'),
+        allowedHosts: z
+          .array(z.string().min(1))
+          .optional()
+          .describe(
+            'Host header values the API answers to (name, or name:port for an exact port); others get 421. Unset: a loopback-bound ' +
+              'server answers to localhost, 127.0.0.1 and [::1] at its port (against DNS rebinding), another bind address to any Host',
+          ),
       })
       .strict()
       .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 10 * 1024 * 1024 }),
@@ -185,9 +263,10 @@ export const configSchema = z
           .default(4100)
           .describe('Loopback port inside each sandbox that reaches the gateway'),
         requestTimeoutMs: z.number().int().positive().default(600_000).describe('Upstream request timeout'),
+        ...gatewayLimitFields,
       })
       .strict()
-      .default({ upstreamUrl: 'https://api.anthropic.com', sandboxPort: 4100, requestTimeoutMs: 600_000 }),
+      .default({ upstreamUrl: 'https://api.anthropic.com', sandboxPort: 4100, requestTimeoutMs: 600_000, ...GATEWAY_LIMIT_DEFAULTS }),
     agent: z
       .object({
         model: z.string().optional().describe('Model the CLI uses; default: the CLI\'s own default'),
