@@ -11,6 +11,7 @@ import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
 import { setHostLimitDefaults } from './sandbox/cgroups.js';
 import { createSandboxProvider } from './sandbox/registry.js';
 import type { SandboxProvider } from './sandbox/sandbox-provider.js';
+import { createAdmission, defaultMaxLive, readHostCapacity } from './sessions/admission.js';
 import { createEventHub, type EventHub } from './sessions/event-hub.js';
 import { agentSandboxSpec, resolveResources } from './sessions/resources.js';
 import { createSessionManager, type SessionManager } from './sessions/session-manager.js';
@@ -78,7 +79,11 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     const claudeExecutable = config.agent.claudeExecutable ?? resolveBundledClaudeExecutable();
     // The first task need not wait for a sandbox either: the pool of the default shape fills now.
     sandboxProvider.prewarm?.(agentSandboxSpec(config, { gateway, claudeExecutable }, resolveResources(config, undefined)));
-    const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, logger: logger.child({ component: 'tasks' }) });
+    // One ceiling of live sandboxes for tasks, sessions and shared sandboxes (429 beyond it).
+    const admission = createAdmission({
+      maxLive: config.sandbox.maxLive ?? defaultMaxLive(readHostCapacity(), { uidRangeSize: config.sandbox.uidRangeSize, defaultPids: config.sandbox.defaults.pids }),
+    });
+    const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, admission, logger: logger.child({ component: 'tasks' }) });
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
     closers.unshift(() => taskService.shutdown());
@@ -92,11 +97,12 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       agentSessionStore: createAgentSessionStore(store.transcripts),
       events: eventHub,
       claudeExecutable,
+      admission,
       logger: logger.child({ component: 'sessions' }),
     });
     await sessionManager.start();
     closers.unshift(() => sessionManager.shutdown());
-    const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION });
+    const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION, admission });
     closers.unshift(() => app.close());
 
     let closed = false;

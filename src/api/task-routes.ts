@@ -70,6 +70,8 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
     async (request, reply) => {
       const { stream: streamed, wait, ...input } = request.body;
       if (streamed === true) {
+        // A full host answers 429 before the stream opens (sandbox.maxLive).
+        dependencies.admission?.assertRoom('a new task');
         // Server-sent events: `task` (created), `message` (each SDK message), `result` (final task).
         const stream = openEventStream(reply);
         let sequence = 0;

@@ -225,6 +225,15 @@ export const configSchema = z
           .strict()
           .default({})
           .describe('Host-wide ceilings on the parent cgroup that holds every local sandbox'),
+        maxLive: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe(
+            'Most sandboxes live at once for tasks, sessions and shared sandboxes (warm pool not counted); beyond it task and ' +
+              'session requests that need a sandbox answer 429 with Retry-After. Default: derived from the host (memory, pid_max, uid range)',
+          ),
         defaults: resourcesSchema
           .default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 })
           .describe('Resources of a sandbox when the request names none'),
@@ -310,9 +319,34 @@ export const configSchema = z
           .max(7 * 86_400)
           .default(300)
           .describe('Seconds without a turn before a long-running session is checkpointed and hibernated'),
+        checkpointRetention: z
+          .number()
+          .int()
+          .min(1)
+          .max(1000)
+          .default(5)
+          .describe('Checkpoints kept per session (the newest; the one the session resumes from is always kept); older ones and their blobs are deleted'),
+        maxSnapshotBytes: z
+          .number()
+          .int()
+          .positive()
+          .optional()
+          .describe('Largest compressed workspace snapshot stored for a checkpoint; a larger one fails the checkpoint. Default: 2x the sandbox disk limit'),
+        snapshotTimeoutMs: z
+          .number()
+          .int()
+          .positive()
+          .default(300_000)
+          .describe('Time limit of each of making, verifying and restoring a workspace snapshot; tar is killed beyond it'),
+        blobSweepIntervalSec: z
+          .number()
+          .int()
+          .min(1)
+          .default(3600)
+          .describe('Seconds between sweeps that delete checkpoint blobs with no checkpoint record (also run at start)'),
       })
       .strict()
-      .default({ defaultIdleTimeoutSec: 300 }),
+      .default({ defaultIdleTimeoutSec: 300, checkpointRetention: 5, snapshotTimeoutMs: 300_000, blobSweepIntervalSec: 3600 }),
     pricing: z
       .object({
         models: z

@@ -19,8 +19,10 @@ export const ERROR_HTTP_STATUS = {
   NO_CHECKPOINT: 409,
   CONFLICT: 409,
   RATE_LIMITED: 429,
+  CAPACITY_EXCEEDED: 429,
   SANDBOX_UNAVAILABLE: 503,
   SANDBOX_FAILED: 500,
+  CHECKPOINT_FAILED: 500,
   MODEL_UNAVAILABLE: 502,
   AGENT_FAILED: 500,
   CONFIG_INVALID: 500,
@@ -37,12 +39,15 @@ export interface ErrorBody {
 export class HangarError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
+  /** Seconds after which the request may succeed (sent as Retry-After), when the error is temporary. */
+  readonly retryAfterSec: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { details?: unknown; cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { details?: unknown; cause?: unknown; retryAfterSec?: number }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'HangarError';
     this.code = code;
     this.details = options?.details;
+    this.retryAfterSec = options?.retryAfterSec;
   }
 
   get httpStatus(): number {

@@ -31,7 +31,9 @@ import { nextRunAfter, parseInterval, validateCron } from './schedule-timing.js'
 import { agentSandboxSpec, resolveResources } from './resources.js';
 import { assertWorkspaceRelativePath } from './task-service.js';
 import { overrideSessionStore, transcriptUpTo } from './transcript-views.js';
-import { restoreWorkspace, snapshotWorkspace } from './workspace-snapshots.js';
+import { createAdmission, type Admission } from './admission.js';
+import { createCheckpointKeeper } from './checkpoint-keeper.js';
+import { restoreWorkspace, snapshotLimits, type SnapshotLimits } from './workspace-snapshots.js';
 
 export interface SessionOptionsInput {
   allowedTools?: string[];
@@ -64,6 +66,8 @@ export interface SessionManagerDependencies {
   events: EventHub;
   claudeExecutable: string;
   logger: Logger;
+  /** Counts live sandboxes against sandbox.maxLive (none: no ceiling). */
+  admission?: Admission;
 }
 
 /** Options a session runs with, after defaults. */
@@ -130,7 +134,11 @@ function usageTotal(usage: TokenUsage): number {
 }
 
 export function createSessionManager(dependencies: SessionManagerDependencies): SessionManager {
-  const { config, store, blobs, sandboxProvider, gateway, events, claudeExecutable, logger } = dependencies;
+  const { config, store, blobs, gateway, events, claudeExecutable, logger } = dependencies;
+  const admission = dependencies.admission ?? createAdmission({ maxLive: Number.POSITIVE_INFINITY });
+  // Every sandbox the sessions hold counts against the ceiling until it is destroyed.
+  const sandboxProvider = admission.guardProvider(dependencies.sandboxProvider);
+  const checkpoints = createCheckpointKeeper({ store, blobs, retention: config.sessions.checkpointRetention, logger });
   const live = new Map<string, LiveSession>();
   const sharedSandboxes = new Map<string, LiveSharedSandbox>();
   /** Per-session serial chain: turns, hibernation and close never overlap. */
@@ -183,31 +191,21 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     return updated;
   };
 
-  const blobKeyFor = (sessionId: string, checkpointId: string): string => `sessions/${sessionId}/${checkpointId}.tar.zst`;
+  /** Snapshot limits of the sandbox a session runs in, from its disk limit (a shared sandbox's own). */
+  const limitsFor = (session: SessionRecord): SnapshotLimits => {
+    const shared = session.sandboxId === null ? undefined : sharedSandboxes.get(session.sandboxId);
+    const diskMb = shared === undefined ? optionsOf(session).resources.diskMb : (shared.record.resources as unknown as ResourceLimits).diskMb;
+    return snapshotLimits(config.sessions, diskMb);
+  };
 
-  /** Takes a checkpoint of a live session at a turn boundary. */
   /**
    * Takes a checkpoint at a turn boundary and records it. The caller then points the session at it
    * (together with the turn count), so a crash in between leaves the previous consistent state.
    */
-  const takeCheckpoint = async (sessionId: string, turn: number, sandbox: Sandbox, agentSessionId: string, transcriptProjectKey: string | undefined): Promise<CheckpointRecord> => {
-    const checkpointId = `ckpt_${randomUUID().replaceAll('-', '')}`;
-    const blobKey = blobKeyFor(sessionId, checkpointId);
-    const { sizeBytes } = await snapshotWorkspace(sandbox, blobs, blobKey);
-    const transcriptEntries =
-      agentSessionId === '' || transcriptProjectKey === undefined ? 0 : await store.transcripts.count({ projectKey: transcriptProjectKey, sessionId: agentSessionId });
-    const checkpoint: CheckpointRecord = {
-      id: checkpointId,
-      sessionId,
-      turn,
-      blobKey,
-      sizeBytes,
-      agentSessionId,
-      transcriptEntries,
-      createdAt: new Date().toISOString(),
-    };
-    await store.checkpoints.insert(checkpoint);
-    await publish(sessionId, 'checkpoint', { checkpointId, turn, sizeBytes, transcriptEntries });
+  const takeCheckpoint = async (session: SessionRecord, turn: number, sandbox: Sandbox, agentSessionId: string, transcriptProjectKey: string | undefined): Promise<CheckpointRecord> => {
+    const checkpoint = await checkpoints.take({ sessionId: session.id, turn, sandbox, limits: limitsFor(session), agentSessionId, transcriptProjectKey });
+    const { id: checkpointId, sizeBytes, transcriptEntries } = checkpoint;
+    await publish(session.id, 'checkpoint', { checkpointId, turn, sizeBytes, transcriptEntries });
     return checkpoint;
   };
 
@@ -275,7 +273,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       onMessage: (message: SDKMessage) => void publish(session.id, 'sdk', message),
     });
     // Started after the CLI, whose boot is the longer of the two.
-    if (restoreFrom !== undefined) workspaceRestored = restoreWorkspace(current.sandbox, blobs, restoreFrom.blobKey);
+    if (restoreFrom !== undefined) workspaceRestored = restoreWorkspace(current.sandbox, blobs, restoreFrom.blobKey, config.sessions.snapshotTimeoutMs);
     try {
       await workspaceRestored;
     } catch (error) {
@@ -350,7 +348,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         const detail = 'errors' in result && result.errors.length > 0 ? `: ${result.errors.join('; ')}` : result.subtype === 'success' ? `: ${result.result}` : '';
         error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : result.subtype === 'error_max_budget_usd' ? 'BUDGET_EXCEEDED' : 'AGENT_FAILED', message: `${result.subtype.replaceAll('_', ' ')}${detail}` };
       }
-      const checkpoint = await takeCheckpoint(session.id, session.turns + 1, active.sandbox, agentSessionId, projectKeyFor(agentSessionId));
+      const checkpoint = await takeCheckpoint(session, session.turns + 1, active.sandbox, agentSessionId, projectKeyFor(agentSessionId));
       session = await store.sessions.update(session.id, {
         agentSessionId,
         turns: session.turns + 1,
@@ -363,6 +361,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         lastActivityAt: new Date().toISOString(),
         error: null,
       });
+      await checkpoints.applyRetention(session.id).catch((caught: unknown) => logger.error({ err: caught, sessionId: session.id }, 'checkpoint retention failed'));
       if (outcome.contextWindow !== null && outcome.contextTokens > CONTEXT_WARNING_RATIO * outcome.contextWindow) {
         await publish(session.id, 'warning', {
           code: 'CONTEXT_WINDOW',
@@ -384,6 +383,12 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       logger.error({ err: caught, sessionId: session.id }, 'turn failed');
       error = { code: failure.code, message: failure.message };
       await publish(session.id, 'turn_failed', { messageId: message.id, error });
+      if (failure.code === 'CHECKPOINT_FAILED') {
+        // The workspace goes back to the last good checkpoint, so the conversation continues from that
+        // checkpoint's transcript position too (as after a crash).
+        await store.sessions.update(session.id, { agentSessionId: null, error });
+        await publish(session.id, 'checkpoint_failed', { messageId: message.id, error, details: failure.details, keptCheckpointId: session.lastCheckpointId });
+      }
       // The sandbox may be in any state: the next turn restores from the last checkpoint.
       await retire(session.id);
       // What the turn spent is counted even though it failed (drained now, or before the failure).
@@ -458,7 +463,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     let sandbox: Sandbox | undefined;
     try {
       sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, record.resources as unknown as ResourceLimits, record.id));
-      if (newest !== undefined) await restoreWorkspace(sandbox, blobs, newest.blobKey);
+      if (newest !== undefined) await restoreWorkspace(sandbox, blobs, newest.blobKey, config.sessions.snapshotTimeoutMs);
       sharedSandboxes.set(record.id, { record, sandbox, members: new Set() });
       for (const member of members) await publish(member.id, 'sandbox_restored', { sandboxId: record.id, fromCheckpointId: newest?.id ?? null });
     } catch (error) {
@@ -489,7 +494,10 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         continue;
       }
       await store.schedules.update(schedule.id, { nextRunAt, lastRunAt: now.toISOString() });
-      await manager.send(schedule.sessionId, schedule.prompt, `schedule:${schedule.id}`);
+      await manager.send(schedule.sessionId, schedule.prompt, `schedule:${schedule.id}`).catch(async (error: unknown) => {
+        if (!(error instanceof HangarError && error.code === 'CAPACITY_EXCEEDED')) throw error;
+        await publish(schedule.sessionId, 'schedule_skipped', { scheduleId: schedule.id, reason: error.message });
+      });
     }
   };
 
@@ -503,6 +511,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         const shared = await requireSharedRecord(input.sandboxId);
         if (shared.status !== 'active' || !sharedSandboxes.has(shared.id)) throw new HangarError('SANDBOX_NOT_FOUND', `sandbox ${input.sandboxId} is closed`);
       }
+      if (input.sandboxId === undefined && (input.prompt !== undefined || Object.keys(input.files ?? {}).length > 0)) admission.assertRoom('a new session');
       const options = resolveOptions(input);
       const now = new Date().toISOString();
       let session: SessionRecord = {
@@ -534,7 +543,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         const { sandbox, ownsSandbox } = await createSandboxFor(session);
         try {
           for (const [file, content] of files) await sandbox.writeFile(file, content);
-          const checkpoint = await takeCheckpoint(session.id, 0, sandbox, '', undefined);
+          const checkpoint = await takeCheckpoint(session, 0, sandbox, '', undefined);
           session = await store.sessions.update(session.id, { lastCheckpointId: checkpoint.id });
         } finally {
           if (input.pattern === 'long-running' && ownsSandbox) {
@@ -553,6 +562,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     async send(sessionId, prompt, source = 'api') {
       const session = await requireSession(sessionId);
       if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed and takes no more messages`);
+      // A session without a live sandbox (hibernated, hybrid) needs a new one for this message.
+      if (!live.has(sessionId) && session.sandboxId === null) admission.assertRoom(`session ${sessionId}`);
       const message = await store.messages.enqueue({ id: `msg_${randomUUID().replaceAll('-', '')}`, sessionId, prompt, source, createdAt: new Date().toISOString() });
       await publish(sessionId, 'message_queued', { messageId: message.id, seq: message.seq, source });
       pump(sessionId);
@@ -574,8 +585,13 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
           await store.messages.update(message.id, { status: 'failed', error: { code: 'SESSION_CLOSED', message: 'the session was closed' }, finishedAt: new Date().toISOString() });
         }
         for (const schedule of await store.schedules.list(sessionId)) await store.schedules.update(schedule.id, { enabled: false });
-        const updated = await setStatus(sessionId, 'closed');
-        await publish(sessionId, 'closed', {});
+        const updated = await setStatus(sessionId, 'closed', { lastCheckpointId: null });
+        // A closed session is never restored: its checkpoints and their blobs go with it.
+        const deleted = await checkpoints.deleteAll(sessionId).catch((caught: unknown) => {
+          logger.error({ err: caught, sessionId }, 'deleting the checkpoints of a closed session failed (the next sweep retries)');
+          return 0;
+        });
+        await publish(sessionId, 'closed', { checkpointsDeleted: deleted });
         return updated;
       });
       if (closed.sandboxId !== null) await closeSharedIfEmpty(closed.sandboxId);
@@ -584,6 +600,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
 
     async fork(sessionId, options) {
       const source = await requireSession(sessionId);
+      if (source.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed: its checkpoints were deleted with it`);
       const checkpointId = options.checkpointId ?? source.lastCheckpointId;
       if (checkpointId === null) throw new HangarError('NO_CHECKPOINT', `session ${sessionId} has no checkpoint to fork from yet (it has completed no turn)`);
       const checkpoint = await store.checkpoints.get(checkpointId);
@@ -591,9 +608,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const now = new Date().toISOString();
       const forkId = `sess_${randomUUID().replaceAll('-', '')}`;
       // The fork gets its own copy of the snapshot: the source's blobs may be deleted with it.
-      const forkCheckpointId = `ckpt_${randomUUID().replaceAll('-', '')}`;
-      const blobKey = blobKeyFor(forkId, forkCheckpointId);
-      const { sizeBytes } = await blobs.put(blobKey, await blobs.get(checkpoint.blobKey));
+      const copied = await checkpoints.copy(checkpoint, forkId);
       const fork: SessionRecord = {
         ...source,
         id: forkId,
@@ -606,14 +621,13 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         usage: { ...ZERO_USAGE },
         usageByModel: {},
         costUsd: 0,
-        lastCheckpointId: forkCheckpointId,
+        lastCheckpointId: copied.id,
         error: null,
         createdAt: now,
         updatedAt: now,
         lastActivityAt: now,
       };
       await store.sessions.insert(fork);
-      await store.checkpoints.insert({ ...checkpoint, id: forkCheckpointId, sessionId: forkId, blobKey, sizeBytes, createdAt: now });
       await publish(forkId, 'session_created', { pattern: fork.pattern, forkedFrom: fork.forkedFrom, metadata: fork.metadata });
       await publish(sessionId, 'forked', { forkId, checkpointId });
       return requireSession(forkId);
@@ -752,11 +766,15 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         runSchedules().catch((error: unknown) => logger.error({ err: error }, 'scheduler failed'));
       }, SCHEDULER_INTERVAL_MS);
       schedulerTimer.unref();
+      // Checkpoints past retention, of closed sessions, and blobs without a record: now, then periodically.
+      await checkpoints.sweep().catch((error: unknown) => logger.error({ err: error }, 'checkpoint sweep failed'));
+      checkpoints.startSweeping(config.sessions.blobSweepIntervalSec * 1000);
     },
 
     async shutdown() {
       stopping = true;
       if (schedulerTimer) clearInterval(schedulerTimer);
+      await checkpoints.stopSweeping();
       for (const [sessionId, current] of live) {
         if (runningTurns.has(sessionId)) await current.agent?.interrupt().catch(() => undefined);
       }

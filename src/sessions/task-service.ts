@@ -11,6 +11,7 @@ import type { ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
+import type { Admission } from './admission.js';
 import { agentSandboxSpec, resolveResources } from './resources.js';
 import { ZERO_USAGE, type Store, type TaskRecord } from '../store/store.js';
 import { collectChanges, digestWorkspace } from './workspace-collection.js';
@@ -41,6 +42,8 @@ export interface TaskServiceDependencies {
   gateway: ModelGateway;
   claudeExecutable: string;
   logger: Logger;
+  /** Counts live sandboxes against sandbox.maxLive (none: no ceiling). */
+  admission?: Admission;
 }
 
 export interface TaskService {
@@ -194,7 +197,12 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         files: [],
         sandboxReport: null,
       };
-      await store.tasks.insert(task);
+      // Admission (admission.ts): a live-sandbox slot is held from before the task is recorded until its sandbox is gone.
+      const slot = dependencies.admission?.acquire('a new task');
+      await store.tasks.insert(task).catch((error: unknown) => {
+        slot?.release();
+        throw error;
+      });
       hooks.onCreated?.(task);
       const abort = new AbortController();
       const done = execute(task, input, resources, abort, hooks);
@@ -203,6 +211,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         return await done;
       } finally {
         running.delete(task.id);
+        slot?.release();
       }
     },
     async get(id) {

@@ -219,15 +219,22 @@ export function createInMemoryStore(): Store {
         const checkpoint = checkpoints.get(id);
         return checkpoint === undefined ? undefined : copy(checkpoint);
       },
-      async list(sessionId, limit) {
+      async list(sessionId, limit, offset = 0) {
         return [...checkpoints.values()]
           .filter((checkpoint) => checkpoint.sessionId === sessionId)
           .sort(newestFirst)
-          .slice(0, limit)
+          .slice(offset, offset + limit)
           .map(copy);
       },
       async delete(id) {
         checkpoints.delete(id);
+      },
+      async hasBlobKey(blobKey) {
+        return [...checkpoints.values()].some((checkpoint) => checkpoint.blobKey === blobKey);
+      },
+      async sessionIds(options) {
+        const ids = [...new Set([...checkpoints.values()].map((checkpoint) => checkpoint.sessionId))].sort();
+        return ids.filter((id) => options.after === undefined || id > options.after).slice(0, options.limit);
       },
     },
 

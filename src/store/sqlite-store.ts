@@ -342,6 +342,12 @@ const MIGRATIONS: Record<string, Migration> = {
       await db.schema.createIndex('shared_sandboxes_status_created').on('shared_sandboxes').columns(['status', 'created_at']).execute();
     },
   },
+  '0003-checkpoint-blob-keys': {
+    async up(db: Kysely<unknown>) {
+      // The blob sweep asks, per blob, whether a checkpoint still refers to it.
+      await db.schema.createIndex('checkpoints_blob_key').on('checkpoints').column('blob_key').execute();
+    },
+  },
 };
 
 /** Rows per multi-row INSERT or IN list, well under SQLite's and Postgres's bound-parameter limits. */
@@ -811,7 +817,7 @@ function createCheckpointRepository(db: Kysely<StoreDatabase>): CheckpointReposi
       const row = await db.selectFrom('checkpoints').selectAll().where('id', '=', id).executeTakeFirst();
       return row === undefined ? undefined : rowToCheckpoint(row);
     },
-    async list(sessionId, limit) {
+    async list(sessionId, limit, offset = 0) {
       const rows = await db
         .selectFrom('checkpoints')
         .selectAll()
@@ -819,11 +825,21 @@ function createCheckpointRepository(db: Kysely<StoreDatabase>): CheckpointReposi
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')
         .limit(limit)
+        .offset(offset)
         .execute();
       return rows.map(rowToCheckpoint);
     },
     async delete(id) {
       await db.deleteFrom('checkpoints').where('id', '=', id).execute();
+    },
+    async hasBlobKey(blobKey) {
+      const row = await db.selectFrom('checkpoints').select('id').where('blob_key', '=', blobKey).limit(1).executeTakeFirst();
+      return row !== undefined;
+    },
+    async sessionIds(options) {
+      let query = db.selectFrom('checkpoints').select('session_id').distinct().orderBy('session_id').limit(options.limit);
+      if (options.after !== undefined) query = query.where('session_id', '>', options.after);
+      return (await query.execute()).map((row) => row.session_id);
     },
   };
 }

@@ -209,10 +209,14 @@ export interface CheckpointRepository {
   /** Fails with CONFLICT when the id is taken. */
   insert(checkpoint: CheckpointRecord): Promise<void>;
   get(id: string): Promise<CheckpointRecord | undefined>;
-  /** Newest first. */
-  list(sessionId: string, limit: number): Promise<CheckpointRecord[]>;
+  /** Newest first, skipping the `offset` newest. */
+  list(sessionId: string, limit: number, offset?: number): Promise<CheckpointRecord[]>;
   /** Removes the checkpoint record; a no-op when absent. */
   delete(id: string): Promise<void>;
+  /** True when a checkpoint record refers to this blob key. */
+  hasBlobKey(blobKey: string): Promise<boolean>;
+  /** Distinct ids of the sessions that have checkpoints, sorted, those after `after` (paging). */
+  sessionIds(options: { limit: number; after?: string }): Promise<string[]>;
 }
 
 /** Identifies one transcript: the Agent SDK's SessionKey. */
