@@ -444,6 +444,37 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         expect((await store.checkpoints.list('s1', 10)).map((checkpoint) => checkpoint.id)).toEqual(['c2', 'c1', 'c0']);
         expect(await store.checkpoints.list('nobody', 10)).toEqual([]);
       });
+
+      it('lists past an offset of the newest (what retention deletes)', async () => {
+        for (let index = 0; index < 5; index += 1) {
+          await store.checkpoints.insert(makeCheckpoint(`c${index}`, 's1', `2026-01-01T00:00:0${index}.000Z`));
+        }
+        expect((await store.checkpoints.list('s1', 10, 2)).map((checkpoint) => checkpoint.id)).toEqual(['c2', 'c1', 'c0']);
+        expect((await store.checkpoints.list('s1', 1, 3)).map((checkpoint) => checkpoint.id)).toEqual(['c1']);
+        expect(await store.checkpoints.list('s1', 10, 5)).toEqual([]);
+        expect((await store.checkpoints.list('s1', 10, 0)).map((checkpoint) => checkpoint.id)).toEqual(['c4', 'c3', 'c2', 'c1', 'c0']);
+      });
+
+      it('tells whether a record refers to a blob key, until the record is deleted', async () => {
+        await store.checkpoints.insert(makeCheckpoint('c1', 's1', '2026-01-01T00:00:00.000Z', { blobKey: 'sessions/s1/c1.tar.zst' }));
+        expect(await store.checkpoints.hasBlobKey('sessions/s1/c1.tar.zst')).toBe(true);
+        expect(await store.checkpoints.hasBlobKey('sessions/s1/c2.tar.zst')).toBe(false);
+        expect(await store.checkpoints.hasBlobKey('sessions/s1/c1.tar')).toBe(false);
+        await store.checkpoints.delete('c1');
+        expect(await store.checkpoints.hasBlobKey('sessions/s1/c1.tar.zst')).toBe(false);
+      });
+
+      it('lists the distinct sessions that have checkpoints, sorted and paged', async () => {
+        expect(await store.checkpoints.sessionIds({ limit: 10 })).toEqual([]);
+        for (const [id, sessionId] of [['a1', 's-b'], ['a2', 's-a'], ['a3', 's-b'], ['a4', 's-c'], ['a5', 's-a']] as const) {
+          await store.checkpoints.insert(makeCheckpoint(id, sessionId, '2026-01-01T00:00:00.000Z'));
+        }
+        expect(await store.checkpoints.sessionIds({ limit: 10 })).toEqual(['s-a', 's-b', 's-c']);
+        expect(await store.checkpoints.sessionIds({ limit: 2 })).toEqual(['s-a', 's-b']);
+        expect(await store.checkpoints.sessionIds({ limit: 2, after: 's-b' })).toEqual(['s-c']);
+        await store.checkpoints.delete('a4');
+        expect(await store.checkpoints.sessionIds({ limit: 10 })).toEqual(['s-a', 's-b']);
+      });
     });
 
     describe('transcripts', () => {
