@@ -31,7 +31,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, lstatSync, openSync, readFileSync, writeSync, type Stats } from 'node:fs';
-import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rm, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -39,6 +39,7 @@ import { HangarError } from '../../errors/errors.js';
 import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
 import { createCgroupManager, favorDynamicModifications, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell, type HostShell } from '../host-shell.js';
+import { removeTreeByDescriptor } from '../safe-remove.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -270,6 +271,15 @@ function shellQuote(value: string): string {
 /** Each string followed by a NUL byte (bwrap's --args format, bash's `mapfile -d ''`). */
 function nulSeparated(values: string[]): Buffer {
   return Buffer.from(values.map((value) => `${value}\0`).join(''));
+}
+
+/**
+ * Removes a sandbox's host directory once its filesystems are unmounted, by descriptor (see
+ * safe-remove.ts): whatever a sandbox left in it is never followed. Fails when something is left.
+ */
+async function removeSandboxDir(dir: string): Promise<void> {
+  const { left } = await removeTreeByDescriptor(dir);
+  if (left.length > 0) throw new Error(`cannot remove ${left.length} entries: ${left.slice(0, 3).join('; ')}`);
 }
 
 function isUnder(candidate: string, root: string): boolean {
@@ -1464,11 +1474,22 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       const dir = path.join(rootDir, entry);
       try {
         // Removes the image files too.
-        await rm(dir, { recursive: true, force: true });
+        await removeSandboxDir(dir);
         swept.push(`dir ${entry}`);
       } catch (error) {
         logger?.warn({ dir, err: error }, 'cannot remove orphaned sandbox directory');
       }
+    }
+    // Resumed-transcript directories that earlier Hangar builds handed to sandbox uids in the
+    // host's /tmp (bound in writable): removed by descriptor, whatever a sandbox planted in them.
+    for (const entry of await readdir('/tmp').catch(() => [] as string[])) {
+      if (!entry.startsWith('claude-resume-')) continue;
+      const leftover = path.join('/tmp', entry);
+      const owner = (await lstat(leftover).catch(() => undefined))?.uid;
+      if (owner === undefined || owner < uidStart || owner >= uidStart + uidSize) continue;
+      const { left } = await removeTreeByDescriptor(leftover);
+      if (left.length === 0) swept.push(`sandbox-owned ${leftover}`);
+      else logger?.warn({ dir: leftover, left: left.slice(0, 5) }, 'cannot remove a sandbox-owned directory from /tmp');
     }
     if (swept.length > 0) logger?.warn({ swept }, 'removed leftovers of sandboxes whose Hangar process is gone');
   };
@@ -1572,7 +1593,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   const removePair = async (tools: HostTools, pair: PreparedPair): Promise<void> => {
     try {
       await releaseMounts(tools, pair.dir, pair.loops, backgroundShell);
-      await rm(pair.dir, { recursive: true, force: true });
+      await removeSandboxDir(pair.dir);
     } catch (error) {
       logger?.warn({ dir: pair.dir, err: error }, 'cannot remove a prepared sandbox image pair');
     }
@@ -1667,7 +1688,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         sandbox.released = removePairLater(tools, { dir: released, key: '', loops: [...sandbox.loops] });
       } else {
         await releaseMounts(tools, sandbox.hostDir, sandbox.loops);
-        await rm(sandbox.hostDir, { recursive: true, force: true });
+        await removeSandboxDir(sandbox.hostDir);
       }
     } catch (error) {
       problems.push(`cannot remove ${sandbox.hostDir}: ${(error as Error).message}`);
@@ -1706,7 +1727,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         if (errnoOf(error) === 'EEXIST') throw new HangarError('CONFLICT', `sandbox directory ${dir} already exists`, { cause: error });
         throw error;
       }
-      undo.push(() => rm(dir, { recursive: true, force: true }));
+      undo.push(() => removeSandboxDir(dir));
       const workspace = path.join(dir, 'workspace');
       const scratch = path.join(dir, 'scratch');
       const scratchMb = settings.scratchMb ?? spec.resources.diskMb;
