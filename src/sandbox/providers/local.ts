@@ -40,6 +40,7 @@ import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
 import { createCgroupManager, favorDynamicModifications, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell, type HostShell } from '../host-shell.js';
 import { removeTreeByDescriptor } from '../safe-remove.js';
+import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../seccomp/index.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -234,6 +235,8 @@ interface HostTools {
   mkfsExt4: string | undefined;
   /** losetup (util-linux); detaches loop devices a teardown or a crash left attached. */
   losetup: string | undefined;
+  /** The seccomp program every sandbox process runs under (see ../seccomp). */
+  seccompFilter: Buffer;
   /** bwrap arguments that make the system paths visible. */
   systemArgs: string[];
   /** Host paths visible inside through systemArgs binds. */
@@ -1096,16 +1099,19 @@ class LocalSandboxImpl implements LocalSandbox {
    */
   private startChain(options: { bwrapArgs: string[]; argsData: Buffer; cwd: string; command: string[]; stdin: 'pipe' | 'ignore'; copyStream?: boolean }): ChildProcess {
     const joinCgroups = this.cgroup.procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
-    const script = `${joinCgroups} || exit 125\nexec "$@"`;
+    // The kernel's OOM killer picks sandbox processes before anything else on the host (a sandbox
+    // cannot lower the value: that needs CAP_SYS_RESOURCE).
+    const script = `${joinCgroups} || exit 125\necho 1000 > /proc/self/oom_score_adj || exit 125\nexec "$@"`;
     const argv = [
       '-c', script, 'hangar-sandbox',
       this.tools.setpriv,
       `--reuid=${this.hostUid}`, `--regid=${this.hostGid}`, '--clear-groups',
       '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-      this.tools.bwrap, '--args', '3', ...this.bwrapArgs, ...options.bwrapArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', options.cwd, '--', ...options.command,
+      this.tools.bwrap, '--args', '3', '--seccomp', '5', ...this.bwrapArgs, ...options.bwrapArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', options.cwd, '--', ...options.command,
     ];
-    // fd 3: bwrap's arguments; fd 4 (launchers only): the tar stream of a directory to copy in.
-    const stdio: Array<'pipe' | 'ignore'> = [options.stdin, 'pipe', 'pipe', 'pipe', ...(options.copyStream === true ? (['pipe'] as const) : [])];
+    // fd 3: bwrap's arguments; fd 4 (launchers only): the tar stream of a directory to copy in;
+    // fd 5: the seccomp filter bwrap installs right before it execs the command.
+    const stdio: Array<'pipe' | 'ignore'> = [options.stdin, 'pipe', 'pipe', 'pipe', options.copyStream === true ? 'pipe' : 'ignore', 'pipe'];
     const child = spawn(this.tools.sh, argv, { env: {}, cwd: '/', stdio });
     this.children.add(child);
     const forget = (): void => {
@@ -1116,6 +1122,9 @@ class LocalSandboxImpl implements LocalSandbox {
     const argsPipe = child.stdio[3] as Writable | null;
     argsPipe?.on('error', () => undefined);
     argsPipe?.end(options.argsData);
+    const seccompPipe = (child.stdio as unknown as Array<Writable | null>)[5];
+    seccompPipe?.on('error', () => undefined);
+    seccompPipe?.end(this.tools.seccompFilter);
     return child;
   }
 }
@@ -1349,6 +1358,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         missing.push('/dev/loop-control not found (ext4 workspaces need loop devices): run `modprobe loop`, or set workspaceBacking to tmpfs');
       }
     }
+    const seccompArch = hostSeccompArch();
+    if (seccompArch === undefined) missing.push(`no seccomp filter is built for the ${process.arch} architecture: local sandboxes run on x86_64 and aarch64 hosts`);
     if (missing.length > 0) throw unavailable(missing.join('; '));
 
     if ((await readSysctl('/proc/sys/user/max_user_namespaces')) === '0') {
@@ -1392,6 +1403,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       cat: found.cat as string,
       ss: found.ss,
       tar: found.tar as string,
+      seccompFilter: buildSeccompFilter(seccompArch as SeccompArch),
       env: found.env,
       mkfsExt4: found.mkfsExt4,
       losetup: found.losetup,
