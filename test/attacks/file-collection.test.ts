@@ -147,3 +147,37 @@ describe('attack: file collection of a hostile workspace', () => {
     expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
   });
 });
+
+describe('attack: more entries than the cap, and directories nested deeper than the scan goes', () => {
+  let harness: Harness;
+  let task: TaskView;
+
+  beforeAll(async () => {
+    const flood = [
+      'mkdir flood && cd flood && seq 1 3000 | xargs touch && cd ..',
+      `mkdir -p "$(printf 'deep/%.0s' $(seq 1 200))" && echo bottom > "$(printf 'deep/%.0s' $(seq 1 200))bottom.txt"`,
+      'echo visible > visible.txt',
+      'ls flood | wc -l',
+    ].join(' && ');
+    harness = await startHarness({
+      scenario: { replies: [bash(flood), { content: [{ type: 'text', text: 'flooded' }] }] },
+      config: { agent: { maxRetries: 2, fileCollection: { maxEntries: 500 } } },
+    });
+    task = await harness.client.runTask({ prompt: 'Flood the workspace.', allowedTools: ['Bash'], maxTurns: 4, files: { 'seed.txt': 'seed\n' } });
+  }, 300_000);
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('succeeds with a truncated list, flagged, and reports no deletions it cannot know', () => {
+    expect(task.error).toBeNull();
+    expect(task.status).toBe('succeeded');
+    expect(toolResultsSent(harness.model).join('\n')).toContain('3000');
+    expect(task.sandbox?.fileCollection).toMatchObject({ truncated: true, aborted: false });
+    expect(task.files.length).toBeGreaterThan(0);
+    expect(task.files.length).toBeLessThanOrEqual(500);
+    expect(task.files.filter((file) => file.change === 'deleted')).toEqual([]);
+    expect(task.files.every((file) => file.error === undefined)).toBe(true);
+  });
+});

@@ -262,6 +262,14 @@ export function runSandboxProviderContract(
       expect(aborted).toMatchObject({ aborted: true, entries: [] });
     });
 
+    it('skips directories deeper than maxDepth and goes on with the rest', async () => {
+      const sandbox = await make();
+      for (const file of ['top.txt', 'a/mid.txt', 'a/b/low.txt', 'a/b/c/deep.txt', 'z/also.txt']) await sandbox.writeFile(file, 'x');
+      const scan = await sandbox.scanFiles({ maxEntries: 100, maxDepth: 2 });
+      expect(scan.truncated).toBe(true);
+      expect(scan.entries.map((entry) => entry.path.toString()).sort()).toEqual(['a/b/low.txt', 'a/mid.txt', 'top.txt', 'z/also.txt']);
+    });
+
     it('reads file bytes up to maxBytes with their sha256', async () => {
       const sandbox = await make();
       const content = Buffer.from('hello, bounded world\n');

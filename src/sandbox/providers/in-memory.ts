@@ -142,6 +142,10 @@ class InMemorySandbox implements Sandbox {
         scan.truncated = true;
         break;
       }
+      if (relativePath.split('/').length - 1 > (options.maxDepth ?? 64)) {
+        scan.truncated = true;
+        continue;
+      }
       scan.entries.push({ path: Buffer.from(relativePath, 'utf8'), ...this.identity(relativePath) });
     }
     return scan;

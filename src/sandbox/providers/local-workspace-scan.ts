@@ -61,7 +61,8 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
   const entries: WorkspaceFileEntry[] = [];
   const result: WorkspaceScan = { entries, truncated: false, aborted: false };
   let examined = 0;
-  const stopped = (): boolean => result.truncated || result.aborted;
+  /** maxEntries reached or the signal fired: the walk ends (a too-deep directory only skips that directory). */
+  let stopped = false;
 
   const walk = async (dir: FileHandle, prefix: Buffer | undefined, depth: number): Promise<void> => {
     // opendir reads the directory in batches: a directory of a million entries is never held at once.
@@ -70,10 +71,12 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
     for await (const entry of listing) {
       if (options.signal?.aborted === true) {
         result.aborted = true;
+        stopped = true;
         return;
       }
       if (examined >= options.maxEntries) {
         result.truncated = true;
+        stopped = true;
         return;
       }
       examined += 1;
@@ -85,7 +88,7 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
         entries.push({ path: relative, ...identityOf(kind.stats) });
         continue;
       }
-      if (depth >= maxDepth) {
+      if (depth + 1 > maxDepth) {
         result.truncated = true;
         continue;
       }
@@ -101,13 +104,13 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
       } finally {
         await child.close();
       }
-      if (stopped()) return;
+      if (stopped) return;
     }
   };
 
   const root = await openRoot();
   try {
-    await walk(root, undefined, 1);
+    await walk(root, undefined, 0);
   } finally {
     await root.close();
   }
