@@ -8,7 +8,6 @@ import { buildApiServer } from './api/server.js';
 import { resolveDataPaths, type HangarConfig } from './config/config.js';
 import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js';
 import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
-import { setHostLimitDefaults } from './sandbox/cgroups.js';
 import { createSandboxProvider } from './sandbox/registry.js';
 import type { SandboxProvider } from './sandbox/sandbox-provider.js';
 import { createAdmission, defaultMaxLive, readHostCapacity } from './sessions/admission.js';
@@ -68,12 +67,6 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       logger: logger.child({ component: 'gateway' }),
     });
     closers.unshift(() => gateway.close());
-    // The local provider's cgroup parent gets these host-wide ceilings when it prepares its cgroups.
-    setHostLimitDefaults(config.sandbox.hostLimits, (ceilings) => {
-      const sandboxLogger = logger.child({ component: 'sandbox' });
-      sandboxLogger.info({ ceilings }, 'host-wide sandbox ceilings set on the parent cgroup');
-      if (ceilings.tcp.state === 'unavailable') sandboxLogger.warn({ detail: ceilings.tcp.detail }, 'TCP socket buffers of sandboxes have no per-sandbox limit');
-    });
     const sandboxProvider = options.sandboxProvider ?? createSandboxProvider(config, paths, logger.child({ component: 'sandbox' }));
     closers.unshift(() => sandboxProvider.close());
     const claudeExecutable = config.agent.claudeExecutable ?? resolveBundledClaudeExecutable();

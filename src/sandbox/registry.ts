@@ -14,6 +14,7 @@ export function createSandboxProvider(config: HangarConfig, paths: { sandboxRoot
         workspaceBacking: config.sandbox.workspaceBacking,
         favorDynamicCgroups: config.sandbox.favorDynamicCgroups,
         warmPoolSize: config.sandbox.warmPoolSize,
+        ...(config.sandbox.hostLimits !== undefined ? { hostLimits: config.sandbox.hostLimits } : {}),
         logger,
       });
   }

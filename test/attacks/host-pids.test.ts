@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { detectCgroupLayout, setHostLimitDefaults } from '../../src/sandbox/cgroups.js';
+import { detectCgroupLayout } from '../../src/sandbox/cgroups.js';
 import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
@@ -33,7 +33,6 @@ const parent = `hangar-test-pids-${randomBytes(4).toString('hex')}`;
 const roots: string[] = [];
 
 afterAll(async () => {
-  setHostLimitDefaults(undefined);
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
   const layout = await detectCgroupLayout().catch(() => undefined);
   const hierarchies = layout === undefined ? [] : [layout.unifiedRoot, layout.killRoot, ...Object.values(layout.v1Roots)];
@@ -55,12 +54,11 @@ function firstLine(child: SpawnedProcess): Promise<string> {
 
 describe.skipIf(!isRoot)('attack: fork bombs in several sandboxes', () => {
   it('the parent\'s pids.max holds the sum of all sandboxes', async () => {
-    setHostLimitDefaults({ pids: CEILING });
     const rootDir = await makeSandboxRoot();
     roots.push(rootDir);
     const layout = await detectCgroupLayout();
     const parentPidsDir = path.join(layout.version === 'v2' ? layout.unifiedRoot! : layout.v1Roots.pids!, parent);
-    const provider = createLocalSandboxProvider({ rootDir, cgroupParent: parent, workspaceBacking: 'tmpfs', warmPoolSize: 0 });
+    const provider = createLocalSandboxProvider({ rootDir, cgroupParent: parent, hostLimits: { pids: CEILING }, workspaceBacking: 'tmpfs', warmPoolSize: 0 });
     const resources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: SANDBOX_PIDS };
     const sandboxes = [await provider.create({ resources, bridges: [] }), await provider.create({ resources, bridges: [] })];
     try {

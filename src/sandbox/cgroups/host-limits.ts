@@ -12,7 +12,7 @@
 //   of all sandboxes together, and an idle host leaves sandboxes every core.
 import { availableParallelism } from 'node:os';
 import { readText } from './files.js';
-import type { HostCeilings, HostFacts, HostLimitSettings } from './types.js';
+import type { HostFacts, HostLimitSettings } from './types.js';
 
 const GIB = 1024 * 1024 * 1024;
 const MIB = 1024 * 1024;
@@ -28,29 +28,6 @@ export interface ResolvedHostLimits {
   memoryBytes: number;
   cpus: number;
   derived: Array<'pids' | 'memory' | 'cpus'>;
-}
-
-let processDefaults: HostLimitSettings | undefined;
-let processListener: ((ceilings: HostCeilings) => void) | undefined;
-
-/**
- * Sets the ceilings used by every cgroup manager created without `hostLimits` (the composition
- * root calls it with the configuration before the sandbox provider prepares its cgroups), and a
- * listener told the ceilings each manager writes (to log them).
- */
-export function setHostLimitDefaults(settings: HostLimitSettings | undefined, onPrepared?: (ceilings: HostCeilings) => void): void {
-  processDefaults = settings === undefined ? undefined : { ...settings };
-  processListener = onPrepared;
-}
-
-/** Tells the listener set by setHostLimitDefaults() the ceilings a manager wrote. */
-export function reportHostCeilings(ceilings: HostCeilings): void {
-  processListener?.(structuredClone(ceilings));
-}
-
-/** The ceilings set by setHostLimitDefaults(), if any. */
-export function hostLimitDefaults(): HostLimitSettings | undefined {
-  return processDefaults === undefined ? undefined : { ...processDefaults };
 }
 
 /** Reads the host facts the defaults come from. */

@@ -3,6 +3,6 @@
 // buffer (v1), cpu and pids limits, reads OOM and memory statistics, kills every process in a
 // group and removes it. One file per concern: detect, host-limits, v1, v2, manager.
 export { detectCgroupLayout, FAVOR_DYNMODS_MOUNT_POINT, favorDynamicModifications, parseCgroupMounts, type FavorDynmodsOutcome } from './detect.js';
-export { defaultMemoryBytes, defaultPids, readHostFacts, resolveHostLimits, setHostLimitDefaults, splitParentMemory, tcpLimitBytes } from './host-limits.js';
+export { defaultMemoryBytes, defaultPids, readHostFacts, resolveHostLimits, splitParentMemory, tcpLimitBytes } from './host-limits.js';
 export { createCgroupManager } from './manager.js';
 export type * from './types.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { HangarError } from '../../errors/errors.js';
 import { detectCgroupLayout } from './detect.js';
 import { assertPositiveLimits, mkdirFresh, NAME_PATTERN, removeDir, unavailable, validateRelative } from './files.js';
-import { hostLimitDefaults, PARENT_CPU_SHARES, PARENT_CPU_WEIGHT, readHostFacts, reportHostCeilings, resolveHostLimits } from './host-limits.js';
+import { PARENT_CPU_SHARES, PARENT_CPU_WEIGHT, readHostFacts, resolveHostLimits } from './host-limits.js';
 import type { CgroupLayout, CgroupLimits, CgroupManager, CgroupManagerOptions, HostCeilings, SandboxCgroup } from './types.js';
 import { prepareV1Parent, v1Group, writeV1Ceilings, writeV1Limits, writeV1Setup, type V1Context, type V1Dirs } from './v1.js';
 import { prepareV2Parent, v2Group, writeV2Ceilings, writeV2Limits, writeV2Setup } from './v2.js';
@@ -21,7 +21,7 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
   const writeCeilings = async (layout: CgroupLayout): Promise<HostCeilings> => {
     let limits;
     try {
-      limits = resolveHostLimits(options.hostLimits ?? hostLimitDefaults() ?? {}, options.hostFacts ?? (await readHostFacts()));
+      limits = resolveHostLimits(options.hostLimits ?? {}, options.hostFacts ?? (await readHostFacts()));
     } catch (error) {
       throw new HangarError('CONFIG_INVALID', `invalid sandbox hostLimits: ${(error as Error).message}`, { cause: error });
     }
@@ -49,7 +49,7 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
       }
       preparedCeilings = await writeCeilings(layout);
       preparedLayout = layout;
-      reportHostCeilings(preparedCeilings);
+      options.onCeilings?.(structuredClone(preparedCeilings));
       return layout;
     })();
     // A failed preparation is retried by the next call (the host may have been fixed meanwhile).

@@ -111,8 +111,10 @@ export interface CgroupManagerOptions {
   layout?: CgroupLayout;
   /** mountinfo text to detect from instead of /proc/self/mountinfo (tests). */
   mountinfoPath?: string;
-  /** Host-wide ceilings; default: the ones given to setHostLimitDefaults(), else derived from the host. */
+  /** Host-wide ceilings on the parent group; what is not given is derived from the host. */
   hostLimits?: HostLimitSettings;
+  /** Told the ceilings written on the parent when the manager prepares it (to log them). */
+  onCeilings?: (ceilings: HostCeilings) => void;
   /** Host facts to derive default ceilings from instead of /proc (tests). */
   hostFacts?: HostFacts;
 }

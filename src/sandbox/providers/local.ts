@@ -37,7 +37,7 @@ import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
 import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
-import { createCgroupManager, favorDynamicModifications, type SandboxCgroup } from '../cgroups.js';
+import { createCgroupManager, favorDynamicModifications, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell, type HostShell } from '../host-shell.js';
 import { removeTreeByDescriptor } from '../safe-remove.js';
 import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../seccomp/index.js';
@@ -102,6 +102,8 @@ export interface LocalSandboxSettings {
   scratchMb?: number;
   /** Parent cgroup of every sandbox's group, relative to each hierarchy root. Default `hangar`. */
   cgroupParent?: string;
+  /** Host-wide ceilings (pids, memory, cpus) on the parent cgroup; what is not given is derived from the host. */
+  hostLimits?: HostLimitSettings;
   /**
    * Sandboxes kept ready per shape (diskMb, scratchMb, bridges, read-only paths), for the two most
    * recently used shapes: created ahead of need with the first launch chain started (prelaunch()).
@@ -1159,7 +1161,14 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   const backgroundShell = createHostShell({ niceness: 19 });
   const uidLockDir = settings.uidLockDir ?? '/run/hangar/uids';
   const logger = settings.logger;
-  const cgroups = createCgroupManager({ parent: settings.cgroupParent ?? 'hangar' });
+  const cgroups = createCgroupManager({
+    parent: settings.cgroupParent ?? 'hangar',
+    ...(settings.hostLimits !== undefined ? { hostLimits: settings.hostLimits } : {}),
+    onCeilings: (ceilings: HostCeilings) => {
+      logger?.debug({ ceilings }, 'host-wide sandbox ceilings set on the parent cgroup');
+      if (ceilings.tcp.state === 'unavailable') logger?.warn({ detail: ceilings.tcp.detail }, 'TCP socket buffers of sandboxes have no per-sandbox limit');
+    },
+  });
   const uids = new UidAllocator(uidStart, uidSize, uidLockDir);
   const live = new Map<string, LocalSandboxImpl>();
   const reservedIds = new Set<string>();
