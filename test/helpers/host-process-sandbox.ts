@@ -48,6 +48,8 @@ export function hostProcessSandbox(script: (request: SandboxSpawnRequest) => str
     readFile: unsupported,
     writeFile: unsupported,
     listFiles: unsupported,
+    scanFiles: unsupported,
+    readFileBytes: unsupported,
     stats: async () => ({ oomKills: 0, processCount: 0 }),
     destroy: async () => {
       for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
