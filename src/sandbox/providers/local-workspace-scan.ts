@@ -10,7 +10,7 @@ import type { WorkspaceFileEntry, WorkspaceFileRead, WorkspaceFileStat, Workspac
 
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 /** O_NONBLOCK: opening a FIFO swapped in after the scan returns at once (then fstat refuses it). */
-const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
 /** Bytes read (and hashed) per step: each step is one trip to the thread pool, so the event loop stays free. */
 const CHUNK_BYTES = 64 * 1024;
 const DEFAULT_MAX_DEPTH = 64;
