@@ -160,6 +160,9 @@ export async function runAgent(request: AgentRunRequest): Promise<AgentRunOutcom
       if (message.type === 'system' && message.subtype === 'init') agentSessionId = message.session_id;
       if (message.type === 'result') result = message;
       request.onMessage?.(message);
+      // The run is over at its result, whatever the sandbox still runs (a background shell the CLI
+      // would wait for, a stopped process): leaving the loop ends the CLI.
+      if (result !== undefined) break;
     }
   } catch (caught) {
     if (result === undefined) {

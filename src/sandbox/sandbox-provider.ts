@@ -158,6 +158,12 @@ export interface Sandbox {
   readFileBytes(relativePath: Buffer, options: WorkspaceReadOptions): Promise<WorkspaceFileRead>;
   stats(): Promise<SandboxStats>;
   /**
+   * Kills every process of the sandbox, whatever state it is in (stopped, traced, detached), and
+   * resolves once none is left; the workspace stays readable until destroy(). Optional: an adapter
+   * whose destroy() is the only way to stop processes leaves it out.
+   */
+  stopProcesses?(): Promise<void>;
+  /**
    * Kills every process and removes the sandbox's cgroups before it resolves; its mounts and
    * directories are removed too, possibly in the background (provider.close() waits for those).
    * Idempotent.

@@ -109,6 +109,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         },
       });
       gateway.revokeSession(task.id);
+      // Nothing the agent left behind runs on while its files are collected.
+      await sandbox.stopProcesses?.();
       // The task's deadline covers collection too; a task stopped by it still reports what it can, briefly.
       const collectionSignal = abort.signal.aborted ? AbortSignal.timeout(LATE_COLLECTION_MS) : abort.signal;
       const [{ files, report: fileCollection }, stats] = await Promise.all([collectChanges(sandbox, before, config.agent.fileCollection, collectionSignal), sandbox.stats()]);

@@ -562,6 +562,18 @@ function isRunningChild(child: ChildProcess): boolean {
   }
 }
 
+/** Resolves once a child process has exited, or after `timeoutMs`. */
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const timer = setTimeout(resolve, timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
 /** A launcher started by prelaunch(), waiting for the sandbox's first spawn. */
 interface WarmLauncher {
   child: ChildProcess;
@@ -920,6 +932,14 @@ class LocalSandboxImpl implements LocalSandbox {
       throw error;
     });
     return this.destroying;
+  }
+
+  async stopProcesses(): Promise<void> {
+    this.assertLive();
+    this.warm = undefined;
+    const children = this.killChildren();
+    if (!(await this.cgroup.kill())) throw failed(`sandbox ${this.id}: processes survived a kill of its cgroup`);
+    await Promise.all(children.map((child) => waitForExit(child, 2000)));
   }
 
   /** Kills the processes this sandbox started (used by teardown). */
@@ -1684,19 +1704,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       problems.push((error as Error).message);
     }
     // The launchers are this process's children: wait (bounded) until they are reaped.
-    await Promise.all(
-      children.map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolve();
-            const timer = setTimeout(resolve, 2000);
-            child.once('exit', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await Promise.all(children.map((child) => waitForExit(child, 2000)));
     try {
       if (backing === 'ext4' && cgroupGone && closing === 0) {
         // Nothing of the sandbox runs any more. Unmounting ext4 images and freeing their loop
