@@ -14,6 +14,8 @@ const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O
 /** Bytes read (and hashed) per step: each step is one trip to the thread pool, so the event loop stays free. */
 const CHUNK_BYTES = 64 * 1024;
 const DEFAULT_MAX_DEPTH = 64;
+/** lstat calls in flight at once during a scan. */
+const STAT_BATCH = 16;
 const SLASH = 0x2f;
 /** Entries gone or swapped for a non-directory between readdir and open: skipped. */
 const VANISHED = new Set(['ENOENT', 'ELOOP', 'ENOTDIR']);
@@ -65,32 +67,47 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
   let stopped = false;
 
   const walk = async (dir: FileHandle, prefix: Buffer | undefined, depth: number): Promise<void> => {
+    const join = (name: Buffer): Buffer => (prefix === undefined ? Buffer.from(name) : Buffer.concat([prefix, Buffer.of(SLASH), name]));
+    // Entries to lstat, a batch at a time (the thread pool runs them side by side).
+    let pending: Array<{ entry: Dirent; name: Buffer }> = [];
+    const subdirectories: Buffer[] = [];
+    const flush = async (): Promise<void> => {
+      const batch = pending;
+      pending = [];
+      const kinds = await Promise.all(batch.map(({ entry, name }) => kindOf(entry, dir, name)));
+      kinds.forEach((kind, index) => {
+        const name = (batch[index] as { name: Buffer }).name;
+        if (kind?.kind === 'file') entries.push({ path: join(name), ...identityOf(kind.stats) });
+        else if (kind?.kind === 'directory') subdirectories.push(name);
+      });
+    };
     // opendir reads the directory in batches: a directory of a million entries is never held at once.
-    const listing = await opendir(`/proc/self/fd/${dir.fd}`, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 });
     // Leaving the loop early (return, throw) closes the listing.
+    const listing = await opendir(`/proc/self/fd/${dir.fd}`, { encoding: 'buffer' as BufferEncoding, bufferSize: 128 });
     for await (const entry of listing) {
       if (options.signal?.aborted === true) {
         result.aborted = true;
         stopped = true;
-        return;
+        break;
       }
       if (examined >= options.maxEntries) {
         result.truncated = true;
         stopped = true;
-        return;
+        break;
       }
       examined += 1;
-      const name = entry.name as unknown as Buffer;
-      const relative = prefix === undefined ? Buffer.from(name) : Buffer.concat([prefix, Buffer.of(SLASH), name]);
-      const kind = await kindOf(entry, dir, name);
-      if (kind === undefined || kind.kind === 'other') continue;
-      if (kind.kind === 'file') {
-        entries.push({ path: relative, ...identityOf(kind.stats) });
-        continue;
-      }
+      const name = Buffer.from(entry.name as unknown as Buffer);
+      if (entry.isDirectory()) subdirectories.push(name);
+      else pending.push({ entry, name });
+      if (pending.length >= STAT_BATCH) await flush();
+    }
+    await flush();
+    // Subdirectories after the listing is closed: one open listing at a time, whatever the depth.
+    for (const name of subdirectories) {
+      if (stopped) return;
       if (depth + 1 > maxDepth) {
         result.truncated = true;
-        continue;
+        return;
       }
       let child: FileHandle;
       try {
@@ -100,11 +117,10 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
         throw error;
       }
       try {
-        await walk(child, relative, depth + 1);
+        await walk(child, join(name), depth + 1);
       } finally {
         await child.close();
       }
-      if (stopped) return;
     }
   };
 
