@@ -125,7 +125,12 @@ export async function snapshotWorkspace(
         'tar_failed',
       );
     }
-    await verify(await blobs.get(key), { maxUnpackedBytes: limits.maxUnpackedBytes, timeoutMs: limits.timeoutMs });
+    const storedArchive = await blobs.get(key);
+    try {
+      await verify(storedArchive, { maxUnpackedBytes: limits.maxUnpackedBytes, timeoutMs: limits.timeoutMs });
+    } finally {
+      storedArchive.destroy();
+    }
     return stored;
   } catch (error) {
     clearTimeout(timer);
