@@ -111,6 +111,24 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
     });
   });
 
+  it('builds its own /etc: the entries programs need, nothing else of the host, no host paths in mountinfo; the host /proc/cmdline is masked', async () => {
+    await withSandbox({}, async (sandbox) => {
+      const listing = await sandbox.exec('ls', ['-A', '/etc']);
+      expect(listing.exitCode).toBe(0);
+      const names = listing.stdout.trim().split('\n');
+      for (const generated of ['passwd', 'group', 'hosts', 'hostname', 'resolv.conf', 'nsswitch.conf']) expect(names).toContain(generated);
+      for (const hostOnly of ['shadow', 'gshadow', 'machine-id', 'postgresql', 'ssh/sshd_config', 'sudoers', 'npmrc', 'fstab', 'crontab']) {
+        expect(names).not.toContain(hostOnly);
+      }
+      const programs = await sandbox.exec('sh', ['-c', 'awk "BEGIN { print 6 * 7 }" && getent passwd agent && getent hosts hangar && cat /etc/hostname /proc/cmdline && ls /etc/ssl/certs | head -1 | wc -l && cat /proc/kallsyms | wc -c']);
+      expect(programs.stderr).toBe('');
+      expect(programs.stdout).toBe('42\nagent:x:1000:1000:agent:/home/agent:/bin/bash\n127.0.0.1       localhost hangar\nhangar\nhangar\n1\n0\n');
+      // The binds of /etc and /proc show the sandbox's own filesystem, never the host's data directory.
+      const mountinfo = await sandbox.exec('cat', ['/proc/self/mountinfo']);
+      expect(mountinfo.stdout).not.toContain(path.dirname(sandbox.hostDir));
+    });
+  });
+
   it('hides root-only and unbound host files', async () => {
     const hostDir = await makeSandboxRoot('hangar-host-file-');
     roots.push(hostDir);
@@ -120,7 +138,7 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
     await withSandbox({}, async (sandbox) => {
       const shadow = await sandbox.exec('cat', ['/etc/shadow']);
       expect(shadow.exitCode).not.toBe(0);
-      expect(shadow.stderr).toMatch(/Permission denied/);
+      expect(shadow.stderr).toMatch(/No such file/);
       expect((await sandbox.exec('ls', ['/root'])).exitCode).not.toBe(0);
       const unbound = await sandbox.exec('cat', [hostFile]);
       expect(unbound.exitCode).not.toBe(0);

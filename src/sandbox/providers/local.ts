@@ -6,8 +6,11 @@
 //   workspace/   a filesystem of diskMb               -> /workspace
 //   scratch/     a second one (scratchMb): home/ -> /home/agent, tmp/ -> /tmp, shm/ -> /dev/shm
 //   workspace.img, scratch.img                        (ext4 backing only: the two image files)
-//   etc/passwd, etc/group                             -> bound over /etc/passwd and /etc/group (user `agent`, uid 1000)
-//   launch/spec   (root-owned) command of a warm launcher -> /run/hangar/launch, read-only (see prelaunch())
+//   scratch/hangar/   (root-owned, unreachable inside but through these binds):
+//     passwd, group, hosts, hostname, resolv.conf, nsswitch.conf -> /etc/<name> (see local-etc.ts)
+//     cmdline                                         -> /proc/cmdline (the host's is not shown)
+//     launch/spec-<n>   command of a launcher           -> /run/hangar/launch, read-only (see startLauncher())
+// /etc inside is otherwise empty but for the host entries programs need (local-etc.ts), read-only.
 // Filling the workspace thus never takes the space the CLI needs for its own state in HOME and /tmp.
 // The two filesystems are, per the workspaceBacking setting:
 //   ext4   sparse image files (root-only, mode 0600) formatted ext4 and loop-mounted. Their pages go
@@ -41,6 +44,7 @@ import { createCgroupManager, favorDynamicModifications, type HostCeilings, type
 import { createHostShell, type HostShell } from '../host-shell.js';
 import { removeTreeByDescriptor } from '../safe-remove.js';
 import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../seccomp/index.js';
+import { etcArgs, GENERATED_ETC_FILES, generatedEtcContents, procMaskArgs, readHostEtcEntries, readMaskableProcFiles, type HostEtcEntry } from './local-etc.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -122,7 +126,8 @@ export interface LocalSandboxSettings {
   /**
    * Host system paths visible read-only at the same place inside. Directories are bound; symlinks
    * (/bin -> usr/bin on usr-merged systems) are recreated; missing paths are skipped.
-   * Default: /usr, /etc, /bin, /lib, /lib64, /sbin.
+   * Default: /usr, /bin, /lib, /lib64, /sbin (/etc is built per sandbox: see local-etc.ts; adding /etc
+   * here shows the host's whole /etc instead).
    */
   readOnlySystemPaths?: string[];
   logger?: LocalSandboxLogger;
@@ -173,7 +178,7 @@ const BRIDGE_DIR = '/run/hangar';
 const EXEC_OUTPUT_LIMIT = 1024 * 1024;
 const MIB = 1024 * 1024;
 const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const DEFAULT_SYSTEM_PATHS = ['/usr', '/etc', '/bin', '/lib', '/lib64', '/sbin'];
+const DEFAULT_SYSTEM_PATHS = ['/usr', '/bin', '/lib', '/lib64', '/sbin'];
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 /** Read-only directory inside holding the command file of a warm launcher (see prelaunch()). */
@@ -185,9 +190,10 @@ const LAUNCH_DIR = `${BRIDGE_DIR}/launch`;
 const NO_STARTUP_FILES = ['--norc', '--noprofile'];
 /** Names a directory the Agent SDK makes for a resumed transcript (copied into the sandbox's /tmp). */
 const COPY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, '/etc/passwd', '/etc/group'];
-const PASSWD = `agent:x:${INSIDE_ID}:${INSIDE_ID}:agent:${HOME_PATH}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`;
-const GROUP = `agent:x:${INSIDE_ID}:\nnogroup:x:65534:\n`;
+const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, ...GENERATED_ETC_FILES.map((name) => `/etc/${name}`)];
+const SANDBOX_HOSTNAME = 'hangar';
+/** Directory on the scratch filesystem holding Hangar's files for the sandbox (root-owned). */
+const HANGAR_SCRATCH_DIR = 'hangar';
 const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 const EXT4_BLOCK_SIZE = 4096;
 /**
@@ -239,6 +245,10 @@ interface HostTools {
   losetup: string | undefined;
   /** The seccomp program every sandbox process runs under (see ../seccomp). */
   seccompFilter: Buffer;
+  /** The host's allowed /etc entries (empty when /etc itself is a system path). */
+  etcEntries: HostEtcEntry[];
+  /** /proc files shown empty inside. */
+  procMasks: string[];
   /** bwrap arguments that make the system paths visible. */
   systemArgs: string[];
   /** Host paths visible inside through systemArgs binds. */
@@ -645,6 +655,11 @@ class LocalSandboxImpl implements LocalSandbox {
     this.bwrapArgs = this.buildBwrapArgs(readOnlyPaths);
   }
 
+  /** Host directory of the launchers' spec files (on the scratch filesystem, root-owned). */
+  private get launchDir(): string {
+    return path.join(this.hostDir, 'scratch', HANGAR_SCRATCH_DIR, 'launch');
+  }
+
   get cgroupPaths(): readonly string[] {
     return this.cgroup.paths;
   }
@@ -729,14 +744,14 @@ class LocalSandboxImpl implements LocalSandbox {
       `exec ${shellQuote(envTool)} -i -- "\${__hangar_launch[@]:3:__hangar_envc}" "\${__hangar_launch[@]:3+__hangar_envc}"`,
     ].join('\n');
     const child = this.startChain({
-      bwrapArgs: ['--ro-bind', path.join(this.hostDir, 'launch'), LAUNCH_DIR],
+      bwrapArgs: ['--ro-bind', this.launchDir, LAUNCH_DIR],
       argsData: nulSeparated(['--clearenv']),
       cwd: WORKSPACE_PATH,
       command: [bash, ...NO_STARTUP_FILES, '-c', script, 'hangar-launcher'],
       stdin: 'pipe',
       copyStream: true,
     });
-    const specFile = path.join(this.hostDir, 'launch', specName);
+    const specFile = path.join(this.launchDir, specName);
     const launcher: WarmLauncher = { child, specFile, earlyStderr: '', onStderr: undefined };
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
@@ -996,9 +1011,9 @@ class LocalSandboxImpl implements LocalSandbox {
       '--cap-drop', 'ALL',
       '--hostname', 'hangar',
       ...this.tools.systemArgs,
-      '--ro-bind', path.join(dir, 'etc/passwd'), '/etc/passwd',
-      '--ro-bind', path.join(dir, 'etc/group'), '/etc/group',
+      ...etcArgs(this.tools.etcEntries, path.join(dir, 'scratch', HANGAR_SCRATCH_DIR)),
       '--proc', '/proc',
+      ...procMaskArgs(this.tools.procMasks, { cmdline: path.join(dir, 'scratch', HANGAR_SCRATCH_DIR, 'cmdline'), empty: path.join(dir, 'scratch', HANGAR_SCRATCH_DIR, 'empty') }),
       '--dev', '/dev',
       '--bind', path.join(dir, 'scratch/shm'), '/dev/shm',
       '--bind', path.join(dir, 'workspace'), WORKSPACE_PATH,
@@ -1420,6 +1435,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       throw unavailable(`cannot create the uid reservation directory ${uidLockDir}: ${(error as Error).message}`, error);
     });
     const system = await systemPathArgs();
+    const etcEntries = system.binds.includes('/etc') ? [] : await readHostEtcEntries();
+    const procMasks = await readMaskableProcFiles();
     const tools: HostTools = {
       sh: found.sh as string,
       bash: found.bash,
@@ -1436,6 +1453,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       env: found.env,
       mkfsExt4: found.mkfsExt4,
       losetup: found.losetup,
+      etcEntries,
+      procMasks,
       systemArgs: system.args,
       systemBinds: system.binds,
     };
@@ -1686,11 +1705,21 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       await chmod(sub, mode);
       await chown(sub, uid, uid);
     };
-    await Promise.all([owned('home', 0o700), owned('tmp', 0o1777), owned('shm', 0o1777)]);
+    // Hangar's own files: root-owned, so the sandbox user cannot change them, and outside the
+    // directories bound inside.
+    const hangarDir = path.join(scratch, HANGAR_SCRATCH_DIR);
+    await mkdir(hangarDir, { mode: 0o755 });
+    const contents = generatedEtcContents({ uid: INSIDE_ID, home: HOME_PATH, hostname: SANDBOX_HOSTNAME });
+    await Promise.all([
+      owned('home', 0o700),
+      owned('tmp', 0o1777),
+      owned('shm', 0o1777),
+      mkdir(path.join(hangarDir, 'launch'), { mode: 0o755 }),
+      writeFile(path.join(hangarDir, 'cmdline'), `${SANDBOX_HOSTNAME}\n`, { mode: 0o644 }),
+      writeFile(path.join(hangarDir, 'empty'), '', { mode: 0o444 }),
+      ...GENERATED_ETC_FILES.map((name) => writeFile(path.join(hangarDir, name), contents[name], { mode: 0o644 })),
+    ]);
   };
-
-  const writeIdentityFiles = (dir: string): Promise<unknown> =>
-    Promise.all([writeFile(path.join(dir, 'etc/passwd'), PASSWD, { mode: 0o644 }), writeFile(path.join(dir, 'etc/group'), GROUP, { mode: 0o644 })]);
 
   /** Removes everything a sandbox made on the host; keeps going after errors and reports them together. */
   const teardownHost = async (tools: HostTools, sandbox: LocalSandboxImpl): Promise<void> => {
@@ -1779,8 +1808,6 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
         chown(dir, uid, uid),
         chmod(dir, 0o700),
         ...(pair === undefined ? [mkdir(workspace), mkdir(scratch)] : []),
-        mkdir(path.join(dir, 'etc'), { mode: 0o755 }),
-        mkdir(path.join(dir, 'launch'), { mode: 0o755 }),
       ]);
       const mounted = async (): Promise<void> => {
         if (backing === 'ext4') loops = pair !== undefined ? loops : await mountExt4(tools, dir, uid, spec.resources.diskMb, scratchMb);
@@ -1791,7 +1818,6 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       const [cgroupResult, ...rest] = await Promise.allSettled([
         cgroups.create(id, { memoryBytes: Math.floor(spec.resources.memoryMb * MIB), cpus: spec.resources.cpus, pids: spec.resources.pids, background }),
         mounted(),
-        writeIdentityFiles(dir),
       ]);
       if (cgroupResult.status === 'fulfilled') {
         const made = cgroupResult.value;
