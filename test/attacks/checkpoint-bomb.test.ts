@@ -15,6 +15,8 @@ import { eventually, startHarness, toolResultsSent, type Harness } from '../help
 const MIB = 1024 * 1024;
 const SNAPSHOT_CAP = 32 * MIB;
 const DISK_MB = 256;
+/** Hangar's RSS may grow this much during the attack turn (the workspace holds 164 MiB of data, tar would emit 1.5 GB). */
+const RSS_GROWTH_BOUND = 200 * MIB;
 
 const bash = (command: string, match: string) => ({
   match: { lastUserText: match },
@@ -64,6 +66,8 @@ describe('attack: a checkpoint bomb', () => {
   let peakBlobBytes = 0;
   let peakFileBytes = 0;
   let samples = 0;
+  let baselineRss = 0;
+  let peakRss = 0;
 
   beforeAll(async () => {
     harness = await startHarness({
@@ -102,13 +106,16 @@ describe('attack: a checkpoint bomb', () => {
       );
     good = await turnsDone(1);
 
-    // Host disk use of the blob store, sampled through the attack turn and its checkpoint.
+    // Host disk use of the blob store and Hangar's memory, sampled through the attack turn and its checkpoint.
+    baselineRss = process.memoryUsage().rss;
+    peakRss = baselineRss;
     let sampling = true;
     const sampler = (async () => {
       while (sampling) {
         const files = await filesWithSizes(blobRoot);
         peakBlobBytes = Math.max(peakBlobBytes, files.reduce((total, entry) => total + entry.size, 0));
         peakFileBytes = Math.max(peakFileBytes, ...files.map((entry) => entry.size));
+        peakRss = Math.max(peakRss, process.memoryUsage().rss);
         samples += 1;
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -160,6 +167,10 @@ describe('attack: a checkpoint bomb', () => {
     const files = await filesWithSizes(blobRoot);
     expect(files.filter((entry) => entry.file.startsWith('.tmp'))).toEqual([]);
     for (const entry of files) expect(entry.size).toBeLessThanOrEqual(SNAPSHOT_CAP);
+  });
+
+  it('streamed the snapshot: Hangar held no more than a small multiple of the cap in memory', () => {
+    expect(peakRss - baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
   });
 
   it('continues from the kept checkpoint: the workspace and conversation of turn 1', async () => {
