@@ -15,6 +15,7 @@ export type GatewayRefusalReason =
   | 'body_timeout'
   | 'aborted'
   | 'invalid_json'
+  | 'body_shape'
   | 'body_field'
   | 'server_tool'
   | 'provider_fetch';
@@ -31,6 +32,7 @@ export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; typ
   body_timeout: { status: 408, type: 'invalid_request_error' },
   aborted: { status: 400, type: 'invalid_request_error' },
   invalid_json: { status: 400, type: 'invalid_request_error' },
+  body_shape: { status: 413, type: 'request_too_large' },
   body_field: { status: 400, type: 'invalid_request_error' },
   server_tool: { status: 400, type: 'invalid_request_error' },
   provider_fetch: { status: 400, type: 'invalid_request_error' },

@@ -1,6 +1,6 @@
 // The gateway's allowlists: query string, anthropic-beta values, body fields, tools and content sources.
 import { describe, expect, it } from 'vitest';
-import { checkBetas, checkBody, checkBodyValue, checkQuery, createRequestPolicy, DEFAULT_ALLOWED_BETAS, isRefusal } from '../../src/gateway/request-policy.js';
+import { checkBetas, checkBody, checkBodyValue, checkQuery, countJsonStructure, createRequestPolicy, DEFAULT_ALLOWED_BETAS, isRefusal, STRUCTURE_BYTES, STRUCTURE_FLOOR } from '../../src/gateway/request-policy.js';
 
 const strict = createRequestPolicy();
 const open = createRequestPolicy({ allowServerTools: true, allowedBetas: ['files-api-2025-04-14'], allowedBodyFields: ['speed'] });
@@ -87,6 +87,18 @@ describe('gateway request policy', () => {
     expect(checkBody(Buffer.from('{"model":'), strict)).toMatchObject({ reason: 'invalid_json' });
     expect(checkBody(Buffer.from('[1,2]'), strict)).toMatchObject({ reason: 'invalid_json' });
     expect(checkBody(Buffer.from('null'), strict)).toMatchObject({ reason: 'invalid_json' });
+  });
+
+  it('counts objects, arrays and commas outside strings only', () => {
+    expect(countJsonStructure(Buffer.from('{"a":[1,2,{"b":"x,{[\\",y"}]}'))).toBe(5);
+    expect(countJsonStructure(Buffer.from(JSON.stringify(cliBody)))).toBeLessThan(JSON.stringify(cliBody).length / 10);
+  });
+
+  it('refuses bodies of many tiny values before parsing them, and keeps long text bodies', () => {
+    const flood = Buffer.from(`{"model":"m","messages":[${'{},'.repeat(STRUCTURE_FLOOR)}{}]}`);
+    expect(checkBody(flood, strict)).toMatchObject({ reason: 'body_shape' });
+    const text = Buffer.from(JSON.stringify({ ...cliBody, messages: [{ role: 'user', content: 'x'.repeat(STRUCTURE_FLOOR * STRUCTURE_BYTES * 2) }] }));
+    expect(checkBody(text, strict)).toEqual({ model: 'claude-sonnet-4-5', stream: true });
   });
 
   it('never echoes more than a short printable excerpt of what the sandbox sent', () => {
