@@ -1,8 +1,9 @@
 // Attack (issue 7, findings 5 and 9): a hostile agent uses the model gateway bridge inside its sandbox
 // (ANTHROPIC_BASE_URL, 127.0.0.1:4100) to make Hangar hold memory and to send the model provider
-// requests Hangar never meant to sign: 40 connections announcing 32 MB bodies and pushing them without
+// requests Hangar never meant to sign: 40 connections announcing 30 MiB bodies and pushing them without
 // finishing, 40 more announcing bodies under the cap and stalling past the body deadline, connections
-// that never finish their headers, and requests with mcp_servers, a server tool, an unknown beta and a query string. The real
+// that never finish their headers, bodies of tiny JSON values that parse into many times their size,
+// and requests with mcp_servers, a server tool, an unknown beta and a query string. The real
 // CLI runs the attack with Bash inside the real sandbox. Hangar's memory must stay far below the attack
 // size, /healthz must answer throughout, nothing refused may reach the upstream, and the task finishes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -79,7 +80,9 @@ def report(conns):
     return {'statuses': statuses, 'pushedMiB': round(sum(c['sent'] for c in conns) / 1048576)}
 
 def complete(body, path='/v1/messages?beta=true', extra=''):
-    data = json.dumps(body).encode()
+    return complete_raw(json.dumps(body).encode(), path, extra)
+
+def complete_raw(data, path='/v1/messages?beta=true', extra=''):
     s = socket.create_connection(('127.0.0.1', PORT), timeout=20)
     s.sendall(head(len(data), path, extra) + data)
     answer = b''
@@ -106,6 +109,9 @@ slow_headers = opened(20, 0, 0, partial_headers=True)
 drive(under_cap + slow_headers, 36)
 out['underCap'] = report(under_cap)
 out['slowHeaders'] = report(slow_headers)
+# 4 complete bodies under the cap made of tiny JSON values, which parse into many times their size.
+bomb = b'{"model":"claude-sonnet-4-5","max_tokens":64,"messages":[' + b'{},' * (5 * 1048576) + b'{}]}'
+out['parseBomb'] = [complete_raw(bomb) for _ in range(4)]
 out['mcpServers'] = complete(dict(base, mcp_servers=[{'type': 'url', 'url': 'http://169.254.169.254/latest/meta-data/', 'name': 'meta'}]))
 out['serverTool'] = complete(dict(base, tools=[{'type': 'web_fetch_20250910', 'name': 'web_fetch'}]))
 out['unknownBeta'] = complete(base, extra='anthropic-beta: claude-code-20250219,${UNKNOWN_BETA}\r\n')
@@ -127,6 +133,7 @@ interface AttackSummary {
   oversized: FloodResult;
   underCap: FloodResult;
   slowHeaders: FloodResult;
+  parseBomb: Array<string | null>;
   mcpServers: string | null;
   serverTool: string | null;
   unknownBeta: string | null;
@@ -217,6 +224,7 @@ describe('attack: gateway memory amplification and forwarding through the sandbo
     expect((summary!.underCap.statuses['429'] ?? 0) + (summary!.underCap.statuses.closed ?? 0)).toBeGreaterThanOrEqual(30);
     expect(summary!.underCap.statuses.open ?? 0).toBe(0);
     expect(summary!.slowHeaders.statuses.open ?? 0).toBe(0);
+    expect(summary!.parseBomb).toEqual(['413', '413', '413', '413']);
     expect([summary!.mcpServers, summary!.serverTool, summary!.unknownBeta, summary!.queryString]).toEqual(['400', '400', '400', '400']);
   });
 
@@ -225,7 +233,7 @@ describe('attack: gateway memory amplification and forwarding through the sandbo
     expect(stats.refused.too_large).toBeGreaterThanOrEqual(40);
     expect((stats.refused.in_flight_bytes ?? 0) + (stats.refused.concurrency ?? 0)).toBeGreaterThanOrEqual(30);
     expect(stats.refused.body_timeout).toBeGreaterThanOrEqual(1);
-    expect(stats.refused).toMatchObject({ beta: 1, query: 1 });
+    expect(stats.refused).toMatchObject({ beta: 1, query: 1, body_shape: 4 });
     expect(stats.refused.server_tool).toBe(2);
     expect(stats).toMatchObject({ openRequests: 0, bufferedBytes: 0 });
   });
