@@ -19,7 +19,8 @@ const bash = (command: string, match: string) => ({
   match: { lastUserText: match },
   content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }],
 });
-const say = (text: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'text' as const, text }] });
+/** A text reply with no match: taken by the next request none of the earlier replies fit (a tool's result). */
+const say = (text: string) => ({ content: [{ type: 'text' as const, text }] });
 
 /** Startup files that log who read them into the shared workspace. */
 const PLANT = [
@@ -58,15 +59,15 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
     harness.model.setScenario({
       replies: [
         bash(PLANT, 'seed shared'),
-        say('planted', 'seed shared'),
+        say('planted'),
         bash(PROBE, 'probe shared'),
-        say('probed', 'probe shared'),
+        say('probed'),
         bash(PLANT, 'seed own'),
-        say('planted', 'seed own'),
+        say('planted'),
         bash(REPLANT, 'again own'),
-        say('replanted', 'again own'),
+        say('replanted'),
         bash(PROBE, 'probe own'),
-        say('probed', 'probe own'),
+        say('probed'),
       ],
     });
     // A shared sandbox: session A plants the files; its turn is checkpointed (tar); session B's CLI
@@ -104,6 +105,7 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
     expect(results.some((result) => result.includes('replanted'))).toBe(true);
     expect(sharedLog).toContain('log-end');
     expect(resumedLog).toContain('log-end');
+    expect(harness.model.requests.filter((request) => request.kind === 'main' && request.outcome !== 'message').map((request) => request.outcome)).toEqual([]);
   });
 
   it('never runs them in a checkpoint tar or in another session\'s CLI launch in a shared sandbox', () => {

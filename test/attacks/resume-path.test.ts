@@ -2,8 +2,8 @@
 // makes under the host's /tmp and removes, as root, by path, when the CLI exits. When that directory
 // was bound writable into the sandbox, an agent could make root delete host files (swapping
 // subdirectories with symlinks while the removal walked them) and write to the host disk outside
-// its limit. Here the real agent, resumed on a cold wake (no warm sandbox) and in a hybrid turn
-// (a warm launcher), attacks its transcript directory: writes 40 MiB into it, plants links to a
+// its limit. Here the real agent, resumed on a cold wake (no warm sandbox), in a hybrid turn (a
+// warm launcher) and after killing its own CLI in a shared sandbox (a new launcher there), attacks its transcript directory: writes 40 MiB into it, plants links to a
 // root-owned host canary, and leaves a process swapping its subdirectories with those links while
 // the CLI exits. The host's directory must never be the sandbox's, the canary must be unchanged,
 // and nothing the sandbox wrote may appear in the host's /tmp.
@@ -22,7 +22,8 @@ const bash = (command: string, match: string) => ({
   match: { lastUserText: match },
   content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step', timeout: 120000 } }],
 });
-const say = (text: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'text' as const, text }] });
+/** A text reply with no match: taken by the next request none of the earlier replies fit (a tool's result). */
+const say = (text: string) => ({ content: [{ type: 'text' as const, text }] });
 
 /** A root-owned host directory tree and a digest of everything in it. */
 function makeCanary(): { dir: string; digest: () => string } {
@@ -90,9 +91,10 @@ async function waitIdle(harness: Harness, id: string, turns: number): Promise<Se
 }
 
 describe.each([
-  { name: 'a cold wake of a long-running session', pattern: 'long-running' as const, warmPoolSize: 0 },
-  { name: 'a hybrid turn served by a warm launcher', pattern: 'hybrid' as const, warmPoolSize: 2 },
-])('attack: the resumed transcript directory, on $name', ({ pattern, warmPoolSize }) => {
+  { name: 'a cold wake of a long-running session', pattern: 'long-running' as const, warmPoolSize: 0, shared: false },
+  { name: 'a hybrid turn served by a warm launcher', pattern: 'hybrid' as const, warmPoolSize: 2, shared: false },
+  { name: 'a CLI restart in a shared sandbox', pattern: 'long-running' as const, warmPoolSize: 2, shared: true },
+])('attack: the resumed transcript directory, on $name', ({ pattern, warmPoolSize, shared }) => {
   let harness: Harness;
   let canary: ReturnType<typeof makeCanary>;
   let canaryDigest: string;
@@ -104,16 +106,42 @@ describe.each([
     canaryDigest = canary.digest();
     harness = await startHarness({ scenario: { replies: [] }, config: { sandbox: { warmPoolSize } } });
     harness.model.setScenario({
-      replies: [bash('echo first turn > notes.txt && echo ok', 'first'), say('noted', 'first'), bash(attack(canary.dir), 'attack'), say('attacked', 'attack')],
+      replies: [
+        bash('echo first turn > notes.txt && echo ok', 'first'),
+        say('noted'),
+        // The agent kills its own CLI: the next message restarts it, resumed, in the same sandbox.
+        bash('kill -9 $PPID', 'crash'),
+        bash(attack(canary.dir), 'attack'),
+        say('attacked'),
+      ],
     });
-    const session = await harness.client.createSession({ pattern, allowedTools: ['Bash'], prompt: 'first', idleTimeoutSec: 600, resources: { memoryMb: 768, diskMb: 256, cpus: 1 } });
+    const resources = { memoryMb: 768, diskMb: 256, cpus: 1 };
+    const sandboxId = shared ? (await harness.client.call<{ id: string }>('POST', '/v1/sandboxes', { resources })).id : undefined;
+    const session = await harness.client.createSession({
+      pattern,
+      allowedTools: ['Bash'],
+      prompt: 'first',
+      idleTimeoutSec: 600,
+      ...(sandboxId !== undefined ? { sandboxId } : { resources }),
+    });
     await waitIdle(harness, session.id, 1);
-    if (pattern === 'long-running') {
+    if (shared) {
+      await harness.client.sendMessage(session.id, 'crash');
+      await eventually(async () => ((await harness.client.listMessages(session.id)).at(-1)?.status === 'failed' ? true : undefined), 60_000, 'the crashed turn');
+    } else if (pattern === 'long-running') {
       // The next message wakes it in a new sandbox: the CLI resumes from the stored transcript.
       expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${session.id}/hibernate`)).status).toBe('hibernated');
     }
-    await harness.client.sendMessage(session.id, 'attack');
-    await waitIdle(harness, session.id, 2);
+    const attackMessage = await harness.client.sendMessage(session.id, 'attack');
+    await eventually(
+      async () => {
+        const message = (await harness.client.listMessages(session.id)).find((candidate) => candidate.id === attackMessage.id);
+        if (message?.status === 'failed') throw new Error(`the attack turn failed: ${JSON.stringify(message.error)}`);
+        return message?.status === 'done' ? true : undefined;
+      },
+      90_000,
+      'the attack turn',
+    );
     report = toolResultsSent(harness.model).at(-1) ?? '';
     findingsDuringAttack.push(...(await hostTmpFindings()));
     // The CLI exits (the SDK removes its host directory) while the swapper runs in the sandbox.
@@ -131,6 +159,8 @@ describe.each([
     expect(report).toContain('mounted=0');
     expect(report).toContain('wrote-40-MiB');
     expect(report).toContain('attack-started');
+    // Every model request got its scripted reply (none fell through to an error answer).
+    expect(harness.model.requests.filter((request) => request.kind === 'main' && request.outcome !== 'message').map((request) => request.outcome)).toEqual([]);
   });
 
   it('leaves the root-owned host canary unchanged', () => {
