@@ -8,6 +8,26 @@ import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-h
 
 const UPSTREAM_KEY = 'sk-ant-isolation-real-key-7f3a9c1e5b';
 
+/** Calls the syscalls the seccomp filter refuses (x86_64 numbers), printing each one's errno name. */
+const SYSCALL_PROBE = `-c '
+import ctypes, errno, os, socket
+libc = ctypes.CDLL(None, use_errno=True)
+def call(name, number, *args):
+    result = libc.syscall(number, *args)
+    print(name, "ok" if result >= 0 else errno.errorcode[ctypes.get_errno()])
+call("io_uring_setup", 425, 8, ctypes.create_string_buffer(120))
+call("keyctl", 250, 0, 0, 0, 0, 0)
+call("unshare-user", 272, 0x10000000)
+call("bpf", 321, 0, 0, 0)
+call("perf_event_open", 298, 0, 0, -1, -1, 0)
+call("userfaultfd", 323, 0)
+try:
+    socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 9); print("audit-netlink ok")
+except OSError as error:
+    print("audit-netlink", errno.errorcode[error.errno])
+socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0); print("route-netlink ok")
+'`;
+
 const bash = (command: string) => ({ content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'probe', timeout: 60000 } }] });
 
 describe('sandbox isolation probed by the agent through Bash', () => {
@@ -34,6 +54,7 @@ describe('sandbox isolation probed by the agent through Bash', () => {
       `perl -e 'my $n = 0; my @kids; for (1..5000) { my $pid = fork(); if (!defined $pid) { print "fork-failed-after=$n error=$!\\n"; last } if ($pid == 0) { sleep 30; exit 0 } push @kids, $pid; $n++ } kill "KILL", @kids; waitpid($_, 0) for @kids; print "forks=$n\\n"'`,
       'dd if=/dev/zero of=/workspace/fill bs=1M count=200 2>&1; df -m /workspace | tail -1; rm -f /workspace/fill; echo disk-probe-done',
       'env > /workspace/probe-env.txt; cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | tr "\\0" "\\n" > /workspace/probe-proc.txt; grep -rIh . "$HOME" /tmp /workspace/probe-env.txt 2>/dev/null > /workspace/probe-files.txt; echo dumped',
+      `echo "etc: $(ls /etc | tr "\\n" " ")"; echo "cmdline: $(cat /proc/cmdline)"; echo "mountinfo-host-paths: $(grep -e ${harness.dataDir} -e /var/lib /proc/self/mountinfo | grep -vc "[.]sock /run/hangar/")"; python3 ${SYSCALL_PROBE}`,
     ];
     harness.model.setScenario({ replies: [...probes.map(bash), { content: [{ type: 'text', text: 'probes done' }] }] });
     task = await harness.client.runTask({
@@ -55,7 +76,7 @@ describe('sandbox isolation probed by the agent through Bash', () => {
     expect(task.error).toBeNull();
     expect(task.status).toBe('succeeded');
     expect(task.result).toBe('probes done');
-    expect(results).toHaveLength(8);
+    expect(results).toHaveLength(9);
   });
 
   it('runs as an unprivileged user with no capabilities', () => {
@@ -116,5 +137,18 @@ describe('sandbox isolation probed by the agent through Bash', () => {
     // The dumps are real: they hold the per-task token the CLI used instead.
     expect(dumps[0]!.content).toMatch(/ANTHROPIC_API_KEY=hgr-/);
     expect(dumps[1]!.content).toMatch(/ANTHROPIC_API_KEY=hgr-/);
+  });
+
+  it('sees its own /etc, no host kernel command line or data paths, and cannot reach the kernel interfaces the seccomp filter closes', () => {
+    const lines = results[8]!.split('\n');
+    const etc = (lines.find((line) => line.startsWith('etc: ')) ?? '').slice(5).trim().split(' ');
+    expect(etc).toEqual(expect.arrayContaining(['passwd', 'group', 'hosts', 'resolv.conf', 'ssl', 'alternatives']));
+    for (const hostOnly of ['shadow', 'machine-id', 'postgresql', 'npmrc', 'fstab']) expect(etc).not.toContain(hostOnly);
+    expect(lines).toContain('cmdline: hangar');
+    // Only the bridge sockets' binds name a host path under the data directory.
+    expect(lines).toContain('mountinfo-host-paths: 0');
+    for (const refused of ['keyctl', 'unshare-user', 'bpf', 'perf_event_open', 'userfaultfd', 'audit-netlink']) expect(lines).toContain(`${refused} EPERM`);
+    expect(lines).toContain('io_uring_setup ENOSYS');
+    expect(lines).toContain('route-netlink ok');
   });
 });
