@@ -1,16 +1,17 @@
-// Routes of ephemeral tasks: POST /v1/tasks runs one (JSON answer, SSE stream, or 202 and poll),
-// GET /v1/tasks/:id and GET /v1/tasks read them back.
+// Routes of ephemeral tasks: POST /v1/tasks runs one (JSON answer, SSE stream, or 202 and follow),
+// GET /v1/tasks/:id and GET /v1/tasks read them back, GET /v1/tasks/:id/events follows one (SSE with
+// replay), POST /v1/tasks/:id/cancel and DELETE /v1/tasks/:id cancel one.
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
+import { TASK_EVENT } from '../sessions/task-events.js';
+import { presentTask, TASK_STATUSES } from '../sessions/task-view.js';
 import type { TaskRecord } from '../store/store.js';
-import { allowedToolsSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
+import { allowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './server.js';
 import { openEventStream } from './sse.js';
-
-const TASK_STATUSES = ['running', 'succeeded', 'failed', 'interrupted'] as const;
 
 export function taskRequestSchema(config: ApiDependencies['config']) {
   return z
@@ -24,9 +25,10 @@ export function taskRequestSchema(config: ApiDependencies['config']) {
       resources: resourcesSchema(config).optional().describe('Sandbox limits; defaults from the configuration'),
       files: workspaceFilesSchema.optional().describe('Initial workspace files: relative path -> UTF-8 content'),
       stream: z.boolean().optional().describe('Answer with an SSE stream of the SDK messages, then the task'),
-      wait: z.boolean().optional().describe('false: answer 202 at once and run in the background (poll GET /v1/tasks/:id)'),
+      wait: z.boolean().optional().describe('false: answer 202 at once and run in the background (follow GET /v1/tasks/:id/events or poll GET /v1/tasks/:id)'),
     })
-    .strict();
+    .strict()
+    .superRefine(filesFitDisk(config));
 }
 
 const taskIdParams = z.object({ id: z.string().min(1).max(200) }).strict();
@@ -38,27 +40,7 @@ const listQuery = z
   })
   .strict();
 
-/** The public view of a task. */
-export function presentTask(task: TaskRecord): Record<string, unknown> {
-  return {
-    id: task.id,
-    status: task.status,
-    prompt: task.prompt,
-    options: task.options,
-    result: task.result,
-    error: task.error,
-    files: task.files,
-    usage: task.usage,
-    usageByModel: task.usageByModel,
-    costUsd: task.costUsd,
-    numTurns: task.numTurns,
-    durationMs: task.durationMs,
-    createdAt: task.createdAt,
-    finishedAt: task.finishedAt,
-    agentSessionId: task.agentSessionId,
-    sandbox: task.sandboxReport,
-  };
-}
+export { presentTask };
 
 export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDependencies): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -107,6 +89,47 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
   routes.get('/v1/tasks/:id', { schema: { params: taskIdParams, description: 'Read a task' } }, async (request) => {
     return presentTask(await taskService.get(request.params.id));
   });
+
+  const cancel = async (id: string): Promise<Record<string, unknown>> => presentTask(await taskService.cancel(id));
+  const cancelDescription = 'Cancel a running task: its processes are killed, its sandbox destroyed; answers the record (status cancelled). 409 TASK_NOT_RUNNING when it already finished';
+  routes.post('/v1/tasks/:id/cancel', { schema: { params: taskIdParams, description: cancelDescription } }, async (request) => cancel(request.params.id));
+  routes.delete('/v1/tasks/:id', { schema: { params: taskIdParams, description: cancelDescription } }, async (request) => cancel(request.params.id));
+
+  routes.get(
+    '/v1/tasks/:id/events',
+    {
+      schema: {
+        params: taskIdParams,
+        querystring: z
+          .object({
+            after: z.coerce.number().int().min(0).optional().describe('Replay events after this sequence number (or send Last-Event-ID)'),
+            follow: z.enum(['true', 'false']).default('true').describe('false: replay what is stored and end'),
+          })
+          .strict(),
+        description: 'Server-sent events of a task (task_created, task_started, sdk, task_stopping, task_finished): replay from Last-Event-ID / ?after=N, then live until task_finished',
+      },
+    },
+    async (request, reply) => {
+      const taskId = request.params.id;
+      await taskService.get(taskId);
+      const lastEventId = request.headers['last-event-id'];
+      const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
+      const after = fromHeader ?? request.query.after ?? 0;
+      const follow = request.query.follow === 'true';
+      const stream = openEventStream(reply);
+      try {
+        for await (const event of dependencies.eventHub.follow(taskId, { after, signal: stream.signal, isFinished: async () => !follow || !taskService.isRunning(taskId) })) {
+          if (stream.closed) break;
+          await stream.send(event.seq, event.type, { seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data });
+          if (event.type === TASK_EVENT.finished) break;
+        }
+      } catch (error) {
+        request.log.warn({ err: error, taskId }, 'task event stream ended with an error');
+      } finally {
+        stream.end();
+      }
+    },
+  );
 
   routes.get('/v1/tasks', { schema: { querystring: listQuery, description: 'List tasks, newest first' } }, async (request) => {
     const tasks = await taskService.list(request.query);

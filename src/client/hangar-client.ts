@@ -16,7 +16,8 @@ export interface TaskRequest {
 /** A task as the API returns it. */
 export interface TaskView {
   id: string;
-  status: 'running' | 'succeeded' | 'failed' | 'interrupted';
+  /** cancelled: a client cancelled it; interrupted: the server stopped it (shutdown, crash, timeout). */
+  status: 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
   result: string | null;
   error: { code: string; message: string } | null;
   files: Array<{
@@ -95,6 +96,19 @@ export class HangarApiError extends Error {
   }
 }
 
+/** One event of a task's stream: task_created, task_started, sdk (an SDK message), task_stopping, task_finished. */
+export type TaskEventView = SessionEventView;
+
+export interface TaskFollowOptions {
+  /** Start after this sequence number (default 0: everything). */
+  after?: number;
+  signal?: AbortSignal;
+  /** Every event, in order, exactly once (reconnects resume after the last one seen). */
+  onEvent?: (event: TaskEventView) => void;
+  /** Reconnects after a dropped stream, with Last-Event-ID (default 5). */
+  maxReconnects?: number;
+}
+
 export interface TaskStreamHandlers {
   onTaskCreated?: (id: string) => void;
   onMessage?: (message: SDKMessage) => void;
@@ -154,6 +168,58 @@ export class HangarClient {
     return this.call<TaskView>('GET', `/v1/tasks/${encodeURIComponent(id)}`);
   }
 
+  /** Starts a task in the background (202) and returns its record at once; follow it with followTask(). */
+  createTask(request: TaskRequest): Promise<TaskView> {
+    return this.call<TaskView>('POST', '/v1/tasks', { ...request, wait: false });
+  }
+
+  /** Cancels a running task; resolves with its final record (status cancelled). 409 TASK_NOT_RUNNING when it already finished. */
+  cancelTask(id: string): Promise<TaskView> {
+    return this.call<TaskView>('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`);
+  }
+
+  /**
+   * Reads a task's event stream from `after` until it ends (after task_finished, or at once with
+   * follow: false), the signal aborts or `onEvent` returns true. Resolves with the last seq seen.
+   */
+  async readTaskEvents(id: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: TaskEventView) => boolean | void }): Promise<number> {
+    return this.readEventStream(`/v1/tasks/${encodeURIComponent(id)}/events`, options);
+  }
+
+  /**
+   * Follows a task to its end, reconnecting with Last-Event-ID when the stream drops, and resolves
+   * with its final record (from task_finished, or read back when the log has none).
+   */
+  async followTask(id: string, options: TaskFollowOptions = {}): Promise<TaskView> {
+    let after = options.after ?? 0;
+    let final: TaskView | undefined;
+    let reconnects = 0;
+    for (;;) {
+      try {
+        after = await this.readTaskEvents(id, {
+          after,
+          ...(options.signal ? { signal: options.signal } : {}),
+          onEvent: (event) => {
+            after = event.seq;
+            options.onEvent?.(event);
+            if (event.type === 'task_finished') final = (event.data as { task: TaskView }).task;
+            return final !== undefined;
+          },
+        });
+      } catch (error) {
+        if (options.signal?.aborted || error instanceof HangarApiError || reconnects >= (options.maxReconnects ?? 5)) throw error;
+        reconnects += 1;
+        await new Promise((resolve) => setTimeout(resolve, 200 * reconnects));
+        continue;
+      }
+      if (final !== undefined) return final;
+      const task = await this.getTask(id);
+      if (task.status !== 'running' || options.signal?.aborted) return task;
+      if (reconnects >= (options.maxReconnects ?? 5)) throw new HangarApiError(502, 'STREAM_ENDED', `the event stream of task ${id} ended while the task still runs`);
+      reconnects += 1;
+    }
+  }
+
   /** Sends a JSON request and returns the parsed answer; non-2xx answers throw HangarApiError. */
   async call<T>(method: string, pathname: string, body?: unknown): Promise<T> {
     const response = await fetch(new URL(pathname, this.baseUrl), {
@@ -193,7 +259,11 @@ export class HangarClient {
    * returns true, the stream ends, or the signal aborts. Resolves with the last seq seen.
    */
   async readEvents(id: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void }): Promise<number> {
-    const url = new URL(`/v1/sessions/${encodeURIComponent(id)}/events`, this.baseUrl);
+    return this.readEventStream(`/v1/sessions/${encodeURIComponent(id)}/events`, options);
+  }
+
+  private async readEventStream(pathname: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void }): Promise<number> {
+    const url = new URL(pathname, this.baseUrl);
     if (options.follow === false) url.searchParams.set('follow', 'false');
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });

@@ -4,12 +4,16 @@
 // memory (the host-wide net.ipv4.tcp_mem) while the sandbox's memory group showed 4 MiB. The
 // sandbox's TCP limit (v1) or memory.max (v2) must hold it: writes block, the memory charged stays
 // within the sandbox's limits and the host's MemAvailable drops by no more than about those limits.
+// Run twice: by a process the test spawns in a sandbox of the provider, and by the real agent
+// through its Bash tool in a task's sandbox while the test samples the host and the sandbox's group.
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroupLayout, tcpLimitBytes } from '../../src/sandbox/cgroups.js';
-import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import type { TaskView } from '../../src/client/hangar-client.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
+import { cliSpawns, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
 
 const MIB = 1024 * 1024;
@@ -24,13 +28,13 @@ const FORCED_CHARGE_BYTES = 2 * PAIRS * 16 * 1024;
 const HOST_NOISE_BYTES = 192 * MIB;
 
 /**
- * Opens PAIRS connection pairs on 127.0.0.1, asks 4 MiB socket buffers, and writes 64 KiB chunks
+ * Opens <pairs> connection pairs on 127.0.0.1, asks 4 MiB socket buffers, and writes 64 KiB chunks
  * on both ends of each pair (non-blocking) until the kernel refuses more; nobody reads. Prints the
- * bytes accepted, then holds every socket open until stdin closes.
+ * bytes accepted, then holds every socket open for <hold> seconds when given, else until stdin closes.
  */
 const FILL_SCRIPT = String.raw`
 use strict; use warnings; use Socket; use IO::Socket::INET;
-my ($pairs, $buf) = (shift, 4194304);
+my ($pairs, $hold, $buf) = (shift, shift, 4194304);
 my $listener = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 4096, ReuseAddr => 1) or die "listen: $!";
 my @keep; my $written = 0; my $blocked = 0; my $errors = 0;
 my $chunk = 'x' x 65536;
@@ -43,7 +47,7 @@ for (1 .. $pairs) {
   push @keep, $c, $s; fill($c); fill($s);
 }
 $| = 1; printf "pairs=%d written=%d blocked=%d errors=%d\n", @keep / 2, $written, $blocked, $errors;
-<STDIN>;
+if (defined $hold) { sleep $hold } else { <STDIN> }
 `;
 
 async function memAvailableBytes(): Promise<number> {
@@ -111,4 +115,111 @@ describe.skipIf(!isRoot)('attack: TCP buffers filled inside a sandbox', () => {
       await provider.close();
     }
   }, 120_000);
+});
+
+/** The agent's task: memory for its CLI (~220 MiB) and the attack; the TCP limit derives from it. */
+const AGENT_MEMORY_MB = 512;
+/** Seconds the agent's script holds its full sockets, while the test samples. */
+const AGENT_HOLD_SEC = 25;
+/** Host memory other processes (Hangar, the CLI's launch, vitest) may take during the task. */
+const AGENT_HOST_NOISE_BYTES = 256 * MIB;
+
+interface Sample {
+  available: number;
+  memory: number;
+  tcp: number;
+}
+
+/** The memory group of the sandbox whose CLI is running, once there is one. */
+function liveMemoryDir(harness: Harness, layout: Awaited<ReturnType<typeof detectCgroupLayout>>): string | undefined {
+  const spawn = cliSpawns(harness)[0];
+  if (spawn === undefined) return undefined;
+  const sandbox = harness.sandboxes.get(spawn.sandboxId)?.sandbox as LocalSandbox | undefined;
+  if (layout.version === 'v2') return sandbox?.cgroupPaths[0];
+  return sandbox?.cgroupPaths.find((dir) => dir.startsWith(`${layout.v1Roots.memory!}/`));
+}
+
+describe.skipIf(!isRoot)('attack: TCP buffers filled by the agent through Bash', () => {
+  let harness: Harness;
+  let task: TaskView;
+  let layout: Awaited<ReturnType<typeof detectCgroupLayout>>;
+  let availableBefore: number;
+  let tcpLimit: number | undefined;
+  const samples: Sample[] = [];
+
+  beforeAll(async () => {
+    layout = await detectCgroupLayout();
+    harness = await startHarness({ scenario: { replies: [] } });
+    const command = `cat > /tmp/fill.pl <<'EOF'\n${FILL_SCRIPT}\nEOF\nperl /tmp/fill.pl ${PAIRS} ${AGENT_HOLD_SEC}; echo "fill-exit=$?"`;
+    harness.model.setScenario({
+      replies: [
+        { content: [{ type: 'tool_use', name: 'Bash', input: { command, description: 'fill TCP buffers', timeout: 120_000 } }] },
+        { content: [{ type: 'text', text: 'tcp attack done' }] },
+      ],
+    });
+    await harness.settled();
+    availableBefore = await memAvailableBytes();
+    let finished = false;
+    const running = harness.client
+      .runTask({ prompt: 'Fill TCP buffers.', allowedTools: ['Bash'], maxTurns: 4, resources: { memoryMb: AGENT_MEMORY_MB, cpus: 1, diskMb: 64 } })
+      .finally(() => {
+        finished = true;
+      });
+    // Sample the host and the sandbox's group until the task ends (the group goes with the sandbox).
+    while (!finished) {
+      const memoryDir = liveMemoryDir(harness, layout);
+      if (memoryDir !== undefined) {
+        try {
+          if (layout.version === 'v1') tcpLimit ??= await readNumber(memoryDir, 'memory.kmem.tcp.limit_in_bytes');
+          samples.push({
+            available: await memAvailableBytes(),
+            memory: await readNumber(memoryDir, layout.version === 'v1' ? 'memory.usage_in_bytes' : 'memory.current'),
+            tcp: layout.version === 'v1' ? await readNumber(memoryDir, 'memory.kmem.tcp.usage_in_bytes') : 0,
+          });
+        } catch {
+          // The sandbox is being destroyed: its group is gone.
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    task = await running;
+  }, 240_000);
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('the task finishes with the attack\'s report', () => {
+    expect(task.error).toBeNull();
+    expect(task.status).toBe('succeeded');
+    expect(task.result).toBe('tcp attack done');
+  });
+
+  it('the kernel refused the writes at the sandbox\'s limits and the host kept its memory', () => {
+    const report = toolResultsSent(harness.model)[0] ?? '';
+    const fields = Object.fromEntries([...report.matchAll(/(\w[\w-]*)=(\d+)/g)].map((match) => [match[1]!, Number(match[2])]));
+    const limit = layout.version === 'v1' ? tcpLimit! : 0;
+    const peak = {
+      tcp: Math.max(...samples.map((sample) => sample.tcp)),
+      memory: Math.max(...samples.map((sample) => sample.memory)),
+      fall: availableBefore - Math.min(...samples.map((sample) => sample.available)),
+    };
+    console.log(
+      `agent tcp attack: ${report.trim().replace(/\n/g, ' ')}; ${samples.length} samples: peak tcp ${(peak.tcp / MIB).toFixed(1)} MiB of ${(limit / MIB).toFixed(0)}, ` +
+        `peak memory ${(peak.memory / MIB).toFixed(1)} MiB of ${AGENT_MEMORY_MB}; host MemAvailable fell at most ${(peak.fall / MIB).toFixed(0)} MiB`,
+    );
+
+    expect(fields['fill-exit']).toBe(0);
+    expect(fields.pairs).toBe(PAIRS);
+    expect(fields.blocked).toBeGreaterThan(0);
+    expect(fields.written).toBeLessThanOrEqual(AGENT_MEMORY_MB * MIB + limit);
+    // The samples saw the sockets full: the group's counter near its limit (v1).
+    if (layout.version === 'v1') {
+      expect(limit).toBe(tcpLimitBytes(AGENT_MEMORY_MB * MIB));
+      expect(peak.tcp).toBeGreaterThan(limit / 2);
+      expect(peak.tcp).toBeLessThanOrEqual(limit + FORCED_CHARGE_BYTES);
+    }
+    expect(peak.memory).toBeLessThanOrEqual(AGENT_MEMORY_MB * MIB);
+    expect(peak.fall).toBeLessThanOrEqual(AGENT_MEMORY_MB * MIB + limit + FORCED_CHARGE_BYTES + AGENT_HOST_NOISE_BYTES);
+  });
 });

@@ -11,6 +11,8 @@ export interface ServerProcess {
   child: ChildProcess;
   client: HangarClient;
   exited: Promise<void>;
+  /** Everything the process wrote so far (stdout and stderr). */
+  output(): string;
 }
 
 /** Starts `hangar serve` on a free port with the given data directory and model upstream. */
@@ -26,7 +28,7 @@ export async function startServerProcess(dataDir: string, modelUrl: string): Pro
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   try {
     const match = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? undefined, 20_000, 'hangar serve to start');
-    return { child, client: new HangarClient(match[1]!), exited };
+    return { child, client: new HangarClient(match[1]!), exited, output: () => output };
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
