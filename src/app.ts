@@ -2,6 +2,7 @@
 // provider, task service, HTTP API) and tears them down in reverse order.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
@@ -76,11 +77,11 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     const admission = createAdmission({
       maxLive: config.sandbox.maxLive ?? defaultMaxLive(readHostCapacity(), { uidRangeSize: config.sandbox.uidRangeSize, defaultPids: config.sandbox.defaults.pids }),
     });
-    const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, admission, logger: logger.child({ component: 'tasks' }) });
+    const eventHub = createEventHub(store.events);
+    const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
     closers.unshift(() => taskService.shutdown());
-    const eventHub = createEventHub(store.events);
     const sessionManager = createSessionManager({
       config,
       store,
@@ -96,7 +97,15 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     await sessionManager.start();
     closers.unshift(() => sessionManager.shutdown());
     const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION, admission });
-    closers.unshift(() => app.close());
+    closers.unshift(async () => {
+      // The server stops taking requests while running tasks are interrupted (bounded: server.shutdownDrainMs),
+      // so the requests waiting on them answer; connections still open a second later (event streams) are cut.
+      const closing = app.close();
+      await taskService.shutdown();
+      await Promise.race([closing, delay(1_000, undefined, { ref: false })]);
+      app.server.closeAllConnections();
+      await closing;
+    });
 
     let closed = false;
     return {

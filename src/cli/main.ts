@@ -10,6 +10,7 @@ import { HangarError } from '../errors/errors.js';
 import { loadScenarioFile } from '../model/scenario.js';
 import { startScriptedModelServer } from '../model/scripted-model-server.js';
 import { createLogger } from '../telemetry/logger.js';
+import { INTERRUPTED_EXIT_CODE, registerTaskCommands, runTaskInTerminal, taskExitCode, watchInterrupts } from './task-commands.js';
 import { HANGAR_VERSION } from '../version.js';
 
 function parseInteger(label: string) {
@@ -52,19 +53,21 @@ function configFromFlags(flags: ServerFlags) {
   });
 }
 
-/** Ends the process cleanly on SIGINT/SIGTERM after `close` ran. */
-function closeOnSignals(close: () => Promise<void>): void {
+/** Ends the process cleanly on SIGINT/SIGTERM after `close` ran; a second signal exits at once. */
+function closeOnSignals(close: () => Promise<void>, signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals): void => {
-    if (closing) return;
+    if (closing) {
+      process.stderr.write(`\n${signal} again: exiting at once\n`);
+      process.exit(signal === 'SIGINT' ? 130 : 1);
+    }
     closing = true;
     process.stderr.write(`\n${signal}: shutting down\n`);
     close()
       .catch((error: unknown) => process.stderr.write(`shutdown failed: ${(error as Error).message}\n`))
       .finally(() => process.exit(signal === 'SIGINT' ? 130 : 0));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const signal of signals) process.on(signal, onSignal);
 }
 
 /** One line per noteworthy SDK message: the agent's text, its tool calls, their results. */
@@ -181,26 +184,25 @@ export function buildProgram(): Command {
       };
       let embedded: Hangar | undefined;
       let baseUrl = flags.server;
-      if (baseUrl === undefined) {
-        const config = configFromFlags({ ...(flags.config ? { config: flags.config } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), host: '127.0.0.1', port: 0, logLevel: 'warn' });
-        embedded = await createHangar(config, { logger: createLogger(config.logLevel) });
-        closeOnSignals(() => embedded?.close() ?? Promise.resolve());
-        baseUrl = await embedded.listen();
-      }
+      // Ctrl-C cancels the task (through the API, embedded or not); a second one exits at once.
+      const interrupts = watchInterrupts();
       try {
-        const client = new HangarClient(baseUrl);
-        const task = flags.json
-          ? await client.runTask(request)
-          : await client.streamTask(request, {
-              onTaskCreated: (id) => process.stdout.write(`· task ${id}\n`),
-              onMessage: (message) => {
-                for (const line of describeMessage(message)) process.stdout.write(`${line}\n`);
-              },
-            });
+        if (baseUrl === undefined) {
+          const config = configFromFlags({ ...(flags.config ? { config: flags.config } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), host: '127.0.0.1', port: 0, logLevel: 'warn' });
+          embedded = await createHangar(config, { logger: createLogger(config.logLevel) });
+          closeOnSignals(() => embedded?.close() ?? Promise.resolve(), ['SIGTERM']);
+          baseUrl = await embedded.listen();
+        }
+        if (interrupts.interrupted) {
+          process.exitCode = INTERRUPTED_EXIT_CODE;
+          return;
+        }
+        const task = await runTaskInTerminal(new HangarClient(baseUrl), request, { json: flags.json === true, interrupts, printers: { describeMessage, printSummary } });
         if (flags.json) process.stdout.write(`${JSON.stringify(task, null, 2)}\n`);
         else printSummary(task);
-        process.exitCode = task.status === 'succeeded' ? 0 : 1;
+        process.exitCode = taskExitCode(task);
       } finally {
+        interrupts.dispose();
         await embedded?.close();
       }
     });
@@ -297,6 +299,8 @@ export function buildProgram(): Command {
     .action(async (id: string, flags: { server: string; after: number }) => {
       await followEvents(client(flags), id, flags.after);
     });
+
+  registerTaskCommands(program, serverOption, { describeMessage, printSummary });
 
   const model = program.command('model').description('the scripted Anthropic-compatible model server');
   model

@@ -159,6 +159,16 @@ export const configSchema = z
           .positive()
           .default(10 * 1024 * 1024)
           .describe('Largest accepted request body in bytes (initial files included)'),
+        shutdownDrainMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10 * 60_000)
+          .default(15_000)
+          .describe(
+            'At shutdown (SIGTERM, SIGINT, close()), how long Hangar waits for the running tasks it interrupts to stop and their sandboxes to go; ' +
+              'tasks still stopping then are recorded interrupted and their sandboxes destroyed with the provider',
+          ),
         allowedHosts: z
           .array(z.string().min(1))
           .optional()
@@ -168,7 +178,7 @@ export const configSchema = z
           ),
       })
       .strict()
-      .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 10 * 1024 * 1024 }),
+      .default({ host: '127.0.0.1', port: 8080, bodyLimitBytes: 10 * 1024 * 1024, shutdownDrainMs: 15_000 }),
     store: z
       .object({
         driver: z.enum(['sqlite']).default('sqlite').describe('Metadata store adapter'),

@@ -12,8 +12,11 @@ import { costOfUsageByModel } from '../gateway/pricing.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { Admission } from './admission.js';
+import type { EventHub } from './event-hub.js';
 import { agentSandboxSpec, resolveResources } from './resources.js';
-import { ZERO_USAGE, type Store, type TaskRecord } from '../store/store.js';
+import { ZERO_USAGE, type Store, type TaskError, type TaskRecord } from '../store/store.js';
+import { drainTasks } from './task-drain.js';
+import { taskEventWriter, type TaskEventWriter, type TaskStopReason } from './task-events.js';
 import { collectChanges, digestWorkspace } from './workspace-collection.js';
 
 export interface TaskInput {
@@ -44,6 +47,8 @@ export interface TaskServiceDependencies {
   logger: Logger;
   /** Counts live sandboxes against sandbox.maxLive (none: no ceiling). */
   admission?: Admission;
+  /** Where task events go (task-events.ts); none: tasks have no event stream. */
+  events?: EventHub;
 }
 
 export interface TaskService {
@@ -51,12 +56,45 @@ export interface TaskService {
   run(input: TaskInput, hooks?: TaskRunHooks): Promise<TaskRecord>;
   get(id: string): Promise<TaskRecord>;
   list(query: { status?: TaskRecord['status']; limit: number; before?: string }): Promise<TaskRecord[]>;
+  /**
+   * Cancels a running task: its CLI and every process of its sandbox are killed, the sandbox is
+   * destroyed, and the record ends `cancelled` (error CANCELLED), which this resolves with.
+   * TASK_NOT_FOUND when unknown; TASK_NOT_RUNNING when it already finished (or finishes first).
+   */
+  cancel(id: string): Promise<TaskRecord>;
+  /** True while this process runs the task (its events may still grow). */
+  isRunning(id: string): boolean;
   /** Marks tasks left running by a previous process as interrupted. */
   recover(): Promise<number>;
-  /** Interrupts running tasks and waits for their sandboxes to be destroyed. */
+  /**
+   * Refuses new tasks, interrupts running ones (recorded `interrupted`) and waits for their sandboxes to
+   * be destroyed, at most server.shutdownDrainMs; tasks still stopping then are recorded interrupted and
+   * left to the sandbox provider's close(). Logs what it waits for and what it cut. Idempotent.
+   */
   shutdown(): Promise<void>;
   readonly runningCount: number;
 }
+
+interface RunningTask {
+  done: Promise<TaskRecord>;
+  /** Asks the task to stop (the first reason wins): aborts the agent and kills its sandbox's processes. */
+  stop(reason: TaskStopReason): void;
+  events: TaskEventWriter;
+}
+
+/** What a stopped task's record says, by why it stopped. */
+function stoppedError(reason: TaskStopReason, timeoutMs: number): TaskError {
+  switch (reason) {
+    case 'cancelled':
+      return { code: 'CANCELLED', message: 'the task was cancelled by a client (POST /v1/tasks/:id/cancel); its processes were killed and its sandbox destroyed' };
+    case 'shutdown':
+      return { code: 'INTERRUPTED', message: 'the server shut down while the task was running; its processes were killed and its sandbox destroyed' };
+    case 'timeout':
+      return { code: 'INTERRUPTED', message: `task exceeded its timeout of ${timeoutMs} ms` };
+  }
+}
+
+const stoppedStatus = (reason: TaskStopReason): TaskRecord['status'] => (reason === 'cancelled' ? 'cancelled' : 'interrupted');
 
 /**
  * When the task's deadline had already passed as the agent stopped, collection still gets this long to
@@ -74,19 +112,30 @@ export function assertWorkspaceRelativePath(file: string): void {
 
 export function createTaskService(dependencies: TaskServiceDependencies): TaskService {
   const { config, store, sandboxProvider, gateway, claudeExecutable, logger } = dependencies;
-  const running = new Map<string, { abort: AbortController; done: Promise<TaskRecord> }>();
+  const running = new Map<string, RunningTask>();
+  let shuttingDown: Promise<void> | undefined;
 
+  interface Execution {
+    abort: AbortController;
+    /** The task's sandbox, once created: stop() kills its processes. */
+    sandbox?: Sandbox;
+    events: TaskEventWriter;
+  }
 
-  const execute = async (task: TaskRecord, input: TaskInput, resources: ResourceLimits, abort: AbortController, hooks: TaskRunHooks): Promise<TaskRecord> => {
+  const execute = async (task: TaskRecord, input: TaskInput, resources: ResourceLimits, execution: Execution, hooks: TaskRunHooks): Promise<TaskRecord> => {
+    const { abort, events } = execution;
     const started = Date.now();
     const log = logger.child({ taskId: task.id });
     let sandbox: Sandbox | undefined;
     let destroying: Promise<void> | undefined;
     const stderrTail: string[] = [];
-    const timeout = setTimeout(() => abort.abort(), config.agent.taskTimeoutMs);
+    const stopReason = (): TaskStopReason | undefined => (abort.signal.aborted ? (abort.signal.reason as TaskStopReason) : undefined);
     try {
       // No id: the provider may hand out a sandbox it made ahead of need (warm pool).
       sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, resources));
+      execution.sandbox = sandbox;
+      if (abort.signal.aborted) throw new HangarError('CONFLICT', 'the task was stopped before its agent started');
+      events.started(sandbox.id);
       for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
       const before = await digestWorkspace(sandbox, config.agent.fileCollection, abort.signal);
       const token = gateway.registerSession(task.id);
@@ -102,7 +151,10 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         ...(task.options.model ? { model: task.options.model as string } : {}),
         maxRetries: config.agent.maxRetries,
         abortSignal: abort.signal,
-        ...(hooks.onMessage ? { onMessage: hooks.onMessage } : {}),
+        onMessage: (message) => {
+          events.message(message);
+          hooks.onMessage?.(message);
+        },
         onStderr: (chunk) => {
           stderrTail.push(chunk);
           if (stderrTail.length > 50) stderrTail.shift();
@@ -111,8 +163,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       gateway.revokeSession(task.id);
       // Nothing the agent left behind runs on while its files are collected.
       await sandbox.stopProcesses?.();
-      // The task's deadline covers collection too; a task stopped by it still reports what it can, briefly.
-      const collectionSignal = abort.signal.aborted ? AbortSignal.timeout(LATE_COLLECTION_MS) : abort.signal;
+      // The task's deadline covers collection too; a task stopped by it or cancelled still reports what it
+      // can, briefly; at shutdown, files are reported from their stat identity only (no reads).
+      const collectionSignal = !abort.signal.aborted ? abort.signal : stopReason() === 'shutdown' ? AbortSignal.abort() : AbortSignal.timeout(LATE_COLLECTION_MS);
       const [{ files, report: fileCollection }, stats] = await Promise.all([collectChanges(sandbox, before, config.agent.fileCollection, collectionSignal), sandbox.stats()]);
       // Everything the record needs is read: the sandbox goes while the record is written.
       destroying = sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
@@ -121,8 +174,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       const succeeded = result !== undefined && result.subtype === 'success' && !result.is_error;
       let error: TaskRecord['error'] = null;
       if (!succeeded) {
-        if (abort.signal.aborted) {
-          error = { code: 'INTERRUPTED', message: Date.now() - started >= config.agent.taskTimeoutMs ? `task exceeded its timeout of ${config.agent.taskTimeoutMs} ms` : 'task was interrupted' };
+        const reason = stopReason();
+        if (reason !== undefined) {
+          error = stoppedError(reason, config.agent.taskTimeoutMs);
         } else if (result === undefined) {
           error = { code: outcome.error?.code ?? 'AGENT_FAILED', message: `${outcome.error?.message ?? 'agent failed'}${stderrTail.length > 0 ? ` (stderr: ${stderrTail.join('').slice(-500).trim()})` : ''}` };
         } else if (result.subtype === 'success') {
@@ -134,7 +188,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         if (stats.oomKills > 0) error.message += ` (the sandbox's memory limit of ${resources.memoryMb} MiB OOM-killed ${stats.oomKills} process(es))`;
       }
       return await store.tasks.update(task.id, {
-        status: succeeded ? 'succeeded' : abort.signal.aborted ? 'interrupted' : 'failed',
+        status: succeeded ? 'succeeded' : stopReason() !== undefined ? stoppedStatus(stopReason()!) : 'failed',
         finishedAt: new Date().toISOString(),
         durationMs: Date.now() - started,
         result: result !== undefined && result.subtype === 'success' ? result.result : null,
@@ -148,20 +202,21 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         sandboxReport: { sandboxId: sandbox.id, oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests, fileCollection },
       });
     } catch (caught) {
+      const reason = stopReason();
       const failure = caught instanceof HangarError ? caught : new HangarError('INTERNAL', (caught as Error).message, { cause: caught });
-      log.error({ err: caught, sandboxId: sandbox?.id }, 'task failed');
+      if (reason === undefined) log.error({ err: caught, sandboxId: sandbox?.id }, 'task failed');
+      else log.info({ reason, sandboxId: sandbox?.id }, 'task stopped before its agent finished');
       const metered = gateway.usage(task.id);
       return await store.tasks.update(task.id, {
-        status: 'failed',
+        status: reason !== undefined ? stoppedStatus(reason) : 'failed',
         finishedAt: new Date().toISOString(),
         durationMs: Date.now() - started,
-        error: { code: failure.code, message: failure.message },
+        error: reason !== undefined ? stoppedError(reason, config.agent.taskTimeoutMs) : { code: failure.code, message: failure.message },
         usage: metered.total,
         usageByModel: metered.byModel,
         costUsd: costOfUsageByModel(config.pricing, metered.byModel),
       });
     } finally {
-      clearTimeout(timeout);
       gateway.forgetSession(task.id);
       if (sandbox !== undefined) {
         await (destroying ?? sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed')));
@@ -171,6 +226,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
 
   return {
     async run(input, hooks = {}) {
+      if (shuttingDown !== undefined) throw new HangarError('SANDBOX_UNAVAILABLE', 'the server is shutting down and takes no new tasks');
       const resources = resolveResources(config, input.resources);
       for (const file of Object.keys(input.files ?? {})) assertWorkspaceRelativePath(file);
       const task: TaskRecord = {
@@ -205,16 +261,45 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         slot?.release();
         throw error;
       });
+      const events = taskEventWriter(dependencies.events, task.id, logger);
+      events.created(task);
       hooks.onCreated?.(task);
-      const abort = new AbortController();
-      const done = execute(task, input, resources, abort, hooks);
-      running.set(task.id, { abort, done });
+      const execution: Execution = { abort: new AbortController(), events };
+      const stop = (reason: TaskStopReason): void => {
+        if (execution.abort.signal.aborted) return;
+        logger.info({ taskId: task.id, reason }, 'stopping task');
+        events.stopping(reason);
+        execution.abort.abort(reason);
+        // The CLI and everything the agent started die now, whatever the SDK does with the abort.
+        void execution.sandbox?.stopProcesses?.().catch((error: unknown) => logger.warn({ err: error, taskId: task.id }, 'stopping the sandbox processes failed'));
+      };
+      const timeout = setTimeout(() => stop('timeout'), config.agent.taskTimeoutMs);
+      const done = execute(task, input, resources, execution, hooks).then(async (final) => {
+        await events.finished(final);
+        return final;
+      });
+      running.set(task.id, { done, stop, events });
       try {
         return await done;
       } finally {
+        clearTimeout(timeout);
         running.delete(task.id);
         slot?.release();
       }
+    },
+    async cancel(id) {
+      const entry = running.get(id);
+      if (entry === undefined) {
+        const task = await this.get(id);
+        throw new HangarError('TASK_NOT_RUNNING', task.status === 'running' ? `task ${id} is not running in this server` : `task ${id} already ${task.status}; only a running task can be cancelled`);
+      }
+      entry.stop('cancelled');
+      const final = await entry.done;
+      if (final.status !== 'cancelled') throw new HangarError('TASK_NOT_RUNNING', `task ${id} ${final.status} before it could be cancelled`);
+      return final;
+    },
+    isRunning(id) {
+      return running.has(id);
     },
     async get(id) {
       const task = await store.tasks.get(id);
@@ -227,10 +312,16 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     recover() {
       return store.tasks.interruptRunning({ code: 'INTERRUPTED', message: 'the server stopped while the task was running' });
     },
-    async shutdown() {
-      const inFlight = [...running.values()];
-      for (const entry of inFlight) entry.abort.abort();
-      await Promise.allSettled(inFlight.map((entry) => entry.done));
+    shutdown() {
+      shuttingDown ??= drainTasks(running, {
+        drainMs: config.server.shutdownDrainMs,
+        logger,
+        cut: async (id, entry) => {
+          const final = await store.tasks.update(id, { status: 'interrupted', finishedAt: new Date().toISOString(), error: { code: 'INTERRUPTED', message: `the server shut down while the task was running; it was still stopping after server.shutdownDrainMs (${config.server.shutdownDrainMs} ms)` } });
+          await entry.events.finished(final);
+        },
+      }).then(() => undefined);
+      return shuttingDown;
     },
     get runningCount() {
       return running.size;

@@ -9,7 +9,8 @@ export interface TokenUsage {
   cacheReadInputTokens: number;
 }
 
-export type TaskStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+/** cancelled: a client cancelled it (POST /v1/tasks/:id/cancel); interrupted: the server stopped it (shutdown, crash, timeout). */
+export type TaskStatus = 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
 
 export interface FileChange {
   /** Path relative to the workspace; bytes that are not valid UTF-8 show as U+FFFD (see pathBase64). */
