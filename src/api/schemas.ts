@@ -1,6 +1,7 @@
 // Request schema pieces shared by the task and session routes.
 import { z } from 'zod';
 import type { HangarConfig } from '../config/config.js';
+import { describeWorkspaceFileProblem, workspaceFileProblems, workspaceFilesDiskProblem } from '../sessions/workspace-files.js';
 
 /** Sandbox limits a request may ask for, bounded by the configured maximum. */
 export function resourcesSchema(config: HangarConfig) {
@@ -17,10 +18,28 @@ export function resourcesSchema(config: HangarConfig) {
 /** Names of the tools an agent may use. */
 export const allowedToolsSchema = z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'tool names are letters, digits and underscores')).max(64);
 
-/** Initial workspace files: relative path -> UTF-8 content. */
+/**
+ * Initial workspace files: relative path -> UTF-8 content. Paths are checked here (workspace-files.ts);
+ * whether they fit the disk, by filesFitDisk on the whole body (and by the service, for shared sandboxes).
+ */
 export const workspaceFilesSchema = z
   .record(z.string().min(1).max(1024), z.string())
-  .refine((files) => Object.keys(files).length <= 10_000, 'at most 10000 files');
+  .refine((files) => Object.keys(files).length <= 10_000, 'at most 10000 files')
+  .superRefine((files, context) => {
+    for (const problem of workspaceFileProblems(files)) context.addIssue({ code: 'custom', message: describeWorkspaceFileProblem(problem) });
+  });
+
+/**
+ * Object-level check of a task or session body: its files fit the disk its sandbox will have
+ * (resources.diskMb, or the configured default). A session in a shared sandbox is checked by the service.
+ */
+export function filesFitDisk(config: HangarConfig) {
+  return (body: { files?: Record<string, string> | undefined; resources?: { diskMb?: number | undefined } | undefined }, context: z.RefinementCtx): void => {
+    if (body.files === undefined) return;
+    const problem = workspaceFilesDiskProblem(body.files, body.resources?.diskMb ?? config.sandbox.defaults.diskMb);
+    if (problem !== undefined) context.addIssue({ code: 'custom', path: ['files'], message: problem });
+  };
+}
 
 /** Free-form string labels of a session. */
 export const metadataSchema = z

@@ -1,17 +1,18 @@
 // The HTTP API: Fastify with zod validation (fastify-type-provider-zod), an OpenAPI document built
 // from the same schemas, and one error format: { error: { code, message, details? } }.
 import swagger from '@fastify/swagger';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
-import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
-import { HangarError, type ErrorBody } from '../errors/errors.js';
 import type { Admission } from '../sessions/admission.js';
 import type { EventHub } from '../sessions/event-hub.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { TaskService } from '../sessions/task-service.js';
 import type { Store } from '../store/store.js';
 import { allowedHostNames, isAllowedHost } from './host-check.js';
+import { errorBody, errorServerOptions, registerErrorHandling } from './http-errors.js';
+import { documentErrors } from './openapi-errors.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 
@@ -27,50 +28,23 @@ export interface ApiDependencies {
   admission?: Admission;
 }
 
-function errorBody(code: ErrorBody['error']['code'], message: string, details?: unknown): ErrorBody {
-  return details === undefined ? { error: { code, message } } : { error: { code, message, details } };
-}
-
-/** Maps any thrown error to an HTTP status and Hangar's error body. */
-function toHttpError(error: FastifyError | HangarError | Error): { status: number; body: ErrorBody } {
-  if (error instanceof HangarError) return { status: error.httpStatus, body: error.toBody() };
-  if (hasZodFastifySchemaValidationErrors(error)) {
-    const details = error.validation.map((issue) => ({
-      path: issue.instancePath.replace(/^\//, '').replaceAll('/', '.') || '(body)',
-      message: issue.message ?? 'invalid',
-    }));
-    const summary = details.map((detail) => `${detail.path}: ${detail.message}`).join('; ');
-    return { status: 400, body: errorBody('VALIDATION_FAILED', `invalid request: ${summary}`, details) };
-  }
-  const fastifyError = error as FastifyError;
-  switch (fastifyError.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return { status: 400, body: errorBody('INVALID_JSON', `request body is not valid JSON: ${error.message}`) };
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, body: errorBody('PAYLOAD_TOO_LARGE', 'request body is larger than the server accepts (server.bodyLimitBytes)') };
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, body: errorBody('UNSUPPORTED_MEDIA_TYPE', 'send the request body as application/json') };
-    default:
-      break;
-  }
-  if (error instanceof SyntaxError && fastifyError.statusCode === 400) {
-    return { status: 400, body: errorBody('INVALID_JSON', `request body is not valid JSON: ${error.message}`) };
-  }
-  if (typeof fastifyError.statusCode === 'number' && fastifyError.statusCode >= 400 && fastifyError.statusCode < 500) {
-    return { status: fastifyError.statusCode, body: errorBody('BAD_REQUEST', error.message) };
-  }
-  return { status: 500, body: errorBody('INTERNAL', 'internal error; the server log has the details') };
-}
-
 export async function buildApiServer(dependencies: ApiDependencies): Promise<FastifyInstance> {
   const { config, logger } = dependencies;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimitBytes,
+    ...errorServerOptions(),
   }).withTypeProvider<ZodTypeProvider>();
   // The API speaks JSON only; other bodies get 415 instead of reaching validation as strings.
   app.removeContentTypeParser('text/plain');
+  // An empty JSON body is no body: routes whose body is optional take it, the others name the missing body.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text === '') done(null, undefined);
+    else parseJson(request, text, done);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
 
@@ -84,14 +58,9 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
       },
     },
     transform: jsonSchemaTransform,
+    transformObject: (documents) => ('openapiObject' in documents ? documentErrors(documents.openapiObject) : documents.swaggerObject),
   });
 
-  app.setErrorHandler((error, request, reply) => {
-    const { status, body } = toHttpError(error as FastifyError);
-    if (status >= 500) request.log.error({ err: error }, 'request failed');
-    if (error instanceof HangarError && error.retryAfterSec !== undefined) void reply.header('retry-after', String(error.retryAfterSec));
-    void reply.status(status).send(body);
-  });
   // DNS rebinding: a loopback-bound server answers only requests that name it (host-check.ts).
   const hostNames = allowedHostNames(config.server.host, config.server.allowedHosts);
   if (hostNames !== undefined) {
@@ -103,9 +72,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
       return reply.status(421).send(errorBody('HOST_NOT_ALLOWED', `Host ${JSON.stringify(shown)} is not a name of this server (server.allowedHosts)`));
     });
   }
-  app.setNotFoundHandler((request, reply) => {
-    void reply.status(404).send(errorBody('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`));
-  });
+  registerErrorHandling(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {

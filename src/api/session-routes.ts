@@ -1,16 +1,21 @@
 // Routes of sessions (long-running and hybrid), their messages, events (SSE with replay),
 // schedules, forks, and shared sandboxes.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import type { CheckpointRecord, QueuedMessage, SessionRecord } from '../store/store.js';
-import { allowedToolsSchema, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
+import { allowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './server.js';
 import { openEventStream } from './sse.js';
 
 const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const;
 const idParams = z.object({ id: z.string().min(1).max(200) }).strict();
+
+/** For routes whose body is optional: no body (or an empty one) is the empty object. */
+async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
+  if (request.body === null || request.body === undefined) request.body = {};
+}
 
 function createSessionSchema(config: ApiDependencies['config']) {
   return z
@@ -29,7 +34,11 @@ function createSessionSchema(config: ApiDependencies['config']) {
       metadata: metadataSchema.optional(),
       sandboxId: z.string().min(1).max(200).optional().describe('Run inside this shared sandbox (POST /v1/sandboxes)'),
     })
-    .strict();
+    .strict()
+    .superRefine((body, context) => {
+      // A shared sandbox has its own disk: the service checks files against it.
+      if (body.sandboxId === undefined) filesFitDisk(config)(body, context);
+    });
 }
 
 /** The public view of a session. */
@@ -145,13 +154,14 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
   routes.post(
     '/v1/sessions/:id/fork',
     {
+      preValidation: emptyBodyAsObject,
       schema: {
         params: idParams,
         body: z
           .object({ checkpointId: z.string().min(1).max(200).optional(), metadata: metadataSchema.optional() })
           .strict()
           .default({}),
-        description: 'New session from a checkpoint: workspace and transcript copied, the original untouched',
+        description: 'New session from a checkpoint: workspace and transcript copied, the original untouched (the body is optional)',
       },
     },
     async (request, reply) => reply.status(201).send(presentSession(await sessionManager.fork(request.params.id, request.body))),
@@ -235,7 +245,10 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
 
   routes.post(
     '/v1/sandboxes',
-    { schema: { body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}), description: 'Create a sandbox shared by several sessions' } },
+    {
+      preValidation: emptyBodyAsObject,
+      schema: { body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}), description: 'Create a sandbox shared by several sessions (the body is optional)' },
+    },
     async (request, reply) => reply.status(201).send(await sessionManager.createSharedSandbox(request.body)),
   );
   routes.get('/v1/sandboxes/:id', { schema: { params: idParams } }, async (request) => sessionManager.getSharedSandbox(request.params.id));

@@ -29,7 +29,7 @@ import {
 import type { EventHub } from './event-hub.js';
 import { nextRunAfter, parseInterval, validateCron } from './schedule-timing.js';
 import { agentSandboxSpec, resolveResources } from './resources.js';
-import { assertWorkspaceRelativePath } from './task-service.js';
+import { assertWorkspaceFiles } from './workspace-files.js';
 import { overrideSessionStore, transcriptUpTo } from './transcript-views.js';
 import { createAdmission, type Admission } from './admission.js';
 import { createCheckpointKeeper } from './checkpoint-keeper.js';
@@ -307,7 +307,10 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     if (current.idleTimer) clearTimeout(current.idleTimer);
     const timeoutMs = optionsOf(session).idleTimeoutSec * 1000;
     current.idleTimer = setTimeout(() => {
-      manager.hibernate(session.id).catch((error: unknown) => logger.error({ err: error, sessionId: session.id }, 'hibernation failed'));
+      manager.hibernate(session.id).catch((error: unknown) => {
+        // Closed meanwhile: nothing is left to hibernate.
+        if (!(error instanceof HangarError && error.code === 'SESSION_CLOSED')) logger.error({ err: error, sessionId: session.id }, 'hibernation failed');
+      });
     }, timeoutMs);
     current.idleTimer.unref();
   };
@@ -495,7 +498,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       }
       await store.schedules.update(schedule.id, { nextRunAt, lastRunAt: now.toISOString() });
       await manager.send(schedule.sessionId, schedule.prompt, `schedule:${schedule.id}`).catch(async (error: unknown) => {
-        if (!(error instanceof HangarError && error.code === 'CAPACITY_EXCEEDED')) throw error;
+        if (!(error instanceof HangarError && (error.code === 'CAPACITY_EXCEEDED' || error.code === 'BUDGET_EXCEEDED'))) throw error;
         await publish(schedule.sessionId, 'schedule_skipped', { scheduleId: schedule.id, reason: error.message });
       });
     }
@@ -506,13 +509,16 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       if (input.pattern === 'hybrid' && input.sandboxId !== undefined) {
         throw new HangarError('VALIDATION_FAILED', 'a hybrid session runs each turn in a fresh sandbox and cannot use a shared sandbox');
       }
-      for (const file of Object.keys(input.files ?? {})) assertWorkspaceRelativePath(file);
+      const options = resolveOptions(input);
+      let diskMb = options.resources.diskMb;
       if (input.sandboxId !== undefined) {
         const shared = await requireSharedRecord(input.sandboxId);
         if (shared.status !== 'active' || !sharedSandboxes.has(shared.id)) throw new HangarError('SANDBOX_NOT_FOUND', `sandbox ${input.sandboxId} is closed`);
+        diskMb = (shared.resources as unknown as ResourceLimits).diskMb;
       }
+      // Checked before anything is created: a refused create leaves no session and no sandbox.
+      assertWorkspaceFiles(input.files, { diskMb });
       if (input.sandboxId === undefined && (input.prompt !== undefined || Object.keys(input.files ?? {}).length > 0)) admission.assertRoom('a new session');
-      const options = resolveOptions(input);
       const now = new Date().toISOString();
       let session: SessionRecord = {
         id: `sess_${randomUUID().replaceAll('-', '')}`,
@@ -540,19 +546,27 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const files = Object.entries(input.files ?? {});
       if (files.length > 0) {
         // Initial files become checkpoint 0: every pattern restores its workspace from it.
-        const { sandbox, ownsSandbox } = await createSandboxFor(session);
+        let placed: { sandbox: Sandbox; ownsSandbox: boolean } | undefined;
         try {
-          for (const [file, content] of files) await sandbox.writeFile(file, content);
-          const checkpoint = await takeCheckpoint(session, 0, sandbox, '', undefined);
+          placed = await createSandboxFor(session);
+          for (const [file, content] of files) await placed.sandbox.writeFile(file, content);
+          const checkpoint = await takeCheckpoint(session, 0, placed.sandbox, '', undefined);
           session = await store.sessions.update(session.id, { lastCheckpointId: checkpoint.id });
-        } finally {
-          if (input.pattern === 'long-running' && ownsSandbox) {
-            live.set(session.id, { sandbox, ownsSandbox, agent: undefined, idleTimer: undefined });
-            // A session that gets no message hibernates like any idle one.
-            if (input.prompt === undefined) armIdleTimer(session);
-          } else if (ownsSandbox) {
-            await sandbox.destroy();
-          }
+        } catch (error) {
+          // What validation could not foresee (a full disk, a shared workspace in the way): the session
+          // is recorded as failed with the reason, and keeps no sandbox.
+          if (placed?.ownsSandbox === true) await placed.sandbox.destroy().catch((caught: unknown) => logger.error({ err: caught, sessionId: session.id }, 'sandbox destroy failed'));
+          else if (session.sandboxId !== null) sharedSandboxes.get(session.sandboxId)?.members.delete(session.id);
+          const failure = error instanceof HangarError ? error : new HangarError('SANDBOX_FAILED', (error as Error).message, { cause: error });
+          await setStatus(session.id, 'failed', { error: { code: failure.code, message: `writing the initial files failed: ${failure.message}` } });
+          throw failure;
+        }
+        if (input.pattern === 'long-running' && placed.ownsSandbox) {
+          live.set(session.id, { sandbox: placed.sandbox, ownsSandbox: true, agent: undefined, idleTimer: undefined });
+          // A session that gets no message hibernates like any idle one.
+          if (input.prompt === undefined) armIdleTimer(session);
+        } else if (placed.ownsSandbox) {
+          await placed.sandbox.destroy();
         }
       }
       if (input.prompt !== undefined) await manager.send(session.id, input.prompt);
@@ -562,6 +576,12 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     async send(sessionId, prompt, source = 'api') {
       const session = await requireSession(sessionId);
       if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed and takes no more messages`);
+      const { maxBudgetUsd } = optionsOf(session);
+      if (maxBudgetUsd !== null && session.costUsd >= maxBudgetUsd) {
+        throw new HangarError('BUDGET_EXCEEDED', `session ${sessionId} spent $${session.costUsd.toFixed(6)} of its $${maxBudgetUsd} budget and takes no more messages`, {
+          details: { costUsd: session.costUsd, maxBudgetUsd },
+        });
+      }
       // A session without a live sandbox (hibernated, hybrid) needs a new one for this message.
       if (!live.has(sessionId) && session.sandboxId === null) admission.assertRoom(`session ${sessionId}`);
       const message = await store.messages.enqueue({ id: `msg_${randomUUID().replaceAll('-', '')}`, sessionId, prompt, source, createdAt: new Date().toISOString() });
@@ -634,7 +654,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     },
 
     async interrupt(sessionId) {
-      await requireSession(sessionId);
+      const session = await requireSession(sessionId);
+      if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed: it has no turn to interrupt`);
       const messageId = runningTurns.get(sessionId);
       const agent = live.get(sessionId)?.agent;
       if (messageId === undefined || agent === undefined) return { interrupted: false };
@@ -648,6 +669,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       await requireSession(sessionId);
       return withSessionLock(sessionId, async () => {
         const session = await requireSession(sessionId);
+        if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed and cannot be hibernated`);
         if (session.status !== 'idle' || !live.has(sessionId) || session.sandboxId !== null) return session;
         if ((await store.messages.nextQueued(sessionId)) !== undefined) return session;
         await retire(sessionId);

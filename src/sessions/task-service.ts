@@ -18,6 +18,7 @@ import { ZERO_USAGE, type Store, type TaskError, type TaskRecord } from '../stor
 import { drainTasks } from './task-drain.js';
 import { taskEventWriter, type TaskEventWriter, type TaskStopReason } from './task-events.js';
 import { collectChanges, digestWorkspace } from './workspace-collection.js';
+import { assertWorkspaceFiles } from './workspace-files.js';
 
 export interface TaskInput {
   prompt: string;
@@ -228,7 +229,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     async run(input, hooks = {}) {
       if (shuttingDown !== undefined) throw new HangarError('SANDBOX_UNAVAILABLE', 'the server is shutting down and takes no new tasks');
       const resources = resolveResources(config, input.resources);
-      for (const file of Object.keys(input.files ?? {})) assertWorkspaceRelativePath(file);
+      // Checked before the task is recorded or a sandbox made (workspace-files.ts, shared with sessions).
+      assertWorkspaceFiles(input.files, { diskMb: resources.diskMb });
       const task: TaskRecord = {
         id: `task_${randomUUID().replaceAll('-', '')}`,
         status: 'running',
