@@ -1,6 +1,6 @@
 // Session limits and control end to end: interrupt, budget, context-window warning.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SessionEventView } from '../../src/client/hangar-client.js';
+import { HangarApiError, type SessionEventView } from '../../src/client/hangar-client.js';
 import { eventually, startHarness, type Harness } from '../helpers/hangar-harness.js';
 
 const say = (text: string, extra: Record<string, unknown> = {}) => ({ ...extra, content: [{ type: 'text' as const, text }] });
@@ -42,12 +42,15 @@ describe('session limits and control', () => {
     const afterFirst = await idleAfter(harness, session.id, 1);
     expect(afterFirst.costUsd).toBeGreaterThan(0.001);
     const callsBefore = harness.model.requests.filter((request) => request.kind === 'main').length;
-    await harness.client.sendMessage(session.id, 'second');
-    const messages = await eventually(async () => {
-      const list = await harness.client.listMessages(session.id);
-      return list[1]?.status === 'failed' ? list : undefined;
-    }, 30_000, 'the refused turn');
-    expect(messages[1]?.error?.code).toBe('BUDGET_EXCEEDED');
+    // Refused when sent (402), not accepted and failed later: nothing is queued.
+    const refused = await harness.client.sendMessage(session.id, 'second').then(
+      () => undefined,
+      (error: unknown) => error as HangarApiError,
+    );
+    expect(refused).toBeInstanceOf(HangarApiError);
+    expect(refused?.status).toBe(402);
+    expect(refused?.code).toBe('BUDGET_EXCEEDED');
+    expect(await harness.client.listMessages(session.id)).toHaveLength(1);
     expect(harness.model.requests.filter((request) => request.kind === 'main').length).toBe(callsBefore);
     await harness.client.closeSession(session.id);
   });
