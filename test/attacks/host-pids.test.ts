@@ -1,14 +1,19 @@
 // Attack: every sandbox forks as many processes as it can. Each sandbox's own pids.max holds its
 // fork bomb; the parent group's pids.max must hold the sum of all sandboxes when that sum exceeds
 // it (a host with pid_max 32768 ran out with ~64 sandboxes at 512 pids before the parent had one).
-// A small ceiling (80) under two sandboxes of 64 pids each shows it.
+// A small ceiling (80) under two sandboxes of 64 pids each shows it. Run twice: by processes the
+// test spawns in sandboxes of the provider, and by two real agents through their Bash tools in two
+// concurrent tasks, each fork-bombing its own sandbox under a harness with a parent group of its own.
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TaskView } from '../../src/client/hangar-client.js';
 import { detectCgroupLayout } from '../../src/sandbox/cgroups.js';
-import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
+import { cliSpawns, eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
 
 const CEILING = 80;
@@ -30,13 +35,18 @@ kill 'KILL', @kids; waitpid($_, 0) for @kids;
 
 const isRoot = process.getuid?.() === 0;
 const parent = `hangar-test-pids-${randomBytes(4).toString('hex')}`;
+/** The agents' harness has a parent group of its own: the host's real `hangar` ceiling is never touched. */
+const agentParent = `hangar-test-pids-agent-${randomBytes(4).toString('hex')}`;
 const roots: string[] = [];
 
 afterAll(async () => {
   await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
   const layout = await detectCgroupLayout().catch(() => undefined);
   const hierarchies = layout === undefined ? [] : [layout.unifiedRoot, layout.killRoot, ...Object.values(layout.v1Roots)];
-  for (const root of new Set(hierarchies)) if (root !== undefined) await rmdir(path.join(root, parent)).catch(() => undefined);
+  for (const root of new Set(hierarchies)) {
+    if (root === undefined) continue;
+    for (const name of [parent, agentParent]) await rmdir(path.join(root, name)).catch(() => undefined);
+  }
 });
 
 /** Resolves with the first line the process prints. */
@@ -87,4 +97,136 @@ describe.skipIf(!isRoot)('attack: fork bombs in several sandboxes', () => {
       await provider.close();
     }
   }, 120_000);
+});
+
+/** Ceiling of the agents' parent group: room for one sandbox at its own limit and the other's CLI, not for both. */
+const AGENT_CEILING = 150;
+const AGENT_SANDBOX_PIDS = 100;
+/** Seconds each agent's bomb holds its children: long enough for both bombs to overlap. */
+const AGENT_BOMB_SEC = 25;
+/** Children each bomb lets go once fork fails, so that both CLIs can still start threads. */
+const AGENT_BOMB_MARGIN = 20;
+
+/**
+ * Forks sleeping children until fork fails, prints how many it had then (held) and the error, lets
+ * <margin> of them go, holds the rest for <seconds>, then kills and reaps them all. The margin is
+ * what keeps the CLIs alive: a CLI that cannot start a thread aborts (measured: bombs that held every
+ * slot, or kept retrying failed forks, made both CLIs exit with code 134 and neither task reported).
+ */
+const AGENT_FORK_SCRIPT = String.raw`
+use strict; use warnings; use POSIX (); $| = 1;
+my ($seconds, $margin) = @ARGV; my @kids; my $error = '';
+while (1) { my $pid = fork(); if (!defined $pid) { $error = "$!"; last } if ($pid == 0) { sleep $seconds + 30; POSIX::_exit(0) } push @kids, $pid; last if @kids >= 1000 }
+my $held = @kids;
+my @freed = splice(@kids, 0, $margin); kill 'KILL', @freed; waitpid($_, 0) for @freed;
+sleep $seconds;
+kill 'KILL', @kids; waitpid($_, 0) for @kids;
+print "held=$held error=$error\n";
+`;
+
+/** Host processes running as a uid, zombies aside. */
+function processesOf(uid: number): string[] {
+  const lines = execFileSync('ps', ['-eo', 'uid=,pid=,stat=,comm='], { encoding: 'utf8' }).split('\n');
+  return lines.filter((line) => {
+    const [owner, , state] = line.trim().split(/\s+/);
+    return Number(owner) === uid && !state?.startsWith('Z');
+  });
+}
+
+const readCount = (file: string): Promise<number> => readFile(file, 'utf8').then((text) => Number(text.trim()));
+
+describe.skipIf(!isRoot)('attack: fork bombs by two agents through Bash, at once', () => {
+  let harness: Harness;
+  let parentPidsDir: string;
+  let tasks: TaskView[];
+  /** Parent pids.current and each live sandbox's pids.current (by sandbox id), sampled during the tasks. */
+  const samples: Array<{ parent: number; sandboxes: Record<string, number> }> = [];
+
+  beforeAll(async () => {
+    const layout = await detectCgroupLayout();
+    parentPidsDir = path.join(layout.version === 'v2' ? layout.unifiedRoot! : layout.v1Roots.pids!, agentParent);
+    harness = await startHarness({
+      scenario: { replies: [] },
+      cgroupParent: agentParent,
+      config: {
+        sandbox: {
+          // No warm sandboxes: every process in the parent group belongs to one of the two tasks.
+          warmPoolSize: 0,
+          hostLimits: { pids: AGENT_CEILING },
+          defaults: { memoryMb: 512, cpus: 1, diskMb: 64, pids: AGENT_SANDBOX_PIDS },
+        },
+      },
+    });
+    const command = `cat > /tmp/bomb.pl <<'EOF'\n${AGENT_FORK_SCRIPT}\nEOF\nperl /tmp/bomb.pl ${AGENT_BOMB_SEC} ${AGENT_BOMB_MARGIN}; echo "bomb-exit=$?"`;
+    harness.model.setScenario({
+      replies: [
+        { match: { lastUserText: 'Fork bomb' }, times: 2, content: [{ type: 'tool_use', name: 'Bash', input: { command, description: 'fork bomb', timeout: 120_000 } }] },
+        // Any request that carries a tool result (the bomb's report, or the failure to run it).
+        { match: { lastToolResult: '' }, times: 2, content: [{ type: 'text', text: 'fork bomb done' }] },
+      ],
+    });
+    const pidsDirOf = (sandboxId: string): string | undefined =>
+      (harness.sandboxes.get(sandboxId)?.sandbox as LocalSandbox | undefined)?.cgroupPaths.find((dir) => dir.startsWith(`${parentPidsDir}/`));
+    let finished = false;
+    const running = Promise.all([1, 2].map(() => harness.client.runTask({ prompt: 'Fork bomb your sandbox.', allowedTools: ['Bash'], maxTurns: 4 }))).finally(() => {
+      finished = true;
+    });
+    // Awaited below; a failed sample must not leave its rejection unhandled.
+    running.catch(() => undefined);
+    while (!finished) {
+      // The parent group appears with the first sandbox.
+      const sample = { parent: await readCount(path.join(parentPidsDir, 'pids.current')).catch(() => 0), sandboxes: {} as Record<string, number> };
+      for (const { sandboxId } of cliSpawns(harness)) {
+        const dir = pidsDirOf(sandboxId);
+        if (dir !== undefined) await readCount(path.join(dir, 'pids.current')).then((count) => (sample.sandboxes[sandboxId] = count), () => undefined);
+      }
+      samples.push(sample);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    tasks = await running;
+  }, 300_000);
+
+  afterAll(async () => {
+    await harness?.close();
+  });
+
+  it('the parent\'s pids.max holds the sum of both sandboxes', async () => {
+    const reports = toolResultsSent(harness.model);
+    const peak = Math.max(...samples.map((sample) => sample.parent));
+    const busiest = samples.find((sample) => sample.parent === peak)!;
+    const sandboxPeaks = Object.fromEntries(cliSpawns(harness).map(({ sandboxId }) => [sandboxId, Math.max(0, ...samples.map((sample) => sample.sandboxes[sandboxId] ?? 0))]));
+    console.log(
+      `agent fork bombs: ${reports.map((report) => report.trim().replace(/\n/g, ' ')).join(' | ')}; ${samples.length} samples: parent pids.current peak ${peak}/${AGENT_CEILING} ` +
+        `(sandboxes then: ${JSON.stringify(Object.values(busiest.sandboxes))}), sandbox peaks ${JSON.stringify(Object.values(sandboxPeaks))}/${AGENT_SANDBOX_PIDS}`,
+    );
+
+    expect(await readFile(path.join(parentPidsDir, 'pids.max'), 'utf8')).toBe(`${AGENT_CEILING}\n`);
+    expect(peak).toBeLessThanOrEqual(AGENT_CEILING);
+    expect(reports).toHaveLength(2);
+    for (const report of reports) expect(report).toMatch(/held=\d+ error=Resource temporarily unavailable\nbomb-exit=0/);
+    // Each sandbox alone allows SANDBOX_PIDS (less its CLI and shells) and the bombs held their
+    // children at once: together they got no more than the parent's ceiling (its CLIs and shells
+    // included), not the ~2 x 85 children the sandboxes' own limits allow.
+    const held = reports.map((report) => Number(/held=(\d+)/.exec(report)?.[1]));
+    expect(held[0]! + held[1]!).toBeLessThanOrEqual(AGENT_CEILING);
+    expect(2 * AGENT_SANDBOX_PIDS).toBeGreaterThan(AGENT_CEILING);
+  });
+
+  it('both tasks finish', () => {
+    for (const task of tasks) {
+      expect(task.error).toBeNull();
+      expect(task.status).toBe('succeeded');
+      expect(task.result).toBe('fork bomb done');
+    }
+    expect(new Set(tasks.map((task) => task.sandbox?.sandboxId)).size).toBe(2);
+  });
+
+  it('leaves no process behind', async () => {
+    await eventually(async () => ((await readCount(path.join(parentPidsDir, 'pids.current'))) === 0 ? true : undefined), 30_000, 'an empty parent group');
+    for (const task of tasks) {
+      const sandbox = harness.sandboxes.get(task.sandbox!.sandboxId)!.sandbox as LocalSandbox;
+      expect(await sandbox.hostPids().catch(() => [])).toEqual([]);
+      expect(processesOf(sandbox.hostUid)).toEqual([]);
+    }
+  });
 });

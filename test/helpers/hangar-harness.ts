@@ -20,6 +20,13 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   /** The real key the gateway injects; tests check it never reaches a sandbox. */
   upstreamApiKey?: string;
+  /**
+   * Parent cgroup of the harness's sandboxes, relative to each hierarchy root; config.sandbox.hostLimits
+   * are set on it. Default: the host's real `hangar` parent, shared with everything else on the host,
+   * whose ceilings a test must never change (hostLimits are refused without a cgroupParent of its own).
+   * The test removes its parent's directories when done.
+   */
+  cgroupParent?: string;
 }
 
 export interface SandboxRecord {
@@ -70,6 +77,10 @@ function recordingProvider(inner: SandboxProvider, sandboxes: Map<string, Sandbo
 }
 
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
+  const asked = (options.config?.sandbox as { hostLimits?: object } | undefined)?.hostLimits;
+  if (options.cgroupParent === undefined && asked !== undefined && Object.keys(asked).length > 0) {
+    throw new Error('harness: sandbox.hostLimits need a cgroupParent of the test\'s own (the host\'s `hangar` parent is shared)');
+  }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-e2e-'));
   // Sandbox uids must traverse the data directory to reach their bind-mount sources.
   chmodSync(dataDir, 0o711);
@@ -87,6 +98,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logger = logLevel === undefined ? pino({ level: 'silent' }) : pino({ level: logLevel }, pino.destination(`${dataDir}.log`));
   const sandboxes = new Map<string, SandboxRecord>();
   const local = createLocalSandboxProvider({
+    ...(options.cgroupParent !== undefined ? { cgroupParent: options.cgroupParent, hostLimits: config.sandbox.hostLimits ?? {} } : {}),
     rootDir: resolveDataPaths(config).sandboxRoot,
     uidRangeStart: config.sandbox.uidRangeStart,
     uidRangeSize: config.sandbox.uidRangeSize,
