@@ -165,6 +165,8 @@ describe.skipIf(!isRoot)('attack: TCP buffers filled by the agent through Bash',
       .finally(() => {
         finished = true;
       });
+    // Awaited below; a failed sample must not leave its rejection unhandled.
+    running.catch(() => undefined);
     // Sample the host and the sandbox's group until the task ends (the group goes with the sandbox).
     while (!finished) {
       const memoryDir = liveMemoryDir(harness, layout);
