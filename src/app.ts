@@ -1,5 +1,6 @@
 // Composition root: builds Hangar's parts from the configuration (store, model gateway, sandbox
-// provider, task service, HTTP API) and tears them down in reverse order.
+// provider, task service, HTTP API) and tears them down in reverse order. The data directory's
+// lock and the API's port come first: a second owner or a port in use fails before anything exists.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -8,7 +9,11 @@ import type { Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
 import { resolveDataPaths, type HangarConfig } from './config/config.js';
 import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js';
+import { DEMO_SCENARIO } from './model/demo-scenario.js';
+import { startScriptedModelServer } from './model/scripted-model-server.js';
 import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
+import { acquireDataDirLock } from './runtime/data-dir-lock.js';
+import { reservePort } from './runtime/port-reservation.js';
 import { createSandboxProvider } from './sandbox/registry.js';
 import type { SandboxProvider } from './sandbox/sandbox-provider.js';
 import { createAdmission, defaultMaxLive, readHostCapacity } from './sessions/admission.js';
@@ -31,7 +36,7 @@ export interface Hangar {
   readonly taskService: TaskService;
   readonly sessionManager: SessionManager;
   readonly eventHub: EventHub;
-  /** Starts listening; resolves with the base URL. */
+  /** Listens on the port reserved at creation; resolves with the base URL. */
   listen(): Promise<string>;
   /** Interrupts running tasks, destroys their sandboxes, stops the servers, closes the store. */
   close(): Promise<void>;
@@ -41,19 +46,42 @@ export interface CreateHangarOptions {
   logger: Logger;
   /** Overrides the sandbox provider chosen by the configuration (tests of upper layers). */
   sandboxProvider?: SandboxProvider;
+  /** What this process is, as a refused second owner of the data directory is told (default `hangar`). */
+  owner?: string;
+  /**
+   * Serve the scripted demo model (model/demo-scenario.ts) as the model upstream, whatever the
+   * configuration names: every answer says it is a demo.
+   */
+  demo?: boolean;
+  /**
+   * Bind the API's port first, right after the data directory's lock, so a port in use fails here
+   * before anything else exists (the CLI does); listen() then uses it. Otherwise listen() binds it.
+   */
+  reservePort?: boolean;
 }
+
+/** The key the gateway sends to the demo model (which checks none). */
+const DEMO_API_KEY = 'hangar-demo';
 
 export async function createHangar(config: HangarConfig, options: CreateHangarOptions): Promise<Hangar> {
   const { logger } = options;
   const paths = resolveDataPaths(config);
   mkdirSync(paths.dataDir, { recursive: true });
-  const store = await createStore(config, paths);
-  const closers: Array<() => Promise<void>> = [() => store.close()];
+  // One data directory, one owner: nothing in it is touched before this (runtime/data-dir-lock.ts).
+  const lock = acquireDataDirLock(paths.dataDir, options.owner ?? 'hangar');
+  const closers: Array<() => Promise<void>> = [async () => lock.release()];
   try {
+    const reservation = options.reservePort === true ? await reservePort(config.server.host, config.server.port) : undefined;
+    if (reservation !== undefined) closers.unshift(() => reservation.release());
+    const demo = options.demo === true ? await startScriptedModelServer({ scenario: DEMO_SCENARIO, host: '127.0.0.1', port: 0, logger: false }) : undefined;
+    if (demo !== undefined) closers.unshift(() => demo.close());
+    const store = await createStore(config, paths);
+    closers.unshift(() => store.close());
+    const upstreamApiKey = demo !== undefined ? DEMO_API_KEY : config.gateway.upstreamApiKey;
     const gateway = await startModelGateway({
       socketPath: path.join(paths.runDir, 'model-gateway.sock'),
-      upstreamUrl: config.gateway.upstreamUrl,
-      ...(config.gateway.upstreamApiKey !== undefined ? { upstreamApiKey: config.gateway.upstreamApiKey } : {}),
+      upstreamUrl: demo?.url ?? config.gateway.upstreamUrl,
+      ...(upstreamApiKey !== undefined ? { upstreamApiKey } : {}),
       requestTimeoutMs: config.gateway.requestTimeoutMs,
       maxRequestBytes: config.gateway.maxRequestBytes,
       maxConcurrentRequestsPerToken: config.gateway.maxConcurrentRequestsPerToken,
@@ -96,7 +124,8 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     });
     await sessionManager.start();
     closers.unshift(() => sessionManager.shutdown());
-    const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION, admission });
+    const checkSandboxHost = sandboxProvider.checkHost?.bind(sandboxProvider);
+    const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION, admission, checkSandboxHost });
     closers.unshift(async () => {
       // The server stops taking requests while running tasks are interrupted (bounded: server.shutdownDrainMs),
       // so the requests waiting on them answer; connections still open a second later (event streams) are cut.
@@ -118,7 +147,10 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       sessionManager,
       eventHub,
       async listen() {
-        return app.listen({ host: config.server.host, port: config.server.port });
+        await reservation?.release();
+        const url = await app.listen({ host: config.server.host, port: reservation?.port ?? config.server.port });
+        lock.setUrl(url);
+        return url;
       },
       async close() {
         if (closed) return;

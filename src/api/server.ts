@@ -26,6 +26,8 @@ export interface ApiDependencies {
   version: string;
   /** Live-sandbox ceiling: a streamed task checks it before its stream opens (429 instead of an error event). */
   admission?: Admission;
+  /** Fails (with the reason) when sandboxes cannot run on this host: /readyz then answers 503. */
+  checkSandboxHost?: () => Promise<void>;
 }
 
 export async function buildApiServer(dependencies: ApiDependencies): Promise<FastifyInstance> {
@@ -75,13 +77,19 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   registerErrorHandling(app);
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  // Ready: the store answers and sandboxes can run on this host. Otherwise 503 with the reason.
   app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
     try {
       await dependencies.store.tasks.list({ limit: 1 });
-      return { status: 'ready', runningTasks: dependencies.taskService.runningCount, liveSessions: dependencies.sessionManager.liveCount };
     } catch (error) {
-      return reply.status(503).send(errorBody('INTERNAL', `store unavailable: ${(error as Error).message}`));
+      return reply.status(503).send(errorBody('NOT_READY', `store unavailable: ${(error as Error).message}`));
     }
+    try {
+      await dependencies.checkSandboxHost?.();
+    } catch (error) {
+      return reply.status(503).send(errorBody('SANDBOX_UNAVAILABLE', `sandboxes cannot run on this host: ${(error as Error).message}`));
+    }
+    return { status: 'ready', runningTasks: dependencies.taskService.runningCount, liveSessions: dependencies.sessionManager.liveCount };
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

@@ -3,12 +3,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import { Command, InvalidArgumentError } from 'commander';
-import { createHangar, type Hangar } from '../app.js';
 import { HangarApiError, HangarClient, type SessionView, type TaskRequest, type TaskView } from '../client/hangar-client.js';
-import { loadConfig } from '../config/config.js';
+import { loadConfig } from '../config/load-config.js';
 import { HangarError } from '../errors/errors.js';
 import { loadScenarioFile } from '../model/scenario.js';
 import { startScriptedModelServer } from '../model/scripted-model-server.js';
+import { openRunTarget, type RunTarget } from '../runtime/run-target.js';
+import { sandboxHostProblem, startServer } from '../runtime/serve.js';
 import { createLogger } from '../telemetry/logger.js';
 import { INTERRUPTED_EXIT_CODE, registerTaskCommands, runTaskInTerminal, taskExitCode, watchInterrupts } from './task-commands.js';
 import { HANGAR_VERSION } from '../version.js';
@@ -135,13 +136,15 @@ export function buildProgram(): Command {
     .option('-H, --host <host>', 'address to listen on')
     .option('-p, --port <port>', 'port to listen on', parseInteger('--port'))
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
-    .action(async (flags: ServerFlags) => {
+    .option('--demo', 'no API key needed: serve Hangar\'s scripted demo model as the upstream (every answer is marked [demo])')
+    .action(async (flags: ServerFlags & { demo?: boolean }) => {
       const config = configFromFlags(flags);
-      const logger = createLogger(config.logLevel);
-      const hangar = await createHangar(config, { logger });
+      const { hangar, url } = await startServer(config, { logger: createLogger(config.logLevel), demo: flags.demo === true });
       closeOnSignals(() => hangar.close());
-      const url = await hangar.listen();
       process.stdout.write(`hangar ${HANGAR_VERSION} listening on ${url} (data in ${path.resolve(config.dataDir)})\n`);
+      if (flags.demo) process.stdout.write('demo mode: the model is Hangar\'s scripted demo, not Claude; every answer is marked [demo] (set ANTHROPIC_API_KEY and drop --demo for Claude)\n');
+      const problem = await sandboxHostProblem(hangar);
+      if (problem !== undefined) process.stderr.write(`hangar: not ready: sandboxes cannot run on this host: ${problem}\n(/readyz answers 503 until this is fixed)\n`);
     });
 
   program
@@ -158,8 +161,9 @@ export function buildProgram(): Command {
     .option('-f, --file <path>', 'copy a local file into the workspace (repeatable; name[=local path])', collect, [])
     .option('--json', 'print the final task as JSON instead of the live transcript')
     .option('-c, --config <file>', 'config file for the embedded server')
-    .option('-d, --data-dir <dir>', 'data directory for the embedded server')
-    .action(async (prompt: string, flags: { server?: string; allowedTools?: string; maxTurns?: number; model?: string; memoryMb?: number; cpus?: number; diskMb?: number; file: string[]; json?: boolean; config?: string; dataDir?: string }) => {
+    .option('-d, --data-dir <dir>', 'data directory of an embedded server, kept afterwards (default: a private one, removed after the task)')
+    .option('--demo', 'no API key needed: an embedded server with Hangar\'s scripted demo model (every answer is marked [demo])')
+    .action(async (prompt: string, flags: { server?: string; allowedTools?: string; maxTurns?: number; model?: string; memoryMb?: number; cpus?: number; diskMb?: number; file: string[]; json?: boolean; config?: string; dataDir?: string; demo?: boolean }) => {
       const files: Record<string, string> = {};
       for (const entry of flags.file) {
         const [name, source] = entry.includes('=') ? (entry.split('=', 2) as [string, string]) : [path.basename(entry), entry];
@@ -182,28 +186,31 @@ export function buildProgram(): Command {
         ...(Object.keys(resources).length > 0 ? { resources } : {}),
         ...(Object.keys(files).length > 0 ? { files } : {}),
       };
-      let embedded: Hangar | undefined;
-      let baseUrl = flags.server;
+      let target: RunTarget | undefined;
       // Ctrl-C cancels the task (through the API, embedded or not); a second one exits at once.
       const interrupts = watchInterrupts();
       try {
-        if (baseUrl === undefined) {
-          const config = configFromFlags({ ...(flags.config ? { config: flags.config } : {}), ...(flags.dataDir ? { dataDir: flags.dataDir } : {}), host: '127.0.0.1', port: 0, logLevel: 'warn' });
-          embedded = await createHangar(config, { logger: createLogger(config.logLevel) });
-          closeOnSignals(() => embedded?.close() ?? Promise.resolve(), ['SIGTERM']);
-          baseUrl = await embedded.listen();
-        }
+        // --server, else the server answering at the configured address, else one of its own (runtime/run-target.ts).
+        target = await openRunTarget({
+          ...(flags.server !== undefined ? { server: flags.server } : {}),
+          ...(flags.dataDir !== undefined ? { dataDir: flags.dataDir } : {}),
+          demo: flags.demo === true,
+          loadConfig: (overrides) => configFromFlags({ ...(flags.config ? { config: flags.config } : {}), ...overrides }),
+          createLogger,
+        });
+        if (target.embedded) closeOnSignals(() => target?.close() ?? Promise.resolve(), ['SIGTERM']);
+        if (target.note !== undefined) process.stderr.write(`${target.note}\n`);
         if (interrupts.interrupted) {
           process.exitCode = INTERRUPTED_EXIT_CODE;
           return;
         }
-        const task = await runTaskInTerminal(new HangarClient(baseUrl), request, { json: flags.json === true, interrupts, printers: { describeMessage, printSummary } });
+        const task = await runTaskInTerminal(new HangarClient(target.baseUrl), request, { json: flags.json === true, interrupts, printers: { describeMessage, printSummary } });
         if (flags.json) process.stdout.write(`${JSON.stringify(task, null, 2)}\n`);
         else printSummary(task);
         process.exitCode = taskExitCode(task);
       } finally {
         interrupts.dispose();
-        await embedded?.close();
+        await target?.close();
       }
     });
 

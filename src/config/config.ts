@@ -347,7 +347,21 @@ export const configSchema = z
           .int()
           .positive()
           .default(300_000)
-          .describe('Time limit of each of making, verifying and restoring a workspace snapshot; tar is killed beyond it'),
+          .describe('Time limit of each of making, verifying and restoring a snapshot of the workspace and HOME; tar is killed beyond it'),
+        checkpointHomeExcludes: z
+          .array(
+            z
+              .string()
+              .min(1)
+              .max(512)
+              .refine((entry) => !entry.startsWith('/') && !entry.split('/').some((part) => part === '.' || part === '..'), 'a relative path under HOME without . or .. components'),
+          )
+          .max(64)
+          .default(['.cache', '.npm/_cacache'])
+          .describe(
+            'Paths under HOME (literal, relative to /home/agent) left out of checkpoints, with everything below them; caches by default. ' +
+              'The CLI\'s own transcripts and per-process state under ~/.claude are always left out',
+          ),
         blobSweepIntervalSec: z
           .number()
           .int()
@@ -356,7 +370,7 @@ export const configSchema = z
           .describe('Seconds between sweeps that delete checkpoint blobs with no checkpoint record (also run at start)'),
       })
       .strict()
-      .default({ defaultIdleTimeoutSec: 300, checkpointRetention: 5, snapshotTimeoutMs: 300_000, blobSweepIntervalSec: 3600 }),
+      .default({ defaultIdleTimeoutSec: 300, checkpointRetention: 5, snapshotTimeoutMs: 300_000, checkpointHomeExcludes: ['.cache', '.npm/_cacache'], blobSweepIntervalSec: 3600 }),
     pricing: z
       .object({
         models: z

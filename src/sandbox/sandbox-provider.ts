@@ -130,6 +130,14 @@ export interface WorkspaceFileRead {
   content?: Buffer;
 }
 
+/** A process running in a sandbox. */
+export interface SandboxProcess {
+  /** Its pid inside the sandbox. */
+  pid: number;
+  /** The executable's name (comm: at most 15 bytes). */
+  name: string;
+}
+
 export interface Sandbox {
   readonly id: string;
   /** Absolute path of the workspace as processes inside the sandbox see it. */
@@ -163,6 +171,11 @@ export interface Sandbox {
    * whose destroy() is the only way to stop processes leaves it out.
    */
   stopProcesses?(): Promise<void>;
+  /**
+   * The processes running in the sandbox other than Hangar's own (launchers, bridges and the commands
+   * it started, such as the CLI): what the agent left running. Optional.
+   */
+  agentProcesses?(): Promise<SandboxProcess[]>;
   /**
    * Kills every process and removes the sandbox's cgroups before it resolves; its mounts and
    * directories are removed too, possibly in the background (provider.close() waits for those).

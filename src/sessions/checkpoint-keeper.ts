@@ -1,5 +1,6 @@
-// Checkpoints of sessions, from snapshot to deletion: takes them (a bounded, verified workspace
-// snapshot plus the transcript position), copies one for a fork, keeps the newest N per session
+// Checkpoints of sessions, from snapshot to deletion: takes them (a bounded, verified snapshot of
+// the workspace and HOME plus the transcript position, with a manifest of both), restores them (the
+// manifest verified first), copies one for a fork, keeps the newest N per session
 // (`sessions.checkpointRetention`) and never the one a session resumes from or a fork is copying,
 // deletes them all with their session, and sweeps blobs no checkpoint record refers to (at start and
 // every `sessions.blobSweepIntervalSec`).
@@ -10,8 +11,9 @@ import type { Logger } from 'pino';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { CheckpointRecord, Store } from '../store/store.js';
-import { snapshotWorkspace, type SnapshotLimits } from './workspace-snapshots.js';
+import { restoreSandboxState, snapshotSandboxState, type SnapshotLimits } from './workspace-snapshots.js';
 import type { SnapshotVerifier } from './snapshot-verifier.js';
+import { buildManifest, verifyCheckpoint } from './checkpoint-manifest.js';
 
 /** Every checkpoint blob lives under this prefix: sessions/<sessionId>/<checkpointId>.tar.zst. */
 const BLOB_PREFIX = 'sessions/';
@@ -25,6 +27,10 @@ export interface CheckpointKeeperDependencies {
   logger: Logger;
   /** Verification of stored snapshots (default: the host verifier). */
   verify?: SnapshotVerifier;
+  /** Paths under HOME left out of every snapshot (sessions.checkpointHomeExcludes). */
+  homeExcludes: readonly string[];
+  /** Time limit of verifying a checkpoint's manifest and of unpacking it (each). */
+  restoreTimeoutMs: number;
 }
 
 export interface TakeCheckpointInput {
@@ -40,6 +46,11 @@ export interface TakeCheckpointInput {
 export interface CheckpointKeeper {
   /** Snapshots the workspace and records the checkpoint; fails (nothing recorded, no blob left) with CHECKPOINT_FAILED. */
   take(input: TakeCheckpointInput): Promise<CheckpointRecord>;
+  /**
+   * Verifies the checkpoint against its manifest (CHECKPOINT_CORRUPT naming it on a mismatch, before
+   * anything is unpacked), then unpacks its workspace and HOME into the sandbox.
+   */
+  restore(sandbox: Sandbox, checkpoint: CheckpointRecord): Promise<void>;
   /** Records a copy of a checkpoint (its own blob) as the first checkpoint of another session. */
   copy(checkpoint: CheckpointRecord, toSessionId: string): Promise<CheckpointRecord>;
   /** Deletes the session's checkpoints beyond the newest N, except the one it resumes from and pinned ones. */
@@ -90,12 +101,19 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
       const checkpointId = newCheckpointId();
       const blobKey = blobKeyFor(input.sessionId, checkpointId);
       return whileWriting(blobKey, async () => {
-        const { sizeBytes } = await snapshotWorkspace(input.sandbox, blobs, blobKey, input.limits, dependencies.verify);
+        const archive = await snapshotSandboxState(input.sandbox, blobs, blobKey, input.limits, {
+          homeExcludes: dependencies.homeExcludes,
+          ...(dependencies.verify !== undefined ? { verify: dependencies.verify } : {}),
+        });
+        const { sizeBytes } = archive;
         try {
-          const transcriptEntries =
-            input.agentSessionId === '' || input.transcriptProjectKey === undefined
-              ? 0
-              : await store.transcripts.count({ projectKey: input.transcriptProjectKey, sessionId: input.agentSessionId });
+          const manifest = await buildManifest(store.transcripts, {
+            archive,
+            projectKey: input.transcriptProjectKey,
+            agentSessionId: input.agentSessionId,
+            homeExcludes: dependencies.homeExcludes,
+          });
+          const transcriptEntries = manifest.transcript.entries;
           const checkpoint: CheckpointRecord = {
             id: checkpointId,
             sessionId: input.sessionId,
@@ -104,6 +122,7 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
             sizeBytes,
             agentSessionId: input.agentSessionId,
             transcriptEntries,
+            manifest,
             createdAt: new Date().toISOString(),
           };
           await store.checkpoints.insert(checkpoint);
@@ -113,6 +132,13 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
           throw error;
         }
       });
+    },
+
+    async restore(sandbox, checkpoint) {
+      const timeoutMs = dependencies.restoreTimeoutMs;
+      await verifyCheckpoint(checkpoint, { blobs, transcripts: store.transcripts, timeoutMs });
+      // A checkpoint without a manifest predates them: its archive holds the workspace only.
+      await restoreSandboxState(sandbox, blobs, checkpoint.blobKey, checkpoint.manifest === null ? 1 : 2, timeoutMs);
     },
 
     async copy(checkpoint, toSessionId) {

@@ -33,7 +33,8 @@ import { assertWorkspaceFiles } from './workspace-files.js';
 import { overrideSessionStore, transcriptUpTo } from './transcript-views.js';
 import { createAdmission, type Admission } from './admission.js';
 import { createCheckpointKeeper } from './checkpoint-keeper.js';
-import { restoreWorkspace, snapshotLimits, type SnapshotLimits } from './workspace-snapshots.js';
+import { snapshotLimits, type SnapshotLimits } from './workspace-snapshots.js';
+import { processesLeftIn } from './left-processes.js';
 
 export interface SessionOptionsInput {
   allowedTools?: string[];
@@ -138,7 +139,14 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
   const admission = dependencies.admission ?? createAdmission({ maxLive: Number.POSITIVE_INFINITY });
   // Every sandbox the sessions hold counts against the ceiling until it is destroyed.
   const sandboxProvider = admission.guardProvider(dependencies.sandboxProvider);
-  const checkpoints = createCheckpointKeeper({ store, blobs, retention: config.sessions.checkpointRetention, logger });
+  const checkpoints = createCheckpointKeeper({
+    store,
+    blobs,
+    retention: config.sessions.checkpointRetention,
+    logger,
+    homeExcludes: config.sessions.checkpointHomeExcludes,
+    restoreTimeoutMs: config.sessions.snapshotTimeoutMs,
+  });
   const live = new Map<string, LiveSession>();
   const sharedSandboxes = new Map<string, LiveSharedSandbox>();
   /** Per-session serial chain: turns, hibernation and close never overlap. */
@@ -239,7 +247,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     const checkpoint = session.lastCheckpointId === null ? undefined : await store.checkpoints.get(session.lastCheckpointId);
     let current = existing;
     const restoring = current === undefined;
-    // The workspace is unpacked while the CLI boots; the turn's prompt is sent only once both are done.
+    // The checkpoint is verified and its workspace and HOME unpacked while the CLI boots; the turn's
+    // prompt is sent only once both are done.
     let workspaceRestored: Promise<void> = Promise.resolve();
     if (current === undefined) {
       const { sandbox, ownsSandbox } = await createSandboxFor(session);
@@ -273,7 +282,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       onMessage: (message: SDKMessage) => void publish(session.id, 'sdk', message),
     });
     // Started after the CLI, whose boot is the longer of the two.
-    if (restoreFrom !== undefined) workspaceRestored = restoreWorkspace(current.sandbox, blobs, restoreFrom.blobKey, config.sessions.snapshotTimeoutMs);
+    if (restoreFrom !== undefined) workspaceRestored = checkpoints.restore(current.sandbox, restoreFrom);
     try {
       await workspaceRestored;
     } catch (error) {
@@ -339,6 +348,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     session = await setStatus(session.id, 'running', { lastActivityAt: new Date().toISOString() });
     let error: { code: string; message: string } | null = null;
     let metered: GatewaySessionUsage | undefined;
+    let corruptCheckpoint: { error: { code: string; message: string }; details: unknown } | undefined;
     try {
       const active = await ensureLive(wasHibernated ? { ...session, status: 'hibernated' } : session);
       const outcome = await active.agent!.runTurn(message.prompt);
@@ -392,6 +402,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         await store.sessions.update(session.id, { agentSessionId: null, error });
         await publish(session.id, 'checkpoint_failed', { messageId: message.id, error, details: failure.details, keptCheckpointId: session.lastCheckpointId });
       }
+      // A checkpoint that does not match its manifest is never restored: the session fails, naming it.
+      if (failure.code === 'CHECKPOINT_CORRUPT') corruptCheckpoint = { error, details: failure.details };
       // The sandbox may be in any state: the next turn restores from the last checkpoint.
       await retire(session.id);
       // What the turn spent is counted even though it failed (drained now, or before the failure).
@@ -410,6 +422,11 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     await store.messages.update(message.id, { status: interrupted ? 'interrupted' : error === null ? 'done' : 'failed', error, finishedAt: new Date().toISOString() });
     const latest = await requireSession(session.id);
     if (latest.status === 'closed') return;
+    if (corruptCheckpoint !== undefined) {
+      await setStatus(latest.id, 'failed', { error: corruptCheckpoint.error });
+      await publish(latest.id, 'checkpoint_corrupt', { messageId: message.id, ...corruptCheckpoint });
+      return;
+    }
     if (latest.pattern === 'hybrid') {
       await retire(latest.id);
       await setStatus(latest.id, 'idle');
@@ -466,7 +483,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
     let sandbox: Sandbox | undefined;
     try {
       sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, record.resources as unknown as ResourceLimits, record.id));
-      if (newest !== undefined) await restoreWorkspace(sandbox, blobs, newest.blobKey, config.sessions.snapshotTimeoutMs);
+      if (newest !== undefined) await checkpoints.restore(sandbox, newest);
       sharedSandboxes.set(record.id, { record, sandbox, members: new Set() });
       for (const member of members) await publish(member.id, 'sandbox_restored', { sandboxId: record.id, fromCheckpointId: newest?.id ?? null });
     } catch (error) {
@@ -672,9 +689,11 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
         if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed and cannot be hibernated`);
         if (session.status !== 'idle' || !live.has(sessionId) || session.sandboxId !== null) return session;
         if ((await store.messages.nextQueued(sessionId)) !== undefined) return session;
+        // Read before the sandbox goes: the processes the agent left running end with it.
+        const left = await processesLeftIn(live.get(sessionId)?.sandbox, logger);
         await retire(sessionId);
         const updated = await setStatus(sessionId, 'hibernated');
-        await publish(sessionId, 'hibernated', { checkpointId: session.lastCheckpointId });
+        await publish(sessionId, 'hibernated', { checkpointId: session.lastCheckpointId, ...left });
         return updated;
       });
     },

@@ -1,19 +1,22 @@
-// Workspace snapshots for checkpoints: a zstd-compressed tar of the workspace, made and unpacked by
-// tar running inside the sandbox (as the sandbox user, so a hostile workspace cannot trick a host
-// process with symlinks), streamed to and from the blob store.
+// Snapshots for checkpoints: a zstd-compressed tar of the sandbox's user state (the workspace and
+// HOME, see checkpoint-archive.ts for what is left out), made and unpacked by tar running inside the
+// sandbox (as the sandbox user, so hostile files cannot trick a host process with symlinks), streamed
+// to and from the blob store. The archive's size and sha256 are counted as it streams in.
 // Whatever runs inside the sandbox is treated as hostile: the stored snapshot is capped in bytes
 // (the put fails and nothing is stored beyond the cap), making it is time-limited (tar is killed),
 // and the stored blob is verified on the host (decompressed and listed, never extracted, bounded in
 // time and unpacked bytes) before the caller records it. A failure deletes the blob.
+import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { HangarError } from '../errors/errors.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blob-store.js';
+import { archiveCreateArgs, archiveExtractArgs, type ArchiveFormat } from './checkpoint-archive.js';
 import { verifySnapshotArchive, type SnapshotVerifier } from './snapshot-verifier.js';
 
 const TAR_ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8' };
 const MIB = 1024 * 1024;
-/** Room for tar headers and directories beyond the data an archive of the workspace holds. */
+/** Room for tar headers and directories beyond the data an archive of the two trees holds. */
 const UNPACKED_OVERHEAD_BYTES = 64 * MIB;
 /** How long a killed tar gets to be reported gone before the snapshot gives up waiting for it. */
 const KILL_GRACE_MS = 5_000;
@@ -28,12 +31,27 @@ export interface SnapshotLimits {
 }
 
 /**
- * Limits of a snapshot of a sandbox with this disk limit: the configured cap, or twice the disk
- * limit. tar runs with --sparse, so an archive holds at most the data the disk holds plus headers.
+ * Limits of a snapshot of a sandbox with this disk limit, whose workspace and HOME each hold at most
+ * diskMb: the configured cap, or twice what the two hold. tar runs with --sparse, so an archive holds
+ * at most the data the filesystems hold plus headers.
  */
 export function snapshotLimits(settings: { maxSnapshotBytes?: number | undefined; snapshotTimeoutMs: number }, diskMb: number): SnapshotLimits {
-  const maxBytes = settings.maxSnapshotBytes ?? 2 * diskMb * MIB;
-  return { maxBytes, maxUnpackedBytes: Math.max(maxBytes, 2 * diskMb * MIB) + UNPACKED_OVERHEAD_BYTES, timeoutMs: settings.snapshotTimeoutMs };
+  const held = 2 * diskMb * MIB;
+  const maxBytes = settings.maxSnapshotBytes ?? 2 * held;
+  return { maxBytes, maxUnpackedBytes: Math.max(maxBytes, 2 * held) + UNPACKED_OVERHEAD_BYTES, timeoutMs: settings.snapshotTimeoutMs };
+}
+
+export interface SnapshotOptions {
+  /** Paths under HOME left out (sessions.checkpointHomeExcludes). */
+  homeExcludes: readonly string[];
+  /** Verification of the stored archive (default: the host verifier). */
+  verify?: SnapshotVerifier;
+}
+
+/** The stored archive: compressed size and sha256 (hex). */
+export interface StoredSnapshot {
+  sizeBytes: number;
+  sha256: string;
 }
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
@@ -59,21 +77,18 @@ function checkpointFailed(message: string, reason: string): HangarError {
 }
 
 /**
- * Streams a compressed tar of the sandbox's workspace into the blob store under `key` and verifies
- * it there. Fails with CHECKPOINT_FAILED (details.reason: too_large, timeout, invalid, tar_failed)
- * and leaves no blob under `key` when the archive is too large, too slow, or not a valid archive.
+ * Streams a compressed tar of the sandbox's workspace and HOME into the blob store under `key` and
+ * verifies it there. Fails with CHECKPOINT_FAILED (details.reason: too_large, timeout, invalid,
+ * tar_failed) and leaves no blob under `key` when the archive is too large, too slow, or not a valid
+ * archive.
  */
-export async function snapshotWorkspace(
-  sandbox: Sandbox,
-  blobs: BlobStore,
-  key: string,
-  limits: SnapshotLimits,
-  verify: SnapshotVerifier = verifySnapshotArchive,
-): Promise<{ sizeBytes: number }> {
+export async function snapshotSandboxState(sandbox: Sandbox, blobs: BlobStore, key: string, limits: SnapshotLimits, options: SnapshotOptions): Promise<StoredSnapshot> {
+  const verify = options.verify ?? verifySnapshotArchive;
+  const hash = createHash('sha256');
   let stderr = '';
   const child = sandbox.spawn({
     command: 'tar',
-    args: ['--zstd', '--create', '--sparse', '--file=-', '--directory', sandbox.workspacePath, '--numeric-owner', '.'],
+    args: archiveCreateArgs(sandbox, options.homeExcludes),
     env: TAR_ENV,
     // The sandbox's warm launcher, if it has one, stays for the CLI.
     auxiliary: true,
@@ -93,9 +108,10 @@ export async function snapshotWorkspace(
     transform(chunk: Buffer, _encoding, callback) {
       streamed += chunk.length;
       if (streamed > limits.maxBytes) {
-        callback(stop(checkpointFailed(`the workspace snapshot is larger than the limit of ${limits.maxBytes} bytes`, 'too_large')));
+        callback(stop(checkpointFailed(`the snapshot of the workspace and HOME is larger than the limit of ${limits.maxBytes} bytes`, 'too_large')));
         return;
       }
+      hash.update(chunk);
       callback(null, chunk);
     },
   });
@@ -107,7 +123,7 @@ export async function snapshotWorkspace(
     archive.destroy(error);
     return error;
   };
-  const timer = setTimeout(() => stop(checkpointFailed(`making the workspace snapshot took longer than ${limits.timeoutMs} ms`, 'timeout')), limits.timeoutMs);
+  const timer = setTimeout(() => stop(checkpointFailed(`making the snapshot took longer than ${limits.timeoutMs} ms`, 'timeout')), limits.timeoutMs);
   (child.stdout as Readable).on('error', () => undefined);
   (child.stdout as Readable).pipe(archive);
   let stored: { sizeBytes: number } | undefined;
@@ -121,7 +137,7 @@ export async function snapshotWorkspace(
     // A compressed tar is never empty: no bytes means the archive was lost, not an empty workspace.
     if (exit.value.code !== 0 || stored.sizeBytes === 0) {
       throw checkpointFailed(
-        `workspace snapshot failed (tar exit ${exit.value.code ?? exit.value.signal}${stored.sizeBytes === 0 ? ', no output' : ''}): ${stderr.trim()}`,
+        `snapshot failed (tar exit ${exit.value.code ?? exit.value.signal}${stored.sizeBytes === 0 ? ', no output' : ''}): ${stderr.trim()}`,
         'tar_failed',
       );
     }
@@ -131,7 +147,9 @@ export async function snapshotWorkspace(
     } finally {
       storedArchive.destroy();
     }
-    return stored;
+    // Every byte stored went through the counter: the hash is the stored archive's.
+    if (streamed !== stored.sizeBytes) throw checkpointFailed(`the blob store holds ${stored.sizeBytes} bytes of the ${streamed} streamed`, 'invalid');
+    return { sizeBytes: stored.sizeBytes, sha256: hash.digest('hex') };
   } catch (error) {
     clearTimeout(timer);
     child.kill('SIGKILL');
@@ -142,13 +160,16 @@ export async function snapshotWorkspace(
   }
 }
 
-/** Unpacks a snapshot from the blob store into the sandbox's (empty) workspace, within the time limit. */
-export async function restoreWorkspace(sandbox: Sandbox, blobs: BlobStore, key: string, timeoutMs: number): Promise<void> {
+/**
+ * Unpacks a snapshot from the blob store into the sandbox's (new) workspace and HOME, within the time
+ * limit. Format 1 archives (made before HOME was included) hold the workspace only.
+ */
+export async function restoreSandboxState(sandbox: Sandbox, blobs: BlobStore, key: string, format: ArchiveFormat, timeoutMs: number): Promise<void> {
   const source = await blobs.get(key);
   let stderr = '';
   const child = sandbox.spawn({
     command: 'tar',
-    args: ['--zstd', '--extract', '--file=-', '--directory', sandbox.workspacePath, '--no-same-owner'],
+    args: archiveExtractArgs(sandbox, format),
     env: TAR_ENV,
     // The sandbox's warm launcher, if it has one, stays for the CLI.
     auxiliary: true,
@@ -170,9 +191,9 @@ export async function restoreWorkspace(sandbox: Sandbox, blobs: BlobStore, key: 
   try {
     // tar is killed at the time limit; a tar not reported gone even then is given up on.
     const exit = await exitWithin(exited, timeoutMs + KILL_GRACE_MS);
-    if (timedOut || exit === undefined) throw new HangarError('SANDBOX_FAILED', `workspace restore took longer than ${timeoutMs} ms`);
+    if (timedOut || exit === undefined) throw new HangarError('SANDBOX_FAILED', `restoring the workspace and HOME took longer than ${timeoutMs} ms`);
     if (exit?.code !== 0) {
-      throw new HangarError('SANDBOX_FAILED', `workspace restore failed (tar exit ${exit?.code ?? exit?.signal}): ${stderr.trim()}`);
+      throw new HangarError('SANDBOX_FAILED', `restoring the workspace and HOME failed (tar exit ${exit?.code ?? exit?.signal}): ${stderr.trim()}`);
     }
   } finally {
     clearTimeout(timer);

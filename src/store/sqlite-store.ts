@@ -7,6 +7,7 @@ import Database from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Migration, type Selectable, type Transaction } from 'kysely';
 import { HangarError } from '../errors/errors.js';
 import type {
+  CheckpointManifest,
   CheckpointRecord,
   CheckpointRepository,
   EventLogRepository,
@@ -114,6 +115,8 @@ interface CheckpointsTable {
   size_bytes: number;
   agent_session_id: string;
   transcript_entries: number;
+  /** JSON of the CheckpointManifest; null for checkpoints recorded before manifests. */
+  manifest_json: string | null;
   created_at: string;
 }
 
@@ -346,6 +349,12 @@ const MIGRATIONS: Record<string, Migration> = {
     async up(db: Kysely<unknown>) {
       // The blob sweep asks, per blob, whether a checkpoint still refers to it.
       await db.schema.createIndex('checkpoints_blob_key').on('checkpoints').column('blob_key').execute();
+    },
+  },
+  '0004-checkpoint-manifests': {
+    async up(db: Kysely<unknown>) {
+      // What a restore verifies first: archive size and hash, transcript position and hash.
+      await db.schema.alterTable('checkpoints').addColumn('manifest_json', 'text').execute();
     },
   },
 };
@@ -790,6 +799,7 @@ function rowToCheckpoint(row: Selectable<CheckpointsTable>): CheckpointRecord {
     sizeBytes: Number(row.size_bytes),
     agentSessionId: row.agent_session_id,
     transcriptEntries: Number(row.transcript_entries),
+    manifest: parseOrNull<CheckpointManifest>(row.manifest_json),
     createdAt: row.created_at,
   };
 }
@@ -808,6 +818,7 @@ function createCheckpointRepository(db: Kysely<StoreDatabase>): CheckpointReposi
             size_bytes: checkpoint.sizeBytes,
             agent_session_id: checkpoint.agentSessionId,
             transcript_entries: checkpoint.transcriptEntries,
+            manifest_json: jsonOrNull(checkpoint.manifest),
             created_at: checkpoint.createdAt,
           })
           .execute(),

@@ -84,20 +84,36 @@ export interface TaskRepository {
 export type SessionPattern = 'long-running' | 'hybrid';
 export type SessionStatus = 'running' | 'idle' | 'hibernated' | 'failed' | 'closed';
 
-/** Where a session can be restored from: a workspace snapshot and a transcript position, taken together at a turn boundary. */
+/** Where a session can be restored from: the sandbox's user state (workspace and HOME) and a transcript position, taken together at a turn boundary. */
 export interface CheckpointRecord {
   id: string;
   sessionId: string;
   /** Number of turns the session had completed when the checkpoint was taken. */
   turn: number;
-  /** Key of the compressed workspace tar in the blob store. */
+  /** Key of the compressed tar of the workspace and HOME in the blob store. */
   blobKey: string;
   sizeBytes: number;
   /** The Claude Code session id the transcript belongs to (resume target). */
   agentSessionId: string;
   /** Transcript entries (main transcript) present at the checkpoint. */
   transcriptEntries: number;
+  /**
+   * What a restore verifies before it unpacks anything; null for a checkpoint recorded before
+   * manifests existed (its archive holds the workspace only and is restored unverified).
+   */
+  manifest: CheckpointManifest | null;
   createdAt: string;
+}
+
+/** A checkpoint's manifest: its archive and its transcript position, each with a hash. */
+export interface CheckpointManifest {
+  /** Archive format: 2 = the workspace and HOME in one zstd tar. */
+  format: number;
+  archive: { sizeBytes: number; sha256: string };
+  /** The main transcript's first `entries` entries, hashed (sha256 of each entry's JSON and a newline). */
+  transcript: { projectKey: string | null; agentSessionId: string; entries: number; sha256: string };
+  /** Paths under HOME the settings left out of the archive (the CLI's own state is always left out). */
+  homeExcludes: string[];
 }
 
 export interface SessionRecord {

@@ -2,9 +2,12 @@
 // pipes are), so an agent that edits its shell startup files could run code in every shell Hangar
 // starts in its sandbox: the checkpoint tar, the CLI launches of the other sessions of a shared
 // sandbox, resumed CLIs. The real agent plants ~/.bashrc, ~/.bash_profile and ~/.profile that
-// record every shell that reads them (its $0 names Hangar's launches: hangar-launcher,
-// hangar-bridges); then Hangar checkpoints the turn, starts a second session's CLI in the same
-// sandbox, and a resumed CLI in a sandbox of its own. None of Hangar's shells may read them.
+// record every shell that reads them into the sandbox's /tmp (its $0 names Hangar's launches:
+// hangar-launcher, hangar-bridges); then Hangar checkpoints the turn, starts a second session's CLI
+// in the same sandbox, and wakes the session in sandboxes of its own: checkpoints hold HOME, so each
+// wake restores the files (while the resumed CLI starts) and the next checkpoint tars them again.
+// None of Hangar's shells may read them. The log is in /tmp, which no checkpoint holds, so a restore
+// cannot overwrite what a shell of that sandbox logged.
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -24,15 +27,14 @@ const say = (text: string) => ({ content: [{ type: 'text' as const, text }] });
 
 /** Startup files that log who read them into the shared workspace. */
 const PLANT = [
-  `line='echo "rc-ran 0=$0 exec=\${BASH_EXECUTION_STRING:0:40}" >> /workspace/.rc-log'`,
+  `line='echo "rc-ran 0=$0 exec=\${BASH_EXECUTION_STRING:0:40}" >> /tmp/.rc-log'`,
   'for f in ~/.bashrc ~/.bash_profile ~/.profile; do printf "%s\\n" "$line" > "$f"; done',
   'cat ~/.bashrc',
-  // A copy in the workspace: a resumed session gets it back in its HOME at the start of its turn.
-  'cp ~/.bashrc /workspace/planted-rc && echo planted',
+  'echo planted',
 ].join(' && ');
-const PROBE = 'cat /workspace/.rc-log 2>/dev/null; echo log-end';
-/** After a wake HOME is new: the files come back from the workspace copy. */
-const REPLANT = 'line=$(cat /workspace/planted-rc) && for f in ~/.bashrc ~/.bash_profile ~/.profile; do printf "%s\\n" "$line" > "$f"; done && echo replanted';
+const PROBE = 'cat /tmp/.rc-log 2>/dev/null; echo log-end';
+/** After a wake the files are back (the checkpoint holds HOME); the log of this sandbox so far. */
+const CHECK = `grep -l rc-ran ~/.bashrc ~/.bash_profile ~/.profile && echo restored; ${PROBE}`;
 
 async function waitTurns(harness: Harness, id: string, turns: number): Promise<SessionView> {
   return eventually(
@@ -53,6 +55,7 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
   let harness: Harness;
   let sharedLog: string;
   let resumedLog: string;
+  let firstWakeLog: string;
 
   beforeAll(async () => {
     harness = await startHarness({ scenario: { replies: [] } });
@@ -64,8 +67,8 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
         say('probed'),
         bash(PLANT, 'seed own'),
         say('planted'),
-        bash(REPLANT, 'again own'),
-        say('replanted'),
+        bash(CHECK, 'again own'),
+        say('checked'),
         bash(PROBE, 'probe own'),
         say('probed'),
       ],
@@ -82,12 +85,14 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
     await harness.client.closeSession(planter.id);
 
     // A long-running session of its own: planted, checkpointed, hibernated, woken (a resumed CLI
-    // and a restore tar in a new sandbox), replanted and checkpointed again.
+    // and a restore tar in a new sandbox that brings the files back), checkpointed with them again,
+    // and woken once more.
     const own = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'seed own', idleTimeoutSec: 600 });
     await waitTurns(harness, own.id, 1);
     expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${own.id}/hibernate`)).status).toBe('hibernated');
     await harness.client.sendMessage(own.id, 'again own');
     await waitTurns(harness, own.id, 2);
+    firstWakeLog = toolResultsSent(harness.model).at(-1) ?? '';
     expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${own.id}/hibernate`)).status).toBe('hibernated');
     await harness.client.sendMessage(own.id, 'probe own');
     await waitTurns(harness, own.id, 3);
@@ -102,7 +107,9 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
   it('plants the files (the agent may run them in its own shells)', () => {
     const results = toolResultsSent(harness.model);
     expect(results.filter((result) => result.includes('planted') && result.includes('rc-ran'))).toHaveLength(2);
-    expect(results.some((result) => result.includes('replanted'))).toBe(true);
+    // The wake brought the three files back with HOME.
+    expect(firstWakeLog).toContain('restored');
+    expect(firstWakeLog.match(/\.(bashrc|bash_profile|profile)\n/g)).toHaveLength(3);
     expect(sharedLog).toContain('log-end');
     expect(resumedLog).toContain('log-end');
     expect(harness.model.requests.filter((request) => request.kind === 'main' && request.outcome !== 'message').map((request) => request.outcome)).toEqual([]);
@@ -113,6 +120,8 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
   });
 
   it('never runs them in the restore, the resumed CLI launch or the checkpoints of a woken session', () => {
+    expect(firstWakeLog).toContain('log-end');
+    expect(hangarShells(firstWakeLog)).toEqual([]);
     expect(hangarShells(resumedLog)).toEqual([]);
   });
 });

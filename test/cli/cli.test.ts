@@ -167,7 +167,7 @@ describe('hangar CLI', () => {
   }, 90_000);
 
   it('serves the API, answers health checks, and stops cleanly on SIGTERM', async () => {
-    const server = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn']);
+    const server = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], { ANTHROPIC_API_KEY: 'sk-cli-test' });
     const match = await waitFor(server.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const health = await fetch(`${match[1]}/healthz`);
     expect(await health.json()).toEqual({ status: 'ok' });

@@ -59,6 +59,12 @@ export function makeCheckpoint(id: string, sessionId: string, createdAt: string,
     sizeBytes: 5_000_000_000,
     agentSessionId: `agent-${sessionId}`,
     transcriptEntries: 12,
+    manifest: {
+      format: 2,
+      archive: { sizeBytes: 5_000_000_000, sha256: 'ab'.repeat(32) },
+      transcript: { projectKey: '-workspace', agentSessionId: `agent-${sessionId}`, entries: 12, sha256: 'cd'.repeat(32) },
+      homeExcludes: ['.cache', '.npm/_cacache'],
+    },
     createdAt,
     ...overrides,
   };
@@ -429,6 +435,15 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         expect(await store.checkpoints.get('c1')).toEqual(checkpoint);
         expect(await store.checkpoints.get('ghost')).toBeUndefined();
         await expect(store.checkpoints.insert(checkpoint)).rejects.toMatchObject({ code: 'CONFLICT' });
+      });
+
+      it('keeps a checkpoint\'s manifest field for field, and a missing one (recorded before manifests) as null', async () => {
+        const withManifest = makeCheckpoint('c1', 's1', '2026-01-01T00:00:00.000Z');
+        await store.checkpoints.insert(withManifest);
+        await store.checkpoints.insert(makeCheckpoint('c0', 's1', '2025-12-31T00:00:00.000Z', { manifest: null }));
+        expect((await store.checkpoints.get('c1'))?.manifest).toEqual(withManifest.manifest);
+        expect((await store.checkpoints.get('c0'))?.manifest).toBeNull();
+        expect((await store.checkpoints.list('s1', 10)).map((checkpoint) => checkpoint.manifest?.archive.sha256 ?? null)).toEqual(['ab'.repeat(32), null]);
       });
 
       it('lists a session’s checkpoints newest first, at most limit, and deletes them', async () => {

@@ -12,8 +12,11 @@ export interface HostProcessSandbox extends Sandbox {
   readonly requests: SandboxSpawnRequest[];
 }
 
-/** `script(request)` is the sh script run for each spawn (it sees the request's args as "$@"). */
-export function hostProcessSandbox(script: (request: SandboxSpawnRequest) => string, workspacePath = '/workspace'): HostProcessSandbox {
+/**
+ * `script(request)` is the sh script run for each spawn (it sees the request's args as "$@"). The
+ * workspace and HOME paths are host directories when the script runs a real tar over them.
+ */
+export function hostProcessSandbox(script: (request: SandboxSpawnRequest) => string, workspacePath = '/workspace', homePath = '/home/agent'): HostProcessSandbox {
   const children: ChildProcess[] = [];
   const requests: SandboxSpawnRequest[] = [];
   const unsupported = (): never => {
@@ -22,7 +25,7 @@ export function hostProcessSandbox(script: (request: SandboxSpawnRequest) => str
   return {
     id: 'host-process-sandbox',
     workspacePath,
-    homePath: '/home/agent',
+    homePath,
     children,
     requests,
     spawn(request) {

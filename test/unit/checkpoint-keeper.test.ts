@@ -18,6 +18,8 @@ import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
 
 const RETENTION = 3;
 const logger = pino({ level: 'silent' });
+/** The snapshot settings every keeper here runs with. */
+const KEEPER_SETTINGS = { homeExcludes: [], restoreTimeoutMs: 30_000 };
 
 function sessionRecord(id: string, status: SessionRecord['status'] = 'idle'): SessionRecord {
   const now = new Date().toISOString();
@@ -68,7 +70,8 @@ describe.each(adapters)('checkpoint keeper over the %s store', (_name, makeStore
   let store: Store;
   let blobs: BlobStore;
   let keeper: CheckpointKeeper;
-  const sandbox = () => hostProcessSandbox(() => 'exec tar "$@"', workspace);
+  let home: string;
+  const sandbox = () => hostProcessSandbox(() => 'exec tar "$@"', workspace, home);
   const limits = snapshotLimits({ snapshotTimeoutMs: 30_000 }, 16);
 
   /** Takes a checkpoint and points the session at it, as a turn does. */
@@ -82,7 +85,9 @@ describe.each(adapters)('checkpoint keeper over the %s store', (_name, makeStore
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'hangar-keeper-'));
     workspace = path.join(root, 'workspace');
+    home = path.join(root, 'home');
     await mkdir(workspace);
+    await mkdir(home);
     await writeFile(path.join(workspace, 'notes.txt'), 'kept\n');
   });
   afterAll(async () => {
@@ -94,7 +99,7 @@ describe.each(adapters)('checkpoint keeper over the %s store', (_name, makeStore
     blobDir = path.join(directory, 'blobs');
     store = await makeStore(directory);
     blobs = createLocalBlobStore({ directory: blobDir });
-    keeper = createCheckpointKeeper({ store, blobs, retention: RETENTION, logger });
+    keeper = createCheckpointKeeper({ store, blobs, retention: RETENTION, logger, ...KEEPER_SETTINGS });
   });
 
   it('keeps the newest N checkpoints of a session and deletes older records with their blobs', async () => {
@@ -136,7 +141,7 @@ describe.each(adapters)('checkpoint keeper over the %s store', (_name, makeStore
         return blobs.put(key, data);
       },
     };
-    keeper = createCheckpointKeeper({ store, blobs: slowBlobs, retention: RETENTION, logger });
+    keeper = createCheckpointKeeper({ store, blobs: slowBlobs, retention: RETENTION, logger, ...KEEPER_SETTINGS });
     const copying = keeper.copy(source, 'fork-1');
     for (let number = 2; number <= 6; number += 1) await turn('s1', number);
     expect(await store.checkpoints.get(source.id)).toBeDefined();
@@ -180,6 +185,7 @@ describe.each(adapters)('checkpoint keeper over the %s store', (_name, makeStore
       blobs,
       retention: 1,
       logger,
+      ...KEEPER_SETTINGS,
       verify: async (archive, verifyLimits) => {
         reached();
         await gate;

@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/config.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { assertModelUpstream } from '../../src/runtime/model-upstream.js';
 
 describe('configuration', () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'hangar-config-'));
@@ -35,6 +36,23 @@ describe('configuration', () => {
     expect(() => loadConfig({ env: {}, overrides: { server: { prot: 1 } } })).toThrow(/server/);
     expect(() => loadConfig({ env: { HANGAR_PORT: 'eighty' } })).toThrow(/HANGAR_PORT must be a number/);
     expect(() => loadConfig({ env: {}, overrides: { agent: { defaultMaxTurns: 0 } } })).toThrow(/agent.defaultMaxTurns/);
+  });
+
+  it('refuses a model URL without a scheme, naming the variable, flag or file that set it', () => {
+    expect(() => loadConfig({ env: { ANTHROPIC_BASE_URL: 'localhost:18787' } })).toThrow(/gateway\.upstreamUrl \(set by ANTHROPIC_BASE_URL="localhost:18787"\): must be an http:\/\/ or https:\/\/ URL/);
+    expect(() => loadConfig({ env: {}, overrides: { gateway: { upstreamUrl: 'ftp://models' } } })).toThrow(/gateway\.upstreamUrl \(set by a command-line flag\)/);
+    const file = path.join(directory, 'no-scheme.json');
+    writeFileSync(file, JSON.stringify({ gateway: { upstreamUrl: '127.0.0.1:8787' } }));
+    expect(() => loadConfig({ file, env: {} })).toThrow(/set by config file .*no-scheme\.json/);
+    expect(() => loadConfig({ env: { HANGAR_MAX_TURNS: '0' } })).toThrow(/agent\.defaultMaxTurns \(set by HANGAR_MAX_TURNS="0"\)/);
+    expect(loadConfig({ env: { ANTHROPIC_BASE_URL: 'http://localhost:18787' } }).gateway.upstreamUrl).toBe('http://localhost:18787');
+  });
+
+  it('refuses to start without a key for the default upstream, with a hint; other upstreams need none', () => {
+    const keyless = loadConfig({ env: {} });
+    expect(() => assertModelUpstream(keyless, 'hangar serve --demo')).toThrow(/no model API key.*ANTHROPIC_API_KEY.*hangar serve --demo/);
+    expect(() => assertModelUpstream(loadConfig({ env: { ANTHROPIC_API_KEY: 'sk-x' } }), 'x')).not.toThrow();
+    expect(() => assertModelUpstream(loadConfig({ env: { ANTHROPIC_BASE_URL: 'http://127.0.0.1:8787' } }), 'x')).not.toThrow();
   });
 
   it('names the file when it is not valid JSON', () => {

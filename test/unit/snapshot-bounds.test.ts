@@ -8,7 +8,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confinedCommand, verifySnapshotArchive } from '../../src/sessions/snapshot-verifier.js';
-import { restoreWorkspace, snapshotLimits, snapshotWorkspace, type SnapshotLimits } from '../../src/sessions/workspace-snapshots.js';
+import { restoreSandboxState, snapshotLimits, snapshotSandboxState, type SnapshotLimits } from '../../src/sessions/workspace-snapshots.js';
 import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
 import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
 
@@ -28,9 +28,9 @@ async function filesUnder(directory: string): Promise<string[]> {
 }
 
 describe('snapshot limits', () => {
-  it('default to twice the disk limit, unpacked bytes with room for headers, and take a configured cap', () => {
-    expect(snapshotLimits({ snapshotTimeoutMs: 1000 }, 256)).toEqual({ maxBytes: 512 * MIB, maxUnpackedBytes: 576 * MIB, timeoutMs: 1000 });
-    expect(snapshotLimits({ maxSnapshotBytes: 10 * MIB, snapshotTimeoutMs: 5 }, 256)).toEqual({ maxBytes: 10 * MIB, maxUnpackedBytes: 576 * MIB, timeoutMs: 5 });
+  it('default to twice what the workspace and HOME (a disk limit each) hold, unpacked bytes with room for headers, and take a configured cap', () => {
+    expect(snapshotLimits({ snapshotTimeoutMs: 1000 }, 256)).toEqual({ maxBytes: 1024 * MIB, maxUnpackedBytes: 1088 * MIB, timeoutMs: 1000 });
+    expect(snapshotLimits({ maxSnapshotBytes: 10 * MIB, snapshotTimeoutMs: 5 }, 256)).toEqual({ maxBytes: 10 * MIB, maxUnpackedBytes: 1088 * MIB, timeoutMs: 5 });
   });
 
   it('run the verifier under rlimits, as nobody without new privileges when root', () => {
@@ -46,13 +46,16 @@ describe('workspace snapshots made by a misbehaving tar', () => {
   let root: string;
   let blobDir: string;
   let workspace: string;
+  let home: string;
   const limits: SnapshotLimits = { maxBytes: 2 * MIB, maxUnpackedBytes: 8 * MIB, timeoutMs: 3_000 };
 
   beforeAll(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'hangar-snapshot-bounds-'));
     blobDir = path.join(root, 'blobs');
     workspace = path.join(root, 'workspace');
+    home = path.join(root, 'home');
     await mkdir(path.join(workspace, 'src'), { recursive: true });
+    await mkdir(path.join(home, '.claude'), { recursive: true });
     await writeFile(path.join(workspace, 'src', 'main.ts'), 'export const answer = 42;\n');
   });
   afterAll(async () => {
@@ -60,17 +63,18 @@ describe('workspace snapshots made by a misbehaving tar', () => {
   });
 
   const snapshot = (script: string, key: string, override: Partial<SnapshotLimits> = {}) =>
-    snapshotWorkspace(hostProcessSandbox(() => script, workspace), createLocalBlobStore({ directory: blobDir }), key, { ...limits, ...override });
+    snapshotSandboxState(hostProcessSandbox(() => script, workspace, home), createLocalBlobStore({ directory: blobDir }), key, { ...limits, ...override }, { homeExcludes: [] });
 
-  it('stores and verifies a real archive of the workspace', async () => {
-    const { sizeBytes } = await snapshot('exec tar "$@"', 'good/one');
+  it('stores and verifies a real archive of the workspace and HOME', async () => {
+    const { sizeBytes, sha256 } = await snapshot('exec tar "$@"', 'good/one');
     expect(sizeBytes).toBeGreaterThan(0);
+    expect(sha256).toMatch(/^[0-9a-f]{64}$/);
     expect(await filesUnder(blobDir)).toEqual(['good/one']);
   });
 
   it('stops endless incompressible output at the byte cap and stores nothing', async () => {
     const sandbox = hostProcessSandbox(() => 'exec cat /dev/urandom', workspace);
-    const failure = snapshotWorkspace(sandbox, createLocalBlobStore({ directory: blobDir }), 'bad/endless', limits);
+    const failure = snapshotSandboxState(sandbox, createLocalBlobStore({ directory: blobDir }), 'bad/endless', limits, { homeExcludes: [] });
     await expect(failure).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'too_large' } });
     expect(sandbox.children[0]!.signalCode).toBe('SIGKILL');
     expect(await filesUnder(blobDir)).toEqual(['good/one']);
@@ -104,7 +108,7 @@ describe('workspace snapshots made by a misbehaving tar', () => {
 
   it('kills a restore that does not finish in time', async () => {
     const sandbox = hostProcessSandbox(() => 'exec sleep 600', workspace);
-    await expect(restoreWorkspace(sandbox, createLocalBlobStore({ directory: blobDir }), 'good/one', 1_000)).rejects.toMatchObject({ code: 'SANDBOX_FAILED' });
+    await expect(restoreSandboxState(sandbox, createLocalBlobStore({ directory: blobDir }), 'good/one', 2, 1_000)).rejects.toMatchObject({ code: 'SANDBOX_FAILED' });
     expect(sandbox.children[0]!.signalCode).toBe('SIGKILL');
   });
 });

@@ -3,7 +3,7 @@
 import { chmod, rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
-import { restoreWorkspace, snapshotLimits, snapshotWorkspace } from '../../src/sessions/workspace-snapshots.js';
+import { restoreSandboxState, snapshotLimits, snapshotSandboxState } from '../../src/sessions/workspace-snapshots.js';
 import type { BlobStore } from '../../src/store/blob-store.js';
 import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
@@ -36,12 +36,12 @@ describe('workspace snapshots', () => {
       const source = await provider.create({ resources, bridges: [] });
       expect(source.warmLauncherReady).toBe(true);
       await source.writeFile('notes/given.txt', 'given at creation\n');
-      const { sizeBytes } = await snapshotWorkspace(source, slow, 'snapshots/one', snapshotLimits({ snapshotTimeoutMs: 60_000 }, resources.diskMb));
+      const { sizeBytes } = await snapshotSandboxState(source, slow, 'snapshots/one', snapshotLimits({ snapshotTimeoutMs: 60_000 }, resources.diskMb), { homeExcludes: [] });
       expect(sizeBytes).toBeGreaterThan(0);
       await source.destroy();
 
       const target = await provider.create({ resources, bridges: [] });
-      await restoreWorkspace(target, local, 'snapshots/one', 60_000);
+      await restoreSandboxState(target, local, 'snapshots/one', 2, 60_000);
       expect((await target.readFile('notes/given.txt')).toString()).toBe('given at creation\n');
       await target.destroy();
     } finally {

@@ -49,6 +49,7 @@ import type {
   Sandbox,
   SandboxBridge,
   SandboxExecResult,
+  SandboxProcess,
   SandboxProvider,
   SandboxSpawnRequest,
   SandboxSpec,
@@ -56,6 +57,7 @@ import type {
 } from '../sandbox-provider.js';
 import type { WorkspaceFileRead, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../sandbox-provider.js';
 import { readWorkspaceFileBytes, scanWorkspaceFiles } from './local-workspace-scan.js';
+import { agentEntries, readProcessEntries } from './local-processes.js';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 
 const execFileAsync = promisify(execFile);
@@ -666,6 +668,13 @@ class LocalSandboxImpl implements LocalSandbox {
 
   hostPids(): Promise<number[]> {
     return this.cgroup.pids();
+  }
+
+  async agentProcesses(): Promise<SandboxProcess[]> {
+    this.assertLive();
+    const launched = new Set([...this.children].map((child) => child.pid).filter((pid): pid is number => pid !== undefined));
+    const entries = agentEntries(await readProcessEntries(await this.cgroup.pids()), launched);
+    return entries.map((entry) => ({ pid: entry.nsPid, name: entry.comm }));
   }
 
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
