@@ -1,6 +1,5 @@
-// Hangar's configuration: one zod schema, parsed once from file -> environment -> flags.
-// This module is the only place that reads process.env; everything else receives a HangarConfig.
-import { readFileSync, existsSync } from 'node:fs';
+// Hangar's configuration: one zod schema, validated once (load-config.ts merges file -> environment
+// -> flags, and is the only place that reads process.env); everything else receives a HangarConfig.
 import path from 'node:path';
 import { z } from 'zod';
 import { HangarError } from '../errors/errors.js';
@@ -138,6 +137,9 @@ const gatewayLimitFields = {
     .describe('Forward server tools (web search/fetch, code execution, MCP toolsets), mcp_servers and URL/file content sources, which the model provider runs or fetches under the real key; refused (400) when off'),
 };
 
+/** The model upstream when none is configured: Anthropic's API, which needs a key. */
+export const DEFAULT_UPSTREAM_URL = 'https://api.anthropic.com';
+
 export const configSchema = z
   .object({
     dataDir: z
@@ -266,9 +268,8 @@ export const configSchema = z
     gateway: z
       .object({
         upstreamUrl: z
-          .string()
-          .url()
-          .default('https://api.anthropic.com')
+          .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, scheme included (e.g. http://localhost:8787)' })
+          .default(DEFAULT_UPSTREAM_URL)
           .describe('Anthropic API (or compatible) the model gateway forwards to; env ANTHROPIC_BASE_URL'),
         upstreamApiKey: z
           .string()
@@ -285,7 +286,7 @@ export const configSchema = z
         ...gatewayLimitFields,
       })
       .strict()
-      .default({ upstreamUrl: 'https://api.anthropic.com', sandboxPort: 4100, requestTimeoutMs: 600_000, ...GATEWAY_LIMIT_DEFAULTS }),
+      .default({ upstreamUrl: DEFAULT_UPSTREAM_URL, sandboxPort: 4100, requestTimeoutMs: 600_000, ...GATEWAY_LIMIT_DEFAULTS }),
     agent: z
       .object({
         model: z.string().optional().describe('Model the CLI uses; default: the CLI\'s own default'),
@@ -392,96 +393,18 @@ export const configSchema = z
 export type HangarConfig = z.infer<typeof configSchema>;
 export type ResourceLimits = z.infer<typeof resourcesSchema>;
 
-type PlainObject = Record<string, unknown>;
-
-function isPlainObject(value: unknown): value is PlainObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Deep-merges b over a (objects merge, everything else is replaced). */
-export function mergeConfigLayers(a: PlainObject, b: PlainObject): PlainObject {
-  const result: PlainObject = { ...a };
-  for (const [key, value] of Object.entries(b)) {
-    if (value === undefined) continue;
-    const existing = result[key];
-    result[key] = isPlainObject(existing) && isPlainObject(value) ? mergeConfigLayers(existing, value) : value;
-  }
-  return result;
-}
-
-/** Sets a dotted path (`gateway.upstreamUrl`) in a nested object. */
-function setPath(target: PlainObject, dotted: string, value: unknown): void {
-  const keys = dotted.split('.');
-  let node = target;
-  for (const key of keys.slice(0, -1)) {
-    const next = node[key];
-    if (!isPlainObject(next)) node[key] = {};
-    node = node[key] as PlainObject;
-  }
-  node[keys[keys.length - 1] as string] = value;
-}
-
-/** Environment variables Hangar reads, and the config field each one sets. */
-export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: 'string' | 'number' }> = [
-  { name: 'HANGAR_DATA_DIR', path: 'dataDir', kind: 'string' },
-  { name: 'HANGAR_LOG_LEVEL', path: 'logLevel', kind: 'string' },
-  { name: 'HANGAR_HOST', path: 'server.host', kind: 'string' },
-  { name: 'HANGAR_PORT', path: 'server.port', kind: 'number' },
-  { name: 'HANGAR_SQLITE_PATH', path: 'store.sqlitePath', kind: 'string' },
-  { name: 'HANGAR_MODEL', path: 'agent.model', kind: 'string' },
-  { name: 'HANGAR_MAX_TURNS', path: 'agent.defaultMaxTurns', kind: 'number' },
-  { name: 'ANTHROPIC_BASE_URL', path: 'gateway.upstreamUrl', kind: 'string' },
-  { name: 'ANTHROPIC_API_KEY', path: 'gateway.upstreamApiKey', kind: 'string' },
-];
-
-function layerFromEnvironment(env: NodeJS.ProcessEnv): PlainObject {
-  const layer: PlainObject = {};
-  for (const variable of ENVIRONMENT_VARIABLES) {
-    const raw = env[variable.name];
-    if (raw === undefined || raw === '') continue;
-    const value = variable.kind === 'number' ? Number(raw) : raw;
-    if (variable.kind === 'number' && !Number.isFinite(value)) {
-      throw new HangarError('CONFIG_INVALID', `${variable.name} must be a number, got "${raw}"`);
-    }
-    setPath(layer, variable.path, value);
-  }
-  return layer;
-}
-
-function layerFromFile(file: string): PlainObject {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (error) {
-    throw new HangarError('CONFIG_INVALID', `cannot read config file ${file}: ${(error as Error).message}`);
-  }
-  if (!isPlainObject(parsed)) throw new HangarError('CONFIG_INVALID', `config file ${file} must hold a JSON object`);
-  return parsed;
-}
-
-export interface LoadConfigOptions {
-  /** Config file; when absent, ./hangar.config.json is used if it exists. */
-  file?: string;
-  /** Environment to read (the CLI passes process.env; tests pass their own). */
-  env?: NodeJS.ProcessEnv;
-  /** Highest-precedence values, from command-line flags. */
-  overrides?: PlainObject;
-}
-
-/** Builds the configuration from file -> environment -> flags, and validates it once. */
-export function loadConfig(options: LoadConfigOptions = {}): HangarConfig {
-  const file = options.file ?? (existsSync('hangar.config.json') ? 'hangar.config.json' : undefined);
-  let merged: PlainObject = file ? layerFromFile(file) : {};
-  merged = mergeConfigLayers(merged, layerFromEnvironment(options.env ?? {}));
-  merged = mergeConfigLayers(merged, options.overrides ?? {});
-  return parseConfig(merged);
-}
-
-/** Validates a configuration object (defaults filled in). */
-export function parseConfig(value: unknown): HangarConfig {
+/**
+ * Validates a configuration object (defaults filled in). `originOf` names where a field's value
+ * came from (an environment variable, a flag, a file), for the error message.
+ */
+export function parseConfig(value: unknown, originOf?: (dottedPath: string) => string | undefined): HangarConfig {
   const result = configSchema.safeParse(value);
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = result.error.issues.map((issue) => {
+      const dotted = issue.path.join('.');
+      const origin = dotted === '' ? undefined : originOf?.(dotted);
+      return `${dotted || '(root)'}${origin !== undefined ? ` (set by ${origin})` : ''}: ${issue.message}`;
+    });
     throw new HangarError('CONFIG_INVALID', `invalid configuration: ${problems.join('; ')}`, { details: problems });
   }
   return result.data;

@@ -33,6 +33,8 @@ export const ERROR_HTTP_STATUS = {
   MODEL_UNAVAILABLE: 502,
   AGENT_FAILED: 500,
   CONFIG_INVALID: 500,
+  DATA_DIR_IN_USE: 409,
+  NOT_READY: 503,
   SCENARIO_INVALID: 400,
   INTERNAL: 500,
 } as const satisfies Record<string, number>;

@@ -193,6 +193,11 @@ export interface SandboxProvider {
    * a pool of them (a later create() of that shape is then faster). Never fails: problems are logged.
    */
   prewarm?(spec: SandboxSpec): void;
+  /**
+   * Resolves when this host can run sandboxes; fails with SANDBOX_UNAVAILABLE saying why (and what
+   * to install or change) when it cannot. Readiness checks call it; optional for adapters that need no check.
+   */
+  checkHost?(): Promise<void>;
   /** Destroys every sandbox this provider still holds. */
   close(): Promise<void>;
 }

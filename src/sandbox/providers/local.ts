@@ -2002,6 +2002,9 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     name: 'local',
     create,
     prewarm,
+    checkHost: async () => {
+      await ensureTools();
+    },
     close,
     settled,
     get warmSandboxes() {
