@@ -18,6 +18,7 @@ import { startScriptedModelServer } from '../src/model/scripted-model-server.js'
 import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
 import { createLocalSandboxProvider, type LocalSandboxProvider, type WorkspaceBacking } from '../src/sandbox/providers/local.js';
 import { benchSessions } from './sessions-bench.js';
+import { benchHomeCache, NPM_CACHE_SCRIPT } from './home-cache-bench.js';
 
 const SANDBOX_RUNS = Number(process.env.BENCH_SANDBOX_RUNS ?? 200);
 const TASK_RUNS = Number(process.env.BENCH_TASK_RUNS ?? 20);
@@ -227,6 +228,23 @@ async function main(): Promise<void> {
         `ready p50 ${fixed(wakeReadyP50)} ms, replay ${fixed(sessions.replayEventsPerSecond, 0)} events/s\n`,
     );
 
+    process.stdout.write('checkpoints with a realistic HOME (npm cache)...\n');
+    const homeCache = await benchHomeCache(path.join(workDir, 'home-cache'), 10);
+    const archivedWake = await benchSessions(path.join(workDir, 'home-archived'), { homeSetup: NPM_CACHE_SCRIPT, homeExcludes: ['.cache'], wakeOnly: true });
+    const excludedWake = await benchSessions(path.join(workDir, 'home-excluded'), { homeSetup: NPM_CACHE_SCRIPT, wakeOnly: true });
+    const homeRows = [
+      { name: 'npm cache archived (`checkpointHomeExcludes: [".cache"]`)', snapshot: homeCache.withCache, wake: archivedWake },
+      { name: 'npm cache excluded (the default)', snapshot: homeCache.excluded, wake: excludedWake },
+    ].map(({ name, snapshot, wake }) => {
+      const bare = percentile(wake.bareResumeReadyMs, 50);
+      const ready = percentile(wake.readyMs, 50);
+      return (
+        `| ${name} | ${fixed(snapshot.archiveBytes / 1024 / 1024, 2)} MiB | ${fixed(percentile(snapshot.snapshotMs, 50))} ms (${fixed(percentile(snapshot.snapshotMs, 50) / bare, 3)}) ` +
+        `| ${fixed(percentile(snapshot.restoreMs, 50))} ms | ${fixed(wake.checkpointBytes / 1024 / 1024, 2)} MiB | ${fixed(percentile(wake.restoreMs, 50))} ms | ${fixed(ready)} ms | ${fixed(bare)} ms | **${fixed(ready / bare, 3)}** |`
+      );
+    });
+    process.stdout.write(`  ${homeRows.join('\n  ')}\n`);
+
     const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
     const report = `# Benchmarks
 
@@ -303,6 +321,25 @@ start and the workspace unpacking share one core and a wake takes about 20% long
 
 Target: wake ≤ 300 ms. Most of a wake is the Claude Code CLI starting and reading its transcript,
 which the baseline row measures on its own; the workspace is unpacked while the CLI starts.
+
+## Checkpoints with a realistic HOME
+
+A checkpoint holds the workspace and HOME. HOME here holds an npm cache as \`npm cache add\` of a few
+dozen packages leaves it: ${homeCache.cacheFiles} files, ${fixed(homeCache.cacheBytes / 1024 / 1024, 1)} MiB on disk (${homeCache.cacheFiles / 2} compressed
+tarballs with the size distribution of a real \`~/.npm/_cacache\`, and their index entries). The
+snapshot columns are the checkpoint of that sandbox alone (tar + zstd inside, stored, verified on
+the host; p50 of ${homeCache.withCache.snapshotMs.length}; in parentheses as a ratio to the bare-SDK resume baseline of the same row) and its
+restore into a new sandbox. The wake columns are a long-running session as in the section above
+(10 MB workspace, 200+ transcript entries) whose setup turn also filled HOME with that cache,
+hibernated and woken ${archivedWake.readyMs.length} times, against the bare SDK resuming the same transcript on the host
+in the same run.
+
+| HOME | snapshot size | snapshot p50 (/ bare resume) | restore p50 | session checkpoint | wake: restored (\`woke\`) p50 | wake: CLI ready p50 | bare resume p50 | **wake / bare** |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${homeRows.join('\n')}
+
+The cache costs every checkpoint its full size (tarballs do not compress) and its restore time on
+every wake, hybrid turn and fork, so \`~/.npm/_cacache\` and \`~/.cache\` are excluded by default.
 
 ## Sessions: event replay and host cost
 

@@ -16,9 +16,21 @@ import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
 import type { LocalSandbox, LocalSandboxProvider } from '../src/sandbox/providers/local.js';
 import { createAgentSessionStore } from '../src/store/agent-session-store.js';
 
+/** Variants of the session bench: a HOME with a realistic npm cache, archived or excluded. */
+export interface SessionBenchOptions {
+  /** A bash script the setup turn also runs (to fill HOME). */
+  homeSetup?: string;
+  /** sessions.checkpointHomeExcludes (default: the configuration's default). */
+  homeExcludes?: string[];
+  /** Measure hibernate and wake (and the baseline) only: no replay, no live-session cost. */
+  wakeOnly?: boolean;
+}
+
 export interface SessionBenchResult {
   workspaceBytes: number;
   transcriptEntries: number;
+  /** Compressed size of the checkpoint the wakes restore from. */
+  checkpointBytes: number;
   hibernateMs: number[];
   /** Message sent -> sandbox created and workspace restored (the `woke` event). */
   restoreMs: number[];
@@ -61,11 +73,13 @@ function rssOfPids(pids: number[]): number {
   return total;
 }
 
-export async function benchSessions(dataDir: string): Promise<SessionBenchResult> {
+export async function benchSessions(dataDir: string, options: SessionBenchOptions = {}): Promise<SessionBenchResult> {
   // One turn with 90 tool calls builds a transcript of 200+ entries; later turns are one reply each.
+  // The HOME script reaches the workspace as an initial file (checkpoint 0).
+  const fill = options.homeSetup === undefined ? '' : ' && bash fill-home.sh';
   const setup: Scenario = {
     replies: [
-      { content: [{ type: 'tool_use', name: 'Bash', input: { command: 'head -c 10485760 /dev/urandom > data.bin && ls -l data.bin' } }] },
+      { content: [{ type: 'tool_use', name: 'Bash', input: { command: `head -c 10485760 /dev/urandom > data.bin && ls -l data.bin${fill}`, timeout: 300000 } }] },
       { content: [{ type: 'tool_use', name: 'Bash', input: { command: 'true' } }], times: 90 },
       { content: [{ type: 'text', text: 'ready' }] },
     ],
@@ -78,6 +92,7 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
     server: { host: '127.0.0.1', port: 0 },
     gateway: { upstreamUrl: model.url, upstreamApiKey: 'sk-bench' },
     sandbox: { uidRangeStart: 302000, uidRangeSize: 100 },
+    ...(options.homeExcludes !== undefined ? { sessions: { checkpointHomeExcludes: options.homeExcludes } } : {}),
   });
   const sandboxes: LocalSandbox[] = [];
   let hangar: Hangar | undefined;
@@ -98,10 +113,11 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
     const client = new HangarClient(await hangar.listen());
 
     // All the machine's cores, as the bare baseline has: the benchmark measures Hangar, not a CPU quota.
-    const session = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], maxTurns: 100, idleTimeoutSec: 3600, prompt: 'prepare', resources: { cpus: os.cpus().length } });
+    const session = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], maxTurns: 100, idleTimeoutSec: 3600, prompt: 'prepare', resources: { cpus: os.cpus().length }, ...(options.homeSetup !== undefined ? { files: { 'fill-home.sh': options.homeSetup } } : {}) });
     await waitFor(async () => { const current = await client.getSession(session.id); return current.turns === 1 && current.status === 'idle' ? true : undefined; }, 'the setup turn');
     const checkpoints = await client.call<{ checkpoints: Array<{ transcriptEntries: number; sizeBytes: number }> }>('GET', `/v1/sessions/${session.id}/checkpoints`);
     const transcriptEntries = checkpoints.checkpoints[0]?.transcriptEntries ?? 0;
+    const checkpointBytes = checkpoints.checkpoints[0]?.sizeBytes ?? 0;
 
     const hibernateMs: number[] = [];
     const restoreMs: number[] = [];
@@ -175,6 +191,11 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
       }
     }
 
+    if (options.wakeOnly === true) {
+      const none = { replayEvents: 0, replayEventsPerSecond: 0, replayMegabytesPerSecond: 0, live: { sessions: 0, processesPerSession: 0, sandboxRssMbPerSession: 0 }, hibernated: { processes: 0, sandboxes: 0 } };
+      return { workspaceBytes: 10 * 1024 * 1024, transcriptEntries, checkpointBytes, hibernateMs, restoreMs, readyMs, turnMs, bareResumeReadyMs, ...none };
+    }
+
     // Event replay: a session log of REPLAY_EVENTS realistic SDK messages, read back over HTTP.
     const replaySession = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'] });
     const payload = { type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(600) }] }, session_id: replaySession.id };
@@ -218,6 +239,7 @@ export async function benchSessions(dataDir: string): Promise<SessionBenchResult
     return {
       workspaceBytes: 10 * 1024 * 1024,
       transcriptEntries,
+      checkpointBytes,
       hibernateMs,
       restoreMs,
       readyMs,
