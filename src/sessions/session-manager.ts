@@ -491,7 +491,9 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       await sandbox?.destroy().catch(() => undefined);
       await store.sharedSandboxes.update(record.id, { status: 'closed', closedAt: new Date().toISOString() });
       for (const member of members) {
-        await store.sessions.update(member.id, { status: 'failed', error: { code: 'SANDBOX_FAILED', message: `shared sandbox ${record.id} could not be restored: ${(error as Error).message}` } });
+        // A checkpoint that fails its manifest keeps its own code (it names the checkpoint).
+        const code = error instanceof HangarError && error.code === 'CHECKPOINT_CORRUPT' ? error.code : 'SANDBOX_FAILED';
+        await store.sessions.update(member.id, { status: 'failed', error: { code, message: `shared sandbox ${record.id} could not be restored: ${(error as Error).message}` } });
       }
     }
   };

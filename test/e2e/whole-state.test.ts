@@ -197,17 +197,39 @@ describe('whole-state checkpoints across a server crash', () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it('brings back every byte of the workspace and HOME after SIGKILL and restart', async () => {
-    model.setScenario({ replies: [bash(`${WRITE} && ${LIST}`, 'write before crash'), say('written'), bash(LIST, 'list after restart'), say('listed')] });
+  it('brings back every byte of the workspace and HOME after SIGKILL and restart; a shared sandbox whose checkpoint was corrupted fails naming it', async () => {
+    model.setScenario({
+      replies: [
+        bash(`${WRITE} && ${LIST}`, 'write before crash'),
+        say('written'),
+        bash('echo shared > shared.txt && echo ok', 'shared turn'),
+        say('shared done'),
+        bash(LIST, 'list after restart'),
+        say('listed'),
+      ],
+    });
     server = await startServerProcess(dataDir, model.url);
     const session = await server.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'write before crash', idleTimeoutSec: 600 });
     await waitTurns(server.client, session.id, 1);
     const before = toolResultsSent(model).at(-1)!;
     expect(before).toContain('/home/agent/.local/bin/mytool');
+    const shared = await server.client.call<{ id: string }>('POST', '/v1/sandboxes', { resources: { memoryMb: 1024, cpus: 1, diskMb: 256 } });
+    const member = await server.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'shared turn' });
+    const memberCheckpoint = (await waitTurns(server.client, member.id, 1)).checkpoint!.id;
 
     server.child.kill('SIGKILL');
     await server.exited;
+    // The shared sandbox comes back at start from its newest checkpoint: one byte of it changed on disk.
+    const blobFile = path.join(dataDir, 'blobs', 'sessions', member.id, `${memberCheckpoint}.tar.zst`);
+    const bytes = readFileSync(blobFile);
+    bytes[bytes.length - 1]! ^= 0x01;
+    writeFileSync(blobFile, bytes);
     server = await startServerProcess(dataDir, model.url);
+    const failedMember = await server.client.getSession(member.id);
+    expect(failedMember.status).toBe('failed');
+    expect(failedMember.error?.code).toBe('CHECKPOINT_CORRUPT');
+    expect(failedMember.error?.message).toContain(memberCheckpoint);
+
     expect((await server.client.getSession(session.id)).status).toBe('hibernated');
     await server.client.sendMessage(session.id, 'list after restart');
     await waitTurns(server.client, session.id, 2);
