@@ -679,6 +679,8 @@ class LocalSandboxImpl implements LocalSandbox {
 
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
     const copyIn = request.copyIntoTmp === undefined ? undefined : checkCopyIntoTmp(request.copyIntoTmp);
+    // env(1) would read such a command as a variable assignment.
+    if (copyIn !== undefined && request.command.includes('=')) throw invalid(`a command with a copied directory cannot contain '=': ${JSON.stringify(request.command)}`);
     const warm = request.auxiliary === true ? undefined : this.warm;
     if (warm !== undefined) this.warm = undefined;
     let child: ChildProcess | undefined;
