@@ -4,6 +4,7 @@
 // crash recovery and fork all restore from a checkpoint. Every SDK message and lifecycle event is
 // published to the session's durable event stream.
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { SDKMessage, SessionStore } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
@@ -818,10 +819,18 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       stopping = true;
       if (schedulerTimer) clearInterval(schedulerTimer);
       await checkpoints.stopSweeping();
+      const interrupted = [...runningTurns.keys()];
       for (const [sessionId, current] of live) {
         if (runningTurns.has(sessionId)) await current.agent?.interrupt().catch(() => undefined);
       }
-      await Promise.allSettled([...chains.values()]);
+      if (interrupted.length > 0) logger.warn({ sessions: interrupted, drainMs: config.server.shutdownDrainMs }, 'shutdown: waiting for interrupted turns to end');
+      // Bounded: a turn still running at the deadline (a CLI that ignores the interrupt, a slow
+      // checkpoint) is cut when its CLI and sandbox are closed below.
+      const drained = await Promise.race([
+        Promise.allSettled([...chains.values()]).then(() => true),
+        delay(config.server.shutdownDrainMs, false, { ref: false }),
+      ]);
+      if (!drained) logger.warn({ sessions: [...runningTurns.keys()] }, 'shutdown: turns still running after server.shutdownDrainMs are cut');
       for (const sessionId of [...live.keys()]) {
         await retire(sessionId);
         const session = await store.sessions.get(sessionId);
