@@ -15,6 +15,7 @@ import { declaredContentLength, readRequestBody } from './read-request-body.js';
 import { createInFlightLimiter, type InFlightLimiter } from './request-limits.js';
 import { checkBetas, checkBody, checkQuery, createRequestPolicy, isRefusal } from './request-policy.js';
 import { anthropicError, REFUSAL_ANSWERS, type GatewayRefusalReason } from './refusals.js';
+import { explainUpstreamError, MAX_UPSTREAM_ERROR_BYTES, upstreamLabel } from './upstream-error.js';
 import { StreamUsageMeter, usageFromMessageJson, type MeteredCall } from './usage-meter.js';
 
 export interface GatewaySessionUsage {
@@ -69,6 +70,8 @@ export interface GatewayStats {
 
 export interface ModelGateway {
   readonly socketPath: string;
+  /** The upstream as users may see it (upstream-error.ts upstreamLabel): no credentials. */
+  readonly upstreamLabel: string;
   /** Issues a fresh token for a session; the token is what the sandbox uses as its API key. */
   registerSession(sessionId: string): string;
   /** Invalidates the session's token; usage stays readable. */
@@ -140,6 +143,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   const refusalLogged = new Map<string, { at: number; suppressed: number }>();
   const upstream = new URL(settings.upstreamUrl);
   const upstreamBasePath = upstream.pathname.replace(/\/$/, '');
+  const label = upstreamLabel(settings.upstreamUrl);
   const dispatcher = new Agent({
     headersTimeout: settings.requestTimeoutMs,
     bodyTimeout: settings.requestTimeoutMs,
@@ -176,6 +180,32 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     }
     const answer = REFUSAL_ANSWERS[reason];
     anthropicError(response, answer.status, answer.type, message, bodyUnread);
+  };
+
+  /** Answers an upstream error with a message naming the real upstream and what it said (upstream-error.ts). */
+  const answerUpstreamError = async (response: http.ServerResponse, upstreamResponse: Awaited<ReturnType<typeof request>>, sessionId: string): Promise<void> => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const chunk of upstreamResponse.body) {
+        const buffer = chunk as Buffer;
+        if (size < MAX_UPSTREAM_ERROR_BYTES) chunks.push(buffer.subarray(0, MAX_UPSTREAM_ERROR_BYTES - size));
+        size += buffer.length;
+        if (size >= MAX_UPSTREAM_ERROR_BYTES) break;
+      }
+    } catch (error) {
+      logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream error answer ended abnormally');
+    }
+    upstreamResponse.body.destroy();
+    const body = explainUpstreamError(label, upstreamResponse.statusCode, Buffer.concat(chunks).toString('utf8'));
+    logger.warn({ sessionId, upstream: label, status: upstreamResponse.statusCode }, 'gateway: the model upstream answered an error');
+    const headers: Record<string, string | string[]> = {};
+    for (const [name, value] of Object.entries(upstreamResponse.headers)) {
+      if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
+    }
+    if (response.destroyed) return;
+    response.writeHead(upstreamResponse.statusCode, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    response.end(body);
   };
 
   const handle = async (incoming: http.IncomingMessage, response: http.ServerResponse): Promise<void> => {
@@ -260,6 +290,10 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       call.releaseBody();
     }
     if (isMessagesCall && upstreamResponse.statusCode >= 400) usage.failedRequests += 1;
+    if (upstreamResponse.statusCode >= 400) {
+      await answerUpstreamError(response, upstreamResponse, sessionId);
+      return;
+    }
 
     const responseHeaders: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(upstreamResponse.headers)) {
@@ -329,6 +363,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   };
 
   return {
+    upstreamLabel: label,
     socketPath: settings.socketPath,
     registerSession(sessionId) {
       const previous = tokensBySession.get(sessionId);

@@ -7,7 +7,7 @@ export type ReplySelection =
   | { type: 'reply'; reply: ScenarioReply; index: number }
   /** An auxiliary request no reply is scripted for: the server answers it with its default. */
   | { type: 'auxiliary-default' }
-  /** No main reply is left and the scenario's whenExhausted is 'error'. */
+  /** No main reply is left and the scenario's whenExhausted is 'error' (or 'restart' with no reply fitting even after starting over). */
   | { type: 'exhausted' };
 
 export interface ReplyUse {
@@ -44,7 +44,7 @@ export function matches(match: ScenarioReplyMatch | undefined, subject: MatchSub
 export function createReplyCursor(scenario: Scenario): ReplyCursor {
   const used = scenario.replies.map(() => 0);
 
-  return {
+  const cursor: ReplyCursor = {
     select(subject) {
       for (const [index, reply] of scenario.replies.entries()) {
         if ((used[index] ?? 0) >= (reply.times ?? 1)) continue;
@@ -55,6 +55,12 @@ export function createReplyCursor(scenario: Scenario): ReplyCursor {
       if (subject.kind === 'auxiliary') return { type: 'auxiliary-default' };
       const exhausted = scenario.whenExhausted ?? 'error';
       if (exhausted === 'error') return { type: 'exhausted' };
+      if (exhausted === 'restart') {
+        // The script starts over: every reply has all its uses again. Nothing fitting even then is exhausted.
+        if (used.every((count) => count === 0)) return { type: 'exhausted' };
+        used.fill(0);
+        return cursor.select(subject);
+      }
       if (exhausted === 'repeat-last') {
         const index = scenario.replies.length - 1;
         const reply = scenario.replies[index];
@@ -66,4 +72,5 @@ export function createReplyCursor(scenario: Scenario): ReplyCursor {
       return scenario.replies.map((reply, index) => ({ index, used: used[index] ?? 0, times: reply.times ?? 1 }));
     },
   };
+  return cursor;
 }

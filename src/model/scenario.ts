@@ -108,8 +108,8 @@ export const replySchema = z.strictObject({
 });
 
 export const whenExhaustedSchema = z
-  .union([z.literal('error'), z.literal('repeat-last'), z.strictObject({ text: z.string() })])
-  .describe('What a main request gets once no reply is left');
+  .union([z.literal('error'), z.literal('repeat-last'), z.literal('restart'), z.strictObject({ text: z.string() })])
+  .describe('What a main request gets once no reply is left: an error, the last reply again, the script from its start, or a text');
 
 export const scenarioSchema = z.strictObject({
   $schema: z.string().optional().describe('Ignored; lets editors attach a JSON schema'),

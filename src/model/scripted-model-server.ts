@@ -283,7 +283,8 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
         reply.header('x-should-retry', 'false'),
         500,
         'api_error',
-        `Scripted scenario exhausted: no reply left for this request (${used} replies used)`,
+        `Scripted scenario exhausted: no reply left for this request (${used} replies used). ` +
+          'Start it over by restarting `hangar model serve` or with POST /_scripted/reset; to loop, serve it with --loop or set "whenExhausted": "restart" in the scenario (docs/scenarios.md)',
       );
     }
 
@@ -354,6 +355,11 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
   });
 
   app.get('/_scripted/scenario', async () => ({ scenario, uses: cursor.uses() }));
+
+  app.post('/_scripted/reset', async () => {
+    cursor = createReplyCursor(scenario);
+    return { ok: true, replies: scenario.replies.length };
+  });
 
   app.post('/_scripted/scenario', async (request) => {
     setScenario(parseScenario(request.body, 'posted scenario'));

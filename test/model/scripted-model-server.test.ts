@@ -320,7 +320,27 @@ describe('scripted model server: reply selection', () => {
     expect(body.type).toBe('error');
     expect(body.error.type).toBe('api_error');
     expect(body.error.message).toMatch(/exhausted/);
+    // It says how to start over and how to loop.
+    expect(body.error.message).toMatch(/restarting `hangar model serve` or with POST \/_scripted\/reset; to loop, serve it with --loop or set "whenExhausted": "restart"/);
     expect(server.requests[1]!.outcome).toBe('exhausted');
+
+    expect(await (await fetch(`${server.url}/_scripted/reset`, { method: 'POST' })).json()).toEqual({ ok: true, replies: 1 });
+    expect((await post(server, userTurn('c'))).status).toBe(200);
+  });
+
+  it('starts the script over when exhausted with "restart"', async () => {
+    const server = await start({
+      replies: [{ content: [{ type: 'text', text: 'first' }] }, { match: { lastUserText: 'second' }, content: [{ type: 'text', text: 'second' }] }],
+      whenExhausted: 'restart',
+    });
+    const texts: string[] = [];
+    for (const prompt of ['one', 'second', 'again', 'second']) {
+      texts.push(((await (await post(server, userTurn(prompt))).json()) as { content: Array<{ text: string }> }).content[0]!.text);
+    }
+    expect(texts).toEqual(['first', 'second', 'first', 'second']);
+    // Nothing fits even from the start: exhausted, not a loop.
+    const none = await start({ replies: [{ match: { lastUserText: 'never' }, content: [{ type: 'text', text: 'x' }] }], whenExhausted: 'restart' });
+    expect((await post(none, userTurn('other'))).status).toBe(500);
   });
 
   it('repeats the last reply or sends a fixed text when exhausted, as configured', async () => {
