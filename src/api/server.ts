@@ -13,6 +13,7 @@ import type { Store } from '../store/store.js';
 import { allowedHostNames, isAllowedHost } from './host-check.js';
 import { errorBody, errorServerOptions, registerErrorHandling } from './http-errors.js';
 import { documentErrors } from './openapi-errors.js';
+import { OneLinePerRequest } from './request-log.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 
@@ -35,6 +36,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: config.server.bodyLimitBytes,
+    logController: new OneLinePerRequest(),
     ...errorServerOptions(),
   }).withTypeProvider<ZodTypeProvider>();
   // The API speaks JSON only; other bodies get 415 instead of reaching validation as strings.
