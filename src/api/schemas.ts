@@ -1,6 +1,7 @@
 // Request schema pieces shared by the task and session routes.
 import { z } from 'zod';
 import type { HangarConfig } from '../config/config.js';
+import { permissionRuleProblem } from '../runner/permission-rules.js';
 import { describeWorkspaceFileProblem, workspaceFileProblems, workspaceFilesDiskProblem } from '../sessions/workspace-files.js';
 
 /** Sandbox limits a request may ask for, bounded by the configured maximum. */
@@ -11,12 +12,28 @@ export function resourcesSchema(config: HangarConfig) {
       memoryMb: z.number().int().min(64).max(maximum.memoryMb).optional(),
       cpus: z.number().min(0.05).max(maximum.cpus).optional(),
       diskMb: z.number().int().min(8).max(maximum.diskMb).optional(),
+      pids: z.number().int().min(32).max(maximum.pids).optional().describe('Most processes (and threads) in the sandbox'),
     })
     .strict();
 }
 
-/** Names of the tools an agent may use. */
-export const allowedToolsSchema = z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9_]*$/, 'tool names are letters, digits and underscores')).max(64);
+/** One tool name or Claude Code permission rule: `Bash`, `Bash(npm test:*)`, `Read(./src/**)`. */
+const permissionRuleSchema = z.string().superRefine((rule, context) => {
+  const problem = permissionRuleProblem(rule);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
+
+/** Tools the agent may use, each pre-approved: names or permission rules (a rule approves only what it matches). */
+export const allowedToolsSchema = z
+  .array(permissionRuleSchema)
+  .max(64)
+  .describe('Tool names or Claude Code permission rules, each pre-approved: "Bash", "Bash(npm test:*)", "Read(./src/**)". The agent has the tools they name and no others');
+
+/** Tools the agent may never use: names or permission rules. */
+export const disallowedToolsSchema = z
+  .array(permissionRuleSchema)
+  .max(64)
+  .describe('Tool names or Claude Code permission rules the agent may never use: "WebFetch", "Bash(rm:*)"');
 
 /**
  * Initial workspace files: relative path -> UTF-8 content. Paths are checked here (workspace-files.ts);

@@ -5,7 +5,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import type { CheckpointRecord, QueuedMessage, SessionRecord } from '../store/store.js';
-import { allowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
+import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './server.js';
 import { openEventStream } from './sse.js';
 
@@ -23,6 +23,7 @@ function createSessionSchema(config: ApiDependencies['config']) {
       pattern: z.enum(['long-running', 'hybrid']).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
       prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).optional().describe('First message, queued at once'),
       allowedTools: allowedToolsSchema.optional(),
+      disallowedTools: disallowedToolsSchema.optional(),
       maxTurns: z.number().int().min(1).max(1000).optional().describe('Agent turns per message'),
       maxBudgetUsd: z.number().positive().max(1_000_000).optional().describe('The session stops taking turns once it has spent this much'),
       permissionMode: z.enum(PERMISSION_MODES).optional(),
@@ -250,6 +251,16 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
       schema: { body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}), description: 'Create a sandbox shared by several sessions (the body is optional)' },
     },
     async (request, reply) => reply.status(201).send(await sessionManager.createSharedSandbox(request.body)),
+  );
+  routes.get(
+    '/v1/sandboxes',
+    {
+      schema: {
+        querystring: z.object({ status: z.enum(['active', 'closed']).optional().describe('Only sandboxes in this status') }).strict(),
+        description: 'List shared sandboxes, oldest first, with the sessions in each',
+      },
+    },
+    async (request) => ({ sandboxes: await sessionManager.listSharedSandboxes(request.query.status) }),
   );
   routes.get('/v1/sandboxes/:id', { schema: { params: idParams } }, async (request) => sessionManager.getSharedSandbox(request.params.id));
   routes.delete('/v1/sandboxes/:id', { schema: { params: idParams, description: 'Close the sandbox and every session in it' } }, async (request) =>

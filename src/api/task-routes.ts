@@ -9,7 +9,7 @@ import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import { TASK_EVENT } from '../sessions/task-events.js';
 import { presentTask, TASK_STATUSES } from '../sessions/task-view.js';
 import type { TaskRecord } from '../store/store.js';
-import { allowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
+import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './server.js';
 import { openEventStream } from './sse.js';
 
@@ -17,7 +17,8 @@ export function taskRequestSchema(config: ApiDependencies['config']) {
   return z
     .object({
       prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).describe('What the agent should do'),
-      allowedTools: allowedToolsSchema.optional().describe('Tools the agent may use (each pre-approved); default from the configuration'),
+      allowedTools: allowedToolsSchema.optional().describe('Tool names or Claude Code permission rules ("Bash(npm test:*)", "Read(./src/**)"), each pre-approved; the agent has the tools they name and no others; default from the configuration'),
+      disallowedTools: disallowedToolsSchema.optional(),
       maxTurns: z.number().int().min(1).max(1000).optional().describe('Most agent turns before the task stops'),
       permissionMode: z.enum(PERMISSION_MODES).optional().describe('Claude Code permission mode; default dontAsk (only allowedTools)'),
       appendSystemPrompt: z.string().max(100_000).optional().describe('Text appended to the Claude Code system prompt'),

@@ -2,7 +2,8 @@
 // and cancels it on Ctrl-C; `hangar tasks ls|show|follow|cancel` act on a running server's tasks.
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Command } from 'commander';
-import { HangarApiError, HangarClient, type TaskEventView, type TaskRequest, type TaskView } from '../client/hangar-client.js';
+import { HangarApiError, type HangarClient, type TaskEventView, type TaskRequest, type TaskView } from '../client/hangar-client.js';
+import { clientFor as client, jsonOption, printFields, printJson, serverOption } from './cli-options.js';
 
 /** Exit code of a command the user interrupted (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
@@ -95,28 +96,30 @@ export function taskExitCode(task: TaskView): number {
 }
 
 /** `hangar tasks ...`: commands on a running server's tasks. */
-export function registerTaskCommands(program: Command, serverOption: (command: Command) => Command, printers: TaskPrinters): void {
+export function registerTaskCommands(program: Command, printers: TaskPrinters): void {
   const tasks = program.command('tasks').description('ephemeral tasks on a running server');
-  const client = (flags: { server: string }): HangarClient => new HangarClient(flags.server);
 
-  serverOption(tasks.command('ls'))
+  jsonOption(serverOption(tasks.command('ls')))
     .description('list tasks, newest first')
     .option('--status <status>', 'running|succeeded|failed|cancelled|interrupted')
     .option('--limit <n>', 'how many', '50')
-    .action(async (flags: { server: string; status?: string; limit: string }) => {
+    .action(async (flags: { server: string; status?: string; limit: string; json?: boolean }) => {
       const query = new URLSearchParams({ limit: flags.limit, ...(flags.status ? { status: flags.status } : {}) });
       const { tasks: list } = await client(flags).call<{ tasks: Array<TaskView & { createdAt: string; prompt: string }> }>('GET', `/v1/tasks?${query}`);
+      if (flags.json) return printJson(list);
       for (const task of list) {
         process.stdout.write(`${task.id}  ${task.status.padEnd(11)} ${task.createdAt}  $${task.costUsd.toFixed(6)}  ${task.prompt.replace(/\s+/g, ' ').slice(0, 60)}\n`);
       }
       if (list.length === 0) process.stdout.write('no tasks\n');
     });
 
-  serverOption(tasks.command('show'))
+  jsonOption(serverOption(tasks.command('show')))
     .argument('<id>', 'task id')
-    .description('show one task as JSON')
-    .action(async (id: string, flags: { server: string }) => {
-      process.stdout.write(`${JSON.stringify(await client(flags).getTask(id), null, 2)}\n`);
+    .description('show one task')
+    .action(async (id: string, flags: { server: string; json?: boolean }) => {
+      const task = await client(flags).getTask(id);
+      if (flags.json) return printJson(task);
+      printFields({ ...task, files: task.files.length }, ['id', 'status', 'prompt', 'result', 'error', 'files', 'numTurns', 'durationMs', 'costUsd', 'createdAt']);
     });
 
   serverOption(tasks.command('follow'))

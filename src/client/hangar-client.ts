@@ -4,12 +4,15 @@ import { SseParser } from './sse-parser.js';
 
 export interface TaskRequest {
   prompt: string;
+  /** Tool names or Claude Code permission rules (`Bash(npm test:*)`, `Read(./src/**)`), pre-approved. */
   allowedTools?: string[];
+  /** Tool names or permission rules the agent may never use. */
+  disallowedTools?: string[];
   maxTurns?: number;
   permissionMode?: string;
   appendSystemPrompt?: string;
   model?: string;
-  resources?: { memoryMb?: number; cpus?: number; diskMb?: number };
+  resources?: { memoryMb?: number; cpus?: number; diskMb?: number; pids?: number };
   files?: Record<string, string>;
 }
 
@@ -65,6 +68,45 @@ export interface SessionView {
   checkpoint: { id: string } | null;
   error: { code: string; message: string } | null;
   [key: string]: unknown;
+}
+
+/** A checkpoint as the API returns it. */
+export interface CheckpointView {
+  id: string;
+  sessionId: string;
+  turn: number;
+  sizeBytes: number;
+  transcriptEntries: number;
+  createdAt: string;
+  [key: string]: unknown;
+}
+
+/** A scheduled prompt of a session. */
+export interface ScheduleView {
+  id: string;
+  sessionId: string;
+  prompt: string;
+  every?: string | null;
+  cron?: string | null;
+  nextRunAt?: string | null;
+  [key: string]: unknown;
+}
+
+/** A shared sandbox as the API returns it. */
+export interface SandboxView {
+  id: string;
+  status: 'active' | 'closed';
+  resources: Record<string, unknown>;
+  createdAt: string;
+  closedAt: string | null;
+  sessions?: string[];
+  [key: string]: unknown;
+}
+
+/** `?a=1&b=2` of the defined values, or ''. */
+function queryString(query: Record<string, string | number | undefined>): string {
+  const entries = Object.entries(query).filter((entry): entry is [string, string | number] => entry[1] !== undefined);
+  return entries.length === 0 ? '' : `?${new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)]))}`;
 }
 
 export interface SessionMessageView {
@@ -252,6 +294,50 @@ export class HangarClient {
 
   forkSession(id: string, body: { checkpointId?: string } = {}): Promise<SessionView> {
     return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/fork`, body);
+  }
+
+  listSessions(query: { status?: string; pattern?: string; metadata?: string; limit?: number; before?: string } = {}): Promise<{ sessions: SessionView[]; nextBefore: string | null }> {
+    return this.call('GET', `/v1/sessions${queryString(query)}`);
+  }
+
+  hibernateSession(id: string): Promise<SessionView> {
+    return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/hibernate`);
+  }
+
+  interruptSession(id: string): Promise<{ interrupted: boolean } & Record<string, unknown>> {
+    return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/interrupt`);
+  }
+
+  async listCheckpoints(id: string, limit?: number): Promise<CheckpointView[]> {
+    return (await this.call<{ checkpoints: CheckpointView[] }>('GET', `/v1/sessions/${encodeURIComponent(id)}/checkpoints${queryString({ limit })}`)).checkpoints;
+  }
+
+  addSchedule(id: string, schedule: { prompt: string; every?: string; cron?: string }): Promise<ScheduleView> {
+    return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/schedules`, schedule);
+  }
+
+  async listSchedules(id: string): Promise<ScheduleView[]> {
+    return (await this.call<{ schedules: ScheduleView[] }>('GET', `/v1/sessions/${encodeURIComponent(id)}/schedules`)).schedules;
+  }
+
+  removeSchedule(id: string, scheduleId: string): Promise<void> {
+    return this.call('DELETE', `/v1/sessions/${encodeURIComponent(id)}/schedules/${encodeURIComponent(scheduleId)}`);
+  }
+
+  createSandbox(body: { resources?: TaskRequest['resources'] } = {}): Promise<SandboxView> {
+    return this.call('POST', '/v1/sandboxes', body);
+  }
+
+  async listSandboxes(query: { status?: 'active' | 'closed' } = {}): Promise<SandboxView[]> {
+    return (await this.call<{ sandboxes: SandboxView[] }>('GET', `/v1/sandboxes${queryString(query)}`)).sandboxes;
+  }
+
+  getSandbox(id: string): Promise<SandboxView> {
+    return this.call('GET', `/v1/sandboxes/${encodeURIComponent(id)}`);
+  }
+
+  closeSandbox(id: string): Promise<SandboxView> {
+    return this.call('DELETE', `/v1/sandboxes/${encodeURIComponent(id)}`);
   }
 
   /**

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { query, type Options, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../errors/errors.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
+import { toolNamesOf } from './permission-rules.js';
 
 export const PERMISSION_MODES = ['dontAsk', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
 export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
@@ -18,8 +19,13 @@ export interface AgentLaunchOptions {
   gateway: { token: string; port: number };
   claudeExecutable: string;
   maxTurns: number;
-  /** Tools the agent has; each is pre-approved. Nothing else is available. */
+  /**
+   * Tool names and permission rules (`Bash(npm test:*)`) pre-approved for the agent. The agent has
+   * the tools they name and nothing else; a rule approves only what it matches.
+   */
   allowedTools: string[];
+  /** Tool names and permission rules the agent may never use (the SDK's disallowedTools). */
+  disallowedTools?: string[];
   permissionMode: AgentPermissionMode;
   appendSystemPrompt?: string;
   model?: string;
@@ -117,8 +123,9 @@ export function sandboxedQueryOptions(launch: AgentLaunchOptions, abortControlle
     pathToClaudeCodeExecutable: launch.claudeExecutable,
     abortController,
     maxTurns: launch.maxTurns,
-    tools: launch.allowedTools,
+    tools: toolNamesOf(launch.allowedTools),
     allowedTools: launch.allowedTools,
+    ...(launch.disallowedTools !== undefined && launch.disallowedTools.length > 0 ? { disallowedTools: launch.disallowedTools } : {}),
     permissionMode: launch.permissionMode,
     settingSources: [],
     systemPrompt: { type: 'preset', preset: 'claude_code', ...(launch.appendSystemPrompt ? { append: launch.appendSystemPrompt } : {}) },

@@ -6,11 +6,11 @@ import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import type { SandboxSpec } from '../sandbox/sandbox-provider.js';
 
-export type RequestedResources = Partial<Omit<ResourceLimits, 'pids'>> | undefined;
+export type RequestedResources = Partial<ResourceLimits> | undefined;
 
 export function resolveResources(config: HangarConfig, requested: RequestedResources): ResourceLimits {
   const resources = { ...config.sandbox.defaults, ...requested };
-  for (const key of ['memoryMb', 'cpus', 'diskMb'] as const) {
+  for (const key of ['memoryMb', 'cpus', 'diskMb', 'pids'] as const) {
     if (resources[key] > config.sandbox.maximum[key]) {
       throw new HangarError('VALIDATION_FAILED', `resources.${key} ${resources[key]} exceeds the maximum of ${config.sandbox.maximum[key]}`);
     }

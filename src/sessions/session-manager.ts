@@ -11,6 +11,7 @@ import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { GatewaySessionUsage, ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
+import { nameRealUpstream } from '../gateway/upstream-error.js';
 import type { AgentPermissionMode } from '../runner/agent-runner.js';
 import { startAgentSession, type AgentSession } from '../runner/agent-session.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
@@ -38,13 +39,16 @@ import { snapshotLimits, type SnapshotLimits } from './workspace-snapshots.js';
 import { processesLeftIn } from './left-processes.js';
 
 export interface SessionOptionsInput {
+  /** Tool names or permission rules, pre-approved (runner/permission-rules.ts). */
   allowedTools?: string[];
+  /** Tool names or permission rules the agent may never use. */
+  disallowedTools?: string[];
   maxTurns?: number;
   maxBudgetUsd?: number;
   permissionMode?: AgentPermissionMode;
   appendSystemPrompt?: string;
   model?: string;
-  resources?: Partial<Omit<ResourceLimits, 'pids'>>;
+  resources?: Partial<ResourceLimits>;
   /** Seconds without a turn before a long-running session hibernates. */
   idleTimeoutSec?: number;
 }
@@ -75,6 +79,8 @@ export interface SessionManagerDependencies {
 /** Options a session runs with, after defaults. */
 interface ResolvedSessionOptions {
   allowedTools: string[];
+  /** Absent in sessions recorded before the option existed. */
+  disallowedTools?: string[];
   maxTurns: number;
   maxBudgetUsd: number | null;
   permissionMode: AgentPermissionMode;
@@ -116,8 +122,10 @@ export interface SessionManager {
   addSchedule(sessionId: string, input: { every?: string; cron?: string; prompt: string }): Promise<ScheduleRecord>;
   schedules(sessionId: string): Promise<ScheduleRecord[]>;
   removeSchedule(sessionId: string, scheduleId: string): Promise<void>;
-  createSharedSandbox(input: { resources?: Partial<Omit<ResourceLimits, 'pids'>> }): Promise<SharedSandboxRecord & { sessions: string[] }>;
+  createSharedSandbox(input: { resources?: Partial<ResourceLimits> }): Promise<SharedSandboxRecord & { sessions: string[] }>;
   getSharedSandbox(id: string): Promise<SharedSandboxRecord & { sessions: string[] }>;
+  /** Shared sandboxes, oldest first, optionally only those in the given status. */
+  listSharedSandboxes(status?: SharedSandboxRecord['status']): Promise<Array<SharedSandboxRecord & { sessions: string[] }>>;
   closeSharedSandbox(id: string): Promise<SharedSandboxRecord>;
   /** True when the session will emit no more events (closed or failed, nothing queued or running). */
   isQuiescent(sessionId: string): Promise<boolean>;
@@ -177,6 +185,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
 
   const resolveOptions = (input: SessionOptionsInput): ResolvedSessionOptions => ({
     allowedTools: input.allowedTools ?? config.agent.defaultAllowedTools,
+    ...(input.disallowedTools !== undefined && input.disallowedTools.length > 0 ? { disallowedTools: input.disallowedTools } : {}),
     maxTurns: input.maxTurns ?? config.agent.defaultMaxTurns,
     maxBudgetUsd: input.maxBudgetUsd ?? null,
     permissionMode: input.permissionMode ?? 'dontAsk',
@@ -271,6 +280,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       claudeExecutable,
       maxTurns: options.maxTurns,
       allowedTools: options.allowedTools,
+      ...(options.disallowedTools !== undefined ? { disallowedTools: options.disallowedTools } : {}),
       permissionMode: options.permissionMode,
       ...(options.appendSystemPrompt !== null ? { appendSystemPrompt: options.appendSystemPrompt } : {}),
       ...(options.model !== null ? { model: options.model } : {}),
@@ -360,7 +370,7 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const result = outcome.result;
       if (result.subtype !== 'success' || result.is_error) {
         const detail = 'errors' in result && result.errors.length > 0 ? `: ${result.errors.join('; ')}` : result.subtype === 'success' ? `: ${result.result}` : '';
-        error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : result.subtype === 'error_max_budget_usd' ? 'BUDGET_EXCEEDED' : 'AGENT_FAILED', message: `${result.subtype.replaceAll('_', ' ')}${detail}` };
+        error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : result.subtype === 'error_max_budget_usd' ? 'BUDGET_EXCEEDED' : 'AGENT_FAILED', message: nameRealUpstream(`${result.subtype.replaceAll('_', ' ')}${detail}`, config.gateway.sandboxPort, gateway.upstreamLabel) };
       }
       const checkpoint = await takeCheckpoint(session, session.turns + 1, active.sandbox, agentSessionId, projectKeyFor(agentSessionId));
       session = await store.sessions.update(session.id, {
@@ -745,6 +755,10 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       const schedule = await store.schedules.get(scheduleId);
       if (schedule === undefined || schedule.sessionId !== sessionId) throw new HangarError('SCHEDULE_NOT_FOUND', `schedule ${scheduleId} does not exist on session ${sessionId}`);
       await store.schedules.delete(scheduleId);
+    },
+
+    async listSharedSandboxes(status) {
+      return Promise.all((await store.sharedSandboxes.list(status)).map(sharedView));
     },
 
     async createSharedSandbox(input) {

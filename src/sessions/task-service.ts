@@ -9,6 +9,7 @@ import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
+import { nameRealUpstream } from '../gateway/upstream-error.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { Admission } from './admission.js';
@@ -22,12 +23,15 @@ import { assertWorkspaceFiles } from './workspace-files.js';
 
 export interface TaskInput {
   prompt: string;
+  /** Tool names or permission rules, pre-approved (runner/permission-rules.ts). */
   allowedTools?: string[];
+  /** Tool names or permission rules the agent may never use. */
+  disallowedTools?: string[];
   maxTurns?: number;
   permissionMode?: AgentPermissionMode;
   appendSystemPrompt?: string;
   model?: string;
-  resources?: Partial<Omit<ResourceLimits, 'pids'>>;
+  resources?: Partial<ResourceLimits>;
   /** Initial workspace files: relative path -> UTF-8 content. */
   files?: Record<string, string>;
 }
@@ -147,6 +151,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         claudeExecutable,
         maxTurns: task.options.maxTurns as number,
         allowedTools: task.options.allowedTools as string[],
+        ...(Array.isArray(task.options.disallowedTools) ? { disallowedTools: task.options.disallowedTools as string[] } : {}),
         permissionMode: task.options.permissionMode as AgentPermissionMode,
         ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
         ...(task.options.model ? { model: task.options.model as string } : {}),
@@ -186,6 +191,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
           const detail = 'errors' in result && result.errors.length > 0 ? `: ${result.errors.join('; ')}` : '';
           error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : 'AGENT_FAILED', message: `${result.subtype.replaceAll('_', ' ')}${detail}` };
         }
+        error.message = nameRealUpstream(error.message, config.gateway.sandboxPort, gateway.upstreamLabel);
         if (stats.oomKills > 0) error.message += ` (the sandbox's memory limit of ${resources.memoryMb} MiB OOM-killed ${stats.oomKills} process(es))`;
       }
       return await store.tasks.update(task.id, {
@@ -238,6 +244,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         options: {
           maxTurns: input.maxTurns ?? config.agent.defaultMaxTurns,
           allowedTools: input.allowedTools ?? config.agent.defaultAllowedTools,
+          ...(input.disallowedTools !== undefined && input.disallowedTools.length > 0 ? { disallowedTools: input.disallowedTools } : {}),
           permissionMode: input.permissionMode ?? 'dontAsk',
           resources,
           ...(input.model ?? config.agent.model ? { model: input.model ?? config.agent.model } : {}),

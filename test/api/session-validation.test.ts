@@ -115,6 +115,35 @@ describe('session and task requests: validation before anything is created', () 
     expect(sessions[0]?.error.message).toMatch(/writing the initial files failed/);
   });
 
+  it('takes permission rules in allowedTools and disallowedTools, and pids within the maximum', async () => {
+    const created = await request('POST', '/v1/sessions', {
+      pattern: 'hybrid',
+      allowedTools: ['Read(./src/**)', 'Bash(npm test:*)', 'Bash(git log:*)', 'mcp__github__get_issue'],
+      disallowedTools: ['WebFetch', 'Bash(rm:*)'],
+      resources: { pids: 256 },
+    });
+    expect(created.statusCode, created.body).toBe(201);
+    const options = (created.json() as { options: Record<string, unknown> }).options;
+    expect(options).toMatchObject({ allowedTools: ['Read(./src/**)', 'Bash(npm test:*)', 'Bash(git log:*)', 'mcp__github__get_issue'], disallowedTools: ['WebFetch', 'Bash(rm:*)'] });
+    expect(options.resources).toMatchObject({ pids: 256 });
+    const before = await sessionCount();
+    expectError(await request('POST', '/v1/sessions', { pattern: 'hybrid', disallowedTools: ['Bash(rm'] }), 400, 'VALIDATION_FAILED', /disallowedTools\.0: "Bash\(rm" is not a tool name or permission rule/);
+    expectError(await request('POST', '/v1/sessions', { pattern: 'hybrid', resources: { pids: 1_000_000 } }), 400, 'VALIDATION_FAILED', /resources\.pids/);
+    expect(await sessionCount()).toBe(before);
+  });
+
+  it('lists shared sandboxes: GET /v1/sandboxes, with their sessions, filtered by status', async () => {
+    const sandbox = (await request('POST', '/v1/sandboxes', {})).json() as { id: string };
+    const member = (await request('POST', '/v1/sessions', { pattern: 'long-running', sandboxId: sandbox.id })).json() as { id: string };
+    const active = (await request('GET', '/v1/sandboxes?status=active')).json() as { sandboxes: Array<{ id: string; status: string; sessions: string[] }> };
+    expect(active.sandboxes.find((entry) => entry.id === sandbox.id)).toMatchObject({ status: 'active', sessions: [member.id] });
+    await request('DELETE', `/v1/sandboxes/${sandbox.id}`);
+    const closed = (await request('GET', '/v1/sandboxes?status=closed')).json() as { sandboxes: Array<{ id: string }> };
+    expect(closed.sandboxes.map((entry) => entry.id)).toContain(sandbox.id);
+    expect(((await request('GET', '/v1/sandboxes?status=active')).json() as { sandboxes: Array<{ id: string }> }).sandboxes.map((entry) => entry.id)).not.toContain(sandbox.id);
+    expectError(await request('GET', '/v1/sandboxes?status=gone'), 400, 'VALIDATION_FAILED', /querystring\.status/);
+  });
+
   it('takes no body for the documented-optional bodies: fork and POST /v1/sandboxes', async () => {
     const sandboxNoBody = await hangar.app.inject({ method: 'POST', url: '/v1/sandboxes' });
     expect(sandboxNoBody.statusCode, sandboxNoBody.body).toBe(201);

@@ -56,6 +56,15 @@ describe('task API input validation', () => {
     expectError(await post(JSON.stringify({ prompt: 'hi', resources: { cpus: 'two' } })), 400, 'VALIDATION_FAILED', /resources\.cpus/);
     expectError(await post(JSON.stringify({ prompt: 'hi', maxTurns: 0 })), 400, 'VALIDATION_FAILED', /maxTurns/);
     expectError(await post(JSON.stringify({ prompt: 'hi', allowedTools: ['Bash; rm -rf /'] })), 400, 'VALIDATION_FAILED', /allowedTools/);
+    expectError(await post(JSON.stringify({ prompt: 'hi', resources: { pids: 1_000_000 } })), 400, 'VALIDATION_FAILED', /resources\.pids/);
+    expectError(await post(JSON.stringify({ prompt: 'hi', resources: { pids: 2 } })), 400, 'VALIDATION_FAILED', /resources\.pids/);
+  });
+
+  it('rejects malformed permission rules in allowedTools and disallowedTools, saying what a rule looks like', async () => {
+    for (const rule of ['Bash(npm test', 'Bash()', '(npm test)', 'Bash(x)y', 'Bash)', 'Ba sh', 'Bash(a\nb)']) {
+      expectError(await post(JSON.stringify({ prompt: 'hi', allowedTools: ['Read', rule] })), 400, 'VALIDATION_FAILED', /allowedTools\.1: .* is not a tool name or permission rule .*use Tool or Tool\(specifier\), e\.g\. Bash, Bash\(npm test:\*\), Read\(\.\/src\/\*\*\)/);
+    }
+    expectError(await post(JSON.stringify({ prompt: 'hi', disallowedTools: ['Bash(rm:*'] })), 400, 'VALIDATION_FAILED', /disallowedTools\.0: "Bash\(rm:\*" is not a tool name or permission rule \(the specifier must end with "\)"\)/);
   });
 
   it('rejects workspace files whose paths leave the workspace', async () => {

@@ -146,7 +146,7 @@ describe('hangar CLI', () => {
 
       const listed = await startCli(['sessions', 'ls', '--server', url]).done;
       expect(listed.stdout).toMatch(new RegExp(`${sessionId}\\s+long-running\\s+idle\\s+turns\\s+2`));
-      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--server', url]).done).stdout) as { turns: number; checkpoint: unknown };
+      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--json', '--server', url]).done).stdout) as { turns: number; checkpoint: unknown };
       expect(shown.turns).toBe(2);
       expect(shown.checkpoint).not.toBeNull();
       const events = (await startCli(['sessions', 'events', sessionId, '--no-follow', '--server', url]).done).stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; type: string });

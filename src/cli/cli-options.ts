@@ -1,0 +1,128 @@
+// Option parsers and helpers shared by the CLI's command groups.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { HangarClient } from '../client/hangar-client.js';
+import { HangarError } from '../errors/errors.js';
+
+/** The server of commands that talk to one, when neither --server nor HANGAR_URL names it. */
+export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
+
+export function parseInteger(label: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${label} must be a whole number, got "${value}"`);
+    return parsed;
+  };
+}
+
+export function parseNumber(label: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) throw new InvalidArgumentError(`${label} must be a positive number, got "${value}"`);
+    return parsed;
+  };
+}
+
+/** Accumulates a repeatable option. */
+export function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** Accumulates a repeatable `key=value` option into an object. */
+export function collectKeyValue(label: string) {
+  return (value: string, previous: Record<string, string>): Record<string, string> => {
+    const at = value.indexOf('=');
+    if (at <= 0) throw new InvalidArgumentError(`${label} takes key=value, got "${value}"`);
+    return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
+  };
+}
+
+/** A comma-separated list (tools), blanks dropped. Permission rules may hold commas only inside parentheses. */
+export function splitList(value: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let current = '';
+  for (const character of value) {
+    if (character === '(') depth += 1;
+    if (character === ')') depth = Math.max(0, depth - 1);
+    if (character === ',' && depth === 0) {
+      items.push(current);
+      current = '';
+    } else {
+      current += character;
+    }
+  }
+  items.push(current);
+  return items.map((item) => item.trim()).filter(Boolean);
+}
+
+/** `--file name[=local path]` entries read into workspace files (name -> UTF-8 content). */
+export function readLocalFiles(entries: string[]): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of entries) {
+    const at = entry.indexOf('=');
+    const [name, source] = at > 0 ? [entry.slice(0, at), entry.slice(at + 1)] : [path.basename(entry), entry];
+    try {
+      files[name] = readFileSync(source, 'utf8');
+    } catch (error) {
+      throw new HangarError('BAD_REQUEST', `cannot read --file ${source}: ${(error as Error).message}`);
+    }
+  }
+  return files;
+}
+
+export interface ResourceFlags {
+  memoryMb?: number;
+  cpus?: number;
+  diskMb?: number;
+  pids?: number;
+}
+
+/** Adds --memory-mb, --cpus, --disk-mb and --pids to a command. */
+export function resourceOptions(command: Command): Command {
+  return command
+    .option('--memory-mb <n>', 'sandbox memory limit', parseInteger('--memory-mb'))
+    .option('--cpus <n>', 'sandbox CPU cores', parseNumber('--cpus'))
+    .option('--disk-mb <n>', 'sandbox workspace size', parseInteger('--disk-mb'))
+    .option('--pids <n>', 'most processes in the sandbox', parseInteger('--pids'));
+}
+
+/** The resources a request asks for, or undefined when no flag named one. */
+export function resourcesFromFlags(flags: ResourceFlags): ResourceFlags | undefined {
+  const resources = {
+    ...(flags.memoryMb !== undefined ? { memoryMb: flags.memoryMb } : {}),
+    ...(flags.cpus !== undefined ? { cpus: flags.cpus } : {}),
+    ...(flags.diskMb !== undefined ? { diskMb: flags.diskMb } : {}),
+    ...(flags.pids !== undefined ? { pids: flags.pids } : {}),
+  };
+  return Object.keys(resources).length > 0 ? resources : undefined;
+}
+
+/** Adds -s/--server (default $HANGAR_URL, else DEFAULT_SERVER_URL) to a command. */
+export function serverOption(command: Command): Command {
+  return command.addOption(new Option('-s, --server <url>', 'Hangar server').env('HANGAR_URL').default(DEFAULT_SERVER_URL));
+}
+
+/** Adds --json (machine-readable output) to a command. */
+export function jsonOption(command: Command): Command {
+  return command.option('--json', 'print JSON instead of text');
+}
+
+export function clientFor(flags: { server: string }): HangarClient {
+  return new HangarClient(flags.server);
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** Prints an object as aligned `key: value` lines (nested values as compact JSON). */
+export function printFields(record: Record<string, unknown>, keys: string[] = Object.keys(record)): void {
+  const width = Math.max(...keys.map((key) => key.length));
+  for (const key of keys) {
+    const value = record[key];
+    const shown = value === null || value === undefined ? '-' : typeof value === 'object' ? JSON.stringify(value) : String(value);
+    process.stdout.write(`${`${key}:`.padEnd(width + 2)}${shown}\n`);
+  }
+}

@@ -1,0 +1,57 @@
+// How the CLI prints what agents do: SDK messages as readable lines, a session's event stream, a
+// task's summary.
+import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { HangarClient, TaskView } from '../client/hangar-client.js';
+
+/** One line per noteworthy SDK message: the agent's text, its tool calls, their results. */
+export function describeMessage(message: SDKMessage): string[] {
+  const lines: string[] = [];
+  if (message.type === 'system' && message.subtype === 'init') {
+    lines.push(`· session ${message.session_id} (model ${message.model}, tools: ${message.tools.join(', ')})`);
+  } else if (message.type === 'assistant') {
+    for (const block of message.message.content) {
+      if (block.type === 'text' && block.text.trim() !== '') lines.push(block.text.trim());
+      if (block.type === 'tool_use') lines.push(`→ ${block.name} ${JSON.stringify(block.input).slice(0, 200)}`);
+    }
+  } else if (message.type === 'user' && Array.isArray(message.message.content)) {
+    for (const block of message.message.content) {
+      if (typeof block === 'object' && block.type === 'tool_result') {
+        const text = typeof block.content === 'string' ? block.content : Array.isArray(block.content) ? block.content.map((part) => ('text' in part ? part.text : '')).join('') : '';
+        lines.push(`← ${block.is_error ? 'error: ' : ''}${text.replace(/\s+/g, ' ').slice(0, 200)}`);
+      }
+    }
+  }
+  return lines;
+}
+
+/** Prints a session's events readably until `untilMessageId`'s turn ends (or forever). */
+export async function followEvents(api: HangarClient, id: string, after: number, untilMessageId?: string): Promise<void> {
+  await api.readEvents(id, {
+    after,
+    onEvent: (event) => {
+      const data = event.data as Record<string, unknown>;
+      if (event.type === 'sdk') {
+        for (const line of describeMessage(data as unknown as SDKMessage)) process.stdout.write(`${line}\n`);
+      } else if (event.type === 'turn_completed') {
+        process.stdout.write(`· turn done: ${String(data.result ?? '')} ($${Number(data.costUsd ?? 0).toFixed(6)} so far)\n`);
+      } else if (event.type === 'turn_failed') {
+        process.stdout.write(`· turn failed: ${JSON.stringify(data.error)}\n`);
+      } else if (event.type !== 'checkpoint') {
+        process.stdout.write(`· ${event.type} ${JSON.stringify(data)}\n`);
+      }
+      return untilMessageId !== undefined && (event.type === 'turn_completed' || event.type === 'turn_failed') && data.messageId === untilMessageId;
+    },
+  });
+}
+
+export function printSummary(task: TaskView): void {
+  const usage = task.usage;
+  process.stdout.write('\n');
+  if (task.status === 'succeeded') process.stdout.write(`result: ${task.result ?? ''}\n`);
+  else process.stdout.write(`${task.status}: ${task.error?.code ?? ''} ${task.error?.message ?? ''}\n`);
+  for (const file of task.files) process.stdout.write(`file ${file.change}: ${file.path} (${file.sizeBytes} bytes)\n`);
+  process.stdout.write(
+    `task ${task.id}: ${task.numTurns ?? 0} turns, ${task.durationMs ?? 0} ms, tokens in ${usage.inputTokens} out ${usage.outputTokens} ` +
+      `cache write ${usage.cacheCreationInputTokens} read ${usage.cacheReadInputTokens}, cost $${task.costUsd.toFixed(6)}\n`,
+  );
+}
