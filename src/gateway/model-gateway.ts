@@ -15,7 +15,7 @@ import { declaredContentLength, readRequestBody } from './read-request-body.js';
 import { createInFlightLimiter, type InFlightLimiter } from './request-limits.js';
 import { checkBetas, checkBody, checkQuery, createRequestPolicy, isRefusal } from './request-policy.js';
 import { anthropicError, REFUSAL_ANSWERS, type GatewayRefusalReason } from './refusals.js';
-import { explainUpstreamError, MAX_UPSTREAM_ERROR_BYTES, upstreamLabel } from './upstream-error.js';
+import { explainUpstreamError, readUpstreamErrorBody, upstreamLabel } from './upstream-error.js';
 import { StreamUsageMeter, usageFromMessageJson, type MeteredCall } from './usage-meter.js';
 
 export interface GatewaySessionUsage {
@@ -184,20 +184,12 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
 
   /** Answers an upstream error with a message naming the real upstream and what it said (upstream-error.ts). */
   const answerUpstreamError = async (response: http.ServerResponse, upstreamResponse: Awaited<ReturnType<typeof request>>, sessionId: string): Promise<void> => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    try {
-      for await (const chunk of upstreamResponse.body) {
-        const buffer = chunk as Buffer;
-        if (size < MAX_UPSTREAM_ERROR_BYTES) chunks.push(buffer.subarray(0, MAX_UPSTREAM_ERROR_BYTES - size));
-        size += buffer.length;
-        if (size >= MAX_UPSTREAM_ERROR_BYTES) break;
-      }
-    } catch (error) {
+    const said = await readUpstreamErrorBody(upstreamResponse.body).catch((error: unknown) => {
       logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream error answer ended abnormally');
-    }
+      return '';
+    });
     upstreamResponse.body.destroy();
-    const body = explainUpstreamError(label, upstreamResponse.statusCode, Buffer.concat(chunks).toString('utf8'));
+    const body = explainUpstreamError(label, upstreamResponse.statusCode, said);
     logger.warn({ sessionId, upstream: label, status: upstreamResponse.statusCode }, 'gateway: the model upstream answered an error');
     const headers: Record<string, string | string[]> = {};
     for (const [name, value] of Object.entries(upstreamResponse.headers)) {

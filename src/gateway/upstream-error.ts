@@ -11,6 +11,19 @@ export function upstreamLabel(upstreamUrl: string): string {
 /** Largest upstream error body the gateway reads to explain it; a longer one is cut. */
 export const MAX_UPSTREAM_ERROR_BYTES = 64 * 1024;
 
+/** The first MAX_UPSTREAM_ERROR_BYTES of an upstream error body, as text (the caller destroys the stream). */
+export async function readUpstreamErrorBody(body: AsyncIterable<unknown>): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    const buffer = chunk as Buffer;
+    chunks.push(buffer.subarray(0, MAX_UPSTREAM_ERROR_BYTES - size));
+    size += buffer.length;
+    if (size >= MAX_UPSTREAM_ERROR_BYTES) break;
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /**
  * The Anthropic-shaped error body for an upstream error answer: the same error type, with a
  * message that names the upstream, its status and what it said.
