@@ -3,6 +3,16 @@
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { HangarClient, TaskView } from '../client/hangar-client.js';
 
+/**
+ * The CLI in the sandbox ends a model error with "check your inference gateway (127.0.0.1:4100)",
+ * an address inside the sandbox; Hangar's gateway has already named the real upstream earlier in
+ * the same message.
+ */
+function withRealUpstream(text: string): string {
+  if (!text.includes('the model upstream ')) return text;
+  return text.replace(/your inference gateway \(127\.0\.0\.1:\d+\)/g, 'the model upstream named above (Hangar\'s gateway forwards to it)');
+}
+
 /** One line per noteworthy SDK message: the agent's text, its tool calls, their results. */
 export function describeMessage(message: SDKMessage): string[] {
   const lines: string[] = [];
@@ -10,7 +20,7 @@ export function describeMessage(message: SDKMessage): string[] {
     lines.push(`· session ${message.session_id} (model ${message.model}, tools: ${message.tools.join(', ')})`);
   } else if (message.type === 'assistant') {
     for (const block of message.message.content) {
-      if (block.type === 'text' && block.text.trim() !== '') lines.push(block.text.trim());
+      if (block.type === 'text' && block.text.trim() !== '') lines.push(withRealUpstream(block.text.trim()));
       if (block.type === 'tool_use') lines.push(`→ ${block.name} ${JSON.stringify(block.input).slice(0, 200)}`);
     }
   } else if (message.type === 'user' && Array.isArray(message.message.content)) {

@@ -46,6 +46,8 @@ describe('quick start, run twice', () => {
       const summary = second.stdout.split('\n').find((line) => line.startsWith('failed: '));
       expect(summary).toMatch(new RegExp(`check the model upstream \\(${url.replace(/[.]/g, '\\.')}, through Hangar's gateway\\)`));
       expect(summary).not.toMatch(/your inference gateway/);
+      // The live transcript says the same.
+      expect(second.stdout).not.toMatch(/your inference gateway/);
     } finally {
       await stopCli(once);
     }
