@@ -1,7 +1,7 @@
 // The CLI's commands for every API resource, as a user runs them against a real `hangar serve`
 // (the demo model as its upstream): the server named once through HANGAR_URL, readable output and
 // --json, and the server's own log on stderr as readable lines, one per request.
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -96,4 +96,20 @@ describe('hangar CLI commands against a running server', () => {
     expect(lines.filter((line) => line.includes('url=/v1/tasks?limit=7')), log).toEqual([expect.stringMatching(/INFO {2}request (reqId=\S+ )?method=GET url=\/v1\/tasks\?limit=7 statusCode=200 /)]);
     expect(log).not.toMatch(/incoming request|request completed/);
   }, 30_000);
+
+  it('serve --log-file writes JSON lines under the data directory and keeps stderr free of logs', async () => {
+    const dataDir = path.join(directory, 'logged');
+    const logged = startCli(['serve', '--demo', '--port', '0', '--data-dir', dataDir, '--log-file']);
+    try {
+      const url = (await waitForOutput(logged, /listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
+      await waitForOutput(logged, /^logs: .*hangar\.log$/m);
+      await fetch(`${url}/v1/sessions?limit=3`);
+    } finally {
+      await stopCli(logged);
+    }
+    const lines = readFileSync(path.join(dataDir, 'hangar.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { msg: string; url?: string });
+    expect(lines.filter((line) => line.url === '/v1/sessions?limit=3').map((line) => line.msg)).toEqual(['request']);
+    // Only the shutdown notice of SIGTERM is on stderr.
+    expect(logged.stderr().split('\n').filter((line) => line !== '' && line !== 'SIGTERM: shutting down')).toEqual([]);
+  }, 60_000);
 });
