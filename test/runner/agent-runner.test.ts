@@ -34,6 +34,28 @@ describe('sandboxedQueryOptions', () => {
     return requests[0]!;
   }
 
+  it('gives the SDK tool names in tools and the permission rules in allowedTools and disallowedTools', async () => {
+    const provider = createInMemorySandboxProvider();
+    const sandbox = await provider.create({ resources: { memoryMb: 64, cpus: 1, diskMb: 16, pids: 16 }, bridges: [] });
+    const options = sandboxedQueryOptions(
+      {
+        sandbox,
+        gateway: { token: 'hgr-token', port: 4100 },
+        claudeExecutable: '/opt/claude/claude',
+        maxTurns: 3,
+        allowedTools: ['Bash(npm test:*)', 'Read(./src/**)', 'Bash(git log:*)', 'Write'],
+        disallowedTools: ['Bash(rm:*)'],
+        permissionMode: 'dontAsk',
+        maxRetries: 2,
+      },
+      new AbortController(),
+    );
+    await provider.close();
+    expect(options.tools).toEqual(['Bash', 'Read', 'Write']);
+    expect(options.allowedTools).toEqual(['Bash(npm test:*)', 'Read(./src/**)', 'Bash(git log:*)', 'Write']);
+    expect(options.disallowedTools).toEqual(['Bash(rm:*)']);
+  });
+
   it('hands a resumed transcript directory to the sandbox without the credentials file the SDK copied into it', async () => {
     const resumed = mkdtempSync(path.join(tmpdir(), 'claude-resume-'));
     dirs.push(resumed);
