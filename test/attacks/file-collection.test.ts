@@ -6,6 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
 import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
+import { watchHost, type HostWatch } from '../helpers/host-watch.js';
 
 const MIB = 1024 * 1024;
 const SPARSE_FILES = 6;
@@ -26,42 +27,18 @@ const ATTACK = [
   'ls -ls --block-size=1 . | head -20',
 ].join(' && ');
 
-interface Probe {
-  status: number | string;
-  latencyMs: number;
-  at: number;
-}
 
 describe('attack: file collection of a hostile workspace', () => {
   let harness: Harness;
   let task: TaskView;
-  let baselineRss = 0;
-  let peakRss = 0;
-  const probes: Probe[] = [];
+  let watch: HostWatch;
   let lastModelRequestAt = 0;
   let taskEndedAt = 0;
 
   beforeAll(async () => {
     harness = await startHarness({ scenario: { replies: [bash(ATTACK), { content: [{ type: 'text', text: 'workspace staged' }] }] } });
     await harness.settled();
-    global.gc?.();
-    baselineRss = process.memoryUsage().rss;
-    peakRss = baselineRss;
-    const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    }, 20);
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
-        const at = Date.now();
-        const status = await fetch(`${harness.baseUrl}/healthz`).then(
-          (response) => response.status,
-          (error: unknown) => String(error),
-        );
-        probes.push({ status, latencyMs: Date.now() - at, at });
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    })();
+    watch = watchHost(harness.baseUrl, { probeEveryMs: 50 });
     try {
       task = await harness.client.runTask({
         prompt: 'Stage the workspace.',
@@ -72,18 +49,16 @@ describe('attack: file collection of a hostile workspace', () => {
       });
       taskEndedAt = Date.now();
     } finally {
-      probing = false;
-      await prober;
-      clearInterval(sampler);
+      await watch.stop();
     }
     const mainRequests = harness.model.requests.filter((request) => request.kind === 'main');
     lastModelRequestAt = Date.parse(mainRequests.at(-1)?.time ?? '') || 0;
-    const afterRun = probes.filter((probe) => probe.at >= lastModelRequestAt);
+    const afterRun = watch.probes.filter((probe) => probe.at >= lastModelRequestAt);
     // Measurements for the record (no timing assertions on a shared machine).
     console.log(
       `file-collection attack: task ${task.durationMs} ms, after last model request ${taskEndedAt - lastModelRequestAt} ms; ` +
-        `RSS baseline ${(baselineRss / MIB).toFixed(0)} MiB, peak ${(peakRss / MIB).toFixed(0)} MiB; ` +
-        `/healthz ${probes.length} probes, max ${Math.max(0, ...probes.map((probe) => probe.latencyMs))} ms, ` +
+        `RSS baseline ${(watch.baselineRss / MIB).toFixed(0)} MiB, peak ${(watch.peakRss / MIB).toFixed(0)} MiB; ` +
+        `/healthz ${watch.probes.length} probes, max ${Math.max(0, ...watch.probes.map((probe) => probe.latencyMs))} ms, ` +
         `${afterRun.length} after the run (max ${Math.max(0, ...afterRun.map((probe) => probe.latencyMs))} ms); ` +
         `collection ${JSON.stringify(task.sandbox?.fileCollection)}`,
     );
@@ -139,12 +114,12 @@ describe('attack: file collection of a hostile workspace', () => {
   it('reads only what the workspace really holds, with Hangar memory far below the attack size', () => {
     expect(task.sandbox?.fileCollection).toMatchObject({ truncated: false, aborted: false });
     expect(task.sandbox?.fileCollection?.bytesRead).toBeLessThan(MIB);
-    expect(peakRss - baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
+    expect(watch.peakRss - watch.baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
   });
 
   it('kept /healthz answering throughout', () => {
-    expect(probes.length).toBeGreaterThan(0);
-    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+    expect(watch.probes.length).toBeGreaterThan(0);
+    expect(watch.probes.filter((probe) => probe.status !== 200)).toEqual([]);
   });
 });
 

@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
 import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
+import { watchHost, type HostWatch } from '../helpers/host-watch.js';
 
 const MIB = 1024 * 1024;
 /** Hangar's RSS may grow this much during the attack; the attack pushes ~1.7 GB at the gateway. */
@@ -140,44 +141,20 @@ interface AttackSummary {
   queryString: string | null;
 }
 
-interface Probe {
-  status: number | string;
-  latencyMs: number;
-  at: number;
-}
 
 describe('attack: gateway memory amplification and forwarding through the sandbox bridge', () => {
   let harness: Harness;
   let task: TaskView;
   let summary: AttackSummary | undefined;
-  let baselineRss = 0;
-  let peakRss = 0;
+  let watch: HostWatch;
   let afterRss = 0;
-  const probes: Probe[] = [];
 
   beforeAll(async () => {
     harness = await startHarness({
       scenario: { replies: [bash(`python3 - <<'PYEOF'\n${ATTACK_SCRIPT}\nPYEOF`), { content: [{ type: 'text', text: 'attack done' }] }] },
     });
     await harness.settled();
-    global.gc?.();
-    baselineRss = process.memoryUsage().rss;
-    peakRss = baselineRss;
-    const sampler = setInterval(() => {
-      peakRss = Math.max(peakRss, process.memoryUsage().rss);
-    }, 20);
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
-        const at = Date.now();
-        const status = await fetch(`${harness.baseUrl}/healthz`).then(
-          (response) => response.status,
-          (error: unknown) => String(error),
-        );
-        probes.push({ status, latencyMs: Date.now() - at, at });
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    })();
+    watch = watchHost(harness.baseUrl, { probeEveryMs: 100 });
     try {
       task = await harness.client.runTask({
         prompt: 'Attack the gateway.',
@@ -186,9 +163,7 @@ describe('attack: gateway memory amplification and forwarding through the sandbo
         resources: { memoryMb: 768, diskMb: 64, cpus: 1 },
       });
     } finally {
-      probing = false;
-      await prober;
-      clearInterval(sampler);
+      await watch.stop();
     }
     afterRss = process.memoryUsage().rss;
     const line = toolResultsSent(harness.model)
@@ -196,11 +171,11 @@ describe('attack: gateway memory amplification and forwarding through the sandbo
       .split('\n')
       .find((candidate) => candidate.startsWith('ATTACK-SUMMARY '));
     summary = line === undefined ? undefined : (JSON.parse(line.slice('ATTACK-SUMMARY '.length)) as AttackSummary);
-    const during = summary === undefined ? [] : probes.filter((probe) => probe.at >= summary!.start && probe.at <= summary!.end);
+    const during = summary === undefined ? [] : watch.probes.filter((probe) => probe.at >= summary!.start && probe.at <= summary!.end);
     // Measurements for the record (no timing assertions on a shared machine).
     console.log(
-      `gateway attack: task ${task.status} ${JSON.stringify(task.error)} ${task.durationMs} ms; RSS baseline ${(baselineRss / MIB).toFixed(0)} MiB, peak ${(peakRss / MIB).toFixed(0)} MiB, ` +
-        `after ${(afterRss / MIB).toFixed(0)} MiB; /healthz ${probes.length} probes (${during.length} during the attack, ` +
+      `gateway attack: task ${task.status} ${JSON.stringify(task.error)} ${task.durationMs} ms; RSS baseline ${(watch.baselineRss / MIB).toFixed(0)} MiB, peak ${(watch.peakRss / MIB).toFixed(0)} MiB, ` +
+        `after ${(afterRss / MIB).toFixed(0)} MiB; /healthz ${watch.probes.length} watch.probes (${during.length} during the attack, ` +
         `max ${Math.max(0, ...during.map((probe) => probe.latencyMs))} ms); gateway ${JSON.stringify(harness.hangar.gateway.stats())}; ` +
         `agent saw ${JSON.stringify(summary)}`,
     );
@@ -252,9 +227,9 @@ describe('attack: gateway memory amplification and forwarding through the sandbo
   });
 
   it('kept Hangar memory far below the attack size and /healthz answering throughout', () => {
-    expect(peakRss - baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
-    const during = probes.filter((probe) => probe.at >= summary!.start && probe.at <= summary!.end);
+    expect(watch.peakRss - watch.baselineRss).toBeLessThan(RSS_GROWTH_BOUND);
+    const during = watch.probes.filter((probe) => probe.at >= summary!.start && probe.at <= summary!.end);
     expect(during.length).toBeGreaterThan(0);
-    expect(probes.filter((probe) => probe.status !== 200)).toEqual([]);
+    expect(watch.probes.filter((probe) => probe.status !== 200)).toEqual([]);
   });
 });
