@@ -15,7 +15,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/client/hangar-client.js';
 import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
-import { eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
+import { startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
 
 const bash = (command: string, match: string) => ({
@@ -36,17 +36,6 @@ const PROBE = 'cat /tmp/.rc-log 2>/dev/null; echo log-end';
 /** After a wake the files are back (the checkpoint holds HOME); the log of this sandbox so far. */
 const CHECK = `grep -l rc-ran ~/.bashrc ~/.bash_profile ~/.profile && echo restored; ${PROBE}`;
 
-async function waitTurns(harness: Harness, id: string, turns: number): Promise<SessionView> {
-  return eventually(
-    async () => {
-      const session = await harness.client.getSession(id);
-      if (session.status === 'failed') throw new Error(`session failed: ${JSON.stringify(session.error)}`);
-      return session.turns >= turns && session.status !== 'running' ? session : undefined;
-    },
-    90_000,
-    `${turns} turns of ${id}`,
-  );
-}
 
 /** The lines of a probe's output that a shell Hangar started wrote. */
 const hangarShells = (log: string): string[] => log.split('\n').filter((line) => /rc-ran 0=hangar/.test(line));
@@ -77,9 +66,9 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
     // starts in the same sandbox and reads the log.
     const shared = await harness.client.call<{ id: string }>('POST', '/v1/sandboxes', { resources: { memoryMb: 1024, cpus: 1, diskMb: 256 } });
     const planter = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'seed shared' });
-    await waitTurns(harness, planter.id, 1);
+    await waitForTurns(harness.client, planter.id, 1);
     const prober = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'probe shared' });
-    await waitTurns(harness, prober.id, 1);
+    await waitForTurns(harness.client, prober.id, 1);
     sharedLog = toolResultsSent(harness.model).at(-1) ?? '';
     await harness.client.closeSession(prober.id);
     await harness.client.closeSession(planter.id);
@@ -88,14 +77,14 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
     // and a restore tar in a new sandbox that brings the files back), checkpointed with them again,
     // and woken once more.
     const own = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'seed own', idleTimeoutSec: 600 });
-    await waitTurns(harness, own.id, 1);
+    await waitForTurns(harness.client, own.id, 1);
     expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${own.id}/hibernate`)).status).toBe('hibernated');
     await harness.client.sendMessage(own.id, 'again own');
-    await waitTurns(harness, own.id, 2);
+    await waitForTurns(harness.client, own.id, 2);
     firstWakeLog = toolResultsSent(harness.model).at(-1) ?? '';
     expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${own.id}/hibernate`)).status).toBe('hibernated');
     await harness.client.sendMessage(own.id, 'probe own');
-    await waitTurns(harness, own.id, 3);
+    await waitForTurns(harness.client, own.id, 3);
     resumedLog = toolResultsSent(harness.model).at(-1) ?? '';
     await harness.client.closeSession(own.id);
   }, 300_000);

@@ -13,7 +13,7 @@ import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/client/hangar-client.js';
-import { eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
+import { eventually, startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 
 const UID_START = 200_000;
 const UID_END = 210_000;
@@ -78,17 +78,6 @@ async function hostTmpFindings(): Promise<string[]> {
   return findings;
 }
 
-async function waitIdle(harness: Harness, id: string, turns: number): Promise<SessionView> {
-  return eventually(
-    async () => {
-      const session = await harness.client.getSession(id);
-      if (session.status === 'failed') throw new Error(`session failed: ${JSON.stringify(session.error)}`);
-      return session.turns >= turns && (session.status === 'idle' || session.status === 'hibernated') ? session : undefined;
-    },
-    90_000,
-    `${turns} turns of ${id}`,
-  );
-}
 
 describe.each([
   { name: 'a cold wake of a long-running session', pattern: 'long-running' as const, warmPoolSize: 0, shared: false },
@@ -124,7 +113,7 @@ describe.each([
       idleTimeoutSec: 600,
       ...(sandboxId !== undefined ? { sandboxId } : { resources }),
     });
-    await waitIdle(harness, session.id, 1);
+    await waitForTurns(harness.client, session.id, 1);
     if (shared) {
       await harness.client.sendMessage(session.id, 'crash');
       await eventually(async () => ((await harness.client.listMessages(session.id)).at(-1)?.status === 'failed' ? true : undefined), 60_000, 'the crashed turn');

@@ -4,8 +4,8 @@
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HangarApiError, type SessionView } from '../../src/client/hangar-client.js';
-import { eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
+import { HangarApiError } from '../../src/client/hangar-client.js';
+import { startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 
 const RETENTION = 2;
 const bash = (command: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });
@@ -26,17 +26,6 @@ async function blobFiles(harness: Harness): Promise<string[]> {
   return found.sort();
 }
 
-async function waitForTurns(harness: Harness, sessionId: string, turns: number): Promise<SessionView> {
-  return eventually(
-    async () => {
-      const session = await harness.client.getSession(sessionId);
-      if (session.status === 'failed') throw new Error(`session failed: ${JSON.stringify(session.error)}`);
-      return session.turns >= turns && session.status !== 'running' ? session : undefined;
-    },
-    90_000,
-    `${turns} turns of ${sessionId}`,
-  );
-}
 
 describe('checkpoint retention and deletion', () => {
   let harness: Harness;
@@ -54,9 +43,9 @@ describe('checkpoint retention and deletion', () => {
     replies.push(bash('cat log.txt', 'fork reads'), say('Fork read the log.'));
     harness.model.setScenario({ replies });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'turn 1', idleTimeoutSec: 600, files: { 'README.md': '# kept\n' } });
-    await waitForTurns(harness, session.id, 1);
+    await waitForTurns(harness.client, session.id, 1);
     for (let turn = 2; turn <= 4; turn += 1) await harness.client.sendMessage(session.id, `turn ${turn}`);
-    const done = await waitForTurns(harness, session.id, 4);
+    const done = await waitForTurns(harness.client, session.id, 4);
 
     // Five checkpoints were taken (the initial files and four turns): the newest two remain.
     const { checkpoints } = await harness.client.call<{ checkpoints: Array<{ id: string; turn: number }> }>('GET', `/v1/sessions/${session.id}/checkpoints`);
@@ -83,7 +72,7 @@ describe('checkpoint retention and deletion', () => {
 
     // The fork still wakes from its copy, with the workspace of turn 4.
     await harness.client.sendMessage(fork.id, 'fork reads');
-    await waitForTurns(harness, fork.id, 5);
+    await waitForTurns(harness.client, fork.id, 5);
     expect(toolResultsSent(harness.model).at(-1)).toBe('line 1\nline 2\nline 3\nline 4');
     await harness.client.closeSession(fork.id);
     expect(await blobFiles(harness)).toEqual([]);

@@ -1,8 +1,8 @@
 // Sessions end to end with the real CLI in real sandboxes: long-running, hybrid, hibernation and
 // wake, fork, and the errors a user meets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HangarApiError, type SessionView } from '../../src/client/hangar-client.js';
-import { cliSpawns, eventually, startHarness, toolResultsSent, userTexts, type Harness } from '../helpers/hangar-harness.js';
+import { HangarApiError } from '../../src/client/hangar-client.js';
+import { cliSpawns, eventually, startHarness, toolResultsSent, userTexts, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 
 const bash = (command: string, match?: string) => ({
   ...(match ? { match: { lastUserText: match } } : {}),
@@ -10,17 +10,6 @@ const bash = (command: string, match?: string) => ({
 });
 const say = (text: string) => ({ content: [{ type: 'text' as const, text }] });
 
-async function waitForTurns(harness: Harness, sessionId: string, turns: number): Promise<SessionView> {
-  return eventually(
-    async () => {
-      const session = await harness.client.getSession(sessionId);
-      if (session.status === 'failed') throw new Error(`session failed: ${JSON.stringify(session.error)}`);
-      return session.turns >= turns && session.status !== 'running' ? session : undefined;
-    },
-    60_000,
-    `${turns} turns of ${sessionId}`,
-  );
-}
 
 describe('sessions', () => {
   let harness: Harness;
@@ -45,10 +34,10 @@ describe('sessions', () => {
     });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'first message', idleTimeoutSec: 600 });
     expect(session.pattern).toBe('long-running');
-    await waitForTurns(harness, session.id, 1);
+    await waitForTurns(harness.client, session.id, 1, 60_000);
     await harness.client.sendMessage(session.id, 'second message');
     await harness.client.sendMessage(session.id, 'third message');
-    const done = await waitForTurns(harness, session.id, 3);
+    const done = await waitForTurns(harness.client, session.id, 3, 60_000);
     expect(done.status).toBe('idle');
     expect(done.checkpoint).toMatchObject({ turn: 3, sizeBytes: expect.any(Number), transcriptEntries: expect.any(Number) });
     expect(done.usage.inputTokens).toBeGreaterThan(0);
@@ -87,11 +76,11 @@ describe('sessions', () => {
       ],
     });
     const session = await harness.client.createSession({ pattern: 'hybrid', allowedTools: ['Bash'], prompt: 'step one' });
-    await waitForTurns(harness, session.id, 1);
+    await waitForTurns(harness.client, session.id, 1, 60_000);
     await harness.client.sendMessage(session.id, 'step two');
-    await waitForTurns(harness, session.id, 2);
+    await waitForTurns(harness.client, session.id, 2, 60_000);
     await harness.client.sendMessage(session.id, 'step three');
-    const done = await waitForTurns(harness, session.id, 3);
+    const done = await waitForTurns(harness.client, session.id, 3, 60_000);
     expect(done.status).toBe('idle');
 
     const spawns = cliSpawns(harness);
@@ -161,7 +150,7 @@ describe('sessions', () => {
     await harness.client.readEvents(session.id, { after: 0, follow: false, onEvent: (event) => void lifecycle.push(event.type) });
     expect(lifecycle).toContain('hibernated');
     await harness.client.sendMessage(session.id, 'read the file');
-    await waitForTurns(harness, session.id, 1);
+    await waitForTurns(harness.client, session.id, 1, 60_000);
     expect(toolResultsSent(harness.model).at(-1)).toBe('given at creation');
     await harness.client.closeSession(session.id);
   });
@@ -178,12 +167,12 @@ describe('sessions', () => {
       ],
     });
     const original = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'begin', idleTimeoutSec: 600 });
-    const afterFirst = await waitForTurns(harness, original.id, 1);
+    const afterFirst = await waitForTurns(harness.client, original.id, 1, 60_000);
     const fork = await harness.client.forkSession(original.id);
     expect(fork.id).not.toBe(original.id);
     expect(fork.forkedFrom).toEqual({ sessionId: original.id, checkpointId: afterFirst.checkpoint!.id });
     await harness.client.sendMessage(fork.id, 'fork continues');
-    const forkDone = await waitForTurns(harness, fork.id, 2);
+    const forkDone = await waitForTurns(harness.client, fork.id, 2, 60_000);
     expect(forkDone.agentSessionId).not.toBe(afterFirst.agentSessionId);
     expect(toolResultsSent(harness.model).at(-1)).toBe('original\nfork line');
     // The fork's model call carried the original's conversation.
@@ -191,7 +180,7 @@ describe('sessions', () => {
     expect(userTexts(forkRequest.body)).toEqual(expect.arrayContaining(['begin', 'fork continues']));
 
     await harness.client.sendMessage(original.id, 'original continues');
-    await waitForTurns(harness, original.id, 2);
+    await waitForTurns(harness.client, original.id, 2, 60_000);
     expect(toolResultsSent(harness.model).at(-1)).toBe('original');
     const originalRequest = harness.model.requests.filter((request) => request.kind === 'main').at(-1)!;
     expect(userTexts(originalRequest.body)).not.toContain('fork continues');

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/client/hangar-client.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
-import { eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
+import { eventually, startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import type { HangarClient } from '../../src/client/hangar-client.js';
 
@@ -65,17 +65,6 @@ const START_SLEEPER = '(nohup sleep 600 >/dev/null 2>&1 &)';
 const listing = (output: string): string => output.split('==scratch==')[0]!.trim();
 const scratch = (output: string): string => output.split('==scratch==')[1]!.trim();
 
-async function waitTurns(client: HangarClient, id: string, turns: number): Promise<SessionView> {
-  return eventually(
-    async () => {
-      const session = await client.getSession(id);
-      if (session.status === 'failed') throw new Error(`session failed: ${JSON.stringify(session.error)}`);
-      return session.turns >= turns && session.status !== 'running' ? session : undefined;
-    },
-    120_000,
-    `${turns} turns of ${id}`,
-  );
-}
 
 async function eventsOf(client: HangarClient, id: string): Promise<Array<{ type: string; data: unknown }>> {
   const events: Array<{ type: string; data: unknown }> = [];
@@ -109,7 +98,7 @@ describe('whole-state checkpoints', () => {
       ],
     });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'write state', idleTimeoutSec: 600 });
-    await waitTurns(harness.client, session.id, 1);
+    await waitForTurns(harness.client, session.id, 1, 120_000);
     const before = toolResultsSent(harness.model).at(-1)!;
     expect(before).toContain('/home/agent/.claude/CLAUDE.md');
     expect(before).toContain('/home/agent/.local/bin/mytool');
@@ -129,7 +118,7 @@ describe('whole-state checkpoints', () => {
     expect(hibernated.endedProcesses).not.toContain('bwrap');
 
     await harness.client.sendMessage(session.id, 'list after wake');
-    const woken = await waitTurns(harness.client, session.id, 2);
+    const woken = await waitForTurns(harness.client, session.id, 2, 120_000);
     const afterWake = toolResultsSent(harness.model).at(-1)!;
     expect(listing(afterWake)).toBe(listing(before));
     expect(scratch(afterWake)).toBe('tmp-cleared');
@@ -137,15 +126,15 @@ describe('whole-state checkpoints', () => {
 
     const fork = await harness.client.forkSession(session.id);
     await harness.client.sendMessage(fork.id, 'list in fork');
-    await waitTurns(harness.client, fork.id, 3);
+    await waitForTurns(harness.client, fork.id, 3, 120_000);
     expect(listing(toolResultsSent(harness.model).at(-1)!)).toBe(listing(before));
 
     const hybrid = await harness.client.createSession({ pattern: 'hybrid', allowedTools: ['Bash'], prompt: 'hybrid write' });
-    await waitTurns(harness.client, hybrid.id, 1);
+    await waitForTurns(harness.client, hybrid.id, 1, 120_000);
     const hybridBefore = toolResultsSent(harness.model).at(-1)!;
     expect(hybridBefore).toContain('/home/agent/.claude/CLAUDE.md');
     await harness.client.sendMessage(hybrid.id, 'hybrid list');
-    await waitTurns(harness.client, hybrid.id, 2);
+    await waitForTurns(harness.client, hybrid.id, 2, 120_000);
     expect(listing(toolResultsSent(harness.model).at(-1)!)).toBe(listing(hybridBefore));
     for (const id of [session.id, fork.id, hybrid.id]) await harness.client.closeSession(id);
   }, 300_000);
@@ -153,7 +142,7 @@ describe('whole-state checkpoints', () => {
   it('fails the wake loudly, naming the checkpoint, when its stored archive was corrupted on disk', async () => {
     harness.model.setScenario({ replies: [bash('echo kept > kept.txt && echo ~/.claude && echo done', 'before corruption'), say('done'), say('never reached')] });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'before corruption', idleTimeoutSec: 600 });
-    const done = await waitTurns(harness.client, session.id, 1);
+    const done = await waitForTurns(harness.client, session.id, 1, 120_000);
     const checkpointId = done.checkpoint!.id;
     expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${session.id}/hibernate`)).status).toBe('hibernated');
     const blobFile = path.join(harness.dataDir, 'blobs', 'sessions', session.id, `${checkpointId}.tar.zst`);
@@ -210,12 +199,12 @@ describe('whole-state checkpoints across a server crash', () => {
     });
     server = await startServerProcess(dataDir, model.url);
     const session = await server.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'write before crash', idleTimeoutSec: 600 });
-    await waitTurns(server.client, session.id, 1);
+    await waitForTurns(server.client, session.id, 1, 120_000);
     const before = toolResultsSent(model).at(-1)!;
     expect(before).toContain('/home/agent/.local/bin/mytool');
     const shared = await server.client.call<{ id: string }>('POST', '/v1/sandboxes', { resources: { memoryMb: 1024, cpus: 1, diskMb: 256 } });
     const member = await server.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'shared turn' });
-    const memberCheckpoint = (await waitTurns(server.client, member.id, 1)).checkpoint!.id;
+    const memberCheckpoint = (await waitForTurns(server.client, member.id, 1, 120_000)).checkpoint!.id;
 
     server.child.kill('SIGKILL');
     await server.exited;
@@ -232,7 +221,7 @@ describe('whole-state checkpoints across a server crash', () => {
 
     expect((await server.client.getSession(session.id)).status).toBe('hibernated');
     await server.client.sendMessage(session.id, 'list after restart');
-    await waitTurns(server.client, session.id, 2);
+    await waitForTurns(server.client, session.id, 2, 120_000);
     const after = toolResultsSent(model).at(-1)!;
     expect(listing(after)).toBe(listing(before));
     expect(scratch(after)).toBe('tmp-cleared');

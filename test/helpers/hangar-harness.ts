@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../../src/app.js';
-import { HangarClient } from '../../src/client/hangar-client.js';
+import { HangarClient, type SessionView } from '../../src/client/hangar-client.js';
 import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
 import type { Scenario } from '../../src/model/scenario.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
@@ -183,4 +183,20 @@ export function toolResultsSent(model: ScriptedModelServer): string[] {
     }
   }
   return results;
+}
+
+/**
+ * Waits until a session has at least `turns` turns and is at rest (idle or hibernated); fails at
+ * once when the session failed.
+ */
+export async function waitForTurns(client: HangarClient, sessionId: string, turns: number, timeoutMs = 90_000): Promise<SessionView> {
+  return eventually(
+    async () => {
+      const session = await client.getSession(sessionId);
+      if (session.status === 'failed') throw new Error(`session failed: ${JSON.stringify(session.error)}`);
+      return session.turns >= turns && (session.status === 'idle' || session.status === 'hibernated') ? session : undefined;
+    },
+    timeoutMs,
+    `${turns} turns of ${sessionId}`,
+  );
 }
