@@ -14,6 +14,7 @@ import { createInMemoryStore } from '../../src/store/in-memory-store.js';
 import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
 import { createSqliteStore } from '../../src/store/sqlite-store.js';
 import type { SessionRecord, Store } from '../../src/store/store.js';
+import { makeSession } from '../contracts/store.contract.js';
 import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
 
 const RETENTION = 3;
@@ -22,28 +23,7 @@ const logger = pino({ level: 'silent' });
 const KEEPER_SETTINGS = { homeExcludes: [], restoreTimeoutMs: 30_000 };
 
 function sessionRecord(id: string, status: SessionRecord['status'] = 'idle'): SessionRecord {
-  const now = new Date().toISOString();
-  return {
-    id,
-    pattern: 'long-running',
-    status,
-    options: {},
-    metadata: {},
-    sandboxId: null,
-    agentSessionId: null,
-    forkedFrom: null,
-    turns: 0,
-    usage: { inputTokens: 0, outputTokens: 0, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 },
-    usageByModel: {},
-    costUsd: 0,
-    contextTokens: 0,
-    contextWindow: null,
-    lastCheckpointId: null,
-    error: null,
-    createdAt: now,
-    updatedAt: now,
-    lastActivityAt: now,
-  };
+  return makeSession(id, new Date().toISOString(), { status, options: {} });
 }
 
 async function blobFiles(directory: string): Promise<string[]> {
