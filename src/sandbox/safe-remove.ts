@@ -3,11 +3,9 @@
 // are reached relative to that descriptor (/proc/self/fd/<fd>/<name>, the openat()/unlinkat()
 // equivalent Node offers): a directory swapped for a symlink mid-walk is unlinked as a link, never
 // walked into. Names are handled as bytes, so names that are not UTF-8 are removed too.
-import { constants as fsConstants } from 'node:fs';
 import { lstat, open, readdir, rmdir, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-
-const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+import { DIR_FLAGS, errnoOf, pathAt } from './by-descriptor.js';
 
 /** Deepest directory nesting removed; deeper trees are left in place and reported. */
 export const MAX_REMOVE_DEPTH = 512;
@@ -17,15 +15,6 @@ export interface RemoveOutcome {
   removed: number;
   /** Entries that could not be removed (too deep, or an error), as readable paths. */
   left: string[];
-}
-
-function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as NodeJS.ErrnoException).code : undefined;
-}
-
-/** Path of `name` inside the directory a handle refers to. */
-function at(handle: FileHandle, name: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`/proc/self/fd/${handle.fd}/`), name]);
 }
 
 /**
@@ -52,7 +41,7 @@ export async function removeTreeByDescriptor(target: string): Promise<RemoveOutc
 }
 
 async function removeEntry(parent: FileHandle, name: Buffer, shown: string, depth: number, outcome: RemoveOutcome): Promise<void> {
-  const entryPath = at(parent, name);
+  const entryPath = pathAt(parent, name);
   let info;
   try {
     info = await lstat(entryPath);

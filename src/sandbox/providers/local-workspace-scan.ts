@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { constants as fsConstants, type BigIntStats, type Dirent } from 'node:fs';
 import { lstat, open, opendir, type FileHandle } from 'node:fs/promises';
 import { HangarError } from '../../errors/errors.js';
+import { DIR_FLAGS, errnoOf, pathAt } from '../by-descriptor.js';
 import type { WorkspaceFileEntry, WorkspaceFileRead, WorkspaceFileStat, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../sandbox-provider.js';
 
-const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 /** O_NONBLOCK: opening a FIFO swapped in after the scan returns at once (then fstat refuses it). */
 const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
 /** Bytes read (and hashed) per step: each step is one trip to the thread pool, so the event loop stays free. */
@@ -22,15 +22,6 @@ const VANISHED = new Set(['ENOENT', 'ELOOP', 'ENOTDIR']);
 
 /** Opens the workspace directory itself (O_DIRECTORY|O_NOFOLLOW). */
 export type OpenWorkspaceRoot = () => Promise<FileHandle>;
-
-function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as NodeJS.ErrnoException).code : undefined;
-}
-
-/** Path of `name` inside the directory an open handle refers to. */
-function at(dir: FileHandle, name: Buffer): Buffer {
-  return Buffer.concat([Buffer.from(`/proc/self/fd/${dir.fd}/`), name]);
-}
 
 function identityOf(stats: BigIntStats): WorkspaceFileStat {
   return { size: Number(stats.size), allocatedBytes: Number(stats.blocks) * 512, mtimeNs: stats.mtimeNs, ctimeNs: stats.ctimeNs, ino: stats.ino };
@@ -48,7 +39,7 @@ async function kindOf(entry: Dirent, dir: FileHandle, name: Buffer): Promise<Ent
   if (known && entry.isDirectory()) return { kind: 'directory' };
   let stats: BigIntStats;
   try {
-    stats = await lstat(at(dir, name), { bigint: true });
+    stats = await lstat(pathAt(dir, name), { bigint: true });
   } catch (error) {
     if (VANISHED.has(errnoOf(error) ?? '')) return undefined;
     throw error;
@@ -111,7 +102,7 @@ export async function scanWorkspaceFiles(openRoot: OpenWorkspaceRoot, options: W
       }
       let child: FileHandle;
       try {
-        child = await open(at(dir, name), DIR_FLAGS);
+        child = await open(pathAt(dir, name), DIR_FLAGS);
       } catch (error) {
         if (VANISHED.has(errnoOf(error) ?? '')) continue;
         throw error;
@@ -171,11 +162,11 @@ export async function readWorkspaceFileBytes(openRoot: OpenWorkspaceRoot, relati
   try {
     dir = await openRoot();
     for (const part of parts) {
-      const next = await open(at(dir, part), DIR_FLAGS);
+      const next = await open(pathAt(dir, part), DIR_FLAGS);
       await dir.close();
       dir = next;
     }
-    file = await open(at(dir, name), FILE_FLAGS);
+    file = await open(pathAt(dir, name), FILE_FLAGS);
     const stats = await file.stat({ bigint: true });
     if (!stats.isFile()) throw new HangarError('VALIDATION_FAILED', `not a regular file: ${JSON.stringify(relativePath.toString('utf8'))}`);
     const stat = identityOf(stats);
