@@ -40,6 +40,7 @@ import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
 import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
+import { DIR_FLAGS, errnoOf, pathAt } from '../by-descriptor.js';
 import { createCgroupManager, favorDynamicModifications, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell, type HostShell } from '../host-shell.js';
 import { removeTreeByDescriptor } from '../safe-remove.js';
@@ -196,7 +197,6 @@ const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRI
 const SANDBOX_HOSTNAME = 'hangar';
 /** Directory on the scratch filesystem holding Hangar's files for the sandbox (root-owned). */
 const HANGAR_SCRATCH_DIR = 'hangar';
-const DIR_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 const EXT4_BLOCK_SIZE = 4096;
 /**
  * mkfs.ext4 options, chosen for a fast format of a throwaway filesystem (~2 ms for 5 GiB):
@@ -270,10 +270,6 @@ function failed(message: string, cause?: unknown, details?: unknown): HangarErro
 
 function invalid(message: string): HangarError {
   return new HangarError('VALIDATION_FAILED', message);
-}
-
-function errnoOf(error: unknown): string | undefined {
-  return typeof error === 'object' && error !== null ? (error as NodeJS.ErrnoException).code : undefined;
 }
 
 /** Escapes a path for an fstab field (whitespace and backslash as octal). */
@@ -497,11 +493,6 @@ function workspaceComponents(relativePath: string): string[] {
   return parts;
 }
 
-/** Path of `name` inside the directory an open handle refers to (an openat() equivalent). */
-function at(handle: FileHandle, name: string): string {
-  return `/proc/self/fd/${handle.fd}/${name}`;
-}
-
 function fileError(error: unknown, relativePath: string): HangarError {
   if (error instanceof HangarError) return error;
   const code = errnoOf(error);
@@ -683,23 +674,10 @@ class LocalSandboxImpl implements LocalSandbox {
     if (copyIn !== undefined && request.command.includes('=')) throw invalid(`a command with a copied directory cannot contain '=': ${JSON.stringify(request.command)}`);
     const warm = request.auxiliary === true ? undefined : this.warm;
     if (warm !== undefined) this.warm = undefined;
-    let child: ChildProcess | undefined;
-    if (warm !== undefined) {
-      try {
-        child = this.handOff(warm, request, copyIn);
-      } finally {
-        // A launcher the request cannot use would only wait: it is stopped.
-        if (child === undefined) warm.child.kill('SIGKILL');
-      }
-    }
+    let child = warm === undefined ? undefined : this.handOffOrStop(warm, request, copyIn);
     // A directory to copy in travels through a launcher's copy stream: a new launcher takes it.
     if (child === undefined && copyIn !== undefined) {
-      const launcher = this.startLauncher();
-      try {
-        child = this.handOff(launcher, request, copyIn);
-      } finally {
-        if (child === undefined) launcher.child.kill('SIGKILL');
-      }
+      child = this.handOffOrStop(this.startLauncher(), request, copyIn);
       if (child === undefined) throw failed(`cannot start ${request.command} in sandbox ${this.id}: its launcher exited at once`);
     }
     child ??= this.launch(request, 'pipe');
@@ -773,6 +751,17 @@ class LocalSandboxImpl implements LocalSandbox {
     child.stdin?.on('error', () => undefined);
     child.once('exit', () => void unlink(specFile).catch(() => undefined));
     return launcher;
+  }
+
+  /** handOff(), stopping the launcher when the request cannot use it (it would only wait). */
+  private handOffOrStop(launcher: WarmLauncher, request: SandboxSpawnRequest, copyIn: CopyIntoTmp | undefined): ChildProcess | undefined {
+    let child: ChildProcess | undefined;
+    try {
+      child = this.handOff(launcher, request, copyIn);
+    } finally {
+      if (child === undefined) launcher.child.kill('SIGKILL');
+    }
+    return child;
   }
 
   /**
@@ -873,7 +862,7 @@ class LocalSandboxImpl implements LocalSandbox {
     let file: FileHandle | undefined;
     try {
       dir = await this.openWorkspaceDir(parts, false);
-      file = await open(at(dir, name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+      file = await open(pathAt(dir, name), fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
       if (!(await file.stat()).isFile()) throw invalid(`not a regular file: ${relativePath}`);
       return await file.readFile();
     } catch (error) {
@@ -892,7 +881,7 @@ class LocalSandboxImpl implements LocalSandbox {
     let file: FileHandle | undefined;
     try {
       dir = await this.openWorkspaceDir(parts, true);
-      file = await open(at(dir, name), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o644);
+      file = await open(pathAt(dir, name), fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK, 0o644);
       if (!(await file.stat()).isFile()) throw invalid(`not a regular file: ${relativePath}`);
       await file.truncate(0);
       await file.writeFile(content);
@@ -926,7 +915,7 @@ class LocalSandboxImpl implements LocalSandbox {
         else if (entry.isDirectory()) {
           let child: FileHandle | undefined;
           try {
-            child = await open(at(dir, entry.name), DIR_FLAGS);
+            child = await open(pathAt(dir, entry.name), DIR_FLAGS);
             await walk(child, relative);
           } catch (error) {
             // An entry replaced by a symlink or removed while walking is skipped.
@@ -990,13 +979,13 @@ class LocalSandboxImpl implements LocalSandbox {
       for (const part of parts) {
         let next: FileHandle;
         try {
-          next = await open(at(current, part), DIR_FLAGS);
+          next = await open(pathAt(current, part), DIR_FLAGS);
         } catch (error) {
           if (!create || errnoOf(error) !== 'ENOENT') throw error;
-          await mkdir(at(current, part), { mode: 0o755 }).catch((mkdirError: unknown) => {
+          await mkdir(pathAt(current, part), { mode: 0o755 }).catch((mkdirError: unknown) => {
             if (errnoOf(mkdirError) !== 'EEXIST') throw mkdirError;
           });
-          next = await open(at(current, part), DIR_FLAGS);
+          next = await open(pathAt(current, part), DIR_FLAGS);
           await next.chown(this.hostUid, this.hostGid);
         }
         await current.close();
