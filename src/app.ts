@@ -103,7 +103,11 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     sandboxProvider.prewarm?.(agentSandboxSpec(config, { gateway, claudeExecutable }, resolveResources(config, undefined)));
     // One ceiling of live sandboxes for tasks, sessions and shared sandboxes (429 beyond it).
     const admission = createAdmission({
-      maxLive: config.sandbox.maxLive ?? defaultMaxLive(readHostCapacity(), { uidRangeSize: config.sandbox.uidRangeSize, defaultPids: config.sandbox.defaults.pids }),
+      maxLive: config.sandbox.maxLive ?? defaultMaxLive(readHostCapacity(), {
+        uidRangeSize: config.sandbox.uidRangeSize,
+        defaultPids: config.sandbox.defaults.pids,
+        hostPidsCeiling: config.sandbox.hostLimits.pids,
+      }),
     });
     const eventHub = createEventHub(store.events);
     const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });

@@ -221,7 +221,15 @@ export const configSchema = z
           ),
         hostLimits: z
           .object({
-            pids: z.number().int().positive().optional().describe('Most processes and threads of all sandboxes together; default 75% of kernel.pid_max (or threads-max when lower)'),
+            pids: z
+              .number()
+              .int()
+              .positive()
+              .optional()
+              .describe(
+                'Most processes and threads of all sandboxes together; each live sandbox reserves its own pids limit out of it (a sandbox ' +
+                  'that would not fit is refused with 429). Default 75% of kernel.pid_max (or threads-max when lower)',
+              ),
             memoryMb: z
               .number()
               .int()

@@ -34,11 +34,14 @@ export function readHostCapacity(): HostCapacity {
 
 /**
  * The default ceiling of live sandboxes: no more than the uid range holds, than host memory carries
- * at 512 MiB each, or than half the host's pids allow at the default pids limit of a sandbox.
+ * at 512 MiB each, or than the pids all sandboxes may use allow at the default pids limit of a
+ * sandbox (`sandbox.hostLimits.pids` when set, else half the host's pids), so that sandboxes of
+ * the default shape are refused here, with 429 before anything is recorded, rather than by the
+ * provider's pids budget.
  */
-export function defaultMaxLive(host: HostCapacity, sandbox: { uidRangeSize: number; defaultPids: number }): number {
+export function defaultMaxLive(host: HostCapacity, sandbox: { uidRangeSize: number; defaultPids: number; hostPidsCeiling?: number | undefined }): number {
   const byMemory = Math.floor(host.totalMemoryBytes / MEMORY_PER_SANDBOX_BYTES);
-  const byPids = Math.floor(host.pidMax / 2 / sandbox.defaultPids);
+  const byPids = Math.floor((sandbox.hostPidsCeiling ?? host.pidMax / 2) / sandbox.defaultPids);
   return Math.max(1, Math.min(sandbox.uidRangeSize, byMemory, byPids));
 }
 

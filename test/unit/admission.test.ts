@@ -15,6 +15,8 @@ describe('admission', () => {
     expect(defaultMaxLive({ totalMemoryBytes: 4 * GIB, pidMax: 4_194_304 }, { uidRangeSize: 10_000, defaultPids: 512 })).toBe(8);
     expect(defaultMaxLive({ totalMemoryBytes: 64 * GIB, pidMax: 4_194_304 }, { uidRangeSize: 20, defaultPids: 512 })).toBe(20);
     expect(defaultMaxLive({ totalMemoryBytes: 256 * 1024 * 1024, pidMax: 100 }, { uidRangeSize: 20, defaultPids: 512 })).toBe(1);
+    // sandbox.hostLimits.pids set: the ceiling holds 150 / 64 = 2 sandboxes of the default shape.
+    expect(defaultMaxLive({ totalMemoryBytes: 64 * GIB, pidMax: 4_194_304 }, { uidRangeSize: 20, defaultPids: 64, hostPidsCeiling: 150 })).toBe(2);
   });
 
   it('hands out slots up to the ceiling, then fails with CAPACITY_EXCEEDED, 429 and Retry-After', () => {

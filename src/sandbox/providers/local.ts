@@ -41,7 +41,7 @@ import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
 import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
 import { DIR_FLAGS, errnoOf, pathAt } from '../by-descriptor.js';
-import { createCgroupManager, favorDynamicModifications, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../cgroups.js';
+import { createCgroupManager, createPidsBudget, favorDynamicModifications, isPidsExhausted, type PidsBudget, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../cgroups.js';
 import { createHostShell, type HostShell } from '../host-shell.js';
 import { removeTreeByDescriptor } from '../safe-remove.js';
 import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../seccomp/index.js';
@@ -642,6 +642,8 @@ class LocalSandboxImpl implements LocalSandbox {
     private readonly tools: HostTools,
     private readonly bridges: SandboxBridge[],
     readOnlyPaths: string[],
+    /** The share of the parent's pids ceiling this sandbox holds (see pids-budget.ts). */
+    private readonly pidsBudget: PidsBudget,
     private readonly teardownHost: (sandbox: LocalSandboxImpl) => Promise<void>,
   ) {
     this.hostGid = hostUid;
@@ -813,8 +815,10 @@ class LocalSandboxImpl implements LocalSandbox {
   }
 
   /** Replaces the sandbox's memory, cpu and pids limits. */
-  setLimits(resources: SandboxSpec['resources']): Promise<void> {
-    return this.cgroup.setLimits({ memoryBytes: Math.floor(resources.memoryMb * MIB), cpus: resources.cpus, pids: resources.pids });
+  async setLimits(resources: SandboxSpec['resources']): Promise<void> {
+    // The new pids limit is reserved first: a sandbox never holds more than its share of the parent.
+    this.pidsBudget.reserve(this.id, resources.pids);
+    await this.cgroup.setLimits({ memoryBytes: Math.floor(resources.memoryMb * MIB), cpus: resources.cpus, pids: resources.pids });
   }
 
   exec(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<SandboxExecResult> {
@@ -1205,6 +1209,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     },
   });
   const uids = new UidAllocator(uidStart, uidSize, uidLockDir);
+  const pidsBudget = createPidsBudget(() => cgroups.ceilings()?.pids);
   const live = new Map<string, LocalSandboxImpl>();
   const reservedIds = new Set<string>();
   /** create() calls that have not settled yet; close() waits for them. */
@@ -1240,9 +1245,10 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     },
     discard: (entry) => discardWarm(entry.sandbox),
     stopped: () => closing > 0,
-    // A full uid range is the pool giving way to sandboxes in use, not a fault.
+    // A full uid range or pids ceiling is the pool giving way to sandboxes in use, not a fault.
     onMakeFailed: (error) =>
-      isUidsExhausted(error) ? logger?.debug({ err: error }, 'no uid left for a warm sandbox') : logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need'),
+      isUidsExhausted(error) || isPidsExhausted(error)
+        ? logger?.debug({ err: error }, 'no uid or pids left for a warm sandbox') : logger?.warn({ err: error }, 'cannot make a warm sandbox ahead of need'),
   });
   /** Removals of pairs that are no longer wanted, while they run. */
   const poolRemovals = new Set<Promise<void>>();
@@ -1754,7 +1760,10 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     live.delete(sandbox.id);
     reservedIds.delete(sandbox.id);
     // A uid whose processes may survive is never handed out again by this process.
-    if (cgroupGone) await uids.release(sandbox.hostUid);
+    if (cgroupGone) {
+      await uids.release(sandbox.hostUid);
+      pidsBudget.release(sandbox.id);
+    }
     if (problems.length > 0) {
       logger?.warn({ sandboxId: sandbox.id, problems }, 'sandbox teardown incomplete');
       throw failed(`sandbox ${sandbox.id} teardown incomplete: ${problems.join('; ')}`, undefined, { problems });
@@ -1777,6 +1786,8 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     const dir = path.join(rootDir, id);
     const undo: Array<() => Promise<unknown>> = [];
     try {
+      pidsBudget.reserve(id, spec.resources.pids);
+      undo.push(async () => pidsBudget.release(id));
       const uid = await uids.allocate(id);
       undo.push(() => uids.release(uid));
       try {
@@ -1827,7 +1838,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       const cgroup = cgroupResult.value;
       for (const step of rest) if (step.status === 'rejected') throw step.reason;
       if (closing > 0) throw closingError(id);
-      const sandbox = new LocalSandboxImpl(id, dir, uid, backing, loops, cgroup, tools, [...(spec.bridges ?? [])], [...(spec.readOnlyPaths ?? [])], (target) =>
+      const sandbox = new LocalSandboxImpl(id, dir, uid, backing, loops, cgroup, tools, [...(spec.bridges ?? [])], [...(spec.readOnlyPaths ?? [])], pidsBudget, (target) =>
         teardownHost(tools, target),
       );
       live.set(id, sandbox);
@@ -1928,7 +1939,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     try {
       return await createSandbox(spec);
     } catch (error) {
-      const evicted = isUidsExhausted(error) ? evictWarm() : undefined;
+      const evicted = isUidsExhausted(error) || isPidsExhausted(error) ? evictWarm() : undefined;
       if (evicted === undefined) throw error;
       await evicted;
       return createSandbox(spec);
@@ -1939,7 +1950,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   const evictWarm = (): Promise<void> | undefined => {
     const entry = warmPool.takeAny();
     if (entry === undefined) return undefined;
-    logger?.debug({ sandboxId: entry.sandbox.id }, 'warm sandbox destroyed to free its uid');
+    logger?.debug({ sandboxId: entry.sandbox.id }, 'warm sandbox destroyed to free its uid and pids');
     return entry.sandbox.destroy().catch((error: unknown) => logger?.warn({ sandboxId: entry.sandbox.id, err: error }, 'cannot destroy a warm sandbox'));
   };
 
