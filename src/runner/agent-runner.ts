@@ -7,10 +7,10 @@ import path from 'node:path';
 import { query, type Options, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../errors/errors.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
+import type { AgentPermissionMode } from './agent-options.js';
 import { toolNamesOf } from './permission-rules.js';
 
-export const PERMISSION_MODES = ['dontAsk', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
-export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
+export { PERMISSION_MODES, type AgentPermissionMode } from './agent-options.js';
 
 /** What every agent launch needs: the sandbox, the gateway bridge and the agent's limits. */
 export interface AgentLaunchOptions {
@@ -29,6 +29,8 @@ export interface AgentLaunchOptions {
   permissionMode: AgentPermissionMode;
   appendSystemPrompt?: string;
   model?: string;
+  /** Most the run may spend (the SDK's maxBudgetUsd): reaching it ends it with error_max_budget_usd. */
+  maxBudgetUsd?: number;
   /** Retries of the CLI for a failing model call. */
   maxRetries: number;
   onStderr?: (chunk: string) => void;
@@ -130,6 +132,7 @@ export function sandboxedQueryOptions(launch: AgentLaunchOptions, abortControlle
     settingSources: [],
     systemPrompt: { type: 'preset', preset: 'claude_code', ...(launch.appendSystemPrompt ? { append: launch.appendSystemPrompt } : {}) },
     ...(launch.model ? { model: launch.model } : {}),
+    ...(launch.maxBudgetUsd !== undefined ? { maxBudgetUsd: launch.maxBudgetUsd } : {}),
     ...(launch.permissionMode === 'bypassPermissions' ? { allowDangerouslySkipPermissions: true } : {}),
     spawnClaudeCodeProcess: (spawnOptions) => {
       const env = cliEnvironment(spawnOptions.env, environment);

@@ -7,7 +7,6 @@ import { HangarError } from '../errors/errors.js';
 import { type AgentLaunchOptions, sandboxedQueryOptions } from './agent-runner.js';
 
 export interface AgentSessionOptions extends AgentLaunchOptions {
-  maxBudgetUsd?: number;
   sessionStore: SessionStore;
   /** Resume this Claude Code session (its transcript comes from the SessionStore). */
   resume?: string;
@@ -91,7 +90,6 @@ export function startAgentSession(options: AgentSessionOptions): AgentSession {
   const sdkOptions: Options = {
     ...sandboxedQueryOptions(options, abortController),
     sessionStore: options.sessionStore,
-    ...(options.maxBudgetUsd !== undefined ? { maxBudgetUsd: options.maxBudgetUsd } : {}),
     ...(options.resume ? { resume: options.resume } : {}),
     ...(options.forkSession ? { forkSession: true } : {}),
   };

@@ -12,7 +12,7 @@ import { HangarError } from '../errors/errors.js';
 import type { GatewaySessionUsage, ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import { nameRealUpstream } from '../gateway/upstream-error.js';
-import type { AgentPermissionMode } from '../runner/agent-runner.js';
+import type { AgentOptions, AgentPermissionMode } from '../runner/agent-options.js';
 import { startAgentSession, type AgentSession } from '../runner/agent-session.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blob-store.js';
@@ -31,32 +31,22 @@ import {
 import type { EventHub } from './event-hub.js';
 import { nextRunAfter, parseInterval, validateCron } from './schedule-timing.js';
 import { agentSandboxSpec, resolveResources } from './resources.js';
-import { assertWorkspaceFiles } from './workspace-files.js';
+import { assertWorkspaceFiles } from '../runner/workspace-files.js';
 import { overrideSessionStore, transcriptUpTo } from './transcript-views.js';
 import { createAdmission, type Admission } from './admission.js';
 import { createCheckpointKeeper } from './checkpoint-keeper.js';
 import { snapshotLimits, type SnapshotLimits } from './workspace-snapshots.js';
 import { processesLeftIn } from './left-processes.js';
 
-export interface SessionOptionsInput {
-  /** Tool names or permission rules, pre-approved (runner/permission-rules.ts). */
-  allowedTools?: string[];
-  /** Tool names or permission rules the agent may never use. */
-  disallowedTools?: string[];
-  maxTurns?: number;
-  maxBudgetUsd?: number;
-  permissionMode?: AgentPermissionMode;
-  appendSystemPrompt?: string;
-  model?: string;
-  resources?: Partial<ResourceLimits>;
+/** A session's agent options (runner/agent-options.ts) and its own. */
+export interface SessionOptionsInput extends Omit<AgentOptions, 'files'> {
   /** Seconds without a turn before a long-running session hibernates. */
   idleTimeoutSec?: number;
 }
 
-export interface CreateSessionInput extends SessionOptionsInput {
+export interface CreateSessionInput extends SessionOptionsInput, Pick<AgentOptions, 'files'> {
   pattern: 'long-running' | 'hybrid';
   prompt?: string;
-  files?: Record<string, string>;
   metadata?: Record<string, string>;
   /** Run inside this shared sandbox (pattern 4). */
   sandboxId?: string;

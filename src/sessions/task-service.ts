@@ -10,6 +10,7 @@ import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import { nameRealUpstream } from '../gateway/upstream-error.js';
+import type { AgentOptions } from '../runner/agent-options.js';
 import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { Admission } from './admission.js';
@@ -19,21 +20,11 @@ import { ZERO_USAGE, type Store, type TaskError, type TaskRecord } from '../stor
 import { drainTasks } from './task-drain.js';
 import { taskEventWriter, type TaskEventWriter, type TaskStopReason } from './task-events.js';
 import { collectChanges, digestWorkspace } from './workspace-collection.js';
-import { assertWorkspaceFiles } from './workspace-files.js';
+import { assertWorkspaceFiles } from '../runner/workspace-files.js';
 
-export interface TaskInput {
+/** A task: its prompt and the agent options (runner/agent-options.ts). */
+export interface TaskInput extends AgentOptions {
   prompt: string;
-  /** Tool names or permission rules, pre-approved (runner/permission-rules.ts). */
-  allowedTools?: string[];
-  /** Tool names or permission rules the agent may never use. */
-  disallowedTools?: string[];
-  maxTurns?: number;
-  permissionMode?: AgentPermissionMode;
-  appendSystemPrompt?: string;
-  model?: string;
-  resources?: Partial<ResourceLimits>;
-  /** Initial workspace files: relative path -> UTF-8 content. */
-  files?: Record<string, string>;
 }
 
 export interface TaskRunHooks {
@@ -155,6 +146,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         permissionMode: task.options.permissionMode as AgentPermissionMode,
         ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
         ...(task.options.model ? { model: task.options.model as string } : {}),
+        ...(typeof task.options.maxBudgetUsd === 'number' ? { maxBudgetUsd: task.options.maxBudgetUsd } : {}),
         maxRetries: config.agent.maxRetries,
         abortSignal: abort.signal,
         onMessage: (message) => {
@@ -246,6 +238,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
           allowedTools: input.allowedTools ?? config.agent.defaultAllowedTools,
           ...(input.disallowedTools !== undefined && input.disallowedTools.length > 0 ? { disallowedTools: input.disallowedTools } : {}),
           permissionMode: input.permissionMode ?? 'dontAsk',
+          ...(input.maxBudgetUsd !== undefined ? { maxBudgetUsd: input.maxBudgetUsd } : {}),
           resources,
           ...(input.model ?? config.agent.model ? { model: input.model ?? config.agent.model } : {}),
           ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),

@@ -1,0 +1,92 @@
+// The options an agent runs with, shared by tasks and sessions: one zod schema (from which the
+// request schemas of both derive) and the TypeScript type the task service and the session manager
+// take. Each rule is written once here: tool names and permission rules, permission modes, limits,
+// sandbox resources (bounded by the configured maximum) and initial workspace files.
+import { z } from 'zod';
+import type { HangarConfig } from '../config/config.js';
+import { permissionRuleProblem } from './permission-rules.js';
+import { describeWorkspaceFileProblem, workspaceFileProblems, workspaceFilesDiskProblem } from './workspace-files.js';
+
+export const PERMISSION_MODES = ['dontAsk', 'acceptEdits', 'bypassPermissions', 'plan'] as const;
+export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
+
+/** What the option schemas need of the configuration. */
+export type AgentOptionsConfig = Pick<HangarConfig, 'sandbox'>;
+
+/** Sandbox limits a request may ask for, bounded by the configured maximum. */
+export function resourcesSchema(config: AgentOptionsConfig) {
+  const maximum = config.sandbox.maximum;
+  return z
+    .object({
+      memoryMb: z.number().int().min(64).max(maximum.memoryMb).optional(),
+      cpus: z.number().min(0.05).max(maximum.cpus).optional(),
+      diskMb: z.number().int().min(8).max(maximum.diskMb).optional(),
+      pids: z.number().int().min(32).max(maximum.pids).optional().describe('Most processes (and threads) in the sandbox'),
+    })
+    .strict();
+}
+
+/** One tool name or Claude Code permission rule: `Bash`, `Bash(npm test:*)`, `Read(./src/**)`. */
+const permissionRuleSchema = z.string().superRefine((rule, context) => {
+  const problem = permissionRuleProblem(rule);
+  if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+});
+
+/** Tools the agent may use, each pre-approved: names or permission rules (a rule approves only what it matches). */
+export const allowedToolsSchema = z
+  .array(permissionRuleSchema)
+  .max(64)
+  .describe('Tool names or Claude Code permission rules, each pre-approved: "Bash", "Bash(npm test:*)", "Read(./src/**)". The agent has the tools they name and no others');
+
+/** Tools the agent may never use: names or permission rules. */
+export const disallowedToolsSchema = z
+  .array(permissionRuleSchema)
+  .max(64)
+  .describe('Tool names or Claude Code permission rules the agent may never use: "WebFetch", "Bash(rm:*)"');
+
+/**
+ * Initial workspace files: relative path -> UTF-8 content. Paths are checked here (workspace-files.ts);
+ * whether they fit the disk, by filesFitDisk on the whole body (and by the service, for shared sandboxes).
+ */
+export const workspaceFilesSchema = z
+  .record(z.string().min(1).max(1024), z.string())
+  .refine((files) => Object.keys(files).length <= 10_000, 'at most 10000 files')
+  .superRefine((files, context) => {
+    for (const problem of workspaceFileProblems(files)) context.addIssue({ code: 'custom', message: describeWorkspaceFileProblem(problem) });
+  });
+
+/**
+ * Object-level check of a task or session body: its files fit the disk its sandbox will have
+ * (resources.diskMb, or the configured default). A session in a shared sandbox is checked by the service.
+ */
+export function filesFitDisk(config: Pick<HangarConfig, 'sandbox'>) {
+  return (body: { files?: Record<string, string> | undefined; resources?: { diskMb?: number | undefined } | undefined }, context: z.RefinementCtx): void => {
+    if (body.files === undefined) return;
+    const problem = workspaceFilesDiskProblem(body.files, body.resources?.diskMb ?? config.sandbox.defaults.diskMb);
+    if (problem !== undefined) context.addIssue({ code: 'custom', path: ['files'], message: problem });
+  };
+}
+
+/**
+ * The agent options of a task or a session, each optional (defaults come from the configuration).
+ * A plain object schema without refinements, so request schemas can `.extend()` it; add
+ * `.superRefine(filesFitDisk(config))` on the whole body.
+ */
+export function agentOptionsSchema(config: AgentOptionsConfig) {
+  return z
+    .object({
+      allowedTools: allowedToolsSchema.optional(),
+      disallowedTools: disallowedToolsSchema.optional(),
+      maxTurns: z.number().int().min(1).max(1000).optional().describe('Most agent turns per run (a task, or one message of a session)'),
+      maxBudgetUsd: z.number().positive().max(1_000_000).optional().describe('Most the agent may spend, in USD: a run that reaches it ends BUDGET_EXCEEDED, and a session takes no more turns'),
+      permissionMode: z.enum(PERMISSION_MODES).optional().describe('Claude Code permission mode; default dontAsk (only allowedTools)'),
+      appendSystemPrompt: z.string().max(100_000).optional().describe('Text appended to the Claude Code system prompt'),
+      model: z.string().min(1).max(200).optional().describe('Model id the CLI asks for'),
+      resources: resourcesSchema(config).optional().describe('Sandbox limits; defaults from the configuration'),
+      files: workspaceFilesSchema.optional().describe('Initial workspace files: relative path -> UTF-8 content'),
+    })
+    .strict();
+}
+
+/** The agent options as a task or session input takes them. */
+export type AgentOptions = z.infer<ReturnType<typeof agentOptionsSchema>>;
