@@ -3,33 +3,13 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
-import type { Logger } from 'pino';
-import type { HangarConfig } from '../config/config.js';
-import type { Admission } from '../sessions/admission.js';
-import type { EventHub } from '../sessions/event-hub.js';
-import type { SessionManager } from '../sessions/session-manager.js';
-import type { TaskService } from '../sessions/task-service.js';
-import type { Store } from '../store/store.js';
+import type { ApiDependencies } from './dependencies.js';
 import { allowedHostNames, isAllowedHost } from './host-check.js';
 import { errorBody, errorServerOptions, registerErrorHandling } from './http-errors.js';
 import { documentErrors } from './openapi-errors.js';
 import { OneLinePerRequest } from './request-log.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
-
-export interface ApiDependencies {
-  config: HangarConfig;
-  taskService: TaskService;
-  sessionManager: SessionManager;
-  eventHub: EventHub;
-  store: Store;
-  logger: Logger;
-  version: string;
-  /** Live-sandbox ceiling: a streamed task checks it before its stream opens (429 instead of an error event). */
-  admission?: Admission;
-  /** Fails (with the reason) when sandboxes cannot run on this host: /readyz then answers 503. */
-  checkSandboxHost?: () => Promise<void>;
-}
 
 export async function buildApiServer(dependencies: ApiDependencies): Promise<FastifyInstance> {
   const { config, logger } = dependencies;

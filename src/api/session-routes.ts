@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import type { CheckpointRecord, QueuedMessage, SessionRecord } from '../store/store.js';
 import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
-import type { ApiDependencies } from './server.js';
+import type { ApiDependencies } from './dependencies.js';
 import { openEventStream } from './sse.js';
 
 const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const;

@@ -10,7 +10,7 @@ import { TASK_EVENT } from '../sessions/task-events.js';
 import { presentTask, TASK_STATUSES } from '../sessions/task-view.js';
 import type { TaskRecord } from '../store/store.js';
 import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
-import type { ApiDependencies } from './server.js';
+import type { ApiDependencies } from './dependencies.js';
 import { openEventStream } from './sse.js';
 
 export function taskRequestSchema(config: ApiDependencies['config']) {
