@@ -46,10 +46,10 @@ describe('pids budget', () => {
   });
 
   it('gives a reservation back once, and holds none before the ceiling is known', () => {
-    let ceiling: number | undefined;
-    const budget = createPidsBudget(() => ceiling);
+    const parent: { ceiling?: number } = {};
+    const budget = createPidsBudget(() => parent.ceiling);
     budget.reserve('early', 500);
-    ceiling = 600;
+    parent.ceiling = 600;
     expect(() => budget.reserve('late', 200)).toThrow(HangarError);
     budget.release('early');
     budget.release('early');
