@@ -140,6 +140,12 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       await expect(store.tasks.update('nope', { status: 'failed' })).rejects.toMatchObject({ code: 'TASK_NOT_FOUND' });
     });
 
+    it('keeps both of two concurrent task patches of different fields', async () => {
+      await store.tasks.insert(makeTask('t1', '2026-01-01T00:00:00.000Z'));
+      await Promise.all([store.tasks.update('t1', { status: 'succeeded' }), store.tasks.update('t1', { result: 'done' }), store.tasks.update('t1', { costUsd: 0.5 })]);
+      expect(await store.tasks.get('t1')).toMatchObject({ status: 'succeeded', result: 'done', costUsd: 0.5 });
+    });
+
     it('lists newest first, filters by status and pages with a cursor', async () => {
       for (let index = 0; index < 5; index += 1) {
         await store.tasks.insert(

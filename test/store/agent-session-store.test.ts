@@ -9,7 +9,7 @@ import type { SessionStore, SessionStoreEntry } from '@anthropic-ai/claude-agent
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAgentSessionStore } from '../../src/store/agent-session-store.js';
 import { createInMemoryStore } from '../../src/store/in-memory-store.js';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'hangar-agent-store-'));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
 import { createInMemoryStore } from '../../src/store/in-memory-store.js';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { runStoreContract } from '../contracts/store.contract.js';
 
 const directory = mkdtempSync(path.join(tmpdir(), 'hangar-store-'));

@@ -12,7 +12,7 @@ import { snapshotLimits } from '../../src/sessions/workspace-snapshots.js';
 import type { BlobStore } from '../../src/store/blob-store.js';
 import { createInMemoryStore } from '../../src/store/in-memory-store.js';
 import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
-import { createSqliteStore } from '../../src/store/sqlite-store.js';
+import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { SessionRecord, Store } from '../../src/store/store.js';
 import { makeSession } from '../contracts/store.contract.js';
 import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
