@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { SessionStore, SessionStoreEntry } from '@anthropic-ai/claude-agent-sdk';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAgentSessionStore } from '../../src/store/agent-session-store.js';
-import { createInMemoryStore } from '../../src/store/in-memory-store.js';
+import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll } from 'vitest';
-import { createInMemoryStore } from '../../src/store/in-memory-store.js';
+import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import { runStoreContract } from '../contracts/store.contract.js';
 

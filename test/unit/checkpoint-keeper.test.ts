@@ -10,7 +10,7 @@ import { blobKeyFor, createCheckpointKeeper, type CheckpointKeeper } from '../..
 import { verifySnapshotArchive } from '../../src/sessions/snapshot-verifier.js';
 import { snapshotLimits } from '../../src/sessions/workspace-snapshots.js';
 import type { BlobStore } from '../../src/store/blob-store.js';
-import { createInMemoryStore } from '../../src/store/in-memory-store.js';
+import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { SessionRecord, Store } from '../../src/store/store.js';

@@ -15,7 +15,7 @@ import { createCheckpointKeeper, type CheckpointKeeper } from '../../src/session
 import { transcriptDigest } from '../../src/sessions/checkpoint-manifest.js';
 import { snapshotLimits } from '../../src/sessions/workspace-snapshots.js';
 import { parseConfig } from '../../src/config/config.js';
-import { createInMemoryStore } from '../../src/store/in-memory-store.js';
+import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
 import type { BlobStore } from '../../src/store/blob-store.js';
 import type { Store } from '../../src/store/store.js';

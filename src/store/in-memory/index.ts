@@ -1,6 +1,6 @@
 // In-memory adapter of the Store port, for unit tests of the code above it. Records are cloned on the
 // way in and out, so callers never share objects with the store. Nothing survives close().
-import { HangarError } from '../errors/errors.js';
+import { HangarError } from '../../errors/errors.js';
 import type {
   CheckpointRecord,
   QueuedMessage,
@@ -12,8 +12,8 @@ import type {
   TaskRecord,
   TranscriptEntry,
   TranscriptKey,
-} from './store.js';
-import { newQueuedMessage } from './store.js';
+} from '../store.js';
+import { newQueuedMessage } from '../store.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
