@@ -66,7 +66,7 @@ export function createInMemoryStore(): Store {
       async update(id, patch) {
         const current = tasks.get(id);
         if (current === undefined) throw new HangarError('TASK_NOT_FOUND', `task ${id} does not exist`);
-        const next = { ...current, ...structuredClone(patch), id: current.id, createdAt: current.createdAt };
+        const next: TaskRecord = { ...current, ...definedFields(patch, ['id', 'createdAt']) };
         tasks.set(id, next);
         return copy(next);
       },
