@@ -1,0 +1,18 @@
+// The egress proxy: what a sandbox may reach besides the model gateway. Default deny; a task or
+// session allows hosts by name (`network.allowedHosts`, `network.presets`); the proxy resolves
+// names itself, never dials a private, loopback, link-local or host address, checks that a tunnel's
+// TLS server name is the host it was opened for, and records every decision.
+//   host-rules.ts  presets.ts  policy.ts     what a task or session allows (pure)
+//   address-policy.ts  resolver.ts  dial.ts   which addresses may be dialed, and dialing them
+//   client-hello.ts                            the SNI of a TLS ClientHello (pure)
+//   connect-tunnel.ts  http-forward.ts         CONNECT tunnels and plain http:// requests
+//   proxy-server.ts  proxy-context.ts  audit.ts  one listener per sandbox, its limits and records
+export { createAddressPolicy, parseCidr, type AddressPolicy, type AddressPolicySettings } from './address-policy.js';
+export type { EgressRecord, EgressRecorder, EgressVerdict } from './audit.js';
+export { parseClientHello, type ClientHelloResult } from './client-hello.js';
+export { matchHostRule, parseHostRule, type HostRule } from './host-rules.js';
+export { createEgressPolicy, type EgressMode, type EgressPolicy, type NetworkSettings } from './policy.js';
+export { EGRESS_PRESET_NAMES, EGRESS_PRESETS, type EgressPresetName } from './presets.js';
+export { DEFAULT_PROXY_LIMITS, type ProxyLimits } from './proxy-context.js';
+export { startEgressListener, type EgressListener, type ListenTarget } from './proxy-server.js';
+export { createResolver, type Resolver } from './resolver.js';
