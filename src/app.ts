@@ -12,6 +12,7 @@ import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js
 import { DEMO_SCENARIO } from './model/demo-scenario.js';
 import { startScriptedModelServer } from './model/scripted-model-server.js';
 import { resolveBundledClaudeExecutable } from './runner/agent-runner.js';
+import { createSdkAgentLauncher } from './runner/sdk-agent-launcher.js';
 import { acquireDataDirLock } from './runtime/data-dir-lock.js';
 import { reservePort } from './runtime/port-reservation.js';
 import { createSandboxProvider } from './sandbox/registry.js';
@@ -20,7 +21,7 @@ import { createAdmission, defaultMaxLive, readHostCapacity } from './sessions/ad
 import { createEventHub, type EventHub } from './sessions/event-hub.js';
 import { agentSandboxSpec, resolveResources } from './sessions/resources.js';
 import { createSessionManager, type SessionManager } from './sessions/session-manager.js';
-import { createTaskService, type TaskService } from './sessions/task-service.js';
+import { createTaskService, type TaskService } from './tasks/task-service.js';
 import { createAgentSessionStore } from './store/agent-session-store.js';
 import { createLocalBlobStore } from './store/local-blob-store.js';
 import { createStore } from './store/registry.js';
@@ -110,7 +111,8 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       }),
     });
     const eventHub = createEventHub(store.events);
-    const taskService = createTaskService({ config, store, sandboxProvider, gateway, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });
+    const launcher = createSdkAgentLauncher();
+    const taskService = createTaskService({ config, store, sandboxProvider, gateway, launcher, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
     closers.unshift(() => taskService.shutdown());
@@ -122,6 +124,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       gateway,
       agentSessionStore: createAgentSessionStore(store.transcripts),
       events: eventHub,
+      launcher,
       claudeExecutable,
       admission,
       logger: logger.child({ component: 'sessions' }),

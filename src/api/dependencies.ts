@@ -5,7 +5,7 @@ import type { HangarConfig } from '../config/config.js';
 import type { Admission } from '../sessions/admission.js';
 import type { EventHub } from '../sessions/event-hub.js';
 import type { SessionManager } from '../sessions/session-manager.js';
-import type { TaskService } from '../sessions/task-service.js';
+import type { TaskService } from '../tasks/task-service.js';
 import type { Store } from '../store/store.js';
 
 export interface ApiDependencies {

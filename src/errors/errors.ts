@@ -41,6 +41,15 @@ export const ERROR_HTTP_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_HTTP_STATUS;
 
+/**
+ * How a task or a session turn ended short of success, where that is no HTTP error: the agent hit its
+ * turn limit, a client cancelled it, the server stopped it. Recorded as its error.code.
+ */
+export const RUN_OUTCOME_CODES = ['MAX_TURNS', 'CANCELLED', 'INTERRUPTED'] as const;
+
+/** A task's or a turn's error.code: one of the run outcomes, or the code of the error that ended it. */
+export type OutcomeCode = (typeof RUN_OUTCOME_CODES)[number] | ErrorCode;
+
 export interface ErrorBody {
   error: { code: ErrorCode; message: string; details?: unknown };
 }

@@ -4,53 +4,13 @@
 import { rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { query, type Options, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
+import { query, type Options, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../errors/errors.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
-import type { AgentPermissionMode } from './agent-options.js';
+import type { AgentLaunchOptions, AgentRunOutcome, AgentRunRequest } from './agent-launcher.js';
 import { toolNamesOf } from './permission-rules.js';
 
 export { PERMISSION_MODES, type AgentPermissionMode } from './agent-options.js';
-
-/** What every agent launch needs: the sandbox, the gateway bridge and the agent's limits. */
-export interface AgentLaunchOptions {
-  sandbox: Sandbox;
-  /** Token the gateway issued for this run, and the loopback port of the gateway bridge inside the sandbox. */
-  gateway: { token: string; port: number };
-  claudeExecutable: string;
-  maxTurns: number;
-  /**
-   * Tool names and permission rules (`Bash(npm test:*)`) pre-approved for the agent. The agent has
-   * the tools they name and nothing else; a rule approves only what it matches.
-   */
-  allowedTools: string[];
-  /** Tool names and permission rules the agent may never use (the SDK's disallowedTools). */
-  disallowedTools?: string[];
-  permissionMode: AgentPermissionMode;
-  appendSystemPrompt?: string;
-  model?: string;
-  /** Most the run may spend (the SDK's maxBudgetUsd): reaching it ends it with error_max_budget_usd. */
-  maxBudgetUsd?: number;
-  /** Retries of the CLI for a failing model call. */
-  maxRetries: number;
-  onStderr?: (chunk: string) => void;
-}
-
-export interface AgentRunRequest extends AgentLaunchOptions {
-  prompt: string;
-  abortSignal?: AbortSignal;
-  onMessage?: (message: SDKMessage) => void;
-}
-
-export interface AgentRunOutcome {
-  /** The SDK's final result message, when the CLI got that far. */
-  result: SDKResultMessage | undefined;
-  /** The Claude Code session id (from the init message). */
-  agentSessionId: string | undefined;
-  messageCount: number;
-  /** Set when the run ended without a result message (CLI crash, abort, spawn failure). */
-  error: HangarError | undefined;
-}
 
 /** Finds the native Claude Code binary shipped with the Agent SDK for this platform. */
 export function resolveBundledClaudeExecutable(): string {

@@ -2,39 +2,10 @@
 // that takes prompts one turn at a time and stays up between them. Transcripts are mirrored to a
 // SessionStore so the conversation can be resumed in another sandbox (hibernation, hybrid
 // sessions, recovery, fork).
-import { query, type Options, type Query, type SDKMessage, type SDKResultMessage, type SDKUserMessage, type SessionStore } from '@anthropic-ai/claude-agent-sdk';
+import { query, type Options, type Query, type SDKUserMessage } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../errors/errors.js';
-import { type AgentLaunchOptions, sandboxedQueryOptions } from './agent-runner.js';
-
-export interface AgentSessionOptions extends AgentLaunchOptions {
-  sessionStore: SessionStore;
-  /** Resume this Claude Code session (its transcript comes from the SessionStore). */
-  resume?: string;
-  /** With resume: continue under a new session id, leaving the original transcript untouched. */
-  forkSession?: boolean;
-  onMessage: (message: SDKMessage) => void;
-}
-
-export interface AgentTurnOutcome {
-  result: SDKResultMessage;
-  /** Input + cache tokens of the turn's last model call: the size of the context. */
-  contextTokens: number;
-  /** The model's context window, when the CLI reported it. */
-  contextWindow: number | null;
-}
-
-export interface AgentSession {
-  /** The Claude Code session id, known once the CLI has initialized. */
-  readonly agentSessionId: string | undefined;
-  /** True once the CLI has exited or failed; a closed session takes no more turns. */
-  readonly closed: boolean;
-  /** Runs one turn; resolves with its result message. Turns must not overlap. */
-  runTurn(prompt: string): Promise<AgentTurnOutcome>;
-  /** Asks the CLI to stop the current turn; the turn then resolves with its (error) result. */
-  interrupt(): Promise<void>;
-  /** Ends the input stream and waits for the CLI to exit (killing it after a grace period). */
-  close(): Promise<void>;
-}
+import type { AgentSession, AgentSessionOptions, AgentTurnOutcome } from './agent-launcher.js';
+import { sandboxedQueryOptions } from './agent-runner.js';
 
 /** An async queue of user messages feeding the CLI's stdin. */
 class PromptQueue implements AsyncIterable<SDKUserMessage> {

@@ -6,12 +6,13 @@
 // every `sessions.blobSweepIntervalSec`).
 // A record is deleted before its blob, and a blob is recorded only after it is complete and verified,
 // so a crash leaves at worst a blob without a record, which the next sweep deletes.
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import { newRecordId } from '../ids.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blob-store.js';
 import type { CheckpointRecord, Store } from '../store/store.js';
-import { restoreSandboxState, snapshotSandboxState, type SnapshotLimits } from './workspace-snapshots.js';
+import { isoNow, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { tarArchiver, type SandboxStateArchiver, type SnapshotLimits } from './workspace-snapshots.js';
 import type { SnapshotVerifier } from './snapshot-verifier.js';
 import { buildManifest, verifyCheckpoint } from './checkpoint-manifest.js';
 
@@ -31,6 +32,10 @@ export interface CheckpointKeeperDependencies {
   homeExcludes: readonly string[];
   /** Time limit of verifying a checkpoint's manifest and of unpacking it (each). */
   restoreTimeoutMs: number;
+  /** How a sandbox's state is archived and unpacked (default: tar inside the sandbox). */
+  archiver?: SandboxStateArchiver;
+  /** Time and the sweep timer (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface TakeCheckpointInput {
@@ -71,15 +76,17 @@ export function blobKeyFor(sessionId: string, checkpointId: string): string {
   return `${BLOB_PREFIX}${sessionId}/${checkpointId}.tar.zst`;
 }
 
-const newCheckpointId = (): string => `ckpt_${randomUUID().replaceAll('-', '')}`;
+const newCheckpointId = (): string => newRecordId('ckpt');
 
 export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencies): CheckpointKeeper {
   const { store, blobs, retention, logger } = dependencies;
+  const archiver = dependencies.archiver ?? tarArchiver;
+  const clock = dependencies.clock ?? systemClock;
   /** Blob keys between the start of their put and their record's insert: the sweep leaves them alone. */
   const writing = new Set<string>();
   /** Checkpoint ids being read (a fork copying one): retention leaves them alone. */
   const pinned = new Map<string, number>();
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   let sweeping: Promise<unknown> = Promise.resolve();
 
   const whileWriting = async <T>(blobKey: string, work: () => Promise<T>): Promise<T> => {
@@ -101,7 +108,7 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
       const checkpointId = newCheckpointId();
       const blobKey = blobKeyFor(input.sessionId, checkpointId);
       return whileWriting(blobKey, async () => {
-        const archive = await snapshotSandboxState(input.sandbox, blobs, blobKey, input.limits, {
+        const archive = await archiver.snapshot(input.sandbox, blobs, blobKey, input.limits, {
           homeExcludes: dependencies.homeExcludes,
           ...(dependencies.verify !== undefined ? { verify: dependencies.verify } : {}),
         });
@@ -123,7 +130,7 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
             agentSessionId: input.agentSessionId,
             transcriptEntries,
             manifest,
-            createdAt: new Date().toISOString(),
+            createdAt: isoNow(clock),
           };
           await store.checkpoints.insert(checkpoint);
           return checkpoint;
@@ -138,7 +145,7 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
       const timeoutMs = dependencies.restoreTimeoutMs;
       await verifyCheckpoint(checkpoint, { blobs, transcripts: store.transcripts, timeoutMs });
       // A checkpoint without a manifest predates them: its archive holds the workspace only.
-      await restoreSandboxState(sandbox, blobs, checkpoint.blobKey, checkpoint.manifest === null ? 1 : 2, timeoutMs);
+      await archiver.restore(sandbox, blobs, checkpoint.blobKey, checkpoint.manifest === null ? 1 : 2, timeoutMs);
     },
 
     async copy(checkpoint, toSessionId) {
@@ -149,7 +156,7 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
         const blobKey = blobKeyFor(toSessionId, id);
         return await whileWriting(blobKey, async () => {
           const { sizeBytes } = await blobs.put(blobKey, await blobs.get(checkpoint.blobKey));
-          const copied: CheckpointRecord = { ...checkpoint, id, sessionId: toSessionId, blobKey, sizeBytes, createdAt: new Date().toISOString() };
+          const copied: CheckpointRecord = { ...checkpoint, id, sessionId: toSessionId, blobKey, sizeBytes, createdAt: isoNow(clock) };
           try {
             await store.checkpoints.insert(copied);
           } catch (error) {
@@ -220,14 +227,14 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
 
     startSweeping(intervalMs) {
       const tick = (): void => {
+        timer = clock.setTimeout(tick, intervalMs);
         keeper.sweep().catch((error: unknown) => logger.error({ err: error }, 'checkpoint sweep failed'));
       };
-      timer = setInterval(tick, intervalMs);
-      timer.unref();
+      timer = clock.setTimeout(tick, intervalMs);
     },
 
     async stopSweeping() {
-      if (timer !== undefined) clearInterval(timer);
+      clock.clearTimeout(timer);
       timer = undefined;
       await sweeping.catch(() => undefined);
     },

@@ -200,3 +200,13 @@ export async function restoreSandboxState(sandbox: Sandbox, blobs: BlobStore, ke
     source.destroy();
   }
 }
+
+/** How a sandbox's workspace and HOME become an archive in the blob store, and back. */
+export interface SandboxStateArchiver {
+  snapshot(sandbox: Sandbox, blobs: BlobStore, key: string, limits: SnapshotLimits, options: SnapshotOptions): Promise<StoredSnapshot>;
+  restore(sandbox: Sandbox, blobs: BlobStore, key: string, format: ArchiveFormat, timeoutMs: number): Promise<void>;
+}
+
+/** The archiver of real sandboxes: tar inside the sandbox, verified on the host. */
+export const tarArchiver: SandboxStateArchiver = { snapshot: snapshotSandboxState, restore: restoreSandboxState };
+

@@ -345,3 +345,50 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
     cacheReadInputTokens: a.cacheReadInputTokens + b.cacheReadInputTokens,
   };
 }
+
+/** A task as it is recorded when it starts: running, nothing measured yet. */
+export function newTaskRecord(task: Pick<TaskRecord, 'id' | 'prompt' | 'options' | 'createdAt'>): TaskRecord {
+  return {
+    id: task.id,
+    status: 'running',
+    prompt: task.prompt,
+    options: task.options,
+    createdAt: task.createdAt,
+    finishedAt: null,
+    durationMs: null,
+    result: null,
+    error: null,
+    numTurns: null,
+    agentSessionId: null,
+    usage: { ...ZERO_USAGE },
+    usageByModel: {},
+    costUsd: 0,
+    files: [],
+    sandboxReport: null,
+  };
+}
+
+/** A session as it is recorded when it is created: idle, no turn, no spend, no checkpoint yet. */
+export function newSessionRecord(session: Pick<SessionRecord, 'id' | 'pattern' | 'options' | 'metadata' | 'sandboxId' | 'createdAt'>): SessionRecord {
+  return {
+    id: session.id,
+    pattern: session.pattern,
+    status: 'idle',
+    options: session.options,
+    metadata: session.metadata,
+    sandboxId: session.sandboxId,
+    agentSessionId: null,
+    forkedFrom: null,
+    turns: 0,
+    usage: { ...ZERO_USAGE },
+    usageByModel: {},
+    costUsd: 0,
+    contextTokens: 0,
+    contextWindow: null,
+    lastCheckpointId: null,
+    error: null,
+    createdAt: session.createdAt,
+    updatedAt: session.createdAt,
+    lastActivityAt: session.createdAt,
+  };
+}

@@ -1,11 +1,12 @@
 // An in-memory SandboxProvider for unit tests of code above the port. Files live in a Map; no
 // process ever runs: exec answers a few builtins (echo, true, false, env, cat, pwd) and exits 127
 // otherwise, and spawn returns a process that exits 127 at once with a message on stderr.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 import { HangarError } from '../../errors/errors.js';
+import { newSandboxId } from '../../ids.js';
 import type {
   Sandbox,
   SandboxExecResult,
@@ -209,7 +210,7 @@ export function createInMemorySandboxProvider(): InMemorySandboxProvider {
           throw new HangarError('VALIDATION_FAILED', `sandbox resources.${key} must be a positive number`);
         }
       }
-      const id = spec.id ?? `mem-${randomBytes(8).toString('hex')}`;
+      const id = spec.id ?? newSandboxId('mem');
       if (sandboxes.has(id)) throw new HangarError('CONFLICT', `sandbox ${id} already exists`);
       const sandbox = new InMemorySandbox(id, () => sandboxes.delete(id));
       sandboxes.set(id, sandbox);

@@ -3,8 +3,8 @@
 // handed to `cut` and named in the log.
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { drainTasks, type DrainableTask } from '../../src/sessions/task-drain.js';
-import type { TaskStopReason } from '../../src/sessions/task-events.js';
+import { drainTasks, type DrainableTask } from '../../src/tasks/task-drain.js';
+import type { TaskStopReason } from '../../src/tasks/task-events.js';
 
 interface FakeTask extends DrainableTask {
   reasons: TaskStopReason[];

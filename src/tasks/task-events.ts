@@ -9,7 +9,7 @@
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { TaskRecord } from '../store/store.js';
-import type { EventHub } from './event-hub.js';
+import type { EventHub } from '../sessions/event-hub.js';
 import { presentTask } from './task-view.js';
 
 export const TASK_EVENT = {

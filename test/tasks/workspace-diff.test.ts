@@ -20,7 +20,7 @@ import {
   type DigestEntry,
   type FileCollectionLimits,
   type WorkspaceDigest,
-} from '../../src/sessions/workspace-diff.js';
+} from '../../src/tasks/workspace-diff.js';
 
 const MIB = 1024 * 1024;
 const LIMITS: FileCollectionLimits = { maxEntries: 1000, contentLimitBytes: MIB, readBudgetBytes: 8 * MIB, returnedContentBytes: 2 * MIB };

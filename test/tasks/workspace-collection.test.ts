@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { HangarError } from '../../src/errors/errors.js';
 import { createInMemorySandboxProvider } from '../../src/sandbox/providers/in-memory.js';
 import type { Sandbox } from '../../src/sandbox/sandbox-provider.js';
-import { collectChanges, digestWorkspace } from '../../src/sessions/workspace-collection.js';
-import type { FileCollectionLimits } from '../../src/sessions/workspace-diff.js';
+import { collectChanges, digestWorkspace } from '../../src/tasks/workspace-collection.js';
+import type { FileCollectionLimits } from '../../src/tasks/workspace-diff.js';
 
 const LIMITS: FileCollectionLimits = { maxEntries: 1000, contentLimitBytes: 64, readBudgetBytes: 1024, returnedContentBytes: 512 };
 

@@ -1,26 +1,28 @@
 // Ephemeral tasks (the guide's pattern 1): one sandbox per task, created, used by one agent run,
 // and destroyed. Records the task in the store from start to finish, with the files the agent
 // changed, the tokens the gateway metered and their cost.
-import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
+import { newRecordId } from '../ids.js';
 import { costOfUsageByModel } from '../gateway/pricing.js';
 import { nameRealUpstream } from '../gateway/upstream-error.js';
-import type { AgentOptions } from '../runner/agent-options.js';
-import { runAgent, type AgentPermissionMode } from '../runner/agent-runner.js';
+import type { AgentLauncher } from '../runner/agent-launcher.js';
+import type { AgentOptions, AgentPermissionMode } from '../runner/agent-options.js';
+import { mapSdkResult } from '../runner/map-sdk-result.js';
+import { assertWorkspaceFiles } from '../runner/workspace-files.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
-import type { Admission } from './admission.js';
-import type { EventHub } from './event-hub.js';
-import { agentSandboxSpec, resolveResources } from './resources.js';
-import { ZERO_USAGE, type Store, type TaskError, type TaskRecord } from '../store/store.js';
+import type { Admission } from '../sessions/admission.js';
+import { isoNow, systemClock, type Clock } from '../sessions/clock.js';
+import type { EventHub } from '../sessions/event-hub.js';
+import { agentSandboxSpec, resolveResources } from '../sessions/resources.js';
+import { newTaskRecord, type Store, type TaskError, type TaskRecord } from '../store/store.js';
 import { drainTasks } from './task-drain.js';
 import { taskEventWriter, type TaskEventWriter, type TaskStopReason } from './task-events.js';
 import { collectChanges, digestWorkspace } from './workspace-collection.js';
-import { assertWorkspaceFiles } from '../runner/workspace-files.js';
 
 /** A task: its prompt and the agent options (runner/agent-options.ts). */
 export interface TaskInput extends AgentOptions {
@@ -34,17 +36,24 @@ export interface TaskRunHooks {
   onMessage?: (message: SDKMessage) => void;
 }
 
+/** What tasks need of the model gateway: a token per task and the usage it metered. */
+export type TaskGateway = Pick<ModelGateway, 'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'usage' | 'forgetSession'>;
+
 export interface TaskServiceDependencies {
   config: HangarConfig;
   store: Store;
   sandboxProvider: SandboxProvider;
-  gateway: ModelGateway;
+  gateway: TaskGateway;
+  /** Runs the agents (runner/agent-launcher.ts): the SDK in production, a fake in unit tests. */
+  launcher: AgentLauncher;
   claudeExecutable: string;
   logger: Logger;
   /** Counts live sandboxes against sandbox.maxLive (none: no ceiling). */
   admission?: Admission;
   /** Where task events go (task-events.ts); none: tasks have no event stream. */
   events?: EventHub;
+  /** Time and the task timeout (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface TaskService {
@@ -107,7 +116,8 @@ export function assertWorkspaceRelativePath(file: string): void {
 }
 
 export function createTaskService(dependencies: TaskServiceDependencies): TaskService {
-  const { config, store, sandboxProvider, gateway, claudeExecutable, logger } = dependencies;
+  const { config, store, sandboxProvider, gateway, launcher, claudeExecutable, logger } = dependencies;
+  const clock = dependencies.clock ?? systemClock;
   const running = new Map<string, RunningTask>();
   let shuttingDown: Promise<void> | undefined;
 
@@ -120,7 +130,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
 
   const execute = async (task: TaskRecord, input: TaskInput, resources: ResourceLimits, execution: Execution, hooks: TaskRunHooks): Promise<TaskRecord> => {
     const { abort, events } = execution;
-    const started = Date.now();
+    const started = clock.now();
     const log = logger.child({ taskId: task.id });
     let sandbox: Sandbox | undefined;
     let destroying: Promise<void> | undefined;
@@ -135,7 +145,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
       const before = await digestWorkspace(sandbox, config.agent.fileCollection, abort.signal);
       const token = gateway.registerSession(task.id);
-      const outcome = await runAgent({
+      const outcome = await launcher.run({
         sandbox,
         prompt: input.prompt,
         gateway: { token, port: config.gateway.sandboxPort },
@@ -169,27 +179,22 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       destroying = sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
       const metered = gateway.usage(task.id);
       const result = outcome.result;
-      const succeeded = result !== undefined && result.subtype === 'success' && !result.is_error;
+      const resultFailure = result === undefined ? undefined : mapSdkResult(result);
+      const succeeded = resultFailure === null;
       let error: TaskRecord['error'] = null;
       if (!succeeded) {
         const reason = stopReason();
-        if (reason !== undefined) {
-          error = stoppedError(reason, config.agent.taskTimeoutMs);
-        } else if (result === undefined) {
-          error = { code: outcome.error?.code ?? 'AGENT_FAILED', message: `${outcome.error?.message ?? 'agent failed'}${stderrTail.length > 0 ? ` (stderr: ${stderrTail.join('').slice(-500).trim()})` : ''}` };
-        } else if (result.subtype === 'success') {
-          error = { code: 'AGENT_FAILED', message: result.result || 'the agent reported an error' };
-        } else {
-          const detail = 'errors' in result && result.errors.length > 0 ? `: ${result.errors.join('; ')}` : '';
-          error = { code: result.subtype === 'error_max_turns' ? 'MAX_TURNS' : 'AGENT_FAILED', message: `${result.subtype.replaceAll('_', ' ')}${detail}` };
-        }
+        error =
+          reason !== undefined
+            ? stoppedError(reason, config.agent.taskTimeoutMs)
+            : (resultFailure ?? { code: outcome.error?.code ?? 'AGENT_FAILED', message: `${outcome.error?.message ?? 'agent failed'}${stderrTail.length > 0 ? ` (stderr: ${stderrTail.join('').slice(-500).trim()})` : ''}` });
         error.message = nameRealUpstream(error.message, config.gateway.sandboxPort, gateway.upstreamLabel);
         if (stats.oomKills > 0) error.message += ` (the sandbox's memory limit of ${resources.memoryMb} MiB OOM-killed ${stats.oomKills} process(es))`;
       }
       return await store.tasks.update(task.id, {
         status: succeeded ? 'succeeded' : stopReason() !== undefined ? stoppedStatus(stopReason()!) : 'failed',
-        finishedAt: new Date().toISOString(),
-        durationMs: Date.now() - started,
+        finishedAt: isoNow(clock),
+        durationMs: clock.now() - started,
         result: result !== undefined && result.subtype === 'success' ? result.result : null,
         error,
         numTurns: result?.num_turns ?? null,
@@ -208,8 +213,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       const metered = gateway.usage(task.id);
       return await store.tasks.update(task.id, {
         status: reason !== undefined ? stoppedStatus(reason) : 'failed',
-        finishedAt: new Date().toISOString(),
-        durationMs: Date.now() - started,
+        finishedAt: isoNow(clock),
+        durationMs: clock.now() - started,
         error: reason !== undefined ? stoppedError(reason, config.agent.taskTimeoutMs) : { code: failure.code, message: failure.message },
         usage: metered.total,
         usageByModel: metered.byModel,
@@ -229,9 +234,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       const resources = resolveResources(config, input.resources);
       // Checked before the task is recorded or a sandbox made (workspace-files.ts, shared with sessions).
       assertWorkspaceFiles(input.files, { diskMb: resources.diskMb });
-      const task: TaskRecord = {
-        id: `task_${randomUUID().replaceAll('-', '')}`,
-        status: 'running',
+      const task = newTaskRecord({
+        id: newRecordId('task'),
         prompt: input.prompt,
         options: {
           maxTurns: input.maxTurns ?? config.agent.defaultMaxTurns,
@@ -244,19 +248,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
           ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
           files: Object.keys(input.files ?? {}),
         },
-        createdAt: new Date().toISOString(),
-        finishedAt: null,
-        durationMs: null,
-        result: null,
-        error: null,
-        numTurns: null,
-        agentSessionId: null,
-        usage: { ...ZERO_USAGE },
-        usageByModel: {},
-        costUsd: 0,
-        files: [],
-        sandboxReport: null,
-      };
+        createdAt: isoNow(clock),
+      });
       // Admission (admission.ts): a live-sandbox slot is held from before the task is recorded until its sandbox is gone.
       const slot = dependencies.admission?.acquire('a new task');
       await store.tasks.insert(task).catch((error: unknown) => {
@@ -275,7 +268,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         // The CLI and everything the agent started die now, whatever the SDK does with the abort.
         void execution.sandbox?.stopProcesses?.().catch((error: unknown) => logger.warn({ err: error, taskId: task.id }, 'stopping the sandbox processes failed'));
       };
-      const timeout = setTimeout(() => stop('timeout'), config.agent.taskTimeoutMs);
+      const timeout = clock.setTimeout(() => stop('timeout'), config.agent.taskTimeoutMs, { keepAlive: true });
       const done = execute(task, input, resources, execution, hooks).then(async (final) => {
         await events.finished(final);
         return final;
@@ -284,7 +277,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       try {
         return await done;
       } finally {
-        clearTimeout(timeout);
+        clock.clearTimeout(timeout);
         running.delete(task.id);
         slot?.release();
       }
@@ -318,8 +311,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       shuttingDown ??= drainTasks(running, {
         drainMs: config.server.shutdownDrainMs,
         logger,
+        clock,
         cut: async (id, entry) => {
-          const final = await store.tasks.update(id, { status: 'interrupted', finishedAt: new Date().toISOString(), error: { code: 'INTERRUPTED', message: `the server shut down while the task was running; it was still stopping after server.shutdownDrainMs (${config.server.shutdownDrainMs} ms)` } });
+          const final = await store.tasks.update(id, { status: 'interrupted', finishedAt: isoNow(clock), error: { code: 'INTERRUPTED', message: `the server shut down while the task was running; it was still stopping after server.shutdownDrainMs (${config.server.shutdownDrainMs} ms)` } });
           await entry.events.finished(final);
         },
       }).then(() => undefined);

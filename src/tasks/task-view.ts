@@ -3,7 +3,7 @@ import type { TaskRecord, TaskStatus } from '../store/store.js';
 
 export const TASK_STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const satisfies readonly TaskStatus[];
 
-export function presentTask(task: TaskRecord): Record<string, unknown> {
+export function presentTask(task: TaskRecord) {
   return {
     id: task.id,
     status: task.status,

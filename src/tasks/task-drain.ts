@@ -3,6 +3,7 @@
 // stopping at the deadline is handed to `cut` (which records it) and left to the sandbox provider's
 // close(), which destroys every sandbox it still holds.
 import type { Logger } from 'pino';
+import { systemClock, type Clock, type TimerHandle } from '../sessions/clock.js';
 import type { TaskStopReason } from './task-events.js';
 
 export interface DrainableTask {
@@ -15,29 +16,32 @@ export interface DrainOptions<T extends DrainableTask> {
   logger: Logger;
   /** Called for each task the deadline cut; its failures are logged. */
   cut(id: string, task: T): Promise<void>;
+  /** The deadline's clock (default: the system clock). */
+  clock?: Clock;
 }
 
 /** Resolves with the ids of the tasks that did not stop within drainMs (empty when all did). */
 export async function drainTasks<T extends DrainableTask>(running: ReadonlyMap<string, T>, options: DrainOptions<T>): Promise<string[]> {
   const { drainMs, logger } = options;
+  const clock = options.clock ?? systemClock;
   const tasks = [...running.entries()];
   const byId = new Map(tasks);
   if (tasks.length === 0) return [];
   const ids = tasks.map(([id]) => id);
   logger.warn({ tasks: ids, drainMs }, `shutdown: interrupting ${ids.length} running task(s); waiting up to ${drainMs} ms for their processes to end and sandboxes to go`);
-  const started = Date.now();
+  const started = clock.now();
   const stopped = new Set<string>();
   for (const [, task] of tasks) task.stop('shutdown');
   const all = Promise.allSettled(tasks.map(([id, task]) => task.done.finally(() => stopped.add(id))));
-  let timer: NodeJS.Timeout | undefined;
+  let timer: TimerHandle | undefined;
   const deadline = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, drainMs);
+    timer = clock.setTimeout(resolve, drainMs, { keepAlive: true });
   });
   await Promise.race([all, deadline]);
-  clearTimeout(timer);
+  clock.clearTimeout(timer);
   const cut = ids.filter((id) => !stopped.has(id));
   if (cut.length === 0) {
-    logger.info({ tasks: ids, elapsedMs: Date.now() - started }, 'shutdown: every running task stopped');
+    logger.info({ tasks: ids, elapsedMs: clock.now() - started }, 'shutdown: every running task stopped');
     return [];
   }
   logger.warn(
