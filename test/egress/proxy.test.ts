@@ -1,0 +1,206 @@
+// The egress listener over real sockets: a unix-socket proxy in front of loopback upstreams reached
+// by name through the static hosts map. Loopback is a refused range, so the upstreams' proxy has
+// no host addresses and allows 127.0.0.0/8 as a private network, except in the rebinding case.
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sniRefusal } from '../../src/egress/connect-tunnel.js';
+import { createAddressPolicy, createEgressPolicy, createResolver, startEgressListener, type EgressListener, type EgressRecord, type NetworkSettings } from '../../src/egress/index.js';
+
+let dir: string;
+let rawServer: Server;
+let rawPort: number;
+/** What each connection to the raw upstream sent, in order of arrival. */
+const rawReceived: Buffer[] = [];
+let httpServer: ReturnType<typeof createHttpServer>;
+let httpPort: number;
+const httpSeen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+const listeners: EgressListener[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'hangar-egress-'));
+  rawServer = createServer((socket) => {
+    const index = rawReceived.push(Buffer.alloc(0)) - 1;
+    socket.on('data', (chunk: Buffer) => (rawReceived[index] = Buffer.concat([rawReceived[index]!, chunk])));
+    socket.on('error', () => undefined);
+  });
+  rawServer.listen(0, '127.0.0.1');
+  await once(rawServer, 'listening');
+  rawPort = (rawServer.address() as AddressInfo).port;
+  httpServer = createHttpServer((request, response) => {
+    httpSeen.push({ url: request.url ?? '', headers: request.headers });
+    response.end(`hello from upstream ${request.url}`);
+  });
+  httpServer.listen(0, '127.0.0.1');
+  await once(httpServer, 'listening');
+  httpPort = (httpServer.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  for (const listener of listeners) await listener.close();
+  rawServer.close();
+  httpServer.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A listener for `network`; its records land in the returned array. */
+async function proxyFor(network: NetworkSettings, options: { allowLoopback?: boolean } = {}): Promise<{ socketPath: string; records: EgressRecord[] }> {
+  const records: EgressRecord[] = [];
+  const socketPath = path.join(dir, `proxy-${listeners.length}.sock`);
+  const listener = await startEgressListener(
+    {
+      policy: createEgressPolicy(network),
+      resolver: createResolver({ hosts: { 'allowed.test': '127.0.0.1', 'other.test': '127.0.0.1', 'rebind.test': '127.0.0.1', 'metadata.test': '169.254.169.254' } }),
+      addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: options.allowLoopback === false ? [] : ['127.0.0.0/8', '169.254.0.0/16'] }),
+      record: (record) => records.push(record),
+    },
+    { path: socketPath },
+  );
+  listeners.push(listener);
+  return { socketPath, records };
+}
+
+/** Sends CONNECT through the proxy: the status, and the tunnel's socket when it is 200. */
+function connectThrough(socketPath: string, target: string): Promise<{ status: number; body: string; socket?: Socket }> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ socketPath, method: 'CONNECT', path: target });
+    // Node reports every answer to a CONNECT here; a refusal's body follows on the socket.
+    request.once('connect', (response, socket, head) => {
+      if (response.statusCode === 200) {
+        resolve({ status: 200, body: '', socket });
+        return;
+      }
+      let body = head.toString('utf8');
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (body += chunk));
+      socket.once('close', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.once('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+/** Waits until the records hold `count` entries (each is written when its connection ends). */
+async function recordsOf(records: EgressRecord[], count: number): Promise<EgressRecord[]> {
+  while (records.length < count) await new Promise((resolve) => setTimeout(resolve, 20));
+  return records;
+}
+
+describe('egress listener', () => {
+  it('tunnels TLS to an allowed host whose ClientHello names it, and records the bytes', async () => {
+    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`] });
+    const before = rawReceived.length;
+    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`);
+    expect(tunnel.status).toBe(200);
+    const tls = tlsConnect({ socket: tunnel.socket!, servername: 'allowed.test', rejectUnauthorized: false });
+    tls.on('error', () => undefined);
+    while (rawReceived.length === before || rawReceived[before]!.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    // The upstream got the ClientHello itself (a TLS handshake record).
+    expect(rawReceived[before]![0]).toBe(0x16);
+    tls.destroy();
+    const [record] = await recordsOf(records, 1);
+    expect(record).toMatchObject({ method: 'CONNECT', host: 'allowed.test', port: rawPort, verdict: 'allowed', reason: `allowed.test:${rawPort}`, address: '127.0.0.1' });
+    expect(record!.bytesOut).toBeGreaterThan(100);
+  });
+
+  it('closes a tunnel whose TLS server name is another host (domain fronting) before a byte goes upstream', async () => {
+    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `other.test:${rawPort}`] });
+    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`);
+    expect(tunnel.status).toBe(200);
+    const before = rawReceived.length;
+    const tls = tlsConnect({ socket: tunnel.socket!, servername: 'other.test', rejectUnauthorized: false });
+    const closed = new Promise((resolve) => tls.once('close', resolve));
+    tls.on('error', () => undefined);
+    await closed;
+    const [record] = await recordsOf(records, 1);
+    expect(record).toMatchObject({ verdict: 'denied', reason: `the TLS server name other.test differs from the CONNECT host allowed.test`, bytesOut: 0 });
+    // The upstream connection was opened for the check, and nothing reached it.
+    expect(rawReceived.slice(before).every((data) => data.length === 0)).toBe(true);
+  });
+
+  it('answers 403 naming the reason for a host not allowed, a raw IP, metadata and a name that resolves to loopback', async () => {
+    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `rebind.test:${rawPort}`, `metadata.test:${rawPort}`] }, { allowLoopback: false });
+    const denied = await connectThrough(socketPath, `other.test:${rawPort}`);
+    expect(denied).toMatchObject({ status: 403, body: `hangar egress proxy: host other.test:${rawPort} is not in the allowed hosts\n` });
+    const rawIp = await connectThrough(socketPath, `127.0.0.1:${rawPort}`);
+    expect(rawIp.status).toBe(403);
+    expect(rawIp.body).toContain('IP address 127.0.0.1');
+    const rebind = await connectThrough(socketPath, `rebind.test:${rawPort}`);
+    expect(rebind.status).toBe(403);
+    expect(rebind.body).toContain('rebind.test resolves only to refused addresses: 127.0.0.1 is loopback');
+    const metadata = await connectThrough(socketPath, `metadata.test:${rawPort}`);
+    expect(metadata.status).toBe(403);
+    expect(metadata.body).toContain('169.254.169.254 is link-local');
+    expect((await recordsOf(records, 4)).map((record) => record.verdict)).toEqual(['denied', 'denied', 'denied', 'denied']);
+  });
+
+  it('refuses a plain-text tunnel on the web ports and a malformed CONNECT target', async () => {
+    const { socketPath, records } = await proxyFor({ allowedHosts: ['allowed.test:443', `allowed.test:${rawPort}`] });
+    const malformed = await connectThrough(socketPath, 'allowed.test');
+    expect(malformed.status).toBe(400);
+    // On an explicitly allowed non-web port a plain protocol passes (ssh-like).
+    const before = rawReceived.length;
+    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`);
+    tunnel.socket!.write('SSH-2.0-test\r\n');
+    while (rawReceived.length === before || rawReceived[before]!.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(rawReceived[before]!.toString()).toBe('SSH-2.0-test\r\n');
+    tunnel.socket!.destroy();
+    expect((await recordsOf(records, 1))[0]).toMatchObject({ verdict: 'allowed' });
+    // On the web ports the same plain bytes are refused: there a Host header could name any virtual host.
+    expect(sniRefusal('allowed.test', 443, undefined, false)).toMatch(/must carry TLS/);
+    expect(sniRefusal('allowed.test', 80, undefined, false)).toMatch(/must carry TLS/);
+    expect(sniRefusal('allowed.test', 443, undefined, true)).toMatch(/names no server/);
+    expect(sniRefusal('203.0.113.7', 443, undefined, true)).toBeUndefined();
+    expect(sniRefusal('203.0.113.7', 443, 'example.com', true)).toMatch(/differs/);
+    expect(sniRefusal('allowed.test', 443, 'Allowed.Test.', true)).toBeUndefined();
+
+  });
+
+  it('forwards plain http:// requests to allowed hosts with the Host header pinned and proxy headers dropped', async () => {
+    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${httpPort}`] });
+    const get = (url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> =>
+      new Promise((resolve, reject) => {
+        const request = httpRequest({ socketPath, method: 'GET', path: url, headers });
+        request.once('response', (response) => {
+          let body = '';
+          response.setEncoding('utf8');
+          response.on('data', (chunk: string) => (body += chunk));
+          response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
+        });
+        request.once('error', reject);
+        request.end();
+      });
+    const ok = await get(`http://allowed.test:${httpPort}/pkg?x=1`, { host: 'other.test', 'proxy-authorization': 'Basic c2VjcmV0', 'x-kept': 'yes' });
+    expect(ok).toEqual({ status: 200, body: 'hello from upstream /pkg?x=1' });
+    const seen = httpSeen.at(-1)!;
+    expect(seen.headers.host).toBe(`allowed.test:${httpPort}`);
+    expect(seen.headers['proxy-authorization']).toBeUndefined();
+    expect(seen.headers['x-kept']).toBe('yes');
+    const denied = await get(`http://other.test:${httpPort}/`);
+    expect(denied.status).toBe(403);
+    const originForm = await get('/not-a-proxy-request');
+    expect(originForm.status).toBe(400);
+    const [allowed, refused] = await recordsOf(records, 2);
+    expect(allowed).toMatchObject({ method: 'GET', host: 'allowed.test', verdict: 'allowed' });
+    expect(allowed!.bytesIn).toBeGreaterThan(0);
+    expect(refused).toMatchObject({ method: 'GET', host: 'other.test', verdict: 'denied' });
+  });
+
+  it('records every host tried in learn mode and allows none', async () => {
+    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`], mode: 'learn' });
+    expect((await connectThrough(socketPath, `allowed.test:${rawPort}`)).status).toBe(403);
+    expect((await connectThrough(socketPath, 'registry.npmjs.org:443')).status).toBe(403);
+    expect((await recordsOf(records, 2)).map((record) => `${record.host}:${record.port} ${record.verdict}`)).toEqual([`allowed.test:${rawPort} denied`, 'registry.npmjs.org:443 denied']);
+  });
+});
