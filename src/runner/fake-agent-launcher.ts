@@ -23,7 +23,7 @@ export interface FakeAgentStep {
   numTurns?: number;
   /** What the SDK estimates the run cost (total_cost_usd); Hangar's own cost comes from the metered usage. */
   costUsd?: number;
-  /** Tokens the step's model calls used, reported to onUsage under `model`. */
+  /** Tokens the step's model calls used, reported to onUsage under `model` (before a crash or a wait). */
   usage?: Partial<TokenUsage>;
   model?: string;
   /** Files the agent writes into the workspace. */
@@ -106,11 +106,13 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
   let interrupts = 0;
   const script = options.script ?? ((): FakeAgentStep => ({}));
 
-  /** Plays the step's side effects: files written, usage metered. */
-  const play = async (step: FakeAgentStep, launch: AgentLaunchOptions): Promise<void> => {
-    for (const [file, content] of Object.entries(step.files ?? {})) await launch.sandbox.writeFile(file, content);
+  /** The step's model calls, metered as they are made: before the CLI crashes or waits. */
+  const meter = (step: FakeAgentStep, launch: AgentLaunchOptions): void => {
     const usage = usageOf(step);
     if (Object.values(usage).some((tokens) => tokens > 0)) options.onUsage?.(launch.gateway.token, step.model ?? launch.model ?? 'claude-sonnet-4-5', usage);
+  };
+  const writeFiles = async (step: FakeAgentStep, launch: AgentLaunchOptions): Promise<void> => {
+    for (const [file, content] of Object.entries(step.files ?? {})) await launch.sandbox.writeFile(file, content);
   };
 
   const begin = (): void => {
@@ -147,9 +149,10 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
         if (request.abortSignal?.aborted) return interruptedRun;
         request.onMessage?.(initMessage(sessionId));
         const step = await script(call);
+        meter(step, request);
         if (step.crash !== undefined) return { result: undefined, agentSessionId: sessionId, messageCount: 1, error: new HangarError('AGENT_FAILED', `Claude Code ended without a result: ${step.crash}`) };
         if (await waitOrStop(step.until, aborted)) return interruptedRun;
-        await play(step, request);
+        await writeFiles(step, request);
         const result = resultMessage(step, sessionId, false);
         request.onMessage?.(result);
         return { result, agentSessionId: sessionId, messageCount: 2, error: undefined };
@@ -198,13 +201,14 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
             launch.onMessage(initMessage(agentSessionId));
             await launch.sessionStore.append(key(agentSessionId), [{ type: 'user', uuid: randomUUID(), message: { role: 'user', content: prompt } }] as never[]);
             const step = await script(call);
+            meter(step, launch);
             if (step.crash !== undefined) {
               closed = true;
               throw new HangarError('AGENT_FAILED', `Claude Code ended during the turn: ${step.crash}`);
             }
             const interrupted = await waitOrStop(step.until, Promise.race([stopped, closing]));
             if (closed) throw new HangarError('AGENT_FAILED', 'Claude Code ended during the turn: the process exited');
-            await play(step, launch);
+            await writeFiles(step, launch);
             await launch.sessionStore.append(key(agentSessionId), [{ type: 'assistant', uuid: randomUUID(), message: { role: 'assistant', content: step.result ?? 'done' } }] as never[]);
             const result = resultMessage(step, agentSessionId, interrupted);
             launch.onMessage(result);

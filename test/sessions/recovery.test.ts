@@ -3,6 +3,7 @@
 // checkpoint's transcript position (what the cut-off turn wrote after it is left behind); a turn
 // whose checkpoint was recorded before the crash is recorded done; queued messages run again.
 import { afterEach, describe, expect, it } from 'vitest';
+import type { FakeAgentStep } from '../../src/runner/fake-agent-launcher.js';
 import { sessionHarness, type SessionHarness } from './session-harness.js';
 
 describe('recovery', () => {
@@ -14,7 +15,7 @@ describe('recovery', () => {
 
   it('interrupts a turn cut off by a crash and continues from the checkpoint before it', async () => {
     const never = new Promise<void>(() => undefined);
-    harness = await sessionHarness({ script: (call) => (call.prompt === 'cut off' ? { until: never, files: { 'half.txt': 'never checkpointed' } } : { files: { 'a.txt': 'one' } }) });
+    harness = await sessionHarness({ script: (call): FakeAgentStep => (call.prompt === 'cut off' ? { until: never, files: { 'half.txt': 'never checkpointed' } } : { files: { 'a.txt': 'one' } }) });
     const session = await harness.manager.create({ pattern: 'long-running', prompt: 'first' });
     const first = await harness.waitForTurns(session.id, 1);
     const checkpoint = await harness.store.checkpoints.get(first.lastCheckpointId!);
