@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.js';
 import { dial } from './dial.js';
 import { DEFAULT_PORTS, normalizeHost } from './host-rules.js';
+import { serveIntercepted } from './intercept.js';
 import type { ProxyContext } from './proxy-context.js';
 
 /** Most time a client may take to send its ClientHello after 200. */
@@ -67,6 +68,13 @@ export async function handleConnect(context: ProxyContext, request: IncomingMess
     return;
   }
   const buffered = first.ok ? first.data : Buffer.alloc(0);
+  const interception = context.interception;
+  if (first.ok && first.tls && interception?.secrets.intercepts(target.host, target.port) === true) {
+    // A host with secrets: each request is read, given its secrets, sent on and recorded by itself.
+    upstream.destroy();
+    await serveIntercepted(context, interception, client, buffered, target.host, target.port);
+    return;
+  }
   upstream.write(buffered);
   client.pipe(upstream);
   upstream.pipe(client);

@@ -56,6 +56,15 @@ export async function handleHttpRequest(context: ProxyContext, request: Incoming
     refuse(response, 403, name.reason);
     return;
   }
+  // Secrets travel over TLS only: a placeholder in a plain request goes nowhere.
+  const secrets = context.interception?.secrets;
+  const stray = secrets === undefined ? [] : secrets.placeholdersIn(`${request.url ?? ''}\n${JSON.stringify(request.headers)}`);
+  if (stray.length > 0) {
+    const reason = `the placeholder of secret ${stray[0]} was sent over plain HTTP; secrets are injected over https only`;
+    finish('denied', reason);
+    refuse(response, 403, reason);
+    return;
+  }
   const dialed = await dial(host, port, context.resolver, context.addresses);
   if (!dialed.ok) {
     finish('denied', dialed.reason);

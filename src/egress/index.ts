@@ -6,10 +6,15 @@
 //   address-policy.ts  resolver.ts  dial.ts   which addresses may be dialed, and dialing them
 //   client-hello.ts                            the SNI of a TLS ClientHello (pure)
 //   connect-tunnel.ts  http-forward.ts         CONNECT tunnels and plain http:// requests
+//   secrets.ts  certificate-authority.ts  intercept.ts   secrets kept out of sandboxes: placeholders
+//                                               inside, TLS interception for their hosts only
 //   proxy-server.ts  proxy-context.ts  audit.ts  one listener per sandbox, its limits and records
 export { createAddressPolicy, parseCidr, type AddressPolicy, type AddressPolicySettings } from './address-policy.js';
 export type { EgressRecord, EgressRecorder, EgressVerdict } from './audit.js';
+export { createCertificateAuthority, generateCa, loadOrCreateCa, type CertificateAuthority, type LeafCertificate } from './certificate-authority.js';
 export { parseClientHello, type ClientHelloResult } from './client-hello.js';
+export type { Interception } from './intercept.js';
+export { createSecretSet, type EgressSecret, type SecretInjection, type SecretSet } from './secrets.js';
 export { matchHostRule, parseHostRule, type HostRule } from './host-rules.js';
 export { createEgressPolicy, type EgressMode, type EgressPolicy, type NetworkSettings } from './policy.js';
 export { EGRESS_PRESET_NAMES, EGRESS_PRESETS, type EgressPresetName } from './presets.js';

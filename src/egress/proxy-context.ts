@@ -2,6 +2,7 @@
 // policy, where records go, and the limits.
 import type { AddressPolicy } from './address-policy.js';
 import type { EgressRecorder } from './audit.js';
+import type { Interception } from './intercept.js';
 import type { EgressPolicy } from './policy.js';
 import type { Resolver } from './resolver.js';
 
@@ -20,4 +21,6 @@ export interface ProxyContext {
   addresses: AddressPolicy;
   record: EgressRecorder;
   limits: ProxyLimits;
+  /** Secrets to inject, with the CA to intercept their hosts' TLS; absent: every tunnel is opaque. */
+  interception?: Interception;
 }

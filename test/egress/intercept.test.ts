@@ -1,0 +1,172 @@
+// Secrets kept out of sandboxes: the client (standing for the sandbox) knows only a placeholder and
+// trusts only Hangar's CA; the upstream, an HTTPS server with a certificate of its own CA, sees the
+// real value; the proxy verifies the upstream's certificate.
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createAddressPolicy,
+  createCertificateAuthority,
+  createEgressPolicy,
+  createResolver,
+  createSecretSet,
+  generateCa,
+  loadOrCreateCa,
+  startEgressListener,
+  type CertificateAuthority,
+  type EgressListener,
+  type EgressRecord,
+  type SecretSet,
+} from '../../src/egress/index.js';
+
+let dir: string;
+let hangarCa: CertificateAuthority;
+let upstreamCaPem: string;
+let server: ReturnType<typeof createHttpsServer>;
+let port: number;
+const seen: IncomingHttpHeaders[] = [];
+const listeners: EgressListener[] = [];
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'hangar-intercept-'));
+  hangarCa = await createCertificateAuthority(await generateCa('Hangar test CA'));
+  const upstreamPair = await generateCa('Upstream test CA');
+  upstreamCaPem = upstreamPair.certPem;
+  const leaf = await (await createCertificateAuthority(upstreamPair)).leafFor('api.secret.test');
+  server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (request, response) => {
+    seen.push(request.headers);
+    response.end(`upstream saw ${request.method} ${request.url}`);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  port = (server.address() as AddressInfo).port;
+});
+
+afterAll(async () => {
+  for (const listener of listeners) await listener.close();
+  server.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function proxyWith(secrets: SecretSet, options: { verifyWithTestCa: boolean }): Promise<{ socketPath: string; records: EgressRecord[] }> {
+  const records: EgressRecord[] = [];
+  const socketPath = path.join(dir, `proxy-${listeners.length}.sock`);
+  listeners.push(
+    await startEgressListener(
+      {
+        policy: createEgressPolicy({ allowedHosts: [`api.secret.test:${port}`, `plain.test:${port}`] }),
+        resolver: createResolver({ hosts: { 'api.secret.test': '127.0.0.1', 'plain.test': '127.0.0.1' } }),
+        addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: ['127.0.0.0/8'] }),
+        record: (record) => records.push(record),
+        interception: { ca: hangarCa, secrets, ...(options.verifyWithTestCa ? { upstreamCa: upstreamCaPem } : {}) },
+      },
+      { path: socketPath },
+    ),
+  );
+  return { socketPath, records };
+}
+
+function tunnel(socketPath: string, target: string): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest({ socketPath, method: 'CONNECT', path: target });
+    request.once('connect', (response, socket) => (response.statusCode === 200 ? resolve(socket) : reject(new Error(`CONNECT answered ${response.statusCode}`))));
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+/** GET over TLS through a tunnel, trusting only Hangar's CA, as a sandbox does. */
+async function getThrough(socketPath: string, headers: Record<string, string>, urlPath = '/user'): Promise<{ status: number; body: string }> {
+  const socket = await tunnel(socketPath, `api.secret.test:${port}`);
+  return new Promise((resolve, reject) => {
+    const request = httpsRequest({
+      createConnection: () => tlsConnect({ socket, servername: 'api.secret.test', ca: hangarCa.certPem }),
+      method: 'GET',
+      path: urlPath,
+      headers: { ...headers, host: `api.secret.test:${port}` },
+    });
+    request.once('response', (response) => {
+      let body = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (body += chunk));
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    request.once('error', reject);
+    request.end();
+  });
+}
+
+describe('secret injection', () => {
+  it('puts the real value in place of the placeholder for the declared host, and sets header secrets', async () => {
+    const secrets = createSecretSet([
+      { name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] },
+      { name: 'API_KEY', value: 'key-456', hosts: [`api.secret.test:${port}`], inject: { header: 'X-Api-Key', template: 'Key {value}' } },
+    ]);
+    const placeholder = secrets.environment.GITHUB_TOKEN!;
+    expect(placeholder).toMatch(/^hangar-secret-GITHUB_TOKEN-[0-9a-f]{24}$/);
+    expect(placeholder).not.toContain('real-token');
+    const { socketPath, records } = await proxyWith(secrets, { verifyWithTestCa: true });
+    const answer = await getThrough(socketPath, { authorization: `token ${placeholder}` });
+    expect(answer).toEqual({ status: 200, body: 'upstream saw GET /user' });
+    expect(seen.at(-1)!.authorization).toBe('token real-token-123');
+    expect(seen.at(-1)!['x-api-key']).toBe('Key key-456');
+    expect(records.at(-1)).toMatchObject({ method: 'GET', host: 'api.secret.test', verdict: 'allowed', reason: 'intercepted for secrets; injected GITHUB_TOKEN, API_KEY' });
+    expect(JSON.stringify(records)).not.toContain('real-token-123');
+  });
+
+  it('refuses a placeholder in the URL, a placeholder of a secret for another host, and one in plain HTTP', async () => {
+    const secrets = createSecretSet([
+      { name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] },
+      { name: 'OTHER', value: 'other-secret', hosts: ['elsewhere.test'] },
+    ]);
+    const { socketPath, records } = await proxyWith(secrets, { verifyWithTestCa: true });
+    const before = seen.length;
+    const inUrl = await getThrough(socketPath, {}, `/search?q=${secrets.environment.GITHUB_TOKEN}`);
+    expect(inUrl.status).toBe(403);
+    expect(inUrl.body).toContain('secret GITHUB_TOKEN is in the URL');
+    const wrongHost = await getThrough(socketPath, { authorization: `token ${secrets.environment.OTHER}` });
+    expect(wrongHost.status).toBe(403);
+    expect(wrongHost.body).toContain(`secret OTHER was sent to api.secret.test:${port}, which it is not declared for`);
+    const plain = await new Promise<number>((resolve, reject) => {
+      const request = httpRequest({ socketPath, method: 'GET', path: `http://plain.test:${port}/`, headers: { authorization: secrets.environment.GITHUB_TOKEN! } });
+      request.once('response', (response) => {
+        response.resume();
+        resolve(response.statusCode ?? 0);
+      });
+      request.once('error', reject);
+      request.end();
+    });
+    expect(plain).toBe(403);
+    expect(seen.length).toBe(before);
+    expect(records.map((record) => record.verdict)).toEqual(['denied', 'denied', 'denied']);
+  });
+
+  it('verifies the upstream certificate: an upstream the proxy cannot verify gets 502', async () => {
+    const secrets = createSecretSet([{ name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] }]);
+    const { socketPath } = await proxyWith(secrets, { verifyWithTestCa: false });
+    const before = seen.length;
+    const answer = await getThrough(socketPath, { authorization: `token ${secrets.environment.GITHUB_TOKEN}` });
+    expect(answer.status).toBe(502);
+    expect(answer.body).toMatch(/certificate/);
+    expect(seen.length).toBe(before);
+  });
+});
+
+describe('installation CA', () => {
+  it('is made once in the data directory, its key readable by root only', async () => {
+    const caDir = path.join(dir, 'ca');
+    const first = await loadOrCreateCa(caDir);
+    const second = await loadOrCreateCa(caDir);
+    expect(second.certPem).toBe(first.certPem);
+    expect((await stat(path.join(caDir, 'egress-ca.key'))).mode & 0o777).toBe(0o600);
+    expect(await readFile(path.join(caDir, 'egress-ca.pem'), 'utf8')).toBe(first.certPem);
+    const leaf = await second.leafFor('example.test');
+    expect(leaf.certPem).toContain(first.certPem);
+  });
+});
