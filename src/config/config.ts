@@ -57,7 +57,10 @@ const fileCollectionSchema = z
   })
   .strict();
 
-const DEFAULT_PRICES: Record<string, ModelPrice> = {
+/** The price of a model missing from the table. */
+export const DEFAULT_FALLBACK_PRICE: ModelPrice = { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 };
+
+export const DEFAULT_PRICES: Record<string, ModelPrice> = {
   'claude-opus-4': { inputPerMTok: 15, outputPerMTok: 75, cacheWritePerMTok: 18.75, cacheReadPerMTok: 1.5 },
   'claude-opus-4-5': { inputPerMTok: 5, outputPerMTok: 25, cacheWritePerMTok: 6.25, cacheReadPerMTok: 0.5 },
   'claude-sonnet-4': { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 },
@@ -283,6 +286,29 @@ export const configSchema = z
           .string()
           .optional()
           .describe('The real API key, injected by the gateway and never given to sandboxes; env ANTHROPIC_API_KEY'),
+        upstreamApiKeyFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe(
+            'A file holding the real API key instead (e.g. a mounted secret), re-read when it changes and on SIGHUP so a rotated key ' +
+              'takes effect without a restart; env ANTHROPIC_API_KEY_FILE',
+          ),
+        retry: z
+          .object({
+            maxRetries: z.number().int().min(0).max(10).default(2).describe('Retries of an upstream 408/409/429/5xx/529 answer or failed connection'),
+            baseDelayMs: z.number().int().min(1).max(60_000).default(500).describe('First backoff, doubled each retry (with jitter)'),
+            maxWaitMs: z
+              .number()
+              .int()
+              .min(1)
+              .max(300_000)
+              .default(8000)
+              .describe('Longest wait before a retry; an upstream retry-after longer than this is passed back to the agent instead'),
+          })
+          .strict()
+          .default({ maxRetries: 2, baseDelayMs: 500, maxWaitMs: 8000 })
+          .describe('How the gateway retries the upstream before a byte of the answer has gone back to the agent'),
         sandboxPort: z
           .number()
           .int()
@@ -294,7 +320,13 @@ export const configSchema = z
         ...gatewayLimitFields,
       })
       .strict()
-      .default({ upstreamUrl: DEFAULT_UPSTREAM_URL, sandboxPort: 4100, requestTimeoutMs: 600_000, ...GATEWAY_LIMIT_DEFAULTS }),
+      .default({
+        upstreamUrl: DEFAULT_UPSTREAM_URL,
+        retry: { maxRetries: 2, baseDelayMs: 500, maxWaitMs: 8000 },
+        sandboxPort: 4100,
+        requestTimeoutMs: 600_000,
+        ...GATEWAY_LIMIT_DEFAULTS,
+      }),
     agent: z
       .object({
         model: z.string().optional().describe('Model the CLI uses; default: the CLI\'s own default'),
@@ -387,13 +419,13 @@ export const configSchema = z
           .default(DEFAULT_PRICES)
           .describe('Prices per model id; a model matches the longest entry that prefixes its id'),
         fallback: modelPriceSchema
-          .default({ inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 })
+          .default(DEFAULT_FALLBACK_PRICE)
           .describe('Price used for models missing from the table'),
       })
       .strict()
       .default({
         models: DEFAULT_PRICES,
-        fallback: { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 },
+        fallback: DEFAULT_FALLBACK_PRICE,
       }),
   })
   .strict();

@@ -55,6 +55,7 @@ export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; 
   { name: 'HANGAR_MAX_TURNS', path: 'agent.defaultMaxTurns', kind: 'number' },
   { name: 'ANTHROPIC_BASE_URL', path: 'gateway.upstreamUrl', kind: 'string' },
   { name: 'ANTHROPIC_API_KEY', path: 'gateway.upstreamApiKey', kind: 'string', secret: true },
+  { name: 'ANTHROPIC_API_KEY_FILE', path: 'gateway.upstreamApiKeyFile', kind: 'string' },
 ];
 
 function layerFromEnvironment(env: NodeJS.ProcessEnv): PlainObject {

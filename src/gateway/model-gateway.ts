@@ -3,20 +3,28 @@
 // real key, forwards to the upstream Messages API with the response streamed straight through, and
 // meters the tokens of every call per session. What a sandbox can make it hold is bounded: request
 // bodies are capped and read within a deadline, each token has a budget of open requests and
-// buffered bytes, and only allowlisted query parameters, betas and body fields go upstream.
+// buffered bytes, and only allowlisted query parameters, betas and body fields go upstream. A
+// session given a budget (setBudget) has its calls refused once it is spent, before they go up;
+// "try again" answers are retried (forward-upstream.ts); the key may come from a file, re-read.
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { Agent, request } from 'undici';
+import { Agent } from 'undici';
 import { addUsage, type TokenUsage, ZERO_USAGE } from '../store/store.js';
 import { declaredContentLength, readRequestBody } from './read-request-body.js';
 import { createInFlightLimiter, type InFlightLimiter } from './request-limits.js';
 import { checkBetas, checkBody, checkQuery, createRequestPolicy, isRefusal } from './request-policy.js';
 import { anthropicError, REFUSAL_ANSWERS, type GatewayRefusalReason } from './refusals.js';
-import { explainUpstreamError, readUpstreamErrorBody, upstreamLabel } from './upstream-error.js';
-import { StreamUsageMeter, usageFromMessageJson, type MeteredCall } from './usage-meter.js';
+import { forwardUpstream, type ForwardContext } from './forward-upstream.js';
+import { DEFAULT_FALLBACK_PRICE, DEFAULT_PRICES } from '../config/config.js';
+import type { PriceTable } from './pricing.js';
+import { createSessionBudgets } from './session-budgets.js';
+import { upstreamLabel } from './upstream-error.js';
+import { createUpstreamKeySource } from './upstream-key.js';
+import { DEFAULT_RETRY, type RetrySettings } from './upstream-retry.js';
+import type { MeteredCall } from './usage-meter.js';
 
 export interface GatewaySessionUsage {
   total: TokenUsage;
@@ -34,6 +42,12 @@ export interface ModelGatewaySettings {
   upstreamUrl: string;
   /** The real API key; sent upstream as x-api-key. Never leaves the host process. */
   upstreamApiKey?: string;
+  /** A file holding the real API key instead (a mounted secret), re-read when it changes and on reloadUpstreamKey(). */
+  upstreamApiKeyFile?: string;
+  /** Retries of upstream 429/529/5xx answers and failed connections (upstream-retry.ts). */
+  retry?: Partial<RetrySettings>;
+  /** Prices to turn metered tokens into the USD that budgets count (setBudget); default the built-in list prices. */
+  prices?: PriceTable;
   requestTimeoutMs: number;
   /** Largest accepted request body in bytes; a larger Content-Length is refused before reading. Default 16 MiB. */
   maxRequestBytes?: number;
@@ -76,6 +90,14 @@ export interface ModelGateway {
   registerSession(sessionId: string): string;
   /** Invalidates the session's token; usage stays readable. */
   revokeSession(sessionId: string): void;
+  /**
+   * Gives a session a limit in USD, on top of what it had spent before: once the calls metered
+   * since reach it, its model calls are refused (402 billing_error) before going upstream.
+   * undefined removes the limit.
+   */
+  setBudget(sessionId: string, budget: { limitUsd: number; spentUsd: number } | undefined): void;
+  /** Re-reads the upstream API key file (SIGHUP). */
+  reloadUpstreamKey(): Promise<void>;
   usage(sessionId: string): GatewaySessionUsage;
   /** Returns the usage metered since the last drain and starts counting from zero. */
   drainUsage(sessionId: string): GatewaySessionUsage;
@@ -92,32 +114,12 @@ const ALLOWED_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
   { method: 'POST', path: '/v1/messages/count_tokens' },
 ];
 
-/**
- * Request headers forwarded upstream; credentials, hop-by-hop and client fingerprint headers are never
- * copied. anthropic-beta is forwarded only after its values pass the allowlist.
- */
-const FORWARDED_REQUEST_HEADERS = new Set(['anthropic-version', 'content-type', 'accept', 'user-agent', 'x-app']);
-const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
-
 function presentedToken(headers: http.IncomingHttpHeaders): string | undefined {
   const apiKey = headers['x-api-key'];
   if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
   const authorization = headers.authorization;
   if (typeof authorization === 'string' && authorization.startsWith('Bearer ')) return authorization.slice(7);
   return undefined;
-}
-
-/** Waits until the response can take more data, or has closed. */
-function drained(response: http.ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = (): void => {
-      response.off('drain', done);
-      response.off('close', done);
-      resolve();
-    };
-    response.once('drain', done);
-    response.once('close', done);
-  });
 }
 
 /** Starts the gateway on its unix socket. */
@@ -142,8 +144,13 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   const refused: Partial<Record<GatewayRefusalReason, number>> = {};
   const refusalLogged = new Map<string, { at: number; suppressed: number }>();
   const upstream = new URL(settings.upstreamUrl);
-  const upstreamBasePath = upstream.pathname.replace(/\/$/, '');
   const label = upstreamLabel(settings.upstreamUrl);
+  const key = await createUpstreamKeySource({
+    ...(settings.upstreamApiKey !== undefined ? { key: settings.upstreamApiKey } : {}),
+    ...(settings.upstreamApiKeyFile !== undefined ? { file: settings.upstreamApiKeyFile } : {}),
+    logger,
+  });
+  const budgets = createSessionBudgets(settings.prices ?? { models: DEFAULT_PRICES, fallback: DEFAULT_FALLBACK_PRICE });
   const dispatcher = new Agent({
     headersTimeout: settings.requestTimeoutMs,
     bodyTimeout: settings.requestTimeoutMs,
@@ -163,6 +170,22 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     const usage = usageOf(sessionId);
     usage.total = addUsage(usage.total, call.usage);
     usage.byModel[call.model] = addUsage(usage.byModel[call.model] ?? ZERO_USAGE, call.usage);
+    budgets.meter(sessionId, call.model, call.usage);
+  };
+
+  const forwardContext: ForwardContext = {
+    upstream,
+    label,
+    dispatcher,
+    key,
+    retry: { ...DEFAULT_RETRY, ...settings.retry },
+    logger,
+    onCall(sessionId, failed) {
+      const usage = usageOf(sessionId);
+      usage.requests += 1;
+      if (failed) usage.failedRequests += 1;
+    },
+    onMetered: recordCall,
   };
 
   /** Counts a refusal, logs it (at most once a minute per session and reason; never the token or body) and answers. */
@@ -180,24 +203,6 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     }
     const answer = REFUSAL_ANSWERS[reason];
     anthropicError(response, answer.status, answer.type, message, bodyUnread);
-  };
-
-  /** Answers an upstream error with a message naming the real upstream and what it said (upstream-error.ts). */
-  const answerUpstreamError = async (response: http.ServerResponse, upstreamResponse: Awaited<ReturnType<typeof request>>, sessionId: string): Promise<void> => {
-    const said = await readUpstreamErrorBody(upstreamResponse.body).catch((error: unknown) => {
-      logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream error answer ended abnormally');
-      return '';
-    });
-    upstreamResponse.body.destroy();
-    const body = explainUpstreamError(label, upstreamResponse.statusCode, said);
-    logger.warn({ sessionId, upstream: label, status: upstreamResponse.statusCode }, 'gateway: the model upstream answered an error');
-    const headers: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(upstreamResponse.headers)) {
-      if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
-    }
-    if (response.destroyed) return;
-    response.writeHead(upstreamResponse.statusCode, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    response.end(body);
   };
 
   const handle = async (incoming: http.IncomingMessage, response: http.ServerResponse): Promise<void> => {
@@ -227,91 +232,17 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       if (!read.ok) return refuse(response, sessionId, read.reason, read.message, true);
       const checked = checkBody(read.body, policy);
       if (isRefusal(checked)) return refuse(response, sessionId, checked.reason, checked.message, false);
-      await forward({ incoming, response, sessionId, pathname: url.pathname, search: query.search, beta: betas.header, body: read.body, model: checked.model ?? 'unknown', streamed: checked.stream, releaseBody: () => ticket.releaseBytes() });
+      // A budgeted session's calls go up one at a time, each only while budget is left.
+      const admitted = url.pathname === '/v1/messages' ? await budgets.admit(sessionId) : { ok: true as const, release: () => undefined };
+      if (!admitted.ok) return refuse(response, sessionId, 'budget', admitted.message, false);
+      try {
+        const call = { incoming, response, sessionId, pathname: url.pathname, search: query.search, beta: betas.header, body: read.body, model: checked.model ?? 'unknown', streamed: checked.stream };
+        await forwardUpstream(forwardContext, { ...call, releaseBody: () => ticket.releaseBytes() });
+      } finally {
+        admitted.release();
+      }
     } finally {
       ticket.release();
-    }
-  };
-
-  interface Forwarded {
-    incoming: http.IncomingMessage;
-    response: http.ServerResponse;
-    sessionId: string;
-    pathname: string;
-    search: string;
-    beta: string | undefined;
-    body: Buffer;
-    model: string;
-    streamed: boolean;
-    /** Called once the body has gone upstream: its bytes leave the budget. */
-    releaseBody: () => void;
-  }
-
-  const forward = async (call: Forwarded): Promise<void> => {
-    const { response, sessionId, streamed } = call;
-    const headers: Record<string, string> = { 'accept-encoding': 'identity' };
-    for (const [name, value] of Object.entries(call.incoming.headers)) {
-      if (FORWARDED_REQUEST_HEADERS.has(name) && typeof value === 'string') headers[name] = value;
-    }
-    if (call.beta !== undefined) headers['anthropic-beta'] = call.beta;
-    if (settings.upstreamApiKey !== undefined) headers['x-api-key'] = settings.upstreamApiKey;
-
-    const isMessagesCall = call.pathname === '/v1/messages';
-    const usage = usageOf(sessionId);
-    if (isMessagesCall) usage.requests += 1;
-    const abort = new AbortController();
-    response.on('close', () => {
-      if (!response.writableFinished) abort.abort();
-    });
-
-    let upstreamResponse: Awaited<ReturnType<typeof request>>;
-    try {
-      upstreamResponse = await request(new URL(upstreamBasePath + call.pathname + call.search, upstream.origin), {
-        method: 'POST',
-        headers,
-        body: call.body,
-        dispatcher,
-        signal: abort.signal,
-      });
-    } catch (error) {
-      if (isMessagesCall) usage.failedRequests += 1;
-      logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream unreachable');
-      anthropicError(response, 502, 'api_error', `Hangar gateway could not reach the model upstream: ${(error as Error).message}`);
-      return;
-    } finally {
-      call.releaseBody();
-    }
-    if (isMessagesCall && upstreamResponse.statusCode >= 400) usage.failedRequests += 1;
-    if (upstreamResponse.statusCode >= 400) {
-      await answerUpstreamError(response, upstreamResponse, sessionId);
-      return;
-    }
-
-    const responseHeaders: Record<string, string | string[]> = {};
-    for (const [name, value] of Object.entries(upstreamResponse.headers)) {
-      if (value !== undefined && !DROPPED_RESPONSE_HEADERS.has(name)) responseHeaders[name] = value;
-    }
-    response.writeHead(upstreamResponse.statusCode, responseHeaders);
-    response.flushHeaders();
-
-    const meter = isMessagesCall && streamed && upstreamResponse.statusCode < 400 ? new StreamUsageMeter(call.model) : undefined;
-    const jsonChunks: Buffer[] = [];
-    try {
-      for await (const chunk of upstreamResponse.body) {
-        const buffer = chunk as Buffer;
-        meter?.push(buffer);
-        if (isMessagesCall && !streamed && upstreamResponse.statusCode < 400) jsonChunks.push(buffer);
-        if (!response.write(buffer)) await drained(response);
-        if (response.destroyed) break;
-      }
-      if (response.destroyed) upstreamResponse.body.destroy();
-      else response.end();
-    } catch (error) {
-      logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream stream ended abnormally');
-      response.destroy();
-    } finally {
-      const metered = meter !== undefined ? meter.result() : jsonChunks.length > 0 ? usageFromMessageJson(Buffer.concat(jsonChunks).toString('utf8'), call.model) : undefined;
-      if (metered !== undefined) recordCall(sessionId, metered);
     }
   };
 
@@ -344,7 +275,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   });
   // Sandboxes run under unprivileged uids; the token, not the socket's mode, is the access check.
   await chmod(settings.socketPath, 0o666);
-  if (settings.upstreamApiKey === undefined) {
+  if (key.current() === undefined) {
     logger.warn('gateway: no upstream API key configured (ANTHROPIC_API_KEY); requests go upstream without a key');
   }
 
@@ -367,6 +298,10 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       return token;
     },
     revokeSession,
+    setBudget(sessionId, budget) {
+      budgets.set(sessionId, budget);
+    },
+    reloadUpstreamKey: () => key.reload(),
     usage(sessionId) {
       const usage = usageOf(sessionId);
       return { total: { ...usage.total }, byModel: structuredClone(usage.byModel), requests: usage.requests, failedRequests: usage.failedRequests };
@@ -379,6 +314,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     forgetSession(sessionId) {
       revokeSession(sessionId);
       usageBySession.delete(sessionId);
+      budgets.forget(sessionId);
     },
     stats() {
       const open = limiter.stats();
@@ -388,6 +324,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();
+      key.close();
       await rm(settings.socketPath, { force: true });
     },
   };

@@ -18,7 +18,8 @@ export type GatewayRefusalReason =
   | 'body_shape'
   | 'body_field'
   | 'server_tool'
-  | 'provider_fetch';
+  | 'provider_fetch'
+  | 'budget';
 
 export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; type: string }> = {
   unauthenticated: { status: 401, type: 'authentication_error' },
@@ -36,6 +37,7 @@ export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; typ
   body_field: { status: 400, type: 'invalid_request_error' },
   server_tool: { status: 400, type: 'invalid_request_error' },
   provider_fetch: { status: 400, type: 'invalid_request_error' },
+  budget: { status: 402, type: 'billing_error' },
 };
 
 /** Writes an Anthropic-style error; `close` ends the connection (the request body was not read). */

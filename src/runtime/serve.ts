@@ -15,7 +15,13 @@ export async function startServer(config: HangarConfig, options: { logger: Logge
   if (!options.demo) assertModelUpstream(config, 'hangar serve --demo');
   const hangar = await createHangar(config, { logger: options.logger, owner: 'hangar serve', demo: options.demo, reservePort: true });
   try {
-    return { hangar, url: await hangar.listen() };
+    const url = await hangar.listen();
+    // SIGHUP re-reads the upstream API key file (a rotated key, without a restart); the
+    // listener lives as long as the process, which `hangar serve` is.
+    process.on('SIGHUP', () => {
+      hangar.gateway.reloadUpstreamKey().catch((error: unknown) => options.logger.warn({ err: error }, 'cannot reload the upstream API key'));
+    });
+    return { hangar, url };
   } catch (error) {
     await hangar.close();
     throw error;
