@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { createLocalSandboxProvider } from '../src/sandbox/providers/local.js';
 import { restoreSandboxState, snapshotLimits, snapshotSandboxState } from '../src/sessions/workspace-snapshots.js';
-import { createLocalBlobStore } from '../src/store/local-blob-store.js';
+import { createLocalBlobStore } from '../src/store/blobs/local.js';
 
 /**
  * Sizes (bytes) of the content files, the deciles of a real ~/.npm/_cacache/content-v2 (649 files

@@ -23,7 +23,7 @@ import { agentSandboxSpec, resolveResources } from './sessions/resources.js';
 import { createSessionManager, type SessionManager } from './sessions/session-manager.js';
 import { createTaskService, type TaskService } from './tasks/task-service.js';
 import { createAgentSessionStore } from './store/agent-session-store.js';
-import { createLocalBlobStore } from './store/local-blob-store.js';
+import { createLocalBlobStore } from './store/blobs/local.js';
 import { createStore } from './store/registry.js';
 import type { Store } from './store/store.js';
 import { HANGAR_VERSION } from './version.js';

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import { newRecordId } from '../ids.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
-import type { BlobStore } from '../store/blob-store.js';
+import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { CheckpointRecord, Store } from '../store/store.js';
 import { isoNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { tarArchiver, type SandboxStateArchiver, type SnapshotLimits } from './workspace-snapshots.js';

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { HangarError } from '../errors/errors.js';
-import type { BlobStore } from '../store/blob-store.js';
+import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { CheckpointManifest, CheckpointRecord, TranscriptRepository } from '../store/store.js';
 import { CURRENT_ARCHIVE_FORMAT } from './checkpoint-archive.js';
 

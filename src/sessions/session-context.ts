@@ -8,7 +8,7 @@ import type { ModelGateway } from '../gateway/model-gateway.js';
 import type { AgentSession, AgentLauncher } from '../runner/agent-launcher.js';
 import type { AgentPermissionMode } from '../runner/agent-options.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
-import type { BlobStore } from '../store/blob-store.js';
+import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { SessionRecord, SharedSandboxRecord, Store } from '../store/store.js';
 import type { Admission } from './admission.js';
 import { isoNow, systemClock, type Clock, type TimerHandle } from './clock.js';

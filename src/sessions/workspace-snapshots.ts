@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
 import { HangarError } from '../errors/errors.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
-import type { BlobStore } from '../store/blob-store.js';
+import type { BlobStore } from '../store/blobs/blob-store.js';
 import { archiveCreateArgs, archiveExtractArgs, type ArchiveFormat } from './checkpoint-archive.js';
 import { verifySnapshotArchive, type SnapshotVerifier } from './snapshot-verifier.js';
 

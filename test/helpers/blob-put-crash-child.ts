@@ -2,7 +2,7 @@
 // prints "writing" once a megabyte is on disk, and keeps writing until it is SIGKILLed.
 // argv: <directory> <key>
 import { Readable } from 'node:stream';
-import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
+import { createLocalBlobStore } from '../../src/store/blobs/local.js';
 
 const [directory, key] = process.argv.slice(2);
 if (directory === undefined || key === undefined) throw new Error('usage: blob-put-crash-child <directory> <key>');

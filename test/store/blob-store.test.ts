@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createInMemoryBlobStore } from '../../src/store/in-memory-blob-store.js';
-import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
+import { createInMemoryBlobStore } from '../../src/store/blobs/in-memory.js';
+import { createLocalBlobStore } from '../../src/store/blobs/local.js';
 import { failingAfter, readAll, runBlobStoreContract } from '../contracts/blob-store.contract.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'hangar-blobs-'));

@@ -16,8 +16,8 @@ import { transcriptDigest } from '../../src/sessions/checkpoint-manifest.js';
 import { snapshotLimits } from '../../src/sessions/workspace-snapshots.js';
 import { parseConfig } from '../../src/config/config.js';
 import { createInMemoryStore } from '../../src/store/in-memory/index.js';
-import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
-import type { BlobStore } from '../../src/store/blob-store.js';
+import { createLocalBlobStore } from '../../src/store/blobs/local.js';
+import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import type { Store } from '../../src/store/store.js';
 import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
 

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { confinedCommand, verifySnapshotArchive } from '../../src/sessions/snapshot-verifier.js';
 import { restoreSandboxState, snapshotLimits, snapshotSandboxState, type SnapshotLimits } from '../../src/sessions/workspace-snapshots.js';
-import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
+import { createLocalBlobStore } from '../../src/store/blobs/local.js';
 import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
 
 const MIB = 1024 * 1024;

@@ -4,8 +4,8 @@ import { chmod, rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
 import { restoreSandboxState, snapshotLimits, snapshotSandboxState } from '../../src/sessions/workspace-snapshots.js';
-import type { BlobStore } from '../../src/store/blob-store.js';
-import { createLocalBlobStore } from '../../src/store/local-blob-store.js';
+import type { BlobStore } from '../../src/store/blobs/blob-store.js';
+import { createLocalBlobStore } from '../../src/store/blobs/local.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
 
 const resources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };

@@ -6,7 +6,7 @@ import type { Dirent } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { HangarError } from '../errors/errors.js';
+import { HangarError } from '../../errors/errors.js';
 import { assertValidBlobKey, assertValidBlobPrefix, type BlobStore } from './blob-store.js';
 
 export interface LocalBlobStoreSettings {

@@ -1,6 +1,6 @@
 // In-memory adapter of the BlobStore port, for unit tests. Blobs are copied on the way in and out.
 import { Readable } from 'node:stream';
-import { HangarError } from '../errors/errors.js';
+import { HangarError } from '../../errors/errors.js';
 import { assertValidBlobKey, assertValidBlobPrefix, type BlobStore } from './blob-store.js';
 
 /** Reads the whole source into one buffer; rejects when the stream fails. */

@@ -1,7 +1,7 @@
 // The BlobStore port: named byte blobs (compressed workspace snapshots of checkpoints). Adapters:
 // local directory (default), in-memory (unit tests); object stores slot in as further adapters.
 import type { Readable } from 'node:stream';
-import { HangarError } from '../errors/errors.js';
+import { HangarError } from '../../errors/errors.js';
 
 export interface BlobStore {
   /**
