@@ -8,7 +8,9 @@
 //   connect-tunnel.ts  http-forward.ts         CONNECT tunnels and plain http:// requests
 //   secrets.ts  certificate-authority.ts  intercept.ts   secrets kept out of sandboxes: placeholders
 //                                               inside, TLS interception for their hosts only
-//   proxy-server.ts  proxy-context.ts  audit.ts  one listener per sandbox, its limits and records
+//   egress-proxy.ts  proxy-context.ts  audit.ts  one proxy for all sandboxes: sessions by token,
+//                                               their limits and records
+//   sandbox-environment.ts  ca-bundle.ts         what a sandbox is given to use it
 export { createAddressPolicy, parseCidr, type AddressPolicy, type AddressPolicySettings } from './address-policy.js';
 export type { EgressRecord, EgressRecorder, EgressVerdict } from './audit.js';
 export { createCertificateAuthority, generateCa, loadOrCreateCa, type CertificateAuthority, type LeafCertificate } from './certificate-authority.js';
@@ -19,5 +21,7 @@ export { matchHostRule, parseHostRule, type HostRule } from './host-rules.js';
 export { createEgressPolicy, type EgressMode, type EgressPolicy, type NetworkSettings } from './policy.js';
 export { EGRESS_PRESET_NAMES, EGRESS_PRESETS, type EgressPresetName } from './presets.js';
 export { DEFAULT_PROXY_LIMITS, type ProxyLimits } from './proxy-context.js';
-export { startEgressListener, type EgressListener, type ListenTarget } from './proxy-server.js';
+export { PROXY_USER, proxyToken, startEgressProxy, type EgressProxy, type EgressProxySettings, type EgressRegistration } from './egress-proxy.js';
+export { writeCaFiles, type CaFiles } from './ca-bundle.js';
+export { egressEnvironment, type EgressEnvironmentSettings } from './sandbox-environment.js';
 export { createResolver, type Resolver } from './resolver.js';

@@ -13,16 +13,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createAddressPolicy,
   createCertificateAuthority,
-  createEgressPolicy,
   createResolver,
-  createSecretSet,
   generateCa,
   loadOrCreateCa,
-  startEgressListener,
+  startEgressProxy,
   type CertificateAuthority,
-  type EgressListener,
+  type EgressProxy,
   type EgressRecord,
-  type SecretSet,
+  type EgressSecret,
 } from '../../src/egress/index.js';
 
 let dir: string;
@@ -31,7 +29,9 @@ let upstreamCaPem: string;
 let server: ReturnType<typeof createHttpsServer>;
 let port: number;
 const seen: IncomingHttpHeaders[] = [];
-const listeners: EgressListener[] = [];
+const proxies: EgressProxy[] = [];
+const recordsBySession = new Map<string, EgressRecord[]>();
+let sessions = 0;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'hangar-intercept-'));
@@ -49,32 +49,32 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const listener of listeners) await listener.close();
+  for (const proxy of proxies) await proxy.close();
   server.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-async function proxyWith(secrets: SecretSet, options: { verifyWithTestCa: boolean }): Promise<{ socketPath: string; records: EgressRecord[] }> {
+/** A proxy (verifying upstreams with the test CA or Node's own) with one session holding `secrets`. */
+async function proxyWith(secrets: EgressSecret[], options: { verifyWithTestCa: boolean }): Promise<{ socketPath: string; records: EgressRecord[]; auth: string; placeholders: Record<string, string> }> {
+  const proxy = await startEgressProxy({
+    socketPath: path.join(dir, `proxy-${proxies.length}.sock`),
+    resolver: createResolver({ hosts: { 'api.secret.test': '127.0.0.1', 'plain.test': '127.0.0.1' } }),
+    addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: ['127.0.0.0/8'] }),
+    ca: hangarCa,
+    ...(options.verifyWithTestCa ? { upstreamCa: upstreamCaPem } : {}),
+    onRecord: (sessionId, record) => recordsBySession.get(sessionId)?.push(record),
+  });
+  proxies.push(proxy);
+  const sessionId = `session-${sessions++}`;
   const records: EgressRecord[] = [];
-  const socketPath = path.join(dir, `proxy-${listeners.length}.sock`);
-  listeners.push(
-    await startEgressListener(
-      {
-        policy: createEgressPolicy({ allowedHosts: [`api.secret.test:${port}`, `plain.test:${port}`] }),
-        resolver: createResolver({ hosts: { 'api.secret.test': '127.0.0.1', 'plain.test': '127.0.0.1' } }),
-        addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: ['127.0.0.0/8'] }),
-        record: (record) => records.push(record),
-        interception: { ca: hangarCa, secrets, ...(options.verifyWithTestCa ? { upstreamCa: upstreamCaPem } : {}) },
-      },
-      { path: socketPath },
-    ),
-  );
-  return { socketPath, records };
+  recordsBySession.set(sessionId, records);
+  const registration = proxy.register(sessionId, { network: { allowedHosts: [`api.secret.test:${port}`, `plain.test:${port}`] }, secrets });
+  return { socketPath: proxy.socketPath, records, auth: `Basic ${Buffer.from(`hangar:${registration.token}`).toString('base64')}`, placeholders: registration.secretPlaceholders };
 }
 
-function tunnel(socketPath: string, target: string): Promise<Socket> {
+function tunnel(socketPath: string, target: string, auth: string): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ socketPath, method: 'CONNECT', path: target });
+    const request = httpRequest({ socketPath, method: 'CONNECT', path: target, headers: { 'proxy-authorization': auth } });
     request.once('connect', (response, socket) => (response.statusCode === 200 ? resolve(socket) : reject(new Error(`CONNECT answered ${response.statusCode}`))));
     request.once('error', reject);
     request.end();
@@ -82,8 +82,8 @@ function tunnel(socketPath: string, target: string): Promise<Socket> {
 }
 
 /** GET over TLS through a tunnel, trusting only Hangar's CA, as a sandbox does. */
-async function getThrough(socketPath: string, headers: Record<string, string>, urlPath = '/user'): Promise<{ status: number; body: string }> {
-  const socket = await tunnel(socketPath, `api.secret.test:${port}`);
+async function getThrough(proxy: { socketPath: string; auth: string }, headers: Record<string, string>, urlPath = '/user'): Promise<{ status: number; body: string }> {
+  const socket = await tunnel(proxy.socketPath, `api.secret.test:${port}`, proxy.auth);
   return new Promise((resolve, reject) => {
     const request = httpsRequest({
       createConnection: () => tlsConnect({ socket, servername: 'api.secret.test', ca: hangarCa.certPem }),
@@ -104,37 +104,46 @@ async function getThrough(socketPath: string, headers: Record<string, string>, u
 
 describe('secret injection', () => {
   it('puts the real value in place of the placeholder for the declared host, and sets header secrets', async () => {
-    const secrets = createSecretSet([
-      { name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] },
-      { name: 'API_KEY', value: 'key-456', hosts: [`api.secret.test:${port}`], inject: { header: 'X-Api-Key', template: 'Key {value}' } },
-    ]);
-    const placeholder = secrets.environment.GITHUB_TOKEN!;
+    const proxy = await proxyWith(
+      [
+        { name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] },
+        { name: 'API_KEY', value: 'key-456', hosts: [`api.secret.test:${port}`], inject: { header: 'X-Api-Key', template: 'Key {value}' } },
+      ],
+      { verifyWithTestCa: true },
+    );
+    const placeholder = proxy.placeholders.GITHUB_TOKEN!;
     expect(placeholder).toMatch(/^hangar-secret-GITHUB_TOKEN-[0-9a-f]{24}$/);
     expect(placeholder).not.toContain('real-token');
-    const { socketPath, records } = await proxyWith(secrets, { verifyWithTestCa: true });
-    const answer = await getThrough(socketPath, { authorization: `token ${placeholder}` });
+    const answer = await getThrough(proxy, { authorization: `token ${placeholder}` });
     expect(answer).toEqual({ status: 200, body: 'upstream saw GET /user' });
     expect(seen.at(-1)!.authorization).toBe('token real-token-123');
     expect(seen.at(-1)!['x-api-key']).toBe('Key key-456');
-    expect(records.at(-1)).toMatchObject({ method: 'GET', host: 'api.secret.test', verdict: 'allowed', reason: 'intercepted for secrets; injected GITHUB_TOKEN, API_KEY' });
-    expect(JSON.stringify(records)).not.toContain('real-token-123');
+    expect(proxy.records.at(-1)).toMatchObject({ method: 'GET', host: 'api.secret.test', verdict: 'allowed', reason: 'intercepted for secrets; injected GITHUB_TOKEN, API_KEY' });
+    expect(JSON.stringify(proxy.records)).not.toContain('real-token-123');
   });
 
   it('refuses a placeholder in the URL, a placeholder of a secret for another host, and one in plain HTTP', async () => {
-    const secrets = createSecretSet([
-      { name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] },
-      { name: 'OTHER', value: 'other-secret', hosts: ['elsewhere.test'] },
-    ]);
-    const { socketPath, records } = await proxyWith(secrets, { verifyWithTestCa: true });
+    const proxy = await proxyWith(
+      [
+        { name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] },
+        { name: 'OTHER', value: 'other-secret', hosts: ['elsewhere.test'] },
+      ],
+      { verifyWithTestCa: true },
+    );
     const before = seen.length;
-    const inUrl = await getThrough(socketPath, {}, `/search?q=${secrets.environment.GITHUB_TOKEN}`);
+    const inUrl = await getThrough(proxy, {}, `/search?q=${proxy.placeholders.GITHUB_TOKEN}`);
     expect(inUrl.status).toBe(403);
     expect(inUrl.body).toContain('secret GITHUB_TOKEN is in the URL');
-    const wrongHost = await getThrough(socketPath, { authorization: `token ${secrets.environment.OTHER}` });
+    const wrongHost = await getThrough(proxy, { authorization: `token ${proxy.placeholders.OTHER}` });
     expect(wrongHost.status).toBe(403);
     expect(wrongHost.body).toContain(`secret OTHER was sent to api.secret.test:${port}, which it is not declared for`);
     const plain = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest({ socketPath, method: 'GET', path: `http://plain.test:${port}/`, headers: { authorization: secrets.environment.GITHUB_TOKEN! } });
+      const request = httpRequest({
+        socketPath: proxy.socketPath,
+        method: 'GET',
+        path: `http://plain.test:${port}/`,
+        headers: { 'proxy-authorization': proxy.auth, authorization: proxy.placeholders.GITHUB_TOKEN! },
+      });
       request.once('response', (response) => {
         response.resume();
         resolve(response.statusCode ?? 0);
@@ -144,14 +153,13 @@ describe('secret injection', () => {
     });
     expect(plain).toBe(403);
     expect(seen.length).toBe(before);
-    expect(records.map((record) => record.verdict)).toEqual(['denied', 'denied', 'denied']);
+    expect(proxy.records.map((record) => record.verdict)).toEqual(['denied', 'denied', 'denied']);
   });
 
   it('verifies the upstream certificate: an upstream the proxy cannot verify gets 502', async () => {
-    const secrets = createSecretSet([{ name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] }]);
-    const { socketPath } = await proxyWith(secrets, { verifyWithTestCa: false });
+    const proxy = await proxyWith([{ name: 'GITHUB_TOKEN', value: 'real-token-123', hosts: [`api.secret.test:${port}`] }], { verifyWithTestCa: false });
     const before = seen.length;
-    const answer = await getThrough(socketPath, { authorization: `token ${secrets.environment.GITHUB_TOKEN}` });
+    const answer = await getThrough(proxy, { authorization: `token ${proxy.placeholders.GITHUB_TOKEN}` });
     expect(answer.status).toBe(502);
     expect(answer.body).toMatch(/certificate/);
     expect(seen.length).toBe(before);

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sniRefusal } from '../../src/egress/connect-tunnel.js';
-import { createAddressPolicy, createEgressPolicy, createResolver, startEgressListener, type EgressListener, type EgressRecord, type NetworkSettings } from '../../src/egress/index.js';
+import { createAddressPolicy, createResolver, startEgressProxy, type EgressProxy, type EgressRecord, type NetworkSettings } from '../../src/egress/index.js';
 
 let dir: string;
 let rawServer: Server;
@@ -20,7 +20,11 @@ const rawReceived: Buffer[] = [];
 let httpServer: ReturnType<typeof createHttpServer>;
 let httpPort: number;
 const httpSeen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
-const listeners: EgressListener[] = [];
+/** Two proxies: one may dial loopback (where the upstreams are), one may not (the rebinding case). */
+const proxies: Record<'loopback' | 'strict', EgressProxy> = {} as Record<'loopback' | 'strict', EgressProxy>;
+/** Records by session id. */
+const recordsBySession = new Map<string, EgressRecord[]>();
+let sessions = 0;
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'hangar-egress-'));
@@ -39,36 +43,40 @@ beforeAll(async () => {
   httpServer.listen(0, '127.0.0.1');
   await once(httpServer, 'listening');
   httpPort = (httpServer.address() as AddressInfo).port;
+  for (const [name, allowPrivateNetworks] of [
+    ['loopback', ['127.0.0.0/8', '169.254.0.0/16']],
+    ['strict', []],
+  ] as const) {
+    proxies[name] = await startEgressProxy({
+      socketPath: path.join(dir, `${name}.sock`),
+      resolver: createResolver({ hosts: { 'allowed.test': '127.0.0.1', 'other.test': '127.0.0.1', 'rebind.test': '127.0.0.1', 'metadata.test': '169.254.169.254' } }),
+      addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks }),
+      onRecord: (sessionId, record) => recordsBySession.get(sessionId)?.push(record),
+    });
+  }
 });
 
 afterAll(async () => {
-  for (const listener of listeners) await listener.close();
+  for (const proxy of Object.values(proxies)) await proxy.close();
   rawServer.close();
   httpServer.close();
   await rm(dir, { recursive: true, force: true });
 });
 
-/** A listener for `network`; its records land in the returned array. */
-async function proxyFor(network: NetworkSettings, options: { allowLoopback?: boolean } = {}): Promise<{ socketPath: string; records: EgressRecord[] }> {
+/** A session registered with `network`; its records land in the returned array. */
+function proxyFor(network: NetworkSettings, options: { allowLoopback?: boolean } = {}): { socketPath: string; records: EgressRecord[]; auth: string } {
+  const proxy = proxies[options.allowLoopback === false ? 'strict' : 'loopback'];
+  const sessionId = `session-${sessions++}`;
   const records: EgressRecord[] = [];
-  const socketPath = path.join(dir, `proxy-${listeners.length}.sock`);
-  const listener = await startEgressListener(
-    {
-      policy: createEgressPolicy(network),
-      resolver: createResolver({ hosts: { 'allowed.test': '127.0.0.1', 'other.test': '127.0.0.1', 'rebind.test': '127.0.0.1', 'metadata.test': '169.254.169.254' } }),
-      addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: options.allowLoopback === false ? [] : ['127.0.0.0/8', '169.254.0.0/16'] }),
-      record: (record) => records.push(record),
-    },
-    { path: socketPath },
-  );
-  listeners.push(listener);
-  return { socketPath, records };
+  recordsBySession.set(sessionId, records);
+  const { token } = proxy.register(sessionId, { network });
+  return { socketPath: proxy.socketPath, records, auth: `Basic ${Buffer.from(`hangar:${token}`).toString('base64')}` };
 }
 
 /** Sends CONNECT through the proxy: the status, and the tunnel's socket when it is 200. */
-function connectThrough(socketPath: string, target: string): Promise<{ status: number; body: string; socket?: Socket }> {
+function connectThrough(socketPath: string, target: string, auth?: string): Promise<{ status: number; body: string; socket?: Socket }> {
   return new Promise((resolve, reject) => {
-    const request = httpRequest({ socketPath, method: 'CONNECT', path: target });
+    const request = httpRequest({ socketPath, method: 'CONNECT', path: target, headers: auth === undefined ? {} : { 'proxy-authorization': auth } });
     // Node reports every answer to a CONNECT here; a refusal's body follows on the socket.
     request.once('connect', (response, socket, head) => {
       if (response.statusCode === 200) {
@@ -99,9 +107,9 @@ async function recordsOf(records: EgressRecord[], count: number): Promise<Egress
 
 describe('egress listener', () => {
   it('tunnels TLS to an allowed host whose ClientHello names it, and records the bytes', async () => {
-    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`] });
+    const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`] });
     const before = rawReceived.length;
-    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`);
+    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`, auth);
     expect(tunnel.status).toBe(200);
     const tls = tlsConnect({ socket: tunnel.socket!, servername: 'allowed.test', rejectUnauthorized: false });
     tls.on('error', () => undefined);
@@ -115,8 +123,8 @@ describe('egress listener', () => {
   });
 
   it('closes a tunnel whose TLS server name is another host (domain fronting) before a byte goes upstream', async () => {
-    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `other.test:${rawPort}`] });
-    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`);
+    const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `other.test:${rawPort}`] });
+    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`, auth);
     expect(tunnel.status).toBe(200);
     const before = rawReceived.length;
     const tls = tlsConnect({ socket: tunnel.socket!, servername: 'other.test', rejectUnauthorized: false });
@@ -130,28 +138,28 @@ describe('egress listener', () => {
   });
 
   it('answers 403 naming the reason for a host not allowed, a raw IP, metadata and a name that resolves to loopback', async () => {
-    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `rebind.test:${rawPort}`, `metadata.test:${rawPort}`] }, { allowLoopback: false });
-    const denied = await connectThrough(socketPath, `other.test:${rawPort}`);
+    const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `rebind.test:${rawPort}`, `metadata.test:${rawPort}`] }, { allowLoopback: false });
+    const denied = await connectThrough(socketPath, `other.test:${rawPort}`, auth);
     expect(denied).toMatchObject({ status: 403, body: `hangar egress proxy: host other.test:${rawPort} is not in the allowed hosts\n` });
-    const rawIp = await connectThrough(socketPath, `127.0.0.1:${rawPort}`);
+    const rawIp = await connectThrough(socketPath, `127.0.0.1:${rawPort}`, auth);
     expect(rawIp.status).toBe(403);
     expect(rawIp.body).toContain('IP address 127.0.0.1');
-    const rebind = await connectThrough(socketPath, `rebind.test:${rawPort}`);
+    const rebind = await connectThrough(socketPath, `rebind.test:${rawPort}`, auth);
     expect(rebind.status).toBe(403);
     expect(rebind.body).toContain('rebind.test resolves only to refused addresses: 127.0.0.1 is loopback');
-    const metadata = await connectThrough(socketPath, `metadata.test:${rawPort}`);
+    const metadata = await connectThrough(socketPath, `metadata.test:${rawPort}`, auth);
     expect(metadata.status).toBe(403);
     expect(metadata.body).toContain('169.254.169.254 is link-local');
     expect((await recordsOf(records, 4)).map((record) => record.verdict)).toEqual(['denied', 'denied', 'denied', 'denied']);
   });
 
   it('refuses a plain-text tunnel on the web ports and a malformed CONNECT target', async () => {
-    const { socketPath, records } = await proxyFor({ allowedHosts: ['allowed.test:443', `allowed.test:${rawPort}`] });
-    const malformed = await connectThrough(socketPath, 'allowed.test');
+    const { socketPath, records, auth } = proxyFor({ allowedHosts: ['allowed.test:443', `allowed.test:${rawPort}`] });
+    const malformed = await connectThrough(socketPath, 'allowed.test', auth);
     expect(malformed.status).toBe(400);
     // On an explicitly allowed non-web port a plain protocol passes (ssh-like).
     const before = rawReceived.length;
-    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`);
+    const tunnel = await connectThrough(socketPath, `allowed.test:${rawPort}`, auth);
     tunnel.socket!.write('SSH-2.0-test\r\n');
     while (rawReceived.length === before || rawReceived[before]!.length === 0) await new Promise((resolve) => setTimeout(resolve, 20));
     expect(rawReceived[before]!.toString()).toBe('SSH-2.0-test\r\n');
@@ -168,10 +176,10 @@ describe('egress listener', () => {
   });
 
   it('forwards plain http:// requests to allowed hosts with the Host header pinned and proxy headers dropped', async () => {
-    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${httpPort}`] });
+    const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${httpPort}`] });
     const get = (url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> =>
       new Promise((resolve, reject) => {
-        const request = httpRequest({ socketPath, method: 'GET', path: url, headers });
+        const request = httpRequest({ socketPath, method: 'GET', path: url, headers: { 'proxy-authorization': auth, ...headers } });
         request.once('response', (response) => {
           let body = '';
           response.setEncoding('utf8');
@@ -181,7 +189,7 @@ describe('egress listener', () => {
         request.once('error', reject);
         request.end();
       });
-    const ok = await get(`http://allowed.test:${httpPort}/pkg?x=1`, { host: 'other.test', 'proxy-authorization': 'Basic c2VjcmV0', 'x-kept': 'yes' });
+    const ok = await get(`http://allowed.test:${httpPort}/pkg?x=1`, { host: 'other.test', 'x-kept': 'yes' });
     expect(ok).toEqual({ status: 200, body: 'hello from upstream /pkg?x=1' });
     const seen = httpSeen.at(-1)!;
     expect(seen.headers.host).toBe(`allowed.test:${httpPort}`);
@@ -197,10 +205,22 @@ describe('egress listener', () => {
     expect(refused).toMatchObject({ method: 'GET', host: 'other.test', verdict: 'denied' });
   });
 
+  it('answers 407 without credentials or with a revoked token, and closes a revoked session\'s tunnels', async () => {
+    const { socketPath, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`] });
+    expect((await connectThrough(socketPath, `allowed.test:${rawPort}`)).status).toBe(407);
+    expect((await connectThrough(socketPath, `allowed.test:${rawPort}`, 'Basic aGFuZ2FyOndyb25n')).status).toBe(407);
+    const open = await connectThrough(socketPath, `allowed.test:${rawPort}`, auth);
+    expect(open.status).toBe(200);
+    const closed = new Promise((resolve) => open.socket!.once('close', resolve));
+    proxies.loopback.revoke(`session-${sessions - 1}`);
+    await closed;
+    expect((await connectThrough(socketPath, `allowed.test:${rawPort}`, auth)).status).toBe(407);
+  });
+
   it('records every host tried in learn mode and allows none', async () => {
-    const { socketPath, records } = await proxyFor({ allowedHosts: [`allowed.test:${rawPort}`], mode: 'learn' });
-    expect((await connectThrough(socketPath, `allowed.test:${rawPort}`)).status).toBe(403);
-    expect((await connectThrough(socketPath, 'registry.npmjs.org:443')).status).toBe(403);
+    const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`], mode: 'learn' });
+    expect((await connectThrough(socketPath, `allowed.test:${rawPort}`, auth)).status).toBe(403);
+    expect((await connectThrough(socketPath, 'registry.npmjs.org:443', auth)).status).toBe(403);
     expect((await recordsOf(records, 2)).map((record) => `${record.host}:${record.port} ${record.verdict}`)).toEqual([`allowed.test:${rawPort} denied`, 'registry.npmjs.org:443 denied']);
   });
 });
