@@ -39,6 +39,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import { HangarError } from '../../errors/errors.js';
+import { newSandboxId } from '../../ids.js';
 import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
 import { DIR_FLAGS, errnoOf, pathAt } from '../by-descriptor.js';
 import { createCgroupManager, createPidsBudget, favorDynamicModifications, isPidsExhausted, type PidsBudget, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../cgroups.js';
@@ -1780,7 +1781,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     if (closing > 0) throw closingError();
     const tools = await ensureTools();
     await checkSpecPaths(spec);
-    const id = spec.id ?? `sbx-${randomBytes(8).toString('hex')}`;
+    const id = spec.id ?? newSandboxId('sbx');
     if (live.has(id) || reservedIds.has(id)) throw new HangarError('CONFLICT', `sandbox ${id} already exists`);
     reservedIds.add(id);
     const dir = path.join(rootDir, id);
