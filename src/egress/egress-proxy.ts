@@ -6,15 +6,16 @@
 // knows whose policy applies. No token, or a revoked one: 407. Node's HTTP parser bounds the
 // request head (16 KiB) and the time to send it; each session bounds its open connections.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import path from 'node:path';
+import { listenForSandboxes } from '../runtime/sandbox-socket.js';
 import type { AddressPolicy } from './address-policy.js';
 import type { EgressRecord } from './audit.js';
 import type { CertificateAuthority } from './certificate-authority.js';
 import { handleConnect, refuseRaw } from './connect-tunnel.js';
 import { handleHttpRequest } from './http-forward.js';
+import { refuseResponse } from './relay.js';
 import { createEgressPolicy, type NetworkSettings } from './policy.js';
 import { DEFAULT_PROXY_LIMITS, type ProxyContext, type ProxyLimits } from './proxy-context.js';
 import type { Resolver } from './resolver.js';
@@ -109,11 +110,7 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const entry = sessionOf(request);
-    const refuse = (status: number, reason: string, headers: Record<string, string> = {}): void => {
-      const body = `hangar egress proxy: ${reason}\n`;
-      response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), ...headers });
-      response.end(body);
-    };
+    const refuse = (status: number, reason: string, headers: Record<string, string> = {}): void => refuseResponse(response, status, reason, headers);
     if (entry === undefined) return refuse(407, proxyAuthRequired, { 'proxy-authenticate': 'Basic realm="hangar"' });
     if (!admit(entry, request.socket)) return refuse(429, tooMany);
     handleHttpRequest(entry.context, request, response).catch(() => response.destroy());
@@ -124,17 +121,7 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
   });
   server.maxConnections = 4096;
 
-  await mkdir(path.dirname(settings.socketPath), { recursive: true });
-  await rm(settings.socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  // Sandboxes run under unprivileged uids; the token, not the socket's mode, is the access check.
-  await chmod(settings.socketPath, 0o666);
+  await listenForSandboxes(server, settings.socketPath);
 
   const revoke = (sessionId: string): void => {
     const entry = sessions.get(sessionId);

@@ -2,34 +2,11 @@
 // checked, resolved and dialed like a tunnel's; the request goes upstream with its Host header set to
 // the URL's host (so a virtual host the policy did not allow cannot be named), without the
 // proxy's own and hop-by-hop headers, over a connection used for this request only.
-import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dial } from './dial.js';
 import { normalizeHost } from './host-rules.js';
 import type { ProxyContext } from './proxy-context.js';
-
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
-
-/** The headers to send on: hop-by-hop ones and those the Connection header names are dropped. */
-export function forwardHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
-  const named = new Set(
-    String(headers.connection ?? '')
-      .split(',')
-      .map((token) => token.trim().toLowerCase())
-      .filter(Boolean),
-  );
-  const out: Record<string, string | string[]> = {};
-  for (const [key, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(key) || named.has(key)) continue;
-    out[key] = value;
-  }
-  return out;
-}
-
-function refuse(response: ServerResponse, status: number, reason: string): void {
-  const body = `hangar egress proxy: ${reason}\n`;
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' });
-  response.end(body);
-}
+import { forwardHeaders, refuseResponse as refuse, relay } from './relay.js';
 
 export async function handleHttpRequest(context: ProxyContext, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const started = Date.now();
@@ -73,38 +50,19 @@ export async function handleHttpRequest(context: ProxyContext, request: Incoming
   }
   const socket = dialed.socket;
   socket.setTimeout(context.limits.idleTimeoutMs, () => socket.destroy(new Error('idle timeout')));
-  await new Promise<void>((resolve) => {
-    const upstream = httpRequest({
-      createConnection: () => socket,
-      method,
-      path: `${url.pathname}${url.search}`,
-      headers: { ...forwardHeaders(request.headers), host: url.host, connection: 'close' },
-      setHost: false,
-    });
-    const end = (): void => {
+  const upstream = httpRequest({
+    createConnection: () => socket,
+    method,
+    path: `${url.pathname}${url.search}`,
+    headers: { ...forwardHeaders(request.headers), host: url.host, connection: 'close' },
+    setHost: false,
+  });
+  await relay(request, response, upstream, `${host}:${port}`, {
+    onEnd: () => {
       bytesOut = socket.bytesWritten;
       bytesIn = socket.bytesRead;
-      resolve();
-    };
-    upstream.on('response', (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardHeaders(answer.headers));
-      answer.pipe(response);
-      answer.once('end', end);
-      answer.once('error', () => {
-        response.destroy();
-        end();
-      });
-    });
-    upstream.on('error', (error) => {
-      if (!response.headersSent) refuse(response, 502, `upstream ${host}:${port} failed: ${error.message}`);
-      else response.destroy();
-      end();
-    });
-    response.once('close', () => {
-      socket.destroy();
-      end();
-    });
-    request.pipe(upstream);
+    },
+    closeUpstream: () => socket.destroy(),
   });
   finish('allowed', name.rule, dialed.address);
 }

@@ -9,7 +9,7 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls';
 import type { CertificateAuthority } from './certificate-authority.js';
 import { dial } from './dial.js';
-import { forwardHeaders } from './http-forward.js';
+import { forwardHeaders, refuseResponse, relay } from './relay.js';
 import type { ProxyContext } from './proxy-context.js';
 import type { SecretSet } from './secrets.js';
 
@@ -73,9 +73,7 @@ async function forward(context: ProxyContext, interception: Interception, reques
     context.record({ at: new Date(started).toISOString(), method, host, port, verdict, reason, ...(address !== undefined ? { address } : {}), bytesOut, bytesIn, durationMs: Date.now() - started });
   const refuse = (status: number, reason: string): void => {
     finish('denied', reason);
-    const body = `hangar egress proxy: ${reason}\n`;
-    response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-    response.end(body);
+    refuseResponse(response, status, reason);
   };
   if (!path.startsWith('/')) return refuse(400, 'an intercepted request must use a path, not an absolute URL');
   const stray = interception.secrets.placeholdersIn(path);
@@ -92,35 +90,13 @@ async function forward(context: ProxyContext, interception: Interception, reques
   });
   upstreamTls.setTimeout(context.limits.idleTimeoutMs, () => upstreamTls.destroy(new Error('idle timeout')));
   const hostHeader = port === 443 ? host : `${host}:${port}`;
-  await new Promise<void>((resolve) => {
-    const upstream = httpsRequest({ createConnection: () => upstreamTls, method, path, headers: { ...rewritten.headers, host: hostHeader, connection: 'close' }, setHost: false });
-    const end = (): void => {
+  const upstream = httpsRequest({ createConnection: () => upstreamTls, method, path, headers: { ...rewritten.headers, host: hostHeader, connection: 'close' }, setHost: false });
+  await relay(request, response, upstream, `${host}:${port}`, {
+    onEnd: () => {
       bytesOut = dialed.socket.bytesWritten;
       bytesIn = dialed.socket.bytesRead;
-      resolve();
-    };
-    upstream.on('response', (answer) => {
-      response.writeHead(answer.statusCode ?? 502, answer.statusMessage, forwardHeaders(answer.headers));
-      answer.pipe(response);
-      answer.once('end', end);
-      answer.once('error', () => {
-        response.destroy();
-        end();
-      });
-    });
-    upstream.on('error', (error) => {
-      if (!response.headersSent) {
-        const body = `hangar egress proxy: upstream ${host}:${port} failed: ${error.message}\n`;
-        response.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-        response.end(body);
-      } else response.destroy();
-      end();
-    });
-    response.once('close', () => {
-      upstreamTls.destroy();
-      end();
-    });
-    request.pipe(upstream);
+    },
+    closeUpstream: () => upstreamTls.destroy(),
   });
   const injected = rewritten.injected.length > 0 ? `; injected ${rewritten.injected.join(', ')}` : '';
   finish('allowed', `intercepted for secrets${injected}`, dialed.address);

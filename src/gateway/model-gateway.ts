@@ -7,10 +7,10 @@
 // session given a budget (setBudget) has its calls refused once it is spent, before they go up;
 // "try again" answers are retried (forward-upstream.ts); the key may come from a file, re-read.
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import type { Logger } from 'pino';
+import { listenForSandboxes } from '../runtime/sandbox-socket.js';
 import { Agent } from 'undici';
 import { addUsage, type TokenUsage, ZERO_USAGE } from '../store/store.js';
 import { declaredContentLength, readRequestBody } from './read-request-body.js';
@@ -264,17 +264,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   );
   server.maxConnections = settings.maxConnections ?? 1024;
 
-  await mkdir(path.dirname(settings.socketPath), { recursive: true });
-  await rm(settings.socketPath, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(settings.socketPath, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  // Sandboxes run under unprivileged uids; the token, not the socket's mode, is the access check.
-  await chmod(settings.socketPath, 0o666);
+  await listenForSandboxes(server, settings.socketPath);
   if (key.current() === undefined) {
     logger.warn('gateway: no upstream API key configured (ANTHROPIC_API_KEY); requests go upstream without a key');
   }

@@ -5,11 +5,12 @@ import { once } from 'node:events';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer, request as httpsRequest } from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectThrough, proxyAuth, textAnswer } from '../helpers/proxy-client.js';
 import {
   createAddressPolicy,
   createCertificateAuthority,
@@ -69,37 +70,21 @@ async function proxyWith(secrets: EgressSecret[], options: { verifyWithTestCa: b
   const records: EgressRecord[] = [];
   recordsBySession.set(sessionId, records);
   const registration = proxy.register(sessionId, { network: { allowedHosts: [`api.secret.test:${port}`, `plain.test:${port}`] }, secrets });
-  return { socketPath: proxy.socketPath, records, auth: `Basic ${Buffer.from(`hangar:${registration.token}`).toString('base64')}`, placeholders: registration.secretPlaceholders };
-}
-
-function tunnel(socketPath: string, target: string, auth: string): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ socketPath, method: 'CONNECT', path: target, headers: { 'proxy-authorization': auth } });
-    request.once('connect', (response, socket) => (response.statusCode === 200 ? resolve(socket) : reject(new Error(`CONNECT answered ${response.statusCode}`))));
-    request.once('error', reject);
-    request.end();
-  });
+  return { socketPath: proxy.socketPath, records, auth: proxyAuth(registration.token), placeholders: registration.secretPlaceholders };
 }
 
 /** GET over TLS through a tunnel, trusting only Hangar's CA, as a sandbox does. */
 async function getThrough(proxy: { socketPath: string; auth: string }, headers: Record<string, string>, urlPath = '/user'): Promise<{ status: number; body: string }> {
-  const socket = await tunnel(proxy.socketPath, `api.secret.test:${port}`, proxy.auth);
-  return new Promise((resolve, reject) => {
-    const request = httpsRequest({
+  const { socket, status } = await connectThrough(proxy.socketPath, `api.secret.test:${port}`, proxy.auth);
+  if (socket === undefined) throw new Error(`CONNECT answered ${status}`);
+  return textAnswer(
+    httpsRequest({
       createConnection: () => tlsConnect({ socket, servername: 'api.secret.test', ca: hangarCa.certPem }),
       method: 'GET',
       path: urlPath,
       headers: { ...headers, host: `api.secret.test:${port}` },
-    });
-    request.once('response', (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.once('error', reject);
-    request.end();
-  });
+    }),
+  );
 }
 
 describe('secret injection', () => {
@@ -137,21 +122,15 @@ describe('secret injection', () => {
     const wrongHost = await getThrough(proxy, { authorization: `token ${proxy.placeholders.OTHER}` });
     expect(wrongHost.status).toBe(403);
     expect(wrongHost.body).toContain(`secret OTHER was sent to api.secret.test:${port}, which it is not declared for`);
-    const plain = await new Promise<number>((resolve, reject) => {
-      const request = httpRequest({
+    const plain = await textAnswer(
+      httpRequest({
         socketPath: proxy.socketPath,
         method: 'GET',
         path: `http://plain.test:${port}/`,
         headers: { 'proxy-authorization': proxy.auth, authorization: proxy.placeholders.GITHUB_TOKEN! },
-      });
-      request.once('response', (response) => {
-        response.resume();
-        resolve(response.statusCode ?? 0);
-      });
-      request.once('error', reject);
-      request.end();
-    });
-    expect(plain).toBe(403);
+      }),
+    );
+    expect(plain.status).toBe(403);
     expect(seen.length).toBe(before);
     expect(proxy.records.map((record) => record.verdict)).toEqual(['denied', 'denied', 'denied']);
   });

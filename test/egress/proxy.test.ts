@@ -4,11 +4,12 @@
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, request as httpRequest, type IncomingHttpHeaders } from 'node:http';
-import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectThrough, proxyAuth, textAnswer, type TextAnswer } from '../helpers/proxy-client.js';
 import { sniRefusal } from '../../src/egress/connect-tunnel.js';
 import { createAddressPolicy, createResolver, startEgressProxy, type EgressProxy, type EgressRecord, type NetworkSettings } from '../../src/egress/index.js';
 
@@ -70,33 +71,7 @@ function proxyFor(network: NetworkSettings, options: { allowLoopback?: boolean }
   const records: EgressRecord[] = [];
   recordsBySession.set(sessionId, records);
   const { token } = proxy.register(sessionId, { network });
-  return { socketPath: proxy.socketPath, records, auth: `Basic ${Buffer.from(`hangar:${token}`).toString('base64')}` };
-}
-
-/** Sends CONNECT through the proxy: the status, and the tunnel's socket when it is 200. */
-function connectThrough(socketPath: string, target: string, auth?: string): Promise<{ status: number; body: string; socket?: Socket }> {
-  return new Promise((resolve, reject) => {
-    const request = httpRequest({ socketPath, method: 'CONNECT', path: target, headers: auth === undefined ? {} : { 'proxy-authorization': auth } });
-    // Node reports every answer to a CONNECT here; a refusal's body follows on the socket.
-    request.once('connect', (response, socket, head) => {
-      if (response.statusCode === 200) {
-        resolve({ status: 200, body: '', socket });
-        return;
-      }
-      let body = head.toString('utf8');
-      socket.setEncoding('utf8');
-      socket.on('data', (chunk: string) => (body += chunk));
-      socket.once('close', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.once('response', (response) => {
-      let body = '';
-      response.setEncoding('utf8');
-      response.on('data', (chunk: string) => (body += chunk));
-      response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    });
-    request.once('error', reject);
-    request.end();
-  });
+  return { socketPath: proxy.socketPath, records, auth: proxyAuth(token) };
 }
 
 /** Waits until the records hold `count` entries (each is written when its connection ends). */
@@ -177,18 +152,8 @@ describe('egress listener', () => {
 
   it('forwards plain http:// requests to allowed hosts with the Host header pinned and proxy headers dropped', async () => {
     const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${httpPort}`] });
-    const get = (url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> =>
-      new Promise((resolve, reject) => {
-        const request = httpRequest({ socketPath, method: 'GET', path: url, headers: { 'proxy-authorization': auth, ...headers } });
-        request.once('response', (response) => {
-          let body = '';
-          response.setEncoding('utf8');
-          response.on('data', (chunk: string) => (body += chunk));
-          response.once('end', () => resolve({ status: response.statusCode ?? 0, body }));
-        });
-        request.once('error', reject);
-        request.end();
-      });
+    const get = (url: string, headers: Record<string, string> = {}): Promise<TextAnswer> =>
+      textAnswer(httpRequest({ socketPath, method: 'GET', path: url, headers: { 'proxy-authorization': auth, ...headers } }));
     const ok = await get(`http://allowed.test:${httpPort}/pkg?x=1`, { host: 'other.test', 'x-kept': 'yes' });
     expect(ok).toEqual({ status: 200, body: 'hello from upstream /pkg?x=1' });
     const seen = httpSeen.at(-1)!;
