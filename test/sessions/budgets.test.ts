@@ -2,21 +2,17 @@
 // cost accumulates across turns, and once it reaches the budget the session takes no more messages
 // (BUDGET_EXCEEDED, nothing queued) and a message queued before fails with the same code.
 import { afterEach, describe, expect, it } from 'vitest';
-import { deferred, sessionHarness, type SessionHarness } from './session-harness.js';
+import { deferred, sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 /** One million input tokens: $3 at the default price of a Sonnet model. */
 const MILLION_INPUT = { usage: { inputTokens: 1_000_000 }, model: 'claude-sonnet-4-5' };
 
 describe('session budgets', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('counts the metered cost of each turn and refuses messages once the budget is spent', async () => {
     const second = deferred();
-    harness = await sessionHarness({ script: (call) => (call.prompt === 'expensive' ? { ...MILLION_INPUT, until: second.promise } : { usage: { inputTokens: 1_000 }, model: 'claude-sonnet-4-5' }) });
+    const harness = await sessionHarness({ script: (call) => (call.prompt === 'expensive' ? { ...MILLION_INPUT, until: second.promise } : { usage: { inputTokens: 1_000 }, model: 'claude-sonnet-4-5' }) });
     const { manager, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'cheap', maxBudgetUsd: 2 });
     const afterCheap = await harness.waitForTurns(session.id, 1);
@@ -39,7 +35,7 @@ describe('session budgets', () => {
   });
 
   it('records what a failed turn spent', async () => {
-    harness = await sessionHarness({ script: () => ({ ...MILLION_INPUT, crash: 'the CLI died' }) });
+    const harness = await sessionHarness({ script: () => ({ ...MILLION_INPUT, crash: 'the CLI died' }) });
     const { manager } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'x', maxBudgetUsd: 10 });
     await expect.poll(async () => (await manager.messages(session.id, 1))[0]?.status).toBe('failed');

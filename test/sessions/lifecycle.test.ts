@@ -2,18 +2,14 @@
 // workspace of that checkpoint, the conversation forked at its transcript position), interrupt of
 // the running turn, initial files as checkpoint 0, and sessions in a shared sandbox.
 import { afterEach, describe, expect, it } from 'vitest';
-import { deferred, sessionHarness, type SessionHarness } from './session-harness.js';
+import { deferred, sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 describe('session lifecycle', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('forks from an earlier checkpoint: its workspace, its transcript position, a new conversation', async () => {
     let seenByFork: string | undefined;
-    harness = await sessionHarness({
+    const harness = await sessionHarness({
       script: async (call) => {
         if (call.prompt === 'in the fork') seenByFork = (await call.options.sandbox.readFile('a.txt')).toString('utf8');
         return { files: { 'a.txt': call.prompt } };
@@ -47,7 +43,7 @@ describe('session lifecycle', () => {
   });
 
   it('refuses a fork without a checkpoint or from another session', async () => {
-    harness = await sessionHarness();
+    const harness = await sessionHarness();
     const { manager } = harness;
     const fresh = await manager.create({ pattern: 'hybrid' });
     await expect(manager.fork(fresh.id, {})).rejects.toMatchObject({ code: 'NO_CHECKPOINT' });
@@ -58,7 +54,7 @@ describe('session lifecycle', () => {
 
   it('interrupts the running turn; the next message runs as usual', async () => {
     const never = new Promise<void>(() => undefined);
-    harness = await sessionHarness({ script: (call) => (call.prompt === 'long' ? { until: never } : {}) });
+    const harness = await sessionHarness({ script: (call) => (call.prompt === 'long' ? { until: never } : {}) });
     const { manager, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'long' });
     expect(await manager.interrupt((await manager.create({ pattern: 'hybrid' })).id)).toEqual({ interrupted: false });
@@ -74,7 +70,7 @@ describe('session lifecycle', () => {
 
   it('keeps initial files as checkpoint 0 and runs sessions of a shared sandbox in it', async () => {
     const hold = deferred();
-    harness = await sessionHarness({ script: (call) => (call.prompt === 'hold' ? { until: hold.promise } : { files: { [`${call.prompt}.txt`]: call.prompt } }) });
+    const harness = await sessionHarness({ script: (call) => (call.prompt === 'hold' ? { until: hold.promise } : { files: { [`${call.prompt}.txt`]: call.prompt } }) });
     const { manager, provider } = harness;
     const own = await manager.create({ pattern: 'long-running', files: { 'README.md': '# hi' } });
     const [zero] = await manager.checkpoints(own.id, 10);

@@ -3,18 +3,14 @@
 // checkpoint kept), a new turn rearms the timer, and the next message wakes it from the checkpoint
 // with the conversation resumed.
 import { afterEach, describe, expect, it } from 'vitest';
-import { sessionHarness, type SessionHarness } from './session-harness.js';
+import { sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 describe('live sessions', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('hibernates after idleTimeoutSec without a turn, and wakes from its checkpoint on the next message', async () => {
     let seenOnWake: string | undefined;
-    harness = await sessionHarness({
+    const harness = await sessionHarness({
       script: async (call) => {
         if (call.prompt === 'write') return { files: { 'notes.txt': 'kept across hibernation' } };
         seenOnWake = (await call.options.sandbox.readFile('notes.txt')).toString('utf8');
@@ -48,7 +44,7 @@ describe('live sessions', () => {
   });
 
   it('rearms the idle timer on every turn', async () => {
-    harness = await sessionHarness();
+    const harness = await sessionHarness();
     const { manager, clock } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'one', idleTimeoutSec: 60 });
     await harness.waitForTurns(session.id, 1);
@@ -63,7 +59,7 @@ describe('live sessions', () => {
   });
 
   it('a session created without a message hibernates like an idle one; a hybrid session keeps no sandbox between turns', async () => {
-    harness = await sessionHarness();
+    const harness = await sessionHarness();
     const { manager, clock, provider } = harness;
     const quiet = await manager.create({ pattern: 'long-running', files: { 'a.txt': 'a' }, idleTimeoutSec: 30 });
     expect(provider.sandboxes.size).toBe(1);

@@ -4,18 +4,14 @@
 // whose checkpoint was recorded before the crash is recorded done; queued messages run again.
 import { afterEach, describe, expect, it } from 'vitest';
 import type { FakeAgentStep } from '../../src/runner/fake-agent-launcher.js';
-import { sessionHarness, type SessionHarness } from './session-harness.js';
+import { sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 describe('recovery', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('interrupts a turn cut off by a crash and continues from the checkpoint before it', async () => {
     const never = new Promise<void>(() => undefined);
-    harness = await sessionHarness({ script: (call): FakeAgentStep => (call.prompt === 'cut off' ? { until: never, files: { 'half.txt': 'never checkpointed' } } : { files: { 'a.txt': 'one' } }) });
+    let harness = await sessionHarness({ script: (call): FakeAgentStep => (call.prompt === 'cut off' ? { until: never, files: { 'half.txt': 'never checkpointed' } } : { files: { 'a.txt': 'one' } }) });
     const session = await harness.manager.create({ pattern: 'long-running', prompt: 'first' });
     const first = await harness.waitForTurns(session.id, 1);
     const checkpoint = await harness.store.checkpoints.get(first.lastCheckpointId!);
@@ -24,7 +20,7 @@ describe('recovery', () => {
     await harness.clock.advance(1_000);
     await harness.manager.send(session.id, 'cut off');
     await harness.manager.send(session.id, 'queued behind it');
-    await expect.poll(() => harness!.launcher.active).toBe(1);
+    await expect.poll(() => harness.launcher.active).toBe(1);
 
     // The process dies mid-turn: a new one starts over the same store.
     harness = await harness.restart({ crash: true, script: () => ({}) });
@@ -45,7 +41,7 @@ describe('recovery', () => {
   });
 
   it('records done a turn whose checkpoint was recorded before the crash', async () => {
-    harness = await sessionHarness();
+    let harness = await sessionHarness();
     const session = await harness.manager.create({ pattern: 'long-running', prompt: 'finished' });
     await harness.waitForTurns(session.id, 1);
     const [message] = await harness.manager.messages(session.id, 1);
@@ -59,7 +55,7 @@ describe('recovery', () => {
   });
 
   it('hibernates sessions left live by a clean shutdown, and runs what they had queued', async () => {
-    harness = await sessionHarness();
+    let harness = await sessionHarness();
     const session = await harness.manager.create({ pattern: 'long-running', prompt: 'one' });
     await harness.waitForTurns(session.id, 1);
     expect(harness.provider.sandboxes.size).toBe(1);

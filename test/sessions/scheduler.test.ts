@@ -2,18 +2,14 @@
 // while its previous run is still queued or running (that tick is skipped and said so), and a
 // schedule stored by one process fires in the next one after a restart.
 import { afterEach, describe, expect, it } from 'vitest';
-import { deferred, sessionHarness, type SessionHarness } from './session-harness.js';
+import { deferred, sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 describe('scheduler', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('fires every interval and never overlaps its own previous run', async () => {
     const slow = deferred();
-    harness = await sessionHarness({ script: () => ({ until: slow.promise }) });
+    const harness = await sessionHarness({ script: () => ({ until: slow.promise }) });
     const { manager, clock, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', idleTimeoutSec: 3600 });
     const schedule = await manager.addSchedule(session.id, { every: '1m', prompt: 'tick' });
@@ -26,7 +22,7 @@ describe('scheduler', () => {
 
     // A minute later the first run still holds: this one is skipped, not queued behind it.
     await clock.advance(60_000);
-    await expect.poll(async () => (await harness!.events(session.id)).filter((event) => event.type === 'schedule_skipped').length).toBe(1);
+    await expect.poll(async () => (await harness.events(session.id)).filter((event) => event.type === 'schedule_skipped').length).toBe(1);
     expect(await manager.messages(session.id, 10)).toHaveLength(1);
 
     slow.resolve();
@@ -39,7 +35,7 @@ describe('scheduler', () => {
   });
 
   it('fires a schedule stored before a restart', async () => {
-    harness = await sessionHarness();
+    let harness = await sessionHarness();
     const session = await harness.manager.create({ pattern: 'long-running', idleTimeoutSec: 3600 });
     await harness.manager.addSchedule(session.id, { every: '5m', prompt: 'after restart' });
     await harness.clock.advance(60_000);
@@ -52,7 +48,7 @@ describe('scheduler', () => {
   });
 
   it('stops a schedule whose session closed, and refuses a bad one', async () => {
-    harness = await sessionHarness();
+    const harness = await sessionHarness();
     const { manager, clock, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', idleTimeoutSec: 3600 });
     await expect(manager.addSchedule(session.id, { every: '0s', prompt: 'x' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });

@@ -45,6 +45,15 @@ export interface HarnessOptions extends FakeAgentLauncherOptions {
 }
 
 const logger = pino({ level: 'silent' });
+/** Managers started and not shut down (a crashed one is left as it is). */
+const running = new Set<SessionHarness>();
+
+/** Shuts down every manager the test started: `afterEach(shutdownSessionHarnesses)`. */
+export async function shutdownSessionHarnesses(): Promise<void> {
+  const open = [...running];
+  running.clear();
+  await Promise.all(open.map((harness) => harness.manager.shutdown()));
+}
 
 async function build(options: HarnessOptions, shared?: { store: Store; blobs: BlobStore; clock: ManualClock; config: HangarConfig }): Promise<SessionHarness> {
   const config = shared?.config ?? parseConfig(options.config ?? {});
@@ -91,11 +100,16 @@ async function build(options: HarnessOptions, shared?: { store: Store; blobs: Bl
       );
     },
     async restart(next = {}) {
+      running.delete(harness);
       if (next.crash !== true) await manager.shutdown();
       return build(next, { store, blobs, clock: createManualClock(clock.now()), config });
     },
-    shutdown: () => manager.shutdown(),
+    shutdown() {
+      running.delete(harness);
+      return manager.shutdown();
+    },
   };
+  running.add(harness);
   return harness;
 }
 

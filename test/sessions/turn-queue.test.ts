@@ -1,18 +1,14 @@
 // The turn queue (turn-queue.ts) on fakes: messages run in the order they were sent, one turn at a
 // time, each recorded done with its own result; a closed session takes no more.
 import { afterEach, describe, expect, it } from 'vitest';
-import { deferred, sessionHarness, type SessionHarness } from './session-harness.js';
+import { deferred, sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 describe('turn queue', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('runs queued messages in the order sent, one turn at a time', async () => {
     const first = deferred();
-    harness = await sessionHarness({ script: (call) => (call.prompt === 'one' ? { until: first.promise, result: 'answer one' } : { result: `answer ${call.prompt}` }) });
+    const harness = await sessionHarness({ script: (call) => (call.prompt === 'one' ? { until: first.promise, result: 'answer one' } : { result: `answer ${call.prompt}` }) });
     const { manager, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'one' });
     await manager.send(session.id, 'two');
@@ -43,11 +39,11 @@ describe('turn queue', () => {
 
   it('refuses messages to a closed session and fails those still queued when it closes', async () => {
     const hold = deferred();
-    harness = await sessionHarness({ script: () => ({ until: hold.promise }) });
+    const harness = await sessionHarness({ script: () => ({ until: hold.promise }) });
     const { manager } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'first' });
     await manager.send(session.id, 'second');
-    await expect.poll(() => harness!.launcher.active).toBe(1);
+    await expect.poll(() => harness.launcher.active).toBe(1);
     const closing = manager.close(session.id);
     hold.resolve();
     await closing;

@@ -12,7 +12,7 @@ import { createManualClock } from '../../src/sessions/clock.js';
 import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import { createTaskService } from '../../src/tasks/task-service.js';
 import { createFakeGateway } from '../helpers/fake-gateway.js';
-import { sessionHarness, type SessionHarness } from '../sessions/session-harness.js';
+import { sessionHarness, shutdownSessionHarnesses, type SessionHarness } from '../sessions/session-harness.js';
 
 const OVERRUN: FakeAgentStep = { subtype: 'error_max_budget_usd', errors: ['reached the budget of $0.5'], usage: { inputTokens: 200_000 }, model: 'claude-sonnet-4-5' };
 
@@ -45,15 +45,11 @@ async function runTurn(harness: SessionHarness, input: { maxBudgetUsd?: number; 
 }
 
 describe('one outcome code per SDK result, for tasks and sessions', () => {
-  let harness: SessionHarness | undefined;
-  afterEach(async () => {
-    await harness?.shutdown();
-    harness = undefined;
-  });
+  afterEach(shutdownSessionHarnesses);
 
   it('a budget overrun is BUDGET_EXCEEDED through a task and through a session', async () => {
     const { task, launched: taskLaunch } = await runTask(OVERRUN, { maxBudgetUsd: 0.5 });
-    harness = await sessionHarness({ script: () => OVERRUN });
+    const harness = await sessionHarness({ script: () => OVERRUN });
     const turn = await runTurn(harness, { maxBudgetUsd: 0.5 });
 
     expect(task).toMatchObject({ status: 'failed', error: { code: 'BUDGET_EXCEEDED', message: 'error max budget usd: reached the budget of $0.5' } });
@@ -72,7 +68,7 @@ describe('one outcome code per SDK result, for tasks and sessions', () => {
   ] as const)('%s is %s through a task and through a session', async (subtype: SDKResultMessage['subtype'], code) => {
     const step: FakeAgentStep = { subtype, errors: ['stopped'] };
     const { task } = await runTask(step, { maxTurns: 3 });
-    harness = await sessionHarness({ script: () => step });
+    const harness = await sessionHarness({ script: () => step });
     const turn = await runTurn(harness, { maxTurns: 3 });
     expect(task.error).toEqual(turn.message.error);
     expect(task.error?.code).toBe(code);
