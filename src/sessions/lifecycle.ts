@@ -13,8 +13,7 @@ import type { CheckpointKeeper } from './checkpoint-keeper.js';
 import { processesLeftIn } from './left-processes.js';
 import type { LiveSessions } from './live-sessions.js';
 import type { SessionCheckpoints } from './session-checkpoints.js';
-import type { ResolvedSessionOptions, SessionContext } from './session-context.js';
-import type { CreateSessionInput, SessionOptionsInput } from './session-manager.js';
+import type { CreateSessionInput, ResolvedSessionOptions, SessionContext, SessionOptionsInput } from './session-context.js';
 import type { SharedSandboxes } from './shared-sandboxes.js';
 import type { TurnQueue } from './turn-queue.js';
 

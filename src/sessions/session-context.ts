@@ -6,7 +6,7 @@ import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import type { AgentSession, AgentLauncher } from '../runner/agent-launcher.js';
-import type { AgentPermissionMode } from '../runner/agent-options.js';
+import type { AgentOptions, AgentPermissionMode } from '../runner/agent-options.js';
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { SessionRecord, SharedSandboxRecord, Store } from '../store/store.js';
@@ -36,6 +36,20 @@ export interface SessionManagerDependencies {
   clock?: Clock;
   /** How checkpoints archive a sandbox's workspace and HOME (default: tar inside the sandbox). */
   archiver?: SandboxStateArchiver;
+}
+
+/** A session's agent options (runner/agent-options.ts) and its own. */
+export interface SessionOptionsInput extends Omit<AgentOptions, 'files'> {
+  /** Seconds without a turn before a long-running session hibernates. */
+  idleTimeoutSec?: number;
+}
+
+export interface CreateSessionInput extends SessionOptionsInput, Pick<AgentOptions, 'files'> {
+  pattern: 'long-running' | 'hybrid';
+  prompt?: string;
+  metadata?: Record<string, string>;
+  /** Run inside this shared sandbox (pattern 4). */
+  sandboxId?: string;
 }
 
 /** Options a session runs with, after defaults (stored as the record's options). */

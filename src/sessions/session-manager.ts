@@ -8,7 +8,6 @@
 // session-checkpoints, lifecycle (create, hibernate, interrupt, fork, close), shared-sandboxes,
 // scheduler, recovery (at start). Time comes from the injected Clock, agents from the AgentLauncher.
 import type { ResourceLimits } from '../config/config.js';
-import type { AgentOptions } from '../runner/agent-options.js';
 import type { CheckpointRecord, QueuedMessage, ScheduleRecord, SessionListQuery, SessionRecord, SharedSandboxRecord } from '../store/store.js';
 import { createAdmission } from './admission.js';
 import { createCheckpointKeeper } from './checkpoint-keeper.js';
@@ -17,26 +16,12 @@ import { createLiveSessions } from './live-sessions.js';
 import { recoverSessions } from './recovery.js';
 import { createScheduler } from './scheduler.js';
 import { createSessionCheckpoints } from './session-checkpoints.js';
-import { createSessionContext, type SessionManagerDependencies } from './session-context.js';
+import { createSessionContext, type CreateSessionInput, type SessionManagerDependencies } from './session-context.js';
 import { createSharedSandboxes, type SharedSandboxes } from './shared-sandboxes.js';
 import { createTurnQueue } from './turn-queue.js';
 import { createTurnRunner } from './turn-runner.js';
 
-export type { SessionGateway, SessionManagerDependencies } from './session-context.js';
-
-/** A session's agent options (runner/agent-options.ts) and its own. */
-export interface SessionOptionsInput extends Omit<AgentOptions, 'files'> {
-  /** Seconds without a turn before a long-running session hibernates. */
-  idleTimeoutSec?: number;
-}
-
-export interface CreateSessionInput extends SessionOptionsInput, Pick<AgentOptions, 'files'> {
-  pattern: 'long-running' | 'hybrid';
-  prompt?: string;
-  metadata?: Record<string, string>;
-  /** Run inside this shared sandbox (pattern 4). */
-  sandboxId?: string;
-}
+export type { CreateSessionInput, SessionGateway, SessionManagerDependencies, SessionOptionsInput } from './session-context.js';
 
 export interface SessionManager {
   create(input: CreateSessionInput): Promise<SessionRecord>;
