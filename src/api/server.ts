@@ -6,10 +6,12 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTyp
 import type { ApiDependencies } from './dependencies.js';
 import { allowedHostNames, isAllowedHost } from './host-check.js';
 import { errorBody, errorServerOptions, registerErrorHandling } from './http-errors.js';
-import { documentErrors } from './openapi-errors.js';
+import { finishOpenApiDocument } from './openapi-document.js';
 import { OneLinePerRequest } from './request-log.js';
+import { errors, json } from './responses.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
+import { healthSchema, readinessSchema } from './views.js';
 
 export async function buildApiServer(dependencies: ApiDependencies): Promise<FastifyInstance> {
   const { config, logger } = dependencies;
@@ -42,7 +44,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
       },
     },
     transform: jsonSchemaTransform,
-    transformObject: (documents) => ('openapiObject' in documents ? documentErrors(documents.openapiObject) : documents.swaggerObject),
+    transformObject: finishOpenApiDocument,
   });
 
   // DNS rebinding: a loopback-bound server answers only requests that name it (host-check.ts).
@@ -58,9 +60,15 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   }
   registerErrorHandling(app);
 
-  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get(
+    '/healthz',
+    { schema: { operationId: 'health', tags: ['health'], description: 'The server answers', response: { 200: json('Alive', healthSchema), ...errors({}) } } },
+    async () => ({ status: 'ok' as const }),
+  );
   // Ready: the store answers and sandboxes can run on this host. Otherwise 503 with the reason.
-  app.get('/readyz', { schema: { hide: true } }, async (_request, reply) => {
+  const notReady = 'Not ready: the store does not answer (NOT_READY) or sandboxes cannot run on this host (SANDBOX_UNAVAILABLE)';
+  const readiness = { operationId: 'readiness', tags: ['health'], description: 'The store answers and sandboxes can run on this host', response: { 200: json('Ready', readinessSchema), ...errors({}, { 503: notReady }) } };
+  app.get('/readyz', { schema: readiness }, async (_request, reply) => {
     try {
       await dependencies.store.tasks.list({ limit: 1 });
     } catch (error) {
@@ -71,7 +79,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
     } catch (error) {
       return reply.status(503).send(errorBody('SANDBOX_UNAVAILABLE', `sandboxes cannot run on this host: ${(error as Error).message}`));
     }
-    return { status: 'ready', runningTasks: dependencies.taskService.runningCount, liveSessions: dependencies.sessionManager.liveCount };
+    return { status: 'ready' as const, runningTasks: dependencies.taskService.runningCount, liveSessions: dependencies.sessionManager.liveCount };
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

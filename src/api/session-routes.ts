@@ -4,13 +4,33 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
-import type { CheckpointRecord, QueuedMessage, SessionRecord } from '../store/store.js';
-import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './dependencies.js';
+import { errors, eventStream, json, noContent } from './responses.js';
+import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import { openEventStream } from './sse.js';
+import {
+  checkpointViewSchema,
+  interruptAnswerSchema,
+  presentCheckpoint,
+  presentSession,
+  sandboxViewSchema,
+  scheduleViewSchema,
+  SESSION_PATTERNS,
+  SESSION_STATUSES,
+  sessionListSchema,
+  sessionMessageViewSchema,
+  sessionViewSchema,
+} from './views.js';
 
-const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const;
 const idParams = z.object({ id: z.string().min(1).max(200) }).strict();
+
+const sessionNotFound = 'No such session (SESSION_NOT_FOUND)';
+const sessionClosed = 'The session is closed (SESSION_CLOSED)';
+const sandboxNotFound = 'No such shared sandbox (SANDBOX_NOT_FOUND)';
+/** A session route: its path names one. */
+const ofSession = { params: true } as const;
+/** A session route that reads a body (any POST or DELETE). */
+const ofSessionWithBody = { params: true, body: true } as const;
 
 /** For routes whose body is optional: no body (or an empty one) is the empty object. */
 async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
@@ -20,7 +40,7 @@ async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
 function createSessionSchema(config: ApiDependencies['config']) {
   return z
     .object({
-      pattern: z.enum(['long-running', 'hybrid']).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
+      pattern: z.enum(SESSION_PATTERNS).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
       prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).optional().describe('First message, queued at once'),
       allowedTools: allowedToolsSchema.optional(),
       disallowedTools: disallowedToolsSchema.optional(),
@@ -42,64 +62,46 @@ function createSessionSchema(config: ApiDependencies['config']) {
     });
 }
 
-/** The public view of a session. */
-export function presentSession(session: SessionRecord, checkpoint?: CheckpointRecord): Record<string, unknown> {
-  return {
-    id: session.id,
-    pattern: session.pattern,
-    status: session.status,
-    options: session.options,
-    metadata: session.metadata,
-    sandboxId: session.sandboxId,
-    agentSessionId: session.agentSessionId,
-    forkedFrom: session.forkedFrom,
-    turns: session.turns,
-    usage: session.usage,
-    usageByModel: session.usageByModel,
-    costUsd: session.costUsd,
-    context: {
-      tokens: session.contextTokens,
-      window: session.contextWindow,
-      ratio: session.contextWindow ? session.contextTokens / session.contextWindow : null,
-    },
-    checkpoint:
-      session.lastCheckpointId === null
-        ? null
-        : checkpoint === undefined
-          ? { id: session.lastCheckpointId }
-          : { id: checkpoint.id, turn: checkpoint.turn, sizeBytes: checkpoint.sizeBytes, transcriptEntries: checkpoint.transcriptEntries, createdAt: checkpoint.createdAt },
-    error: session.error,
-    createdAt: session.createdAt,
-    updatedAt: session.updatedAt,
-    lastActivityAt: session.lastActivityAt,
-  };
-}
-
-function presentMessage(message: QueuedMessage): Record<string, unknown> {
-  return { ...message };
-}
-
-function presentCheckpoint(checkpoint: CheckpointRecord): Record<string, unknown> {
-  const { blobKey: _blobKey, ...rest } = checkpoint;
-  return rest;
-}
-
 export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDependencies): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
   const { sessionManager, eventHub, config } = dependencies;
 
-  routes.post('/v1/sessions', { schema: { body: createSessionSchema(config), description: 'Create a session' } }, async (request, reply) => {
-    return reply.status(201).send(presentSession(await sessionManager.create(request.body)));
-  });
+  routes.post(
+    '/v1/sessions',
+    {
+      schema: {
+        operationId: 'createSession',
+        tags: ['sessions'],
+        description: 'Create a session',
+        body: createSessionSchema(config),
+        response: {
+          201: json('The session, created (its first message queued when a prompt was given)', sessionViewSchema),
+          ...errors(
+            { body: true },
+            {
+              404: 'The shared sandbox named by sandboxId does not exist or is closed (SANDBOX_NOT_FOUND)',
+              429: 'No free sandbox for the initial files or the first message (CAPACITY_EXCEEDED): retry after the seconds of Retry-After',
+              500: 'Writing the initial files failed (SANDBOX_FAILED, CHECKPOINT_FAILED: the session is recorded as failed), or INTERNAL',
+              503: 'No sandbox can be made for the initial files (SANDBOX_UNAVAILABLE)',
+            },
+          ),
+        },
+      },
+    },
+    async (request, reply) => reply.status(201).send(presentSession(await sessionManager.create(request.body))),
+  );
 
   routes.get(
     '/v1/sessions',
     {
       schema: {
+        operationId: 'listSessions',
+        tags: ['sessions'],
+        description: 'List sessions, newest first',
         querystring: z
           .object({
             status: z.enum(SESSION_STATUSES).optional(),
-            pattern: z.enum(['long-running', 'hybrid']).optional(),
+            pattern: z.enum(SESSION_PATTERNS).optional(),
             metadata: z
               .string()
               .regex(/^[^=,]+=[^,]*(,[^=,]+=[^,]*)*$/, 'metadata filter is key=value[,key=value...]')
@@ -108,47 +110,98 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
             before: z.string().min(1).max(200).optional(),
           })
           .strict(),
-        description: 'List sessions, newest first',
+        response: { 200: json('A page of sessions', sessionListSchema), ...errors({ query: true }) },
       },
     },
     async (request) => {
       const { metadata, ...rest } = request.query;
       const metadataFilter = metadata === undefined ? undefined : Object.fromEntries(metadata.split(',').map((pair) => pair.split('=', 2) as [string, string]));
       const sessions = await sessionManager.list({ ...rest, ...(metadataFilter ? { metadata: metadataFilter } : {}) });
-      return { sessions: sessions.map((session) => presentSession(session)), nextBefore: sessions.length === rest.limit ? sessions.at(-1)?.id ?? null : null };
+      return { sessions: sessions.map((session) => presentSession(session)), nextBefore: sessions.length === rest.limit ? (sessions.at(-1)?.id ?? null) : null };
     },
   );
 
-  routes.get('/v1/sessions/:id', { schema: { params: idParams, description: 'Read a session' } }, async (request) => {
-    const session = await sessionManager.get(request.params.id);
-    return presentSession(session, session.lastCheckpointId === null ? undefined : await sessionManager.checkpoint(session.lastCheckpointId));
-  });
+  routes.get(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        operationId: 'getSession',
+        tags: ['sessions'],
+        description: 'Read a session (with its last checkpoint in full)',
+        params: idParams,
+        response: { 200: json('The session', sessionViewSchema), ...errors(ofSession, { 404: sessionNotFound }) },
+      },
+    },
+    async (request) => {
+      const session = await sessionManager.get(request.params.id);
+      return presentSession(session, session.lastCheckpointId === null ? undefined : await sessionManager.checkpoint(session.lastCheckpointId));
+    },
+  );
 
-  routes.delete('/v1/sessions/:id', { schema: { params: idParams, description: 'Close a session and free its sandbox' } }, async (request) =>
-    presentSession(await sessionManager.close(request.params.id)),
+  routes.delete(
+    '/v1/sessions/:id',
+    {
+      schema: {
+        operationId: 'closeSession',
+        tags: ['sessions'],
+        description: 'Close a session and free its sandbox',
+        params: idParams,
+        response: { 200: json('The session, closed', sessionViewSchema), ...errors(ofSessionWithBody, { 404: sessionNotFound }) },
+      },
+    },
+    async (request) => presentSession(await sessionManager.close(request.params.id)),
   );
 
   routes.post(
     '/v1/sessions/:id/messages',
     {
       schema: {
+        operationId: 'sendMessage',
+        tags: ['sessions'],
+        description: 'Queue a message; turns run one at a time, in order',
         params: idParams,
         body: z.object({ prompt: z.string().trim().min(1).max(config.agent.maxPromptChars) }).strict(),
-        description: 'Queue a message; turns run one at a time, in order',
+        response: {
+          202: json('The message, queued', sessionMessageViewSchema),
+          ...errors(ofSessionWithBody, {
+            402: 'The session spent its maxBudgetUsd (BUDGET_EXCEEDED; details: { costUsd, maxBudgetUsd })',
+            404: sessionNotFound,
+            409: sessionClosed,
+            429: 'The session needs a sandbox and none is free (CAPACITY_EXCEEDED): retry after the seconds of Retry-After',
+          }),
+        },
       },
     },
-    async (request, reply) => reply.status(202).send(presentMessage(await sessionManager.send(request.params.id, request.body.prompt))),
+    async (request, reply) => reply.status(202).send(await sessionManager.send(request.params.id, request.body.prompt)),
   );
 
   routes.get(
     '/v1/sessions/:id/messages',
-    { schema: { params: idParams, querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict() } },
-    async (request) => ({ messages: (await sessionManager.messages(request.params.id, request.query.limit)).map(presentMessage) }),
+    {
+      schema: {
+        operationId: 'listMessages',
+        tags: ['sessions'],
+        description: "The session's messages, in order",
+        params: idParams,
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).strict(),
+        response: { 200: json('Its messages', z.object({ messages: z.array(sessionMessageViewSchema) })), ...errors(ofSession, { 404: sessionNotFound }) },
+      },
+    },
+    async (request) => ({ messages: await sessionManager.messages(request.params.id, request.query.limit) }),
   );
 
   routes.get(
     '/v1/sessions/:id/checkpoints',
-    { schema: { params: idParams, querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) }).strict() } },
+    {
+      schema: {
+        operationId: 'listCheckpoints',
+        tags: ['sessions'],
+        description: "The session's checkpoints, newest first",
+        params: idParams,
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(1000).default(50) }).strict(),
+        response: { 200: json('Its checkpoints', z.object({ checkpoints: z.array(checkpointViewSchema) })), ...errors(ofSession, { 404: sessionNotFound }) },
+      },
+    },
     async (request) => ({ checkpoints: (await sessionManager.checkpoints(request.params.id, request.query.limit)).map(presentCheckpoint) }),
   );
 
@@ -157,29 +210,61 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
     {
       preValidation: emptyBodyAsObject,
       schema: {
+        operationId: 'forkSession',
+        tags: ['sessions'],
+        description: 'New session from a checkpoint: workspace and transcript copied, the original untouched (the body is optional)',
         params: idParams,
         body: z
           .object({ checkpointId: z.string().min(1).max(200).optional(), metadata: metadataSchema.optional() })
           .strict()
           .default({}),
-        description: 'New session from a checkpoint: workspace and transcript copied, the original untouched (the body is optional)',
+        response: {
+          201: json('The new session', sessionViewSchema),
+          ...errors(ofSessionWithBody, {
+            404: 'No such session (SESSION_NOT_FOUND), or the checkpoint is not one of its own (CHECKPOINT_NOT_FOUND)',
+            409: 'The session is closed (SESSION_CLOSED) or has no checkpoint yet (NO_CHECKPOINT)',
+          }),
+        },
       },
     },
     async (request, reply) => reply.status(201).send(presentSession(await sessionManager.fork(request.params.id, request.body))),
   );
 
-  routes.post('/v1/sessions/:id/interrupt', { schema: { params: idParams, description: 'Stop the running turn' } }, async (request) =>
-    sessionManager.interrupt(request.params.id),
+  routes.post(
+    '/v1/sessions/:id/interrupt',
+    {
+      schema: {
+        operationId: 'interruptSession',
+        tags: ['sessions'],
+        description: 'Stop the running turn',
+        params: idParams,
+        response: { 200: json('Whether a turn was running and was asked to stop', interruptAnswerSchema), ...errors(ofSessionWithBody, { 404: sessionNotFound, 409: sessionClosed }) },
+      },
+    },
+    async (request) => sessionManager.interrupt(request.params.id),
   );
 
-  routes.post('/v1/sessions/:id/hibernate', { schema: { params: idParams, description: 'Checkpoint and hibernate an idle session now' } }, async (request) =>
-    presentSession(await sessionManager.hibernate(request.params.id)),
+  routes.post(
+    '/v1/sessions/:id/hibernate',
+    {
+      schema: {
+        operationId: 'hibernateSession',
+        tags: ['sessions'],
+        description: 'Checkpoint and hibernate an idle session now',
+        params: idParams,
+        response: { 200: json('The session (hibernated, or as it was when it is not idle)', sessionViewSchema), ...errors(ofSessionWithBody, { 404: sessionNotFound, 409: sessionClosed }) },
+      },
+    },
+    async (request) => presentSession(await sessionManager.hibernate(request.params.id)),
   );
 
   routes.post(
     '/v1/sessions/:id/schedules',
     {
       schema: {
+        operationId: 'addSchedule',
+        tags: ['sessions'],
+        description: 'Send a prompt on a schedule; runs never overlap a running turn',
         params: idParams,
         body: z
           .object({
@@ -188,17 +273,44 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
             prompt: z.string().trim().min(1).max(config.agent.maxPromptChars),
           })
           .strict(),
-        description: 'Send a prompt on a schedule; runs never overlap a running turn',
+        response: {
+          201: json('The schedule', scheduleViewSchema),
+          ...errors(ofSessionWithBody, {
+            400: 'Invalid request, or not exactly one of every and cron, or an interval or cron expression that does not parse (VALIDATION_FAILED)',
+            404: sessionNotFound,
+            409: sessionClosed,
+          }),
+        },
       },
     },
     async (request, reply) => reply.status(201).send(await sessionManager.addSchedule(request.params.id, request.body)),
   );
 
-  routes.get('/v1/sessions/:id/schedules', { schema: { params: idParams } }, async (request) => ({ schedules: await sessionManager.schedules(request.params.id) }));
+  routes.get(
+    '/v1/sessions/:id/schedules',
+    {
+      schema: {
+        operationId: 'listSchedules',
+        tags: ['sessions'],
+        description: "The session's schedules, oldest first",
+        params: idParams,
+        response: { 200: json('Its schedules', z.object({ schedules: z.array(scheduleViewSchema) })), ...errors(ofSession, { 404: sessionNotFound }) },
+      },
+    },
+    async (request) => ({ schedules: await sessionManager.schedules(request.params.id) }),
+  );
 
   routes.delete(
     '/v1/sessions/:id/schedules/:scheduleId',
-    { schema: { params: z.object({ id: z.string().min(1).max(200), scheduleId: z.string().min(1).max(200) }).strict() } },
+    {
+      schema: {
+        operationId: 'removeSchedule',
+        tags: ['sessions'],
+        description: 'Remove a schedule',
+        params: z.object({ id: z.string().min(1).max(200), scheduleId: z.string().min(1).max(200) }).strict(),
+        response: { 204: noContent('Removed'), ...errors(ofSessionWithBody, { 404: 'The session has no such schedule (SCHEDULE_NOT_FOUND)' }) },
+      },
+    },
     async (request, reply) => {
       await sessionManager.removeSchedule(request.params.id, request.params.scheduleId);
       return reply.status(204).send();
@@ -209,6 +321,9 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
     '/v1/sessions/:id/events',
     {
       schema: {
+        operationId: 'followSessionEvents',
+        tags: ['sessions'],
+        description: 'Server-sent events of the session: replay from Last-Event-ID / ?after=N, then live',
         params: idParams,
         querystring: z
           .object({
@@ -216,7 +331,16 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
             follow: z.enum(['true', 'false']).default('true').describe('false: replay what is stored and end'),
           })
           .strict(),
-        description: 'Server-sent events of the session: replay from Last-Event-ID / ?after=N, then live',
+        response: {
+          200: eventStream(
+            "The session's events, in order",
+            'Each event is named by its type, its id is its seq and its data an Event ({ seq, type, createdAt, data }). Types: sdk (an SDK message) and lifecycle events: ' +
+              'session_created, message_queued, status, turn_started, turn_completed, turn_failed, turn_interrupted, interrupt_requested, checkpoint, checkpoint_failed, ' +
+              'checkpoint_corrupt, hibernated, woke, sandbox_restored, forked, schedule_added, schedule_skipped, warning, closed. ' +
+              'The stream ends once the session is closed or failed with nothing left to run (or, with follow=false, once what is stored was sent).',
+          ),
+          ...errors(ofSession, { 404: sessionNotFound }),
+        },
       },
     },
     async (request, reply) => {
@@ -248,22 +372,66 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
     '/v1/sandboxes',
     {
       preValidation: emptyBodyAsObject,
-      schema: { body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}), description: 'Create a sandbox shared by several sessions (the body is optional)' },
+      schema: {
+        operationId: 'createSandbox',
+        tags: ['sandboxes'],
+        description: 'Create a sandbox shared by several sessions (the body is optional)',
+        body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}),
+        response: {
+          201: json('The sandbox, running', sandboxViewSchema),
+          ...errors(
+            { body: true },
+            {
+              429: 'No free sandbox (CAPACITY_EXCEEDED): retry after the seconds of Retry-After',
+              500: 'The sandbox could not be made (SANDBOX_FAILED), or INTERNAL',
+              503: 'Sandboxes cannot run on this host (SANDBOX_UNAVAILABLE)',
+            },
+          ),
+        },
+      },
     },
     async (request, reply) => reply.status(201).send(await sessionManager.createSharedSandbox(request.body)),
   );
+
   routes.get(
     '/v1/sandboxes',
     {
       schema: {
-        querystring: z.object({ status: z.enum(['active', 'closed']).optional().describe('Only sandboxes in this status') }).strict(),
+        operationId: 'listSandboxes',
+        tags: ['sandboxes'],
         description: 'List shared sandboxes, oldest first, with the sessions in each',
+        querystring: z.object({ status: z.enum(['active', 'closed']).optional().describe('Only sandboxes in this status') }).strict(),
+        response: { 200: json('The shared sandboxes', z.object({ sandboxes: z.array(sandboxViewSchema) })), ...errors({ query: true }) },
       },
     },
     async (request) => ({ sandboxes: await sessionManager.listSharedSandboxes(request.query.status) }),
   );
-  routes.get('/v1/sandboxes/:id', { schema: { params: idParams } }, async (request) => sessionManager.getSharedSandbox(request.params.id));
-  routes.delete('/v1/sandboxes/:id', { schema: { params: idParams, description: 'Close the sandbox and every session in it' } }, async (request) =>
-    sessionManager.closeSharedSandbox(request.params.id),
+
+  routes.get(
+    '/v1/sandboxes/:id',
+    {
+      schema: {
+        operationId: 'getSandbox',
+        tags: ['sandboxes'],
+        description: 'Read a shared sandbox, with the sessions in it',
+        params: idParams,
+        response: { 200: json('The sandbox', sandboxViewSchema), ...errors({ params: true }, { 404: sandboxNotFound }) },
+      },
+    },
+    async (request) => sessionManager.getSharedSandbox(request.params.id),
+  );
+
+  routes.delete(
+    '/v1/sandboxes/:id',
+    {
+      schema: {
+        operationId: 'closeSandbox',
+        tags: ['sandboxes'],
+        description: 'Close the sandbox and every session in it',
+        params: idParams,
+        response: { 200: json('The sandbox, closed', sandboxViewSchema), ...errors({ params: true, body: true }, { 404: sandboxNotFound }) },
+      },
+    },
+    async (request) => sessionManager.closeSharedSandbox(request.params.id),
   );
 }

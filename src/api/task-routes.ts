@@ -7,11 +7,13 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import { TASK_EVENT } from '../tasks/task-events.js';
-import { presentTask, TASK_STATUSES } from '../tasks/task-view.js';
+import { TASK_STATUSES } from '../tasks/task-view.js';
 import type { TaskRecord } from '../store/store.js';
-import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import type { ApiDependencies } from './dependencies.js';
+import { errors, eventStream, eventStreamSchema, json } from './responses.js';
+import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
 import { openEventStream } from './sse.js';
+import { presentTaskView, taskListSchema, taskViewSchema } from './views.js';
 
 export function taskRequestSchema(config: ApiDependencies['config']) {
   return z
@@ -41,7 +43,7 @@ const listQuery = z
   })
   .strict();
 
-export { presentTask };
+const taskNotFound = 'No such task (TASK_NOT_FOUND)';
 
 export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDependencies): void {
   const routes = app.withTypeProvider<ZodTypeProvider>();
@@ -49,7 +51,30 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
 
   routes.post(
     '/v1/tasks',
-    { schema: { body: taskRequestSchema(dependencies.config), description: 'Run an ephemeral task in a fresh sandbox' } },
+    {
+      schema: {
+        operationId: 'runTask',
+        tags: ['tasks'],
+        description: 'Run an ephemeral task in a fresh sandbox',
+        body: taskRequestSchema(dependencies.config),
+        response: {
+          200: {
+            description: 'The task ran: its final record; with stream: true, a stream of it running',
+            content: {
+              'application/json': { schema: taskViewSchema },
+              'text/event-stream': {
+                schema: eventStreamSchema(
+                  'Events: `task` ({ id, status }: the task is recorded), `message` (each SDK message, as the Agent SDK types it), `result` (the final Task), ' +
+                    '`error` ({ error: { code, message } }: the task could not run). The stream ends after result or error.',
+                ),
+              },
+            },
+          },
+          202: json('wait: false: the task runs in the background; its record as created (follow GET /v1/tasks/{id}/events)', taskViewSchema),
+          ...errors({ body: true }, { 429: 'No free sandbox (CAPACITY_EXCEEDED, sandbox.maxLive): retry after the seconds of Retry-After', 503: 'The server is shutting down and takes no new tasks (SANDBOX_UNAVAILABLE)' }),
+        },
+      },
+    },
     async (request, reply) => {
       const { stream: streamed, wait, ...input } = request.body;
       if (streamed === true) {
@@ -67,7 +92,7 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
             onCreated: (created) => send('task', { id: created.id, status: created.status }),
             onMessage: (message: SDKMessage) => send('message', message),
           });
-          send('result', presentTask(task));
+          send('result', presentTaskView(task));
         } catch (error) {
           const { code, message } = error instanceof Error && 'code' in error ? (error as { code: string; message: string }) : { code: 'INTERNAL', message: 'task failed' };
           send('error', { error: { code, message } });
@@ -80,26 +105,39 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
         const created = await new Promise<TaskRecord>((resolve, reject) => {
           taskService.run(input, { onCreated: resolve }).catch(reject);
         });
-        return reply.status(202).send(presentTask(created));
+        return reply.status(202).send(presentTaskView(created));
       }
       const task = await taskService.run(input);
-      return reply.status(200).send(presentTask(task));
+      return reply.status(200).send(presentTaskView(task));
     },
   );
 
-  routes.get('/v1/tasks/:id', { schema: { params: taskIdParams, description: 'Read a task' } }, async (request) => {
-    return presentTask(await taskService.get(request.params.id));
-  });
+  routes.get(
+    '/v1/tasks/:id',
+    { schema: { operationId: 'getTask', tags: ['tasks'], description: 'Read a task', params: taskIdParams, response: { 200: json('The task', taskViewSchema), ...errors({ params: true }, { 404: taskNotFound }) } } },
+    async (request) => presentTaskView(await taskService.get(request.params.id)),
+  );
 
-  const cancel = async (id: string): Promise<Record<string, unknown>> => presentTask(await taskService.cancel(id));
-  const cancelDescription = 'Cancel a running task: its processes are killed, its sandbox destroyed; answers the record (status cancelled). 409 TASK_NOT_RUNNING when it already finished';
-  routes.post('/v1/tasks/:id/cancel', { schema: { params: taskIdParams, description: cancelDescription } }, async (request) => cancel(request.params.id));
-  routes.delete('/v1/tasks/:id', { schema: { params: taskIdParams, description: cancelDescription } }, async (request) => cancel(request.params.id));
+  const cancelSchema = (operationId: string) => ({
+    operationId,
+    tags: ['tasks'],
+    description: 'Cancel a running task: its processes are killed, its sandbox destroyed; answers the record (status cancelled). 409 TASK_NOT_RUNNING when it already finished',
+    params: taskIdParams,
+    response: {
+      200: json('The cancelled task', taskViewSchema),
+      ...errors({ params: true, body: true }, { 404: taskNotFound, 409: 'The task is not running (TASK_NOT_RUNNING): it already finished, or runs in another server' }),
+    },
+  });
+  routes.post('/v1/tasks/:id/cancel', { schema: cancelSchema('cancelTask') }, async (request) => presentTaskView(await taskService.cancel(request.params.id)));
+  routes.delete('/v1/tasks/:id', { schema: cancelSchema('deleteTask') }, async (request) => presentTaskView(await taskService.cancel(request.params.id)));
 
   routes.get(
     '/v1/tasks/:id/events',
     {
       schema: {
+        operationId: 'followTaskEvents',
+        tags: ['tasks'],
+        description: 'Server-sent events of a task: replay from Last-Event-ID / ?after=N, then live until task_finished',
         params: taskIdParams,
         querystring: z
           .object({
@@ -107,7 +145,14 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
             follow: z.enum(['true', 'false']).default('true').describe('false: replay what is stored and end'),
           })
           .strict(),
-        description: 'Server-sent events of a task (task_created, task_started, sdk, task_stopping, task_finished): replay from Last-Event-ID / ?after=N, then live until task_finished',
+        response: {
+          200: eventStream(
+            "The task's events, in order",
+            'Each event is named by its type, its id is its seq and its data an Event ({ seq, type, createdAt, data }). Types: task_created ({ task: Task }), ' +
+              'task_started ({ sandboxId }), sdk (an SDK message), task_stopping ({ reason: cancelled | shutdown | timeout }), task_finished ({ task: Task }, the last event).',
+          ),
+          ...errors({ params: true }, { 404: taskNotFound }),
+        },
       },
     },
     async (request, reply) => {
@@ -132,8 +177,12 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
     },
   );
 
-  routes.get('/v1/tasks', { schema: { querystring: listQuery, description: 'List tasks, newest first' } }, async (request) => {
-    const tasks = await taskService.list(request.query);
-    return { tasks: tasks.map(presentTask), nextBefore: tasks.length === request.query.limit ? tasks.at(-1)?.id ?? null : null };
-  });
+  routes.get(
+    '/v1/tasks',
+    { schema: { operationId: 'listTasks', tags: ['tasks'], description: 'List tasks, newest first', querystring: listQuery, response: { 200: json('A page of tasks', taskListSchema), ...errors({ query: true }) } } },
+    async (request) => {
+      const tasks = await taskService.list(request.query);
+      return { tasks: tasks.map(presentTaskView), nextBefore: tasks.length === request.query.limit ? (tasks.at(-1)?.id ?? null) : null };
+    },
+  );
 }

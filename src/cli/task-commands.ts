@@ -3,7 +3,7 @@
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Command } from 'commander';
 import { HangarApiError, type HangarClient, type TaskEventView, type TaskRequest, type TaskView } from '../client/hangar-client.js';
-import { clientFor as client, jsonOption, printFields, printJson, serverOption } from './cli-options.js';
+import { clientFor as client, jsonOption, parseInteger, printFields, printJson, serverOption } from './cli-options.js';
 
 /** Exit code of a command the user interrupted (128 + SIGINT). */
 export const INTERRUPTED_EXIT_CODE = 130;
@@ -102,10 +102,9 @@ export function registerTaskCommands(program: Command, printers: TaskPrinters): 
   jsonOption(serverOption(tasks.command('ls')))
     .description('list tasks, newest first')
     .option('--status <status>', 'running|succeeded|failed|cancelled|interrupted')
-    .option('--limit <n>', 'how many', '50')
-    .action(async (flags: { server: string; status?: string; limit: string; json?: boolean }) => {
-      const query = new URLSearchParams({ limit: flags.limit, ...(flags.status ? { status: flags.status } : {}) });
-      const { tasks: list } = await client(flags).call<{ tasks: Array<TaskView & { createdAt: string; prompt: string }> }>('GET', `/v1/tasks?${query}`);
+    .option('--limit <n>', 'how many', parseInteger('--limit'), 50)
+    .action(async (flags: { server: string; status?: string; limit: number; json?: boolean }) => {
+      const { tasks: list } = await client(flags).listTasks({ limit: flags.limit, ...(flags.status ? { status: flags.status } : {}) });
       if (flags.json) return printJson(list);
       for (const task of list) {
         process.stdout.write(`${task.id}  ${task.status.padEnd(11)} ${task.createdAt}  $${task.costUsd.toFixed(6)}  ${task.prompt.replace(/\s+/g, ' ').slice(0, 60)}\n`);

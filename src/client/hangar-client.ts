@@ -1,6 +1,10 @@
 // A small HTTP client of the Hangar API, used by the CLI (and by users from TypeScript).
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { CheckpointView, EventView, InterruptAnswer, SandboxView, ScheduleView, SessionListView, SessionMessageView, SessionView, TaskListView, TaskView } from '../api/views.js';
 import { SseParser } from './sse-parser.js';
+
+// The views are the API's response schemas (src/api/views.ts), inferred.
+export type { CheckpointView, SandboxView, ScheduleView, SessionMessageView, SessionView, TaskView };
 
 export interface TaskRequest {
   prompt: string;
@@ -16,115 +20,10 @@ export interface TaskRequest {
   files?: Record<string, string>;
 }
 
-/** A task as the API returns it. */
-export interface TaskView {
-  id: string;
-  /** cancelled: a client cancelled it; interrupted: the server stopped it (shutdown, crash, timeout). */
-  status: 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
-  result: string | null;
-  error: { code: string; message: string } | null;
-  files: Array<{
-    path: string;
-    /** Raw bytes of a name that is not valid UTF-8 (path then shows U+FFFD). */
-    pathBase64?: string;
-    change: string;
-    sizeBytes: number;
-    allocatedBytes?: number;
-    content?: string;
-    encoding?: string;
-    contentOmitted?: string;
-    error?: string;
-  }>;
-  usage: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number };
-  costUsd: number;
-  numTurns: number | null;
-  durationMs: number | null;
-  /** What the sandbox reported once the task finished (null while running or when it never had one). */
-  sandbox: {
-    sandboxId: string;
-    oomKills: number;
-    memoryPeakBytes: number | null;
-    modelRequests: number;
-    failedModelRequests: number;
-    /** How collecting the changed files went: partial when truncated (entry cap) or aborted (deadline). */
-    fileCollection?: { filesSeen: number; truncated: boolean; aborted: boolean; bytesRead: number; error?: string };
-  } | null;
-  [key: string]: unknown;
-}
-
-/** A session as the API returns it. */
-export interface SessionView {
-  id: string;
-  pattern: 'long-running' | 'hybrid';
-  status: 'running' | 'idle' | 'hibernated' | 'failed' | 'closed';
-  metadata: Record<string, string>;
-  sandboxId: string | null;
-  agentSessionId: string | null;
-  forkedFrom: { sessionId: string; checkpointId: string } | null;
-  turns: number;
-  usage: TaskView['usage'];
-  costUsd: number;
-  context: { tokens: number; window: number | null; ratio: number | null };
-  checkpoint: { id: string } | null;
-  error: { code: string; message: string } | null;
-  [key: string]: unknown;
-}
-
-/** A checkpoint as the API returns it. */
-export interface CheckpointView {
-  id: string;
-  sessionId: string;
-  turn: number;
-  sizeBytes: number;
-  transcriptEntries: number;
-  createdAt: string;
-  [key: string]: unknown;
-}
-
-/** A scheduled prompt of a session. */
-export interface ScheduleView {
-  id: string;
-  sessionId: string;
-  prompt: string;
-  every?: string | null;
-  cron?: string | null;
-  nextRunAt?: string | null;
-  [key: string]: unknown;
-}
-
-/** A shared sandbox as the API returns it. */
-export interface SandboxView {
-  id: string;
-  status: 'active' | 'closed';
-  resources: Record<string, unknown>;
-  createdAt: string;
-  closedAt: string | null;
-  sessions?: string[];
-  [key: string]: unknown;
-}
-
 /** `?a=1&b=2` of the defined values, or ''. */
 function queryString(query: Record<string, string | number | undefined>): string {
   const entries = Object.entries(query).filter((entry): entry is [string, string | number] => entry[1] !== undefined);
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)]))}`;
-}
-
-export interface SessionMessageView {
-  id: string;
-  sessionId: string;
-  seq: number;
-  prompt: string;
-  source: string;
-  status: 'queued' | 'running' | 'done' | 'failed' | 'interrupted';
-  error: { code: string; message: string } | null;
-}
-
-/** One event of a session's stream. */
-export interface SessionEventView {
-  seq: number;
-  type: string;
-  createdAt: string;
-  data: unknown;
 }
 
 export class HangarApiError extends Error {
@@ -138,8 +37,11 @@ export class HangarApiError extends Error {
   }
 }
 
+/** One event of a session's stream. */
+export type SessionEventView = EventView;
+
 /** One event of a task's stream: task_created, task_started, sdk (an SDK message), task_stopping, task_finished. */
-export type TaskEventView = SessionEventView;
+export type TaskEventView = EventView;
 
 export interface TaskFollowOptions {
   /** Start after this sequence number (default 0: everything). */
@@ -208,6 +110,11 @@ export class HangarClient {
 
   async getTask(id: string): Promise<TaskView> {
     return this.call<TaskView>('GET', `/v1/tasks/${encodeURIComponent(id)}`);
+  }
+
+  /** Tasks, newest first; pass nextBefore as `before` for the next page. */
+  listTasks(query: { status?: string; limit?: number; before?: string } = {}): Promise<TaskListView> {
+    return this.call('GET', `/v1/tasks${queryString(query)}`);
   }
 
   /** Starts a task in the background (202) and returns its record at once; follow it with followTask(). */
@@ -296,7 +203,7 @@ export class HangarClient {
     return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/fork`, body);
   }
 
-  listSessions(query: { status?: string; pattern?: string; metadata?: string; limit?: number; before?: string } = {}): Promise<{ sessions: SessionView[]; nextBefore: string | null }> {
+  listSessions(query: { status?: string; pattern?: string; metadata?: string; limit?: number; before?: string } = {}): Promise<SessionListView> {
     return this.call('GET', `/v1/sessions${queryString(query)}`);
   }
 
@@ -304,7 +211,7 @@ export class HangarClient {
     return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/hibernate`);
   }
 
-  interruptSession(id: string): Promise<{ interrupted: boolean } & Record<string, unknown>> {
+  interruptSession(id: string): Promise<InterruptAnswer> {
     return this.call('POST', `/v1/sessions/${encodeURIComponent(id)}/interrupt`);
   }
 

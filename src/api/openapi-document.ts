@@ -1,0 +1,49 @@
+// The OpenAPI document's last touches, on what @fastify/swagger built from the route schemas: the
+// components (the schemas with a meta id, views.ts), the Retry-After header of every 429 answer, and
+// which request bodies are optional.
+import { jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+
+/** Operations whose body may be left out (an empty object is assumed). */
+const OPTIONAL_BODIES = new Set(['post /v1/sessions/{id}/fork', 'post /v1/sandboxes']);
+
+const RETRY_AFTER = {
+  description: 'Seconds after which the request may succeed',
+  schema: { type: 'integer', minimum: 0 },
+};
+
+interface Operation {
+  requestBody?: { required?: boolean };
+  responses?: Record<string, { headers?: Record<string, unknown> }>;
+}
+
+interface OpenApiShape {
+  paths?: Record<string, Record<string, Operation> | undefined>;
+  components?: { schemas?: Record<string, unknown> };
+}
+
+/**
+ * Adds the view components. The zod provider writes each registered schema twice, as read (`<id>Input`)
+ * and as written; the views are only written, so an `Input` copy nothing refers to is left out.
+ */
+function addComponents(documents: Parameters<typeof jsonSchemaTransformObject>[0]): OpenApiShape {
+  const openapi = jsonSchemaTransformObject(documents) as OpenApiShape;
+  const schemas = openapi.components?.schemas ?? {};
+  const text = JSON.stringify(openapi.paths ?? {});
+  for (const name of Object.keys(schemas)) {
+    if (name.endsWith('Input') && !text.includes(`"#/components/schemas/${name}"`)) delete schemas[name];
+  }
+  return openapi;
+}
+
+/** The document served at /openapi.json. */
+export function finishOpenApiDocument(documents: Parameters<typeof jsonSchemaTransformObject>[0]): ReturnType<typeof jsonSchemaTransformObject> {
+  const openapi = addComponents(documents);
+  for (const [path, operations] of Object.entries(openapi.paths ?? {})) {
+    for (const [method, operation] of Object.entries(operations ?? {})) {
+      const tooMany = operation.responses?.['429'];
+      if (tooMany !== undefined) tooMany.headers = { ...tooMany.headers, 'Retry-After': RETRY_AFTER };
+      if (OPTIONAL_BODIES.has(`${method} ${path}`) && operation.requestBody !== undefined) operation.requestBody.required = false;
+    }
+  }
+  return openapi as ReturnType<typeof jsonSchemaTransformObject>;
+}
