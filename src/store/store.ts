@@ -318,6 +318,30 @@ export interface SharedSandboxRepository {
   list(status?: SharedSandboxRecord['status']): Promise<SharedSandboxRecord[]>;
 }
 
+/** One decision of the egress proxy for a task or session (its owner), numbered per owner from 1. */
+export interface EgressLogEntry {
+  seq: number;
+  at: string;
+  /** `CONNECT` for a tunnel, else the HTTP method of a plain or intercepted request. */
+  method: string;
+  host: string;
+  port: number;
+  verdict: 'allowed' | 'denied';
+  reason: string;
+  address: string | null;
+  bytesOut: number;
+  bytesIn: number;
+  durationMs: number;
+}
+
+export interface EgressLogRepository {
+  /** Appends entries (numbered in order) and keeps only the owner's newest `keep`. */
+  append(ownerId: string, entries: ReadonlyArray<Omit<EgressLogEntry, 'seq'>>, keep: number): Promise<void>;
+  /** The owner's entries with seq > after, oldest first, at most limit. */
+  list(ownerId: string, query: { after?: number; limit: number }): Promise<EgressLogEntry[]>;
+  deleteOwner(ownerId: string): Promise<void>;
+}
+
 export interface Store {
   readonly tasks: TaskRepository;
   readonly sessions: SessionRepository;
@@ -327,6 +351,7 @@ export interface Store {
   readonly transcripts: TranscriptRepository;
   readonly schedules: ScheduleRepository;
   readonly sharedSandboxes: SharedSandboxRepository;
+  readonly egress: EgressLogRepository;
   close(): Promise<void>;
 }
 

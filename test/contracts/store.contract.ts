@@ -170,6 +170,44 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       expect((await store.tasks.get('done'))?.status).toBe('succeeded');
     });
 
+    describe('egress log', () => {
+      const entry = (host: string, verdict: 'allowed' | 'denied' = 'allowed') => ({
+        at: '2026-01-01T00:00:00.000Z',
+        method: 'CONNECT',
+        host,
+        port: 443,
+        verdict,
+        reason: verdict === 'allowed' ? host : `host ${host}:443 is not in the allowed hosts`,
+        address: verdict === 'allowed' ? '203.0.113.7' : null,
+        bytesOut: 10,
+        bytesIn: 2000,
+        durationMs: 15,
+      });
+
+      it('numbers entries per owner, lists them after a number, and keeps each owner apart', async () => {
+        await store.egress.append('s1', [entry('a.test'), entry('b.test', 'denied')], 100);
+        await store.egress.append('s2', [entry('c.test')], 100);
+        await store.egress.append('s1', [entry('d.test')], 100);
+        expect(await store.egress.list('s1', { limit: 10 })).toEqual([
+          { seq: 1, ...entry('a.test') },
+          { seq: 2, ...entry('b.test', 'denied') },
+          { seq: 3, ...entry('d.test') },
+        ]);
+        expect((await store.egress.list('s1', { after: 1, limit: 1 })).map((logged) => logged.host)).toEqual(['b.test']);
+        expect((await store.egress.list('s2', { limit: 10 })).map((logged) => logged.seq)).toEqual([1]);
+        expect(await store.egress.list('ghost', { limit: 10 })).toEqual([]);
+      });
+
+      it('keeps only the newest entries of an owner, and forgets an owner entirely', async () => {
+        for (let batch = 0; batch < 3; batch += 1) await store.egress.append('s1', [1, 2, 3, 4].map((n) => entry(`h${batch * 4 + n}.test`)), 5);
+        expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([8, 9, 10, 11, 12]);
+        await store.egress.deleteOwner('s1');
+        expect(await store.egress.list('s1', { limit: 100 })).toEqual([]);
+        await store.egress.append('s1', [entry('again.test')], 5);
+        expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([1]);
+      });
+    });
+
     if (options.reopen) {
       const reopen = options.reopen;
       it('keeps tasks after the store is closed and opened again', async () => {
@@ -673,6 +711,44 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         expect((await store.sharedSandboxes.list()).map((record) => record.id)).toEqual(['a', 'b', 'c']);
         expect((await store.sharedSandboxes.list('active')).map((record) => record.id)).toEqual(['a', 'c']);
         expect((await store.sharedSandboxes.list('closed')).map((record) => record.id)).toEqual(['b']);
+      });
+    });
+
+    describe('egress log', () => {
+      const entry = (host: string, verdict: 'allowed' | 'denied' = 'allowed') => ({
+        at: '2026-01-01T00:00:00.000Z',
+        method: 'CONNECT',
+        host,
+        port: 443,
+        verdict,
+        reason: verdict === 'allowed' ? host : `host ${host}:443 is not in the allowed hosts`,
+        address: verdict === 'allowed' ? '203.0.113.7' : null,
+        bytesOut: 10,
+        bytesIn: 2000,
+        durationMs: 15,
+      });
+
+      it('numbers entries per owner, lists them after a number, and keeps each owner apart', async () => {
+        await store.egress.append('s1', [entry('a.test'), entry('b.test', 'denied')], 100);
+        await store.egress.append('s2', [entry('c.test')], 100);
+        await store.egress.append('s1', [entry('d.test')], 100);
+        expect(await store.egress.list('s1', { limit: 10 })).toEqual([
+          { seq: 1, ...entry('a.test') },
+          { seq: 2, ...entry('b.test', 'denied') },
+          { seq: 3, ...entry('d.test') },
+        ]);
+        expect((await store.egress.list('s1', { after: 1, limit: 1 })).map((logged) => logged.host)).toEqual(['b.test']);
+        expect((await store.egress.list('s2', { limit: 10 })).map((logged) => logged.seq)).toEqual([1]);
+        expect(await store.egress.list('ghost', { limit: 10 })).toEqual([]);
+      });
+
+      it('keeps only the newest entries of an owner, and forgets an owner entirely', async () => {
+        for (let batch = 0; batch < 3; batch += 1) await store.egress.append('s1', [1, 2, 3, 4].map((n) => entry(`h${batch * 4 + n}.test`)), 5);
+        expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([8, 9, 10, 11, 12]);
+        await store.egress.deleteOwner('s1');
+        expect(await store.egress.list('s1', { limit: 100 })).toEqual([]);
+        await store.egress.append('s1', [entry('again.test')], 5);
+        expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([1]);
       });
     });
 

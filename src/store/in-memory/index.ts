@@ -2,6 +2,7 @@
 // way in and out, so callers never share objects with the store. Nothing survives close().
 import { HangarError } from '../../errors/errors.js';
 import type {
+  EgressLogEntry,
   CheckpointRecord,
   QueuedMessage,
   ScheduleRecord,
@@ -53,6 +54,9 @@ export function createInMemoryStore(): Store {
   const transcripts = new Map<string, StoredTranscript>();
   const schedules = new Map<string, ScheduleRecord>();
   const sharedSandboxes = new Map<string, SharedSandboxRecord>();
+  /** Egress log entries by owner, oldest first, and the last number given per owner. */
+  const egress = new Map<string, EgressLogEntry[]>();
+  const egressSeqs = new Map<string, number>();
 
   const transcriptId = (key: TranscriptKey): string => JSON.stringify([key.projectKey, key.sessionId, key.subpath ?? '']);
   const transcriptParts = (id: string): [string, string, string] => JSON.parse(id) as [string, string, string];
@@ -346,8 +350,27 @@ export function createInMemoryStore(): Store {
       },
     },
 
+    egress: {
+      async append(ownerId, entries, keep) {
+        let seq = egressSeqs.get(ownerId) ?? 0;
+        const log = [...(egress.get(ownerId) ?? []), ...entries.map((entry) => ({ ...copy(entry), seq: ++seq }))];
+        egressSeqs.set(ownerId, seq);
+        egress.set(ownerId, log.filter((entry) => entry.seq > seq - keep));
+      },
+      async list(ownerId, query) {
+        return (egress.get(ownerId) ?? [])
+          .filter((entry) => entry.seq > (query.after ?? 0))
+          .slice(0, query.limit)
+          .map(copy);
+      },
+      async deleteOwner(ownerId) {
+        egress.delete(ownerId);
+        egressSeqs.delete(ownerId);
+      },
+    },
+
     async close() {
-      for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes]) map.clear();
+      for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes, egress, egressSeqs]) map.clear();
     },
   };
 }

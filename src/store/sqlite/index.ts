@@ -21,6 +21,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { HangarError } from '../../errors/errors.js';
 import type { Store } from '../store.js';
 import { createCheckpointRepository } from './checkpoints.js';
+import { createEgressLogRepository } from './egress.js';
 import { createEventLogRepository } from './events.js';
 import { createMessageQueueRepository } from './messages.js';
 import { MIGRATIONS } from './migrations/index.js';
@@ -59,6 +60,7 @@ export async function createSqliteStore(settings: SqliteStoreSettings): Promise<
     transcripts: createTranscriptRepository(db),
     schedules: createScheduleRepository(db),
     sharedSandboxes: createSharedSandboxRepository(db),
+    egress: createEgressLogRepository(db),
     async close() {
       await db.destroy();
     },

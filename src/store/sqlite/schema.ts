@@ -133,6 +133,21 @@ export interface SharedSandboxesTable {
   closed_at: string | null;
 }
 
+export interface EgressLogTable {
+  owner_id: string;
+  seq: number;
+  at: string;
+  method: string;
+  host: string;
+  port: number;
+  verdict: string;
+  reason: string;
+  address: string | null;
+  bytes_out: number;
+  bytes_in: number;
+  duration_ms: number;
+}
+
 export interface StoreDatabase {
   tasks: TasksTable;
   sessions: SessionsTable;
@@ -145,4 +160,5 @@ export interface StoreDatabase {
   transcript_entries: TranscriptEntriesTable;
   schedules: SchedulesTable;
   shared_sandboxes: SharedSandboxesTable;
+  egress_log: EgressLogTable;
 }

@@ -6,10 +6,12 @@ import { tasks } from './0001-tasks.js';
 import { sessions } from './0002-sessions.js';
 import { checkpointBlobKeys } from './0003-checkpoint-blob-keys.js';
 import { checkpointManifests } from './0004-checkpoint-manifests.js';
+import { egressLog } from './0005-egress-log.js';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-tasks': tasks,
   '0002-sessions': sessions,
   '0003-checkpoint-blob-keys': checkpointBlobKeys,
   '0004-checkpoint-manifests': checkpointManifests,
+  '0005-egress-log': egressLog,
 };
