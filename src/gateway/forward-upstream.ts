@@ -17,6 +17,11 @@ import { StreamUsageMeter, usageFromMessageJson, type MeteredCall } from './usag
  */
 const FORWARDED_REQUEST_HEADERS = new Set(['anthropic-version', 'content-type', 'accept', 'user-agent', 'x-app']);
 const DROPPED_RESPONSE_HEADERS = new Set(['connection', 'keep-alive', 'transfer-encoding', 'content-length', 'content-encoding']);
+/**
+ * Sent with a failure the gateway has already retried: Anthropic's SDKs (and so the CLI) do not
+ * retry an answer carrying it, so the two layers' retries do not multiply (3 x 3 attempts).
+ */
+const NO_MORE_RETRIES = { 'x-should-retry': 'false' };
 
 export interface ForwardedCall {
   incoming: http.IncomingMessage;
@@ -39,8 +44,8 @@ export interface ForwardContext {
   key: UpstreamKeySource;
   retry: RetrySettings;
   logger: Logger;
-  /** A Messages call was forwarded (retries included), and whether its final answer was a failure. */
-  onCall(sessionId: string, failed: boolean): void;
+  /** A Messages call went upstream (each attempt, retries included), and whether it failed. */
+  onAttempt(sessionId: string, failed: boolean): void;
   onMetered(sessionId: string, call: MeteredCall): void;
 }
 
@@ -80,6 +85,8 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
   });
 
   let answer: UpstreamAnswer | undefined;
+  /** Set once the gateway has used its retries: the agent is told not to add its own on top. */
+  let retriedOut = false;
   try {
     for (let retry = 0; ; retry += 1) {
       const key = context.key.current();
@@ -92,17 +99,17 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
           dispatcher: context.dispatcher,
           signal: abort.signal,
         });
+        if (isMessagesCall) context.onAttempt(sessionId, answer.statusCode >= 400);
         if (!isRetryableStatus(answer.statusCode)) break;
         failure = { status: answer.statusCode, wait: requestedWaitMs(answer.headers) };
       } catch (error) {
-        if (abort.signal.aborted) {
-          if (isMessagesCall) context.onCall(sessionId, true);
-          return;
-        }
+        if (isMessagesCall) context.onAttempt(sessionId, true);
+        if (abort.signal.aborted) return;
         failure = { error: error as Error };
       }
       const delay = retryDelayMs(retry + 1, failure.wait, context.retry);
       if (delay === undefined) {
+        retriedOut = context.retry.maxRetries > 0 && retry >= context.retry.maxRetries;
         if (failure.error !== undefined) throw failure.error;
         break;
       }
@@ -110,23 +117,18 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
       // The answer being retried is dropped unread.
       answer?.body.on('error', () => undefined).destroy();
       answer = undefined;
-      if (!(await waitUnlessAborted(delay, abort.signal))) {
-        if (isMessagesCall) context.onCall(sessionId, true);
-        return;
-      }
+      if (!(await waitUnlessAborted(delay, abort.signal))) return;
     }
   } catch (error) {
-    if (isMessagesCall) context.onCall(sessionId, true);
     logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream unreachable');
-    anthropicError(response, 502, 'api_error', `Hangar gateway could not reach the model upstream: ${(error as Error).message}`);
+    anthropicError(response, 502, 'api_error', `Hangar gateway could not reach the model upstream: ${(error as Error).message}`, false, retriedOut ? NO_MORE_RETRIES : {});
     return;
   } finally {
     call.releaseBody();
   }
   if (answer === undefined) return;
-  if (isMessagesCall) context.onCall(sessionId, answer.statusCode >= 400);
   if (answer.statusCode >= 400) {
-    await answerUpstreamError(context, response, answer, sessionId);
+    await answerUpstreamError(context, response, answer, sessionId, retriedOut);
     return;
   }
   response.writeHead(answer.statusCode, answerHeaders(answer.headers));
@@ -154,7 +156,7 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
 }
 
 /** Answers an upstream error with a message naming the real upstream and what it said (upstream-error.ts). */
-async function answerUpstreamError(context: ForwardContext, response: http.ServerResponse, answer: UpstreamAnswer, sessionId: string): Promise<void> {
+async function answerUpstreamError(context: ForwardContext, response: http.ServerResponse, answer: UpstreamAnswer, sessionId: string, retriedOut: boolean): Promise<void> {
   const said = await readUpstreamErrorBody(answer.body).catch((error: unknown) => {
     context.logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream error answer ended abnormally');
     return '';
@@ -163,6 +165,11 @@ async function answerUpstreamError(context: ForwardContext, response: http.Serve
   const body = explainUpstreamError(context.label, answer.statusCode, said);
   context.logger.warn({ sessionId, upstream: context.label, status: answer.statusCode }, 'gateway: the model upstream answered an error');
   if (response.destroyed) return;
-  response.writeHead(answer.statusCode, { ...answerHeaders(answer.headers), 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  response.writeHead(answer.statusCode, {
+    ...answerHeaders(answer.headers),
+    ...(retriedOut ? NO_MORE_RETRIES : {}),
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+  });
   response.end(body);
 }

@@ -180,7 +180,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     key,
     retry: { ...DEFAULT_RETRY, ...settings.retry },
     logger,
-    onCall(sessionId, failed) {
+    onAttempt(sessionId, failed) {
       const usage = usageOf(sessionId);
       usage.requests += 1;
       if (failed) usage.failedRequests += 1;

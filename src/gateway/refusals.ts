@@ -41,13 +41,13 @@ export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; typ
 };
 
 /** Writes an Anthropic-style error; `close` ends the connection (the request body was not read). */
-export function anthropicError(response: http.ServerResponse, status: number, type: string, message: string, close = false): void {
+export function anthropicError(response: http.ServerResponse, status: number, type: string, message: string, close = false, extraHeaders: Record<string, string> = {}): void {
   if (response.headersSent) {
     response.destroy();
     return;
   }
   const body = JSON.stringify({ type: 'error', error: { type, message } });
-  const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+  const headers: Record<string, string | number> = { ...extraHeaders, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
   if (status === 429) headers['retry-after'] = 1;
   if (close) {
     headers.connection = 'close';

@@ -1,5 +1,6 @@
-// Model faults, end to end: the real CLI retries transient errors through the gateway, and a model
-// that keeps failing ends the task with a clear error instead of hanging.
+// Model faults, end to end: the gateway retries transient errors (gateway.retry) and tells the real
+// CLI not to retry on top once it has, the CLI retries a cut stream, and a model that keeps failing
+// ends the task with a clear error instead of hanging.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startHarness, type Harness } from '../helpers/hangar-harness.js';
 
@@ -13,7 +14,7 @@ describe('tasks when the model fails', () => {
     await harness?.close();
   });
 
-  it('succeeds after a 529 overloaded answer, retried by the CLI', async () => {
+  it('succeeds after a 529 overloaded answer, retried by the gateway', async () => {
     harness.model.setScenario({
       replies: [{ fault: { status: 529, retryAfterSec: 0 } }, { content: [{ type: 'text', text: 'answered after overload' }] }],
     });
@@ -40,7 +41,8 @@ describe('tasks when the model fails', () => {
     expect(task.status).toBe('failed');
     expect(task.error?.code).toBe('AGENT_FAILED');
     expect(task.error?.message).toMatch(/500|upstream exploded|API Error/i);
-    // Bounded by agent.maxRetries: the first try and two retries.
+    // Bounded by gateway.retry: the first try and two retries; the CLI, told x-should-retry: false,
+    // adds none of its own (without it, 3 x 3 attempts).
     const attempts = harness.model.requests.filter((request) => request.kind === 'main').length;
     expect(attempts).toBe(3);
     expect(Date.now() - started).toBeLessThan(30_000);

@@ -65,14 +65,15 @@ describe('model gateway resilience', () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  const call = async (token: string): Promise<{ status: number; body: { type?: string; error?: { type: string; message: string } } }> => {
+  const call = async (token: string): Promise<{ status: number; shouldRetry: string | undefined; body: { type?: string; error?: { type: string; message: string } } }> => {
     const response = await request('http://gateway/v1/messages', {
       method: 'POST',
       dispatcher: client,
       headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
       body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
     });
-    return { status: response.statusCode, body: (await response.body.json()) as { type?: string } };
+    const shouldRetry = response.headers['x-should-retry'];
+    return { status: response.statusCode, shouldRetry: typeof shouldRetry === 'string' ? shouldRetry : undefined, body: (await response.body.json()) as { type?: string } };
   };
 
   it('survives 529s injected on 30% of upstream requests', async () => {
@@ -87,7 +88,8 @@ describe('model gateway resilience', () => {
     const upstreamRequests = received - before;
     expect(upstreamRequests).toBeGreaterThan(20);
     expect(upstreamRequests).toBeLessThan(40);
-    expect(gateway.usage('retries')).toMatchObject({ requests: 20, failedRequests: 0 });
+    // Each upstream attempt is a request; the injected 529s are the failed ones.
+    expect(gateway.usage('retries')).toMatchObject({ requests: upstreamRequests, failedRequests: upstreamRequests - 20 });
   });
 
   it('honours retry-after, gives up after its retries, and passes back a wait longer than it may take', async () => {
@@ -98,9 +100,13 @@ describe('model gateway resilience', () => {
     const exhausted = await call(token);
     expect(exhausted.status).toBe(529);
     expect(exhausted.body.error?.message).toContain('529');
+    // Retried already: the agent's SDK is told not to retry on top.
+    expect(exhausted.shouldRetry).toBe('false');
     const before = received;
     queued.push({ status: 429, headers: { 'retry-after': '120' } });
-    expect((await call(token)).status).toBe(429);
+    const longWait = await call(token);
+    expect(longWait.status).toBe(429);
+    expect(longWait.shouldRetry).toBeUndefined();
     expect(received - before).toBe(1);
     // Not retried: the request itself is wrong.
     queued.push({ status: 400 });

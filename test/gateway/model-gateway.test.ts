@@ -147,6 +147,8 @@ describe('model gateway', () => {
       upstreamUrl: 'http://127.0.0.1:9',
       upstreamApiKey: REAL_KEY,
       requestTimeoutMs: 2_000,
+      // Each failed connection counts; with the default two retries this call would count three.
+      retry: { maxRetries: 0 },
       logger: pino({ level: 'silent' }),
     });
     const downClient = new Agent({ connect: { socketPath: downGateway.socketPath } });

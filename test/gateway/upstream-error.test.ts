@@ -17,7 +17,7 @@ describe('upstream errors through the gateway', () => {
 
   it('names the real upstream and what it said, keeping status and retry headers', async () => {
     const model = await startScriptedModelServer({ scenario: { replies: [] }, port: 0 });
-    const gateway = await startModelGateway({ socketPath: path.join(directory, 'gateway.sock'), upstreamUrl: model.url, upstreamApiKey: 'sk-test', requestTimeoutMs: 10_000, logger: pino({ level: 'silent' }) });
+    const gateway = await startModelGateway({ socketPath: path.join(directory, 'gateway.sock'), upstreamUrl: model.url, upstreamApiKey: 'sk-test', requestTimeoutMs: 10_000, retry: { maxRetries: 0 }, logger: pino({ level: 'silent' }) });
     const client = new Agent({ connect: { socketPath: gateway.socketPath } });
     try {
       const token = gateway.registerSession('task-1');
