@@ -327,6 +327,33 @@ export const configSchema = z
         requestTimeoutMs: 600_000,
         ...GATEWAY_LIMIT_DEFAULTS,
       }),
+    egress: z
+      .object({
+        hosts: z
+          .record(z.string().min(1), z.union([z.ipv4(), z.ipv6(), z.array(z.union([z.ipv4(), z.ipv6()])).min(1)]))
+          .default({})
+          .describe('Static name -> address map the egress proxy resolves first (like /etc/hosts): for tests and air-gapped mirrors'),
+        allowPrivateNetworks: z
+          .array(z.union([z.cidrv4(), z.cidrv6()]))
+          .default([])
+          .describe(
+            'CIDRs the egress proxy may dial although they are private (an on-premises mirror); loopback, link-local (metadata) and ' +
+              'the host\'s own addresses stay refused unless listed here, and link-local and the host\'s addresses always',
+          ),
+        sandboxPort: z.number().int().min(1024).max(65535).default(4101).describe('Loopback port inside each sandbox that reaches the egress proxy'),
+        maxConnectionsPerSession: z.number().int().positive().max(4096).default(64).describe('Proxy connections one task or session may have open at once'),
+        idleTimeoutSec: z.number().int().positive().max(86_400).default(300).describe('A tunnel idle this long in both directions is closed'),
+        keepRecordsPerOwner: z
+          .number()
+          .int()
+          .positive()
+          .max(1_000_000)
+          .default(10_000)
+          .describe('Egress decisions kept per task or session (the newest)'),
+      })
+      .strict()
+      .default({ hosts: {}, allowPrivateNetworks: [], sandboxPort: 4101, maxConnectionsPerSession: 64, idleTimeoutSec: 300, keepRecordsPerOwner: 10_000 })
+      .describe('The egress proxy: what sandboxes may reach besides the model (default: nothing)'),
     agent: z
       .object({
         model: z.string().optional().describe('Model the CLI uses; default: the CLI\'s own default'),
