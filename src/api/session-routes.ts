@@ -3,10 +3,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import type { ApiDependencies } from './dependencies.js';
 import { errors, eventStream, json, noContent } from './responses.js';
-import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, metadataSchema, resourcesSchema, workspaceFilesSchema } from './schemas.js';
+import { createSessionSchema, metadataSchema, resourcesSchema } from './schemas.js';
 import { openEventStream } from './sse.js';
 import {
   checkpointViewSchema,
@@ -35,31 +34,6 @@ const ofSessionWithBody = { params: true, body: true } as const;
 /** For routes whose body is optional: no body (or an empty one) is the empty object. */
 async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
   if (request.body === null || request.body === undefined) request.body = {};
-}
-
-function createSessionSchema(config: ApiDependencies['config']) {
-  return z
-    .object({
-      pattern: z.enum(SESSION_PATTERNS).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
-      prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).optional().describe('First message, queued at once'),
-      allowedTools: allowedToolsSchema.optional(),
-      disallowedTools: disallowedToolsSchema.optional(),
-      maxTurns: z.number().int().min(1).max(1000).optional().describe('Agent turns per message'),
-      maxBudgetUsd: z.number().positive().max(1_000_000).optional().describe('The session stops taking turns once it has spent this much'),
-      permissionMode: z.enum(PERMISSION_MODES).optional(),
-      appendSystemPrompt: z.string().max(100_000).optional(),
-      model: z.string().min(1).max(200).optional(),
-      resources: resourcesSchema(config).optional(),
-      idleTimeoutSec: z.number().int().min(1).max(7 * 86_400).optional().describe('Idle seconds before a long-running session hibernates'),
-      files: workspaceFilesSchema.optional().describe('Initial workspace files'),
-      metadata: metadataSchema.optional(),
-      sandboxId: z.string().min(1).max(200).optional().describe('Run inside this shared sandbox (POST /v1/sandboxes)'),
-    })
-    .strict()
-    .superRefine((body, context) => {
-      // A shared sandbox has its own disk: the service checks files against it.
-      if (body.sandboxId === undefined) filesFitDisk(config)(body, context);
-    });
 }
 
 export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDependencies): void {

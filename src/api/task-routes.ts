@@ -5,34 +5,14 @@ import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { PERMISSION_MODES } from '../runner/agent-runner.js';
 import { TASK_EVENT } from '../tasks/task-events.js';
 import { TASK_STATUSES } from '../tasks/task-view.js';
 import type { TaskRecord } from '../store/store.js';
 import type { ApiDependencies } from './dependencies.js';
 import { errors, eventStream, eventStreamSchema, json } from './responses.js';
-import { allowedToolsSchema, disallowedToolsSchema, filesFitDisk, resourcesSchema, workspaceFilesSchema } from './schemas.js';
+import { taskRequestSchema } from './schemas.js';
 import { openEventStream } from './sse.js';
 import { presentTaskView, taskListSchema, taskViewSchema } from './views.js';
-
-export function taskRequestSchema(config: ApiDependencies['config']) {
-  return z
-    .object({
-      prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).describe('What the agent should do'),
-      allowedTools: allowedToolsSchema.optional().describe('Tool names or Claude Code permission rules ("Bash(npm test:*)", "Read(./src/**)"), each pre-approved; the agent has the tools they name and no others; default from the configuration'),
-      disallowedTools: disallowedToolsSchema.optional(),
-      maxTurns: z.number().int().min(1).max(1000).optional().describe('Most agent turns before the task stops'),
-      permissionMode: z.enum(PERMISSION_MODES).optional().describe('Claude Code permission mode; default dontAsk (only allowedTools)'),
-      appendSystemPrompt: z.string().max(100_000).optional().describe('Text appended to the Claude Code system prompt'),
-      model: z.string().min(1).max(200).optional().describe('Model id the CLI asks for'),
-      resources: resourcesSchema(config).optional().describe('Sandbox limits; defaults from the configuration'),
-      files: workspaceFilesSchema.optional().describe('Initial workspace files: relative path -> UTF-8 content'),
-      stream: z.boolean().optional().describe('Answer with an SSE stream of the SDK messages, then the task'),
-      wait: z.boolean().optional().describe('false: answer 202 at once and run in the background (follow GET /v1/tasks/:id/events or poll GET /v1/tasks/:id)'),
-    })
-    .strict()
-    .superRefine(filesFitDisk(config));
-}
 
 const taskIdParams = z.object({ id: z.string().min(1).max(200) }).strict();
 const listQuery = z

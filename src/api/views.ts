@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { ERROR_HTTP_STATUS, type ErrorCode } from '../errors/errors.js';
 import { presentTask, TASK_STATUSES } from '../tasks/task-view.js';
-import type { CheckpointRecord, SessionRecord, TaskRecord } from '../store/store.js';
+import type { CheckpointRecord, QueuedMessageStatus, SessionPattern, SessionRecord, SessionStatus, TaskRecord } from '../store/store.js';
 
 const timestamp = z.string().describe('ISO 8601 time');
 const nullableTimestamp = timestamp.nullable();
@@ -98,8 +98,8 @@ export const taskListSchema = z.object({
   nextBefore: z.string().nullable().describe('Pass as ?before= for the next page; null on the last one'),
 });
 
-export const SESSION_PATTERNS = ['long-running', 'hybrid'] as const;
-export const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const;
+export const SESSION_PATTERNS = ['long-running', 'hybrid'] as const satisfies readonly SessionPattern[];
+export const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'closed'] as const satisfies readonly SessionStatus[];
 
 export const sessionViewSchema = z
   .object({
@@ -145,7 +145,7 @@ export const sessionMessageViewSchema = z
     seq: z.number().describe('Order within the session: turns run one at a time, in seq order'),
     prompt: z.string(),
     source: z.string().describe("'api', or 'schedule:<scheduleId>'"),
-    status: z.enum(['queued', 'running', 'done', 'failed', 'interrupted']),
+    status: z.enum(['queued', 'running', 'done', 'failed', 'interrupted'] as const satisfies readonly QueuedMessageStatus[]),
     error: outcomeErrorSchema,
     createdAt: timestamp,
     startedAt: nullableTimestamp,

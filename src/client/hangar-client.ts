@@ -1,24 +1,17 @@
 // A small HTTP client of the Hangar API, used by the CLI (and by users from TypeScript).
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
+import type { CreateSessionBody, TaskRequestBody } from '../api/schemas.js';
 import type { CheckpointView, EventView, InterruptAnswer, SandboxView, ScheduleView, SessionListView, SessionMessageView, SessionView, TaskListView, TaskView } from '../api/views.js';
 import { SseParser } from './sse-parser.js';
 
 // The views are the API's response schemas (src/api/views.ts), inferred.
 export type { CheckpointView, SandboxView, ScheduleView, SessionMessageView, SessionView, TaskView };
 
-export interface TaskRequest {
-  prompt: string;
-  /** Tool names or Claude Code permission rules (`Bash(npm test:*)`, `Read(./src/**)`), pre-approved. */
-  allowedTools?: string[];
-  /** Tool names or permission rules the agent may never use. */
-  disallowedTools?: string[];
-  maxTurns?: number;
-  permissionMode?: string;
-  appendSystemPrompt?: string;
-  model?: string;
-  resources?: { memoryMb?: number; cpus?: number; diskMb?: number; pids?: number };
-  files?: Record<string, string>;
-}
+/** A task to run: a prompt and the agent options (the request schema of POST /v1/tasks, src/api/schemas.ts). */
+export type TaskRequest = Omit<TaskRequestBody, 'stream' | 'wait'>;
+
+/** A session to create: a pattern, the agent options and the session's own (POST /v1/sessions). */
+export type CreateSessionRequest = CreateSessionBody;
 
 /** `?a=1&b=2` of the defined values, or ''. */
 function queryString(query: Record<string, string | number | undefined>): string {
@@ -179,7 +172,7 @@ export class HangarClient {
     return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
   }
 
-  createSession(request: Record<string, unknown> & { pattern: 'long-running' | 'hybrid' }): Promise<SessionView> {
+  createSession(request: CreateSessionRequest): Promise<SessionView> {
     return this.call('POST', '/v1/sessions', request);
   }
 
