@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
 import { resolveDataPaths, type HangarConfig } from './config/config.js';
+import { startEgress } from './egress/start-egress.js';
 import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js';
 import { DEMO_SCENARIO } from './model/demo-scenario.js';
 import { startScriptedModelServer } from './model/scripted-model-server.js';
@@ -100,11 +101,15 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       logger: logger.child({ component: 'gateway' }),
     });
     closers.unshift(() => gateway.close());
+    // What sandboxes may reach besides the model: nothing unless a task or session names it.
+    const startedEgress = await startEgress({ config, dataDir: paths.dataDir, runDir: paths.runDir, store, logger: logger.child({ component: 'egress' }) });
+    closers.unshift(() => startedEgress.close());
+    const egress = startedEgress.egress;
     const sandboxProvider = options.sandboxProvider ?? createSandboxProvider(config, paths, logger.child({ component: 'sandbox' }));
     closers.unshift(() => sandboxProvider.close());
     const claudeExecutable = config.agent.claudeExecutable ?? resolveBundledClaudeExecutable();
     // The first task need not wait for a sandbox either: the pool of the default shape fills now.
-    sandboxProvider.prewarm?.(agentSandboxSpec(config, { gateway, claudeExecutable }, resolveResources(config, undefined)));
+    sandboxProvider.prewarm?.(agentSandboxSpec(config, { gateway, claudeExecutable, egress }, resolveResources(config, undefined)));
     // One ceiling of live sandboxes for tasks, sessions and shared sandboxes (429 beyond it).
     const admission = createAdmission({
       maxLive: config.sandbox.maxLive ?? defaultMaxLive(readHostCapacity(), {
@@ -115,7 +120,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     });
     const eventHub = createEventHub(store.events);
     const launcher = createSdkAgentLauncher();
-    const taskService = createTaskService({ config, store, sandboxProvider, gateway, launcher, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });
+    const taskService = createTaskService({ config, store, sandboxProvider, gateway, egress, launcher, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
     closers.unshift(() => taskService.shutdown());
@@ -125,6 +130,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       blobs: createLocalBlobStore({ directory: paths.blobDir }),
       sandboxProvider,
       gateway,
+      egress,
       agentSessionStore: createAgentSessionStore(store.transcripts),
       events: eventHub,
       launcher,

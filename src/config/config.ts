@@ -350,9 +350,30 @@ export const configSchema = z
           .max(1_000_000)
           .default(10_000)
           .describe('Egress decisions kept per task or session (the newest)'),
+        secrets: z
+          .record(
+            z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a secret name is an environment variable name'),
+            z
+              .object({
+                hosts: z.array(z.string().min(1)).min(1).describe('Host rules (as network.allowedHosts) the value may be sent to'),
+                env: z.string().min(1).optional().describe('Environment variable of the Hangar process holding the value'),
+                file: z.string().min(1).optional().describe('File holding the value (read at each use)'),
+                inject: z
+                  .union([z.literal('placeholder'), z.object({ header: z.string().min(1), template: z.string().optional() }).strict()])
+                  .default('placeholder')
+                  .describe('placeholder: the value replaces the placeholder in headers; { header, template }: set as that header ({value} in the template)'),
+              })
+              .strict()
+              .refine((secret) => (secret.env === undefined) !== (secret.file === undefined), 'give exactly one of env or file'),
+          )
+          .default({})
+          .describe(
+            'Secrets tasks and sessions may name in network.secrets: the sandbox sees a placeholder; the egress proxy puts the value ' +
+              'into requests to the listed hosts only, over TLS it intercepts with the installation CA',
+          ),
       })
       .strict()
-      .default({ hosts: {}, allowPrivateNetworks: [], sandboxPort: 4101, maxConnectionsPerSession: 64, idleTimeoutSec: 300, keepRecordsPerOwner: 10_000 })
+      .default({ hosts: {}, allowPrivateNetworks: [], sandboxPort: 4101, maxConnectionsPerSession: 64, idleTimeoutSec: 300, keepRecordsPerOwner: 10_000, secrets: {} })
       .describe('The egress proxy: what sandboxes may reach besides the model (default: nothing)'),
     agent: z
       .object({

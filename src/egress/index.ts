@@ -11,6 +11,8 @@
 //   egress-proxy.ts  proxy-context.ts  audit.ts  one proxy for all sandboxes: sessions by token,
 //                                               their limits and records
 //   sandbox-environment.ts  ca-bundle.ts         what a sandbox is given to use it
+//   sandbox-egress.ts  audit-writer.ts           what tasks and sessions use: register, env, records
+//   start-egress.ts                              the CA, its files, the proxy and its records, started
 export { createAddressPolicy, parseCidr, type AddressPolicy, type AddressPolicySettings } from './address-policy.js';
 export type { EgressRecord, EgressRecorder, EgressVerdict } from './audit.js';
 export { createCertificateAuthority, generateCa, loadOrCreateCa, type CertificateAuthority, type LeafCertificate } from './certificate-authority.js';
@@ -24,4 +26,7 @@ export { DEFAULT_PROXY_LIMITS, type ProxyLimits } from './proxy-context.js';
 export { PROXY_USER, proxyToken, startEgressProxy, type EgressProxy, type EgressProxySettings, type EgressRegistration } from './egress-proxy.js';
 export { writeCaFiles, type CaFiles } from './ca-bundle.js';
 export { egressEnvironment, type EgressEnvironmentSettings } from './sandbox-environment.js';
+export { createSandboxEgress, type SandboxEgress, type SandboxNetwork } from './sandbox-egress.js';
+export { createEgressAuditWriter, type EgressAuditWriter } from './audit-writer.js';
+export { startEgress, type StartedEgress } from './start-egress.js';
 export { createResolver, type Resolver } from './resolver.js';

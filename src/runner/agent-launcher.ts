@@ -35,6 +35,8 @@ export interface AgentLaunchOptions {
   maxBudgetUsd?: number;
   /** Retries of the CLI for a failing model call. */
   maxRetries: number;
+  /** More environment for the CLI and its tools (the egress proxy's); never replaces Hangar's own variables. */
+  environment?: Record<string, string>;
   onStderr?: (chunk: string) => void;
 }
 

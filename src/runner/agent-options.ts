@@ -4,6 +4,8 @@
 // sandbox resources (bounded by the configured maximum) and initial workspace files.
 import { z } from 'zod';
 import type { HangarConfig } from '../config/config.js';
+import { parseHostRule } from '../egress/host-rules.js';
+import { EGRESS_PRESET_NAMES, type EgressPresetName } from '../egress/presets.js';
 import { permissionRuleProblem } from './permission-rules.js';
 import { describeWorkspaceFileProblem, workspaceFileProblems, workspaceFilesDiskProblem } from './workspace-files.js';
 
@@ -11,7 +13,43 @@ export const PERMISSION_MODES = ['dontAsk', 'acceptEdits', 'bypassPermissions', 
 export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
 
 /** What the option schemas need of the configuration. */
-export type AgentOptionsConfig = Pick<HangarConfig, 'sandbox'>;
+export type AgentOptionsConfig = Pick<HangarConfig, 'sandbox' | 'egress'>;
+
+/** What a task or session may reach through the egress proxy: nothing unless named here. */
+export function networkSchema(config: Pick<HangarConfig, 'egress'>) {
+  const secretNames = Object.keys(config.egress.secrets);
+  return z
+    .object({
+      allowedHosts: z
+        .array(
+          z.string().superRefine((rule, context) => {
+            try {
+              parseHostRule(rule);
+            } catch (error) {
+              context.addIssue({ code: 'custom', message: (error as Error).message });
+            }
+          }),
+        )
+        .max(256)
+        .optional()
+        .describe('Hosts the agent may reach: "api.github.com", "*.example.com", "example.org:8443" (no port: 443 and 80)'),
+      presets: z
+        .array(z.enum(EGRESS_PRESET_NAMES as [EgressPresetName, ...EgressPresetName[]]))
+        .max(16)
+        .optional()
+        .describe(`Named host sets: ${EGRESS_PRESET_NAMES.join(', ')}`),
+      mode: z.enum(['enforce', 'learn']).optional().describe('enforce (default): allow what is listed; learn: allow nothing, record every host tried'),
+      secrets: z
+        .array(z.string().refine((name) => secretNames.includes(name), { message: `unknown secret; configured: ${secretNames.join(', ') || 'none'} (egress.secrets)` }))
+        .max(64)
+        .optional()
+        .describe('Names of configured secrets (egress.secrets) the agent gets as placeholders, put in by the proxy for their hosts only'),
+    })
+    .strict();
+}
+
+/** A task's or session's network settings. */
+export type NetworkOptions = z.infer<ReturnType<typeof networkSchema>>;
 
 /** Sandbox limits a request may ask for, bounded by the configured maximum. */
 export function resourcesSchema(config: AgentOptionsConfig) {
@@ -84,6 +122,7 @@ export function agentOptionsSchema(config: AgentOptionsConfig) {
       model: z.string().min(1).max(200).optional().describe('Model id the CLI asks for'),
       resources: resourcesSchema(config).optional().describe('Sandbox limits; defaults from the configuration'),
       files: workspaceFilesSchema.optional().describe('Initial workspace files: relative path -> UTF-8 content'),
+      network: networkSchema(config).optional().describe('What the agent may reach besides the model; default nothing'),
     })
     .strict();
 }

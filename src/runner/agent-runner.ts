@@ -33,8 +33,9 @@ export function resolveBundledClaudeExecutable(): string {
 const CREDENTIAL_VARIABLES = new Set(['ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS']);
 
 /** The complete environment of the CLI inside the sandbox. */
-export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentLaunchOptions, 'gateway' | 'maxRetries'>): Record<string, string> {
+export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentLaunchOptions, 'gateway' | 'maxRetries' | 'environment'>): Record<string, string> {
   return {
+    ...request.environment,
     PATH: '/usr/local/bin:/usr/bin:/bin',
     HOME: sandbox.homePath,
     // Explicit, so the SDK on the host and the CLI in the sandbox agree on where transcripts live

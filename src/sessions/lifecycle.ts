@@ -47,6 +47,7 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
     model: input.model ?? config.agent.model ?? null,
     resources: resolveResources(config, input.resources),
     idleTimeoutSec: input.idleTimeoutSec ?? config.sessions.defaultIdleTimeoutSec,
+    ...(input.network !== undefined ? { network: input.network } : {}),
   });
 
   /** Initial files become checkpoint 0: every pattern restores its workspace from it. */

@@ -31,6 +31,7 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     live.delete(sessionId);
     clock.clearTimeout(current.idleTimer);
     gateway.revokeSession(sessionId);
+    context.egress?.revoke(sessionId);
     await current.agent?.close().catch((error: unknown) => logger.warn({ err: error, sessionId }, 'closing the CLI failed'));
     if (current.ownsSandbox) {
       await current.sandbox.destroy().catch((error: unknown) => logger.error({ err: error, sessionId }, 'sandbox destroy failed'));
@@ -46,7 +47,7 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
       shared.members.add(session.id);
       return { sandbox: shared.sandbox, ownsSandbox: false };
     }
-    const sandbox = await context.sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable }, context.optionsOf(session).resources));
+    const sandbox = await context.sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, context.optionsOf(session).resources));
     return { sandbox, ownsSandbox: true };
   };
 
@@ -70,8 +71,12 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     const forking = session.agentSessionId === null && checkpoint !== undefined && checkpoint.agentSessionId !== '';
     const resume = session.agentSessionId ?? (forking ? checkpoint?.agentSessionId : undefined);
     const token = gateway.registerSession(session.id);
+    // The budget holds at the gateway too: no model call starts once it is spent, this run or before.
+    if (options.maxBudgetUsd !== null) gateway.setBudget(session.id, { limitUsd: options.maxBudgetUsd, spentUsd: session.costUsd });
+    const environment = context.egress === undefined ? undefined : await context.egress.environmentFor(session.id, options.network);
     const sessionStore = forking && checkpoint !== undefined ? transcriptUpTo(checkpoints.agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries) : checkpoints.agentSessionStore;
     current.agent = context.launcher.startSession({
+      ...(environment !== undefined ? { environment } : {}),
       sandbox: current.sandbox,
       gateway: { token, port: config.gateway.sandboxPort },
       claudeExecutable: context.claudeExecutable,

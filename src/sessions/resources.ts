@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
+import type { SandboxEgress } from '../egress/sandbox-egress.js';
 import type { SandboxSpec } from '../sandbox/sandbox-provider.js';
 
 export type RequestedResources = Partial<ResourceLimits> | undefined;
@@ -19,20 +20,24 @@ export function resolveResources(config: HangarConfig, requested: RequestedResou
 }
 
 /**
- * The sandbox an agent runs in: the gateway bridged to a loopback port inside, the Claude Code
- * binary's directory visible read-only. Tasks and sessions share this shape, so they share the
+ * The sandbox an agent runs in: the gateway and the egress proxy bridged to loopback ports inside,
+ * the Claude Code binary's directory and the egress CA files visible read-only. Tasks and sessions share this shape, so they share the
  * provider's warm pool.
  */
 export function agentSandboxSpec(
   config: HangarConfig,
-  dependencies: { gateway: Pick<ModelGateway, 'socketPath'>; claudeExecutable: string },
+  dependencies: { gateway: Pick<ModelGateway, 'socketPath'>; claudeExecutable: string; egress?: Pick<SandboxEgress, 'socketPath' | 'readOnlyPaths'> | undefined },
   resources: ResourceLimits,
   id?: string,
 ): SandboxSpec {
+  const { egress } = dependencies;
   return {
     ...(id !== undefined ? { id } : {}),
     resources,
-    bridges: [{ name: 'model-gateway', hostSocketPath: dependencies.gateway.socketPath, port: config.gateway.sandboxPort }],
-    readOnlyPaths: [path.dirname(dependencies.claudeExecutable)],
+    bridges: [
+      { name: 'model-gateway', hostSocketPath: dependencies.gateway.socketPath, port: config.gateway.sandboxPort },
+      ...(egress !== undefined ? [{ name: 'egress-proxy', hostSocketPath: egress.socketPath, port: config.egress.sandboxPort }] : []),
+    ],
+    readOnlyPaths: [path.dirname(dependencies.claudeExecutable), ...(egress?.readOnlyPaths ?? [])],
   };
 }

@@ -2,6 +2,8 @@
 // live sessions and shared sandboxes, and the small record helpers (read, status, publish).
 import type { SessionStore } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
+import type { SandboxEgress } from '../egress/sandbox-egress.js';
+import type { NetworkOptions } from '../runner/agent-options.js';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
@@ -16,7 +18,7 @@ import type { EventHub } from './event-hub.js';
 import type { SandboxStateArchiver } from './workspace-snapshots.js';
 
 /** What sessions need of the model gateway: a token per session and the usage it metered. */
-export type SessionGateway = Pick<ModelGateway, 'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'drainUsage' | 'forgetSession'>;
+export type SessionGateway = Pick<ModelGateway, 'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'setBudget' | 'drainUsage' | 'forgetSession'>;
 
 export interface SessionManagerDependencies {
   config: HangarConfig;
@@ -36,6 +38,8 @@ export interface SessionManagerDependencies {
   clock?: Clock;
   /** How checkpoints archive a sandbox's workspace and HOME (default: tar inside the sandbox). */
   archiver?: SandboxStateArchiver;
+  /** The egress proxy (egress/sandbox-egress.ts); none: sandboxes reach nothing but the model. */
+  egress?: SandboxEgress;
 }
 
 /** A session's agent options (runner/agent-options.ts) and its own. */
@@ -64,6 +68,8 @@ export interface ResolvedSessionOptions {
   model: string | null;
   resources: ResourceLimits;
   idleTimeoutSec: number;
+  /** What the agent may reach through the egress proxy; absent: nothing. */
+  network?: NetworkOptions;
 }
 
 /** What this process holds for a session that has a sandbox right now. */
@@ -88,6 +94,7 @@ export interface SessionContext {
   readonly gateway: SessionGateway;
   readonly events: EventHub;
   readonly launcher: AgentLauncher;
+  readonly egress: SandboxEgress | undefined;
   readonly claudeExecutable: string;
   readonly logger: Logger;
   readonly clock: Clock;
@@ -122,6 +129,7 @@ export function createSessionContext(dependencies: SessionManagerDependencies, a
     gateway,
     events,
     launcher,
+    egress: dependencies.egress,
     claudeExecutable,
     logger,
     clock,

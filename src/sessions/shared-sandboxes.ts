@@ -29,7 +29,7 @@ export interface SharedSandboxes {
 
 export function createSharedSandboxes(context: SessionContext, keeper: CheckpointKeeper, closeSession: (sessionId: string) => Promise<unknown>): SharedSandboxes {
   const { config, store, gateway, logger, sharedSandboxes } = context;
-  const specFor = (resources: ResourceLimits, id: string) => agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable }, resources, id);
+  const specFor = (resources: ResourceLimits, id: string) => agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, resources, id);
 
   const view = async (record: SharedSandboxRecord): Promise<SharedSandboxView> => {
     const members = await store.sessions.list({ sandboxId: record.id, limit: 10_000 });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
+import type { SandboxEgress, SandboxNetwork } from '../egress/sandbox-egress.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
 import { newRecordId } from '../ids.js';
@@ -37,7 +38,7 @@ export interface TaskRunHooks {
 }
 
 /** What tasks need of the model gateway: a token per task and the usage it metered. */
-export type TaskGateway = Pick<ModelGateway, 'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'usage' | 'forgetSession'>;
+export type TaskGateway = Pick<ModelGateway, 'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'setBudget' | 'usage' | 'forgetSession'>;
 
 export interface TaskServiceDependencies {
   config: HangarConfig;
@@ -54,6 +55,8 @@ export interface TaskServiceDependencies {
   events?: EventHub;
   /** Time and the task timeout (default: the system clock). */
   clock?: Clock;
+  /** The egress proxy (egress/sandbox-egress.ts); none: sandboxes reach nothing but the model. */
+  egress?: SandboxEgress;
 }
 
 export interface TaskService {
@@ -116,7 +119,7 @@ export function assertWorkspaceRelativePath(file: string): void {
 }
 
 export function createTaskService(dependencies: TaskServiceDependencies): TaskService {
-  const { config, store, sandboxProvider, gateway, launcher, claudeExecutable, logger } = dependencies;
+  const { config, store, sandboxProvider, gateway, launcher, claudeExecutable, logger, egress } = dependencies;
   const clock = dependencies.clock ?? systemClock;
   const running = new Map<string, RunningTask>();
   let shuttingDown: Promise<void> | undefined;
@@ -138,14 +141,18 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     const stopReason = (): TaskStopReason | undefined => (abort.signal.aborted ? (abort.signal.reason as TaskStopReason) : undefined);
     try {
       // No id: the provider may hand out a sandbox it made ahead of need (warm pool).
-      sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable }, resources));
+      sandbox = await sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable, egress }, resources));
       execution.sandbox = sandbox;
       if (abort.signal.aborted) throw new HangarError('CONFLICT', 'the task was stopped before its agent started');
       events.started(sandbox.id);
       for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
       const before = await digestWorkspace(sandbox, config.agent.fileCollection, abort.signal);
       const token = gateway.registerSession(task.id);
+      // The budget holds at the gateway too: no model call starts once it is spent.
+      if (typeof task.options.maxBudgetUsd === 'number') gateway.setBudget(task.id, { limitUsd: task.options.maxBudgetUsd, spentUsd: 0 });
+      const environment = egress === undefined ? undefined : await egress.environmentFor(task.id, task.options.network as SandboxNetwork | undefined);
       const outcome = await launcher.run({
+        ...(environment !== undefined ? { environment } : {}),
         sandbox,
         prompt: input.prompt,
         gateway: { token, port: config.gateway.sandboxPort },
@@ -169,6 +176,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         },
       });
       gateway.revokeSession(task.id);
+      egress?.revoke(task.id);
       // Nothing the agent left behind runs on while its files are collected.
       await sandbox.stopProcesses?.();
       // The task's deadline covers collection too; a task stopped by it or cancelled still reports what it
@@ -222,6 +230,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       });
     } finally {
       gateway.forgetSession(task.id);
+      egress?.revoke(task.id);
       if (sandbox !== undefined) {
         await (destroying ?? sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed')));
       }
@@ -247,6 +256,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
           ...(input.model ?? config.agent.model ? { model: input.model ?? config.agent.model } : {}),
           ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
           files: Object.keys(input.files ?? {}),
+          ...(input.network !== undefined ? { network: input.network } : {}),
         },
         createdAt: isoNow(clock),
       });

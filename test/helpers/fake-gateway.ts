@@ -11,6 +11,8 @@ export interface FakeGateway extends SessionGateway, TaskGateway {
   meter(token: string, model: string, usage: TokenUsage): void;
   /** Tokens issued and not revoked. */
   readonly liveTokens: number;
+  /** The budget each session was last given (setBudget). */
+  readonly budgets: Map<string, { limitUsd: number; spentUsd: number }>;
 }
 
 const empty = (): GatewaySessionUsage => ({ total: { ...ZERO_USAGE }, byModel: {}, requests: 0, failedRequests: 0 });
@@ -18,6 +20,7 @@ const empty = (): GatewaySessionUsage => ({ total: { ...ZERO_USAGE }, byModel: {
 export function createFakeGateway(): FakeGateway {
   const tokens = new Map<string, string>();
   const usage = new Map<string, GatewaySessionUsage>();
+  const budgets = new Map<string, { limitUsd: number; spentUsd: number }>();
   let issued = 0;
   return {
     socketPath: '/nonexistent/gateway.sock',
@@ -31,6 +34,11 @@ export function createFakeGateway(): FakeGateway {
     revokeSession(sessionId) {
       for (const [token, owner] of tokens) if (owner === sessionId) tokens.delete(token);
     },
+    setBudget(sessionId, budget) {
+      if (budget === undefined) budgets.delete(sessionId);
+      else budgets.set(sessionId, budget);
+    },
+    budgets,
     usage: (sessionId) => usage.get(sessionId) ?? empty(),
     drainUsage(sessionId) {
       const drained = usage.get(sessionId) ?? empty();
