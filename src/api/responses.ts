@@ -41,6 +41,11 @@ export function eventStream(description: string, events: string) {
   return { description, content: { 'text/event-stream': { schema: eventStreamSchema(events) } } };
 }
 
+/** A durable event stream (GET .../events); `types` names its events and their data. */
+export function storedEventStream(description: string, types: string) {
+  return eventStream(description, `Each event is named by its type, its id is its seq and its data an Event ({ seq, type, createdAt, data }). ${types}`);
+}
+
 /** An answer without a body. */
 export function noContent(description: string) {
   return z.undefined().describe(description);

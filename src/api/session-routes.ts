@@ -4,9 +4,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDependencies } from './dependencies.js';
-import { errors, eventStream, json, noContent } from './responses.js';
+import { errors, json, noContent, storedEventStream } from './responses.js';
 import { createSessionSchema, metadataSchema, resourcesSchema } from './schemas.js';
-import { openEventStream } from './sse.js';
+import { eventReplayQuery, sendStoredEvents } from './sse.js';
 import {
   checkpointViewSchema,
   interruptAnswerSchema,
@@ -299,46 +299,23 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         tags: ['sessions'],
         description: 'Server-sent events of the session: replay from Last-Event-ID / ?after=N, then live',
         params: idParams,
-        querystring: z
-          .object({
-            after: z.coerce.number().int().min(0).optional().describe('Replay events after this sequence number (or send Last-Event-ID)'),
-            follow: z.enum(['true', 'false']).default('true').describe('false: replay what is stored and end'),
-          })
-          .strict(),
+        querystring: eventReplayQuery,
         response: {
-          200: eventStream(
+          200: storedEventStream(
             "The session's events, in order",
-            'Each event is named by its type, its id is its seq and its data an Event ({ seq, type, createdAt, data }). Types: sdk (an SDK message) and lifecycle events: ' +
-              'session_created, message_queued, status, turn_started, turn_completed, turn_failed, turn_interrupted, interrupt_requested, checkpoint, checkpoint_failed, ' +
-              'checkpoint_corrupt, hibernated, woke, sandbox_restored, forked, schedule_added, schedule_skipped, warning, closed. ' +
-              'The stream ends once the session is closed or failed with nothing left to run (or, with follow=false, once what is stored was sent).',
+            'Types: sdk (an SDK message) and lifecycle events: session_created, message_queued, status, turn_started, turn_completed, turn_failed, ' +
+              'turn_interrupted, interrupt_requested, checkpoint, checkpoint_failed, checkpoint_corrupt, hibernated, woke, sandbox_restored, forked, ' +
+              'schedule_added, schedule_skipped, warning, closed. The stream ends once the session is closed or failed with nothing left to run ' +
+              '(or, with follow=false, once what is stored was sent).',
           ),
           ...errors(ofSession, { 404: sessionNotFound }),
         },
       },
     },
     async (request, reply) => {
-      await sessionManager.get(request.params.id);
-      const lastEventId = request.headers['last-event-id'];
-      const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
-      const after = fromHeader ?? request.query.after ?? 0;
-      const follow = request.query.follow === 'true';
-      const stream = openEventStream(reply);
       const sessionId = request.params.id;
-      try {
-        for await (const event of eventHub.follow(sessionId, {
-          after,
-          signal: stream.signal,
-          isFinished: async () => !follow || (await sessionManager.isQuiescent(sessionId)),
-        })) {
-          if (stream.closed) break;
-          await stream.send(event.seq, event.type, { seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data });
-        }
-      } catch (error) {
-        request.log.warn({ err: error, sessionId }, 'event stream ended with an error');
-      } finally {
-        stream.end();
-      }
+      await sessionManager.get(sessionId);
+      await sendStoredEvents(request, reply, { events: eventHub, streamId: sessionId, finished: () => sessionManager.isQuiescent(sessionId), kind: 'session' });
     },
   );
 

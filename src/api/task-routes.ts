@@ -9,9 +9,9 @@ import { TASK_EVENT } from '../tasks/task-events.js';
 import { TASK_STATUSES } from '../tasks/task-view.js';
 import type { TaskRecord } from '../store/store.js';
 import type { ApiDependencies } from './dependencies.js';
-import { errors, eventStream, eventStreamSchema, json } from './responses.js';
+import { errors, eventStreamSchema, json, storedEventStream } from './responses.js';
 import { taskRequestSchema } from './schemas.js';
-import { openEventStream } from './sse.js';
+import { eventReplayQuery, openEventStream, sendStoredEvents } from './sse.js';
 import { presentTaskView, taskListSchema, taskViewSchema } from './views.js';
 
 const taskIdParams = z.object({ id: z.string().min(1).max(200) }).strict();
@@ -119,17 +119,12 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
         tags: ['tasks'],
         description: 'Server-sent events of a task: replay from Last-Event-ID / ?after=N, then live until task_finished',
         params: taskIdParams,
-        querystring: z
-          .object({
-            after: z.coerce.number().int().min(0).optional().describe('Replay events after this sequence number (or send Last-Event-ID)'),
-            follow: z.enum(['true', 'false']).default('true').describe('false: replay what is stored and end'),
-          })
-          .strict(),
+        querystring: eventReplayQuery,
         response: {
-          200: eventStream(
+          200: storedEventStream(
             "The task's events, in order",
-            'Each event is named by its type, its id is its seq and its data an Event ({ seq, type, createdAt, data }). Types: task_created ({ task: Task }), ' +
-              'task_started ({ sandboxId }), sdk (an SDK message), task_stopping ({ reason: cancelled | shutdown | timeout }), task_finished ({ task: Task }, the last event).',
+            'Types: task_created ({ task: Task }), task_started ({ sandboxId }), sdk (an SDK message), task_stopping ({ reason: cancelled | shutdown | timeout }), ' +
+              'task_finished ({ task: Task }, the last event).',
           ),
           ...errors({ params: true }, { 404: taskNotFound }),
         },
@@ -138,22 +133,13 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
     async (request, reply) => {
       const taskId = request.params.id;
       await taskService.get(taskId);
-      const lastEventId = request.headers['last-event-id'];
-      const fromHeader = typeof lastEventId === 'string' && /^\d+$/.test(lastEventId) ? Number(lastEventId) : undefined;
-      const after = fromHeader ?? request.query.after ?? 0;
-      const follow = request.query.follow === 'true';
-      const stream = openEventStream(reply);
-      try {
-        for await (const event of dependencies.eventHub.follow(taskId, { after, signal: stream.signal, isFinished: async () => !follow || !taskService.isRunning(taskId) })) {
-          if (stream.closed) break;
-          await stream.send(event.seq, event.type, { seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data });
-          if (event.type === TASK_EVENT.finished) break;
-        }
-      } catch (error) {
-        request.log.warn({ err: error, taskId }, 'task event stream ended with an error');
-      } finally {
-        stream.end();
-      }
+      await sendStoredEvents(request, reply, {
+        events: dependencies.eventHub,
+        streamId: taskId,
+        finished: async () => !taskService.isRunning(taskId),
+        isLast: (type) => type === TASK_EVENT.finished,
+        kind: 'task',
+      });
     },
   );
 

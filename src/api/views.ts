@@ -214,7 +214,6 @@ export const interruptAnswerSchema = z.object({ interrupted: z.boolean().describ
 export const healthSchema = z.object({ status: z.literal('ok') });
 export const readinessSchema = z.object({ status: z.literal('ready'), runningTasks: z.number(), liveSessions: z.number() });
 
-export type ErrorView = z.infer<typeof errorSchema>;
 export type TaskView = z.infer<typeof taskViewSchema>;
 export type TaskListView = z.infer<typeof taskListSchema>;
 export type SessionView = z.infer<typeof sessionViewSchema>;
