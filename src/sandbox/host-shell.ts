@@ -29,8 +29,8 @@ export interface HostShell {
   close(): void;
 }
 
-/** Quotes a word for sh. */
-function quote(word: string): string {
+/** Quotes a word for sh: in single quotes, each quote inside written as '\''. */
+export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
@@ -127,7 +127,7 @@ export function createHostShell(options: { shellPath?: string; niceness?: number
       const child = start();
       const id = nextId;
       nextId += 1;
-      const command = [file, ...args].map(quote).join(' ');
+      const command = [file, ...args].map(shellQuote).join(' ');
       const timer = setTimeout(() => {
         pending.delete(id);
         reject(new Error(`host command timed out after ${timeoutMs} ms: ${command}`));

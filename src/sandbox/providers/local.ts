@@ -34,7 +34,7 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants as fsConstants, lstatSync, openSync, readFileSync, writeSync, type Stats } from 'node:fs';
-import { access, chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
+import { chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, realpath, rename, rmdir, stat, statfs, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -46,7 +46,17 @@ import { createCgroupManager, createPidsBudget, favorDynamicModifications, isPid
 import { createHostShell, type HostShell } from '../host-shell.js';
 import { removeTreeByDescriptor } from '../safe-remove.js';
 import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../seccomp/index.js';
-import { etcArgs, GENERATED_ETC_FILES, generatedEtcContents, procMaskArgs, readHostEtcEntries, readMaskableProcFiles, type HostEtcEntry } from './local-etc.js';
+import { GENERATED_ETC_FILES, generatedEtcContents, readHostEtcEntries, readMaskableProcFiles } from './local-etc.js';
+import { failed, invalid, stderrOf, unavailable } from './local/errors.js';
+import { ext4Fstab, formatAndMountScript, imageBytes } from './local/filesystems/ext4.js';
+import { tmpfsFstab } from './local/filesystems/tmpfs.js';
+import { findExecutable, isExecutable, type HostTools } from './local/host/host-tools.js';
+import { dropToSandboxArgv, probeBwrapArgs, sandboxBwrapArgs } from './local/isolation/bwrap-args.js';
+import { bridgePrelude } from './local/isolation/bridge-prelude.js';
+import { cgroupJoinScript, environmentArgs, launchCommand, launcherScript, launcherSpec, NO_STARTUP_FILES } from './local/isolation/launcher-script.js';
+import { HANGAR_SCRATCH_DIR, HOME_PATH, INSIDE_ID, isUnder, LAUNCH_DIR, launchSpecDir, MIB, mountPointsOf, POOL_PREFIX, SANDBOX_HOSTNAME, WORKSPACE_PATH } from './local/layout.js';
+import { bindIdentities, poolSpec, shapeOf } from './local/pools/warm-sandboxes.js';
+import { checkLaunchRequest, checkSpecHostPaths, ID_PATTERN, validateSpec } from './local/spec-validation.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -175,117 +185,15 @@ export interface LocalSandboxProvider extends SandboxProvider {
   settled(): Promise<void>;
 }
 
-const WORKSPACE_PATH = '/workspace';
-const HOME_PATH = '/home/agent';
-const INSIDE_ID = 1000;
-const BRIDGE_DIR = '/run/hangar';
 const EXEC_OUTPUT_LIMIT = 1024 * 1024;
-const MIB = 1024 * 1024;
-const DEFAULT_SEARCH_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 const DEFAULT_SYSTEM_PATHS = ['/usr', '/bin', '/lib', '/lib64', '/sbin'];
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const BRIDGE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-/** Read-only directory inside holding the command file of a warm launcher (see prelaunch()). */
-const LAUNCH_DIR = `${BRIDGE_DIR}/launch`;
-/**
- * bash options for every shell Hangar starts in a sandbox: no ~/.bashrc (bash sources it when its
- * stdin is a socket, as Node's stdio pipes are), no profile files.
- */
-const NO_STARTUP_FILES = ['--norc', '--noprofile'];
 /** Names a directory the Agent SDK makes for a resumed transcript (copied into the sandbox's /tmp). */
 const COPY_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-const RESERVED_INSIDE = ['/proc', '/dev', WORKSPACE_PATH, HOME_PATH, '/tmp', BRIDGE_DIR, ...GENERATED_ETC_FILES.map((name) => `/etc/${name}`)];
-const SANDBOX_HOSTNAME = 'hangar';
-/** Directory on the scratch filesystem holding Hangar's files for the sandbox (root-owned). */
-const HANGAR_SCRATCH_DIR = 'hangar';
-const EXT4_BLOCK_SIZE = 4096;
-/**
- * mkfs.ext4 options, chosen for a fast format of a throwaway filesystem (~2 ms for 5 GiB):
- * - no journal: a journal keeps a filesystem consistent across a host crash, but a sandbox's image is
- *   never mounted again after one (the orphan sweep deletes it), so it would only cost writes;
- * - no resize_inode: nothing ever grows the image, and its reserved GDT blocks are most of mkfs's writes;
- * - lazy inode tables and journal, no discard: mkfs writes only the superblocks, group descriptors and
- *   bitmaps; the untouched rest of the sparse file reads as zeros, which is what those tables need;
- * - 4 KiB blocks and one 256-byte inode per 16 KiB even on small images (mke2fs would pick 1 KiB
- *   blocks below 512 MiB), no blocks reserved for root.
- * The uid owning the root directory is appended (root_owner).
- */
-const MKFS_EXT4_ARGS = ['-q', '-F', '-b', String(EXT4_BLOCK_SIZE), '-i', '16384', '-I', '256', '-m', '0', '-O', '^has_journal,^resize_inode'];
-const MKFS_EXT4_EXTENDED = 'nodiscard,lazy_itable_init=1,lazy_journal_init=1';
-/**
- * Mount options of an ext4 image: noinit_itable keeps the kernel from zeroing inode tables in the
- * background (they already read as zeros); nobarrier makes fsync inside the sandbox stop at the loop
- * device instead of flushing the host disk (the data is thrown away with the sandbox anyway).
- */
-const EXT4_MOUNT_OPTIONS = 'loop,nosuid,nodev,noatime,noinit_itable,nobarrier';
-/** Prefix of the directories of prepared ext4 image pairs: `<rootDir>/.pool-<pid>-<n>`. */
-const POOL_PREFIX = '.pool-';
 /** Keys each pool keeps items for (image pair sizes, warm sandbox shapes): the most recently used ones. */
 const POOL_SIZES = 2;
 const TMPFS_MAGIC = 0x01021994;
 const RAMFS_MAGIC = 0x858458f6;
 
-interface HostTools {
-  sh: string;
-  /** bash, when installed: the bridge launcher then waits with builtin connects instead of polling ss. */
-  bash: string | undefined;
-  bwrap: string;
-  socat: string;
-  setpriv: string;
-  mount: string;
-  umount: string;
-  sleep: string;
-  cat: string;
-  /** env(1) (coreutils): a warm launcher execs the command through `env -i` with its environment. */
-  env: string | undefined;
-  /** GNU tar: packs a directory to copy in on the host, unpacks it inside (as the sandbox user). */
-  tar: string;
-  /** iproute2's ss, when installed (faster bridge readiness checks). */
-  ss: string | undefined;
-  /** mkfs.ext4 (e2fsprogs); required for the ext4 backing. */
-  mkfsExt4: string | undefined;
-  /** losetup (util-linux); detaches loop devices a teardown or a crash left attached. */
-  losetup: string | undefined;
-  /** The seccomp program every sandbox process runs under (see ../seccomp). */
-  seccompFilter: Buffer;
-  /** The host's allowed /etc entries (empty when /etc itself is a system path). */
-  etcEntries: HostEtcEntry[];
-  /** /proc files shown empty inside. */
-  procMasks: string[];
-  /** bwrap arguments that make the system paths visible. */
-  systemArgs: string[];
-  /** Host paths visible inside through systemArgs binds. */
-  systemBinds: string[];
-}
-
-function unavailable(message: string, cause?: unknown): HangarError {
-  return new HangarError('SANDBOX_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
-}
-
-function failed(message: string, cause?: unknown, details?: unknown): HangarError {
-  const options: { cause?: unknown; details?: unknown } = {};
-  if (cause !== undefined) options.cause = cause;
-  if (details !== undefined) options.details = details;
-  return new HangarError('SANDBOX_FAILED', message, options);
-}
-
-function invalid(message: string): HangarError {
-  return new HangarError('VALIDATION_FAILED', message);
-}
-
-/** Escapes a path for an fstab field (whitespace and backslash as octal). */
-function fstabEscape(value: string): string {
-  return value.replace(/[\\ \t\n]/g, (char) => `\\${char.charCodeAt(0).toString(8).padStart(3, '0')}`);
-}
-
-function shellQuote(value: string): string {
-  return `'${value.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Each string followed by a NUL byte (bwrap's --args format, bash's `mapfile -d ''`). */
-function nulSeparated(values: string[]): Buffer {
-  return Buffer.from(values.map((value) => `${value}\0`).join(''));
-}
 
 /**
  * Removes a sandbox's host directory once its filesystems are unmounted, by descriptor (see
@@ -296,76 +204,11 @@ async function removeSandboxDir(dir: string): Promise<void> {
   if (left.length > 0) throw new Error(`cannot remove ${left.length} entries: ${left.slice(0, 3).join('; ')}`);
 }
 
-function isUnder(candidate: string, root: string): boolean {
-  return candidate === root || candidate.startsWith(root.endsWith('/') ? root : `${root}/`);
-}
-
-async function isExecutable(file: string): Promise<boolean> {
-  try {
-    await access(file, fsConstants.X_OK);
-    return (await stat(file)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-/** Resolves an executable: the configured path, else the first match on PATH and the standard dirs. */
-async function findExecutable(name: string, configured: string | undefined): Promise<string | undefined> {
-  if (configured !== undefined) return (await isExecutable(configured)) ? configured : undefined;
-  const dirs = [...(process.env.PATH ?? '').split(':'), ...DEFAULT_SEARCH_PATH.split(':')].filter((dir) => dir.startsWith('/'));
-  for (const dir of new Set(dirs)) {
-    const candidate = path.join(dir, name);
-    if (await isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
 async function readSysctl(file: string): Promise<string | undefined> {
   try {
     return (await readFile(file, 'utf8')).trim();
   } catch {
     return undefined;
-  }
-}
-
-/** Checks the sandbox spec's shape (no I/O). */
-function validateSpec(spec: SandboxSpec): void {
-  const { resources } = spec;
-  if (typeof resources !== 'object' || resources === null) throw invalid('sandbox resources are required');
-  for (const key of ['memoryMb', 'cpus', 'diskMb', 'pids'] as const) {
-    const value = resources[key];
-    if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(`sandbox resources.${key} must be a positive number`);
-  }
-  if (!Number.isInteger(resources.pids)) throw invalid('sandbox resources.pids must be an integer');
-  if (spec.id !== undefined && !ID_PATTERN.test(spec.id)) throw invalid(`invalid sandbox id ${JSON.stringify(spec.id)}: use letters, digits, '.', '_' or '-' (at most 128)`);
-  const names = new Set<string>();
-  const ports = new Set<number>();
-  for (const bridge of spec.bridges ?? []) {
-    if (!BRIDGE_NAME_PATTERN.test(bridge.name)) throw invalid(`invalid bridge name ${JSON.stringify(bridge.name)}`);
-    if (!Number.isInteger(bridge.port) || bridge.port < 1 || bridge.port > 65535) throw invalid(`invalid bridge port ${bridge.port}`);
-    if (names.has(bridge.name) || ports.has(bridge.port)) throw invalid(`duplicate bridge ${bridge.name}:${bridge.port}`);
-    if (!path.isAbsolute(bridge.hostSocketPath) || bridge.hostSocketPath.includes('\0')) throw invalid(`bridge ${bridge.name}: hostSocketPath must be absolute`);
-    names.add(bridge.name);
-    ports.add(bridge.port);
-  }
-  for (const readOnlyPath of spec.readOnlyPaths ?? []) {
-    if (!path.isAbsolute(readOnlyPath) || readOnlyPath.includes('\0') || path.normalize(readOnlyPath) !== readOnlyPath || readOnlyPath === '/') {
-      throw invalid(`readOnlyPaths entries must be normalized absolute paths other than /: ${JSON.stringify(readOnlyPath)}`);
-    }
-    // A path strictly inside /tmp is bound inside the sandbox's own /tmp (after it), so a checkout
-    // under the host's /tmp can still lend the sandbox its Claude Code binary.
-    const nestedInTmp = readOnlyPath !== '/tmp' && isUnder(readOnlyPath, '/tmp');
-    if (!nestedInTmp && RESERVED_INSIDE.some((reserved) => isUnder(readOnlyPath, reserved) || isUnder(reserved, readOnlyPath))) {
-      throw invalid(`readOnlyPaths entry ${readOnlyPath} overlaps a path the sandbox manages`);
-    }
-  }
-}
-
-/** Checks the env of a process: names without '=' or NUL, values without NUL (they travel NUL-separated). */
-function validateEnv(env: Record<string, string>): void {
-  for (const [name, value] of Object.entries(env)) {
-    if (name === '' || name.includes('=') || name.includes('\0')) throw invalid(`invalid environment variable name ${JSON.stringify(name)}`);
-    if (typeof value !== 'string' || value.includes('\0')) throw invalid(`environment variable ${name} must be a string without NUL`);
   }
 }
 
@@ -533,22 +376,6 @@ interface WarmSandbox {
   binds: string;
 }
 
-/** What the warm pool keys sandboxes by: everything fixed at creation except the cgroup limits. */
-function shapeOf(spec: SandboxSpec, scratchMb: number | undefined): string {
-  return JSON.stringify({
-    diskMb: spec.resources.diskMb,
-    scratchMb: scratchMb ?? spec.resources.diskMb,
-    bridges: [...(spec.bridges ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((bridge) => [bridge.name, bridge.hostSocketPath, bridge.port]),
-    readOnlyPaths: [...(spec.readOnlyPaths ?? [])].sort(),
-  });
-}
-
-/** Device and inode of each host path a spec binds in; a warm sandbox is used only while they are unchanged. */
-async function bindIdentities(spec: SandboxSpec): Promise<string> {
-  const paths = [...(spec.bridges ?? []).map((bridge) => bridge.hostSocketPath), ...(spec.readOnlyPaths ?? [])];
-  const identities = await Promise.all(paths.map((hostPath) => stat(hostPath).then((info) => `${info.dev}:${info.ino}`, () => 'missing')));
-  return identities.join(',');
-}
 
 /**
  * True while a child process runs. Asks the kernel too: a child that just died is a zombie until
@@ -648,12 +475,12 @@ class LocalSandboxImpl implements LocalSandbox {
     private readonly teardownHost: (sandbox: LocalSandboxImpl) => Promise<void>,
   ) {
     this.hostGid = hostUid;
-    this.bwrapArgs = this.buildBwrapArgs(readOnlyPaths);
+    this.bwrapArgs = sandboxBwrapArgs({ tools, hostDir, readOnlyPaths, bridges });
   }
 
   /** Host directory of the launchers' spec files (on the scratch filesystem, root-owned). */
   private get launchDir(): string {
-    return path.join(this.hostDir, 'scratch', HANGAR_SCRATCH_DIR, 'launch');
+    return launchSpecDir(this.hostDir);
   }
 
   get cgroupPaths(): readonly string[] {
@@ -722,22 +549,10 @@ class LocalSandboxImpl implements LocalSandbox {
     const { bash, env: envTool } = this.tools;
     if (bash === undefined || envTool === undefined) throw unavailable('bash and env(1) are needed to launch a process with a copied directory: apt-get install bash coreutils');
     const specName = `spec-${this.launcherSequence++}`;
-    const script = [
-      ...(this.bridges.length > 0 ? this.bridgePrelude() : []),
-      'IFS= read -r __hangar_go || exit 125',
-      `mapfile -d '' -t __hangar_launch < ${shellQuote(`${LAUNCH_DIR}/${specName}`)} || exit 125`,
-      'if [ -n "${__hangar_launch[1]}" ]; then',
-      `  { mkdir -m 700 -- "/tmp/\${__hangar_launch[1]}" && ${shellQuote(this.tools.tar)} -x -f - -C "/tmp/\${__hangar_launch[1]}" <&4; } ||`,
-      '    { echo "hangar: cannot copy /tmp/${__hangar_launch[1]} into the sandbox" >&2; exit 125; }',
-      'fi',
-      'exec 4<&-',
-      '__hangar_envc=${__hangar_launch[2]}',
-      'cd -- "${__hangar_launch[0]}" || exit 125',
-      `exec ${shellQuote(envTool)} -i -- "\${__hangar_launch[@]:3:__hangar_envc}" "\${__hangar_launch[@]:3+__hangar_envc}"`,
-    ].join('\n');
+    const script = launcherScript({ prelude: bridgePrelude(this.tools, this.bridges), specPath: `${LAUNCH_DIR}/${specName}`, tar: this.tools.tar, env: envTool });
     const child = this.startChain({
       bwrapArgs: ['--ro-bind', this.launchDir, LAUNCH_DIR],
-      argsData: nulSeparated(['--clearenv']),
+      argsData: environmentArgs({}),
       cwd: WORKSPACE_PATH,
       command: [bash, ...NO_STARTUP_FILES, '-c', script, 'hangar-launcher'],
       stdin: 'pipe',
@@ -776,8 +591,7 @@ class LocalSandboxImpl implements LocalSandbox {
   private handOff(launcher: WarmLauncher, request: SandboxSpawnRequest, copyIn: CopyIntoTmp | undefined): ChildProcess | undefined {
     const { env, cwd } = this.checkLaunch(request);
     if (!isRunningChild(launcher.child) || request.command.includes('=')) return undefined;
-    const entries = Object.entries(env).map(([name, value]) => `${name}=${value}`);
-    const spec = nulSeparated([cwd, copyIn?.name ?? '', String(entries.length), ...entries, request.command, ...request.args]);
+    const spec = launcherSpec({ cwd, copyName: copyIn?.name, env, command: request.command, args: request.args });
     const file = openSync(launcher.specFile, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o644);
     try {
       writeSync(file, spec);
@@ -1003,129 +817,19 @@ class LocalSandboxImpl implements LocalSandbox {
     }
   }
 
-  private buildBwrapArgs(readOnlyPaths: string[]): string[] {
-    const dir = this.hostDir;
-    const args = [
-      '--unshare-all',
-      '--unshare-user',
-      '--uid', String(INSIDE_ID),
-      '--gid', String(INSIDE_ID),
-      '--disable-userns',
-      '--die-with-parent',
-      '--new-session',
-      '--cap-drop', 'ALL',
-      '--hostname', 'hangar',
-      ...this.tools.systemArgs,
-      ...etcArgs(this.tools.etcEntries, path.join(dir, 'scratch', HANGAR_SCRATCH_DIR)),
-      '--proc', '/proc',
-      ...procMaskArgs(this.tools.procMasks, { cmdline: path.join(dir, 'scratch', HANGAR_SCRATCH_DIR, 'cmdline'), empty: path.join(dir, 'scratch', HANGAR_SCRATCH_DIR, 'empty') }),
-      '--dev', '/dev',
-      '--bind', path.join(dir, 'scratch/shm'), '/dev/shm',
-      '--bind', path.join(dir, 'workspace'), WORKSPACE_PATH,
-      '--bind', path.join(dir, 'scratch/home'), HOME_PATH,
-      '--bind', path.join(dir, 'scratch/tmp'), '/tmp',
-    ];
-    for (const readOnlyPath of readOnlyPaths) args.push('--ro-bind', readOnlyPath, readOnlyPath);
-    if (this.bridges.length > 0) {
-      for (const tool of [this.tools.socat, this.tools.sleep, this.tools.cat, this.tools.ss, this.tools.bash]) {
-        if (tool !== undefined && !this.tools.systemBinds.some((root) => isUnder(tool, root))) args.push('--ro-bind', tool, tool);
-      }
-      for (const bridge of this.bridges) args.push('--ro-bind', bridge.hostSocketPath, `${BRIDGE_DIR}/${bridge.name}.sock`);
-    }
-    // The read-only remounts of / and /dev come last, after per-launch binds (see launch()).
-    return args;
-  }
-
-  /**
-   * Start of the inner launcher (inside bwrap): starts the socat bridges and waits until each
-   * listens; the launcher then execs the command. Listening sockets are read with `ss` (netlink,
-   * ~1 ms) when installed, else from /proc/net/tcp (which walks the whole TCP hash table: ~5 ms on a
-   * large host).
-   */
-  private bridgePrelude(): string[] {
-    if (this.tools.bash !== undefined) return this.bashBridgePrelude();
-    const lines: string[] = [];
-    const listening: string[] = [];
-    const ss = this.tools.ss;
-    for (const bridge of this.bridges) {
-      lines.push(
-        `${shellQuote(this.tools.socat)} TCP-LISTEN:${bridge.port},bind=127.0.0.1,fork,reuseaddr ${shellQuote(`UNIX-CONNECT:${BRIDGE_DIR}/${bridge.name}.sock`)} </dev/null >/dev/null &`,
-      );
-      listening.push(
-        shellQuote(ss !== undefined ? `127.0.0.1:${bridge.port} ` : `: 0100007F:${bridge.port.toString(16).toUpperCase().padStart(4, '0')} 00000000:0000 0A `),
-      );
-    }
-    lines.push(
-      '__hangar_ready() {',
-      ss !== undefined ? `  __hangar_out=$(${shellQuote(ss)} -Hltn 2>/dev/null) || return 1` : `  __hangar_out=$(${shellQuote(this.tools.cat)} /proc/net/tcp) || return 1`,
-      `  for __hangar_w in ${listening.join(' ')}; do`,
-      '    case "$__hangar_out" in *"$__hangar_w"*) ;; *) return 1 ;; esac',
-      '  done',
-      '}',
-      '__hangar_n=0',
-      'until __hangar_ready; do',
-      '  __hangar_n=$((__hangar_n + 1))',
-      `  if [ "$__hangar_n" -ge 3000 ]; then echo 'hangar: sandbox bridges did not start listening' >&2; exit 125; fi`,
-      `  ${shellQuote(this.tools.sleep)} 0.001`,
-      'done',
-      'unset __hangar_n __hangar_w __hangar_out',
-    );
-    return lines;
-  }
-
-  /**
-   * The bridge start when bash is installed: it probes each bridge port with bash's own /dev/tcp
-   * connect (no process per probe, ~30 us per attempt) until socat accepts. A probe that succeeds
-   * is one empty connection to the bridged socket.
-   */
-  private bashBridgePrelude(): string[] {
-    const lines: string[] = [];
-    for (const bridge of this.bridges) {
-      lines.push(
-        `${shellQuote(this.tools.socat)} TCP-LISTEN:${bridge.port},bind=127.0.0.1,fork,reuseaddr ${shellQuote(`UNIX-CONNECT:${BRIDGE_DIR}/${bridge.name}.sock`)} </dev/null >/dev/null &`,
-      );
-    }
-    lines.push(
-      '__hangar_n=0',
-      `for __hangar_port in ${this.bridges.map((bridge) => bridge.port).join(' ')}; do`,
-      '  until true 2>/dev/null 9<>"/dev/tcp/127.0.0.1/$__hangar_port"; do',
-      '    __hangar_n=$((__hangar_n + 1))',
-      `    if [ "$__hangar_n" -ge 300000 ]; then echo 'hangar: sandbox bridges did not start listening' >&2; exit 125; fi`,
-      '  done',
-      'done',
-      'unset __hangar_n __hangar_port',
-    );
-    return lines;
-  }
-
-  /** The shell of a launch script, never reading startup files (bash would source ~/.bashrc with a socket on stdin). */
-  private shell(): string[] {
-    return this.tools.bash === undefined ? [this.tools.sh] : [this.tools.bash, ...NO_STARTUP_FILES];
-  }
 
   /** Checks a launch request; returns its complete environment and working directory. */
   private checkLaunch(request: SandboxSpawnRequest): { env: Record<string, string>; cwd: string } {
     this.assertLive();
-    if (typeof request.command !== 'string' || request.command === '' || request.command.includes('\0')) throw invalid('command must be a non-empty string');
-    if (!Array.isArray(request.args) || request.args.some((arg) => typeof arg !== 'string' || arg.includes('\0'))) throw invalid('args must be strings without NUL');
-    const env: Record<string, string> = { PATH: DEFAULT_SEARCH_PATH, HOME: HOME_PATH, USER: 'agent', ...request.env };
-    validateEnv(env);
-    const cwd = request.cwd ?? WORKSPACE_PATH;
-    if (!path.isAbsolute(cwd) || cwd.includes('\0')) throw invalid(`cwd must be an absolute path inside the sandbox: ${JSON.stringify(cwd)}`);
-    return { env, cwd };
+    return checkLaunchRequest(request);
   }
 
   /** Starts one bubblewrap invocation for a command; see the file header for the launch chain. */
   private launch(request: SandboxSpawnRequest, stdin: 'pipe' | 'ignore', collecting = false): ChildProcess {
     const { env, cwd } = this.checkLaunch(request);
     // Environment and nothing else travels through fd 3, read by bwrap's --args.
-    const envArgs = ['--clearenv'];
-    for (const [name, value] of Object.entries(env)) envArgs.push('--setenv', name, value);
-    const command =
-      this.bridges.length > 0
-        ? [...this.shell(), '-c', [...this.bridgePrelude(), 'exec "$@"'].join('\n'), 'hangar-bridges', request.command, ...request.args]
-        : [request.command, ...request.args];
-    const child = this.startChain({ bwrapArgs: [], argsData: nulSeparated(envArgs), cwd, command, stdin });
+    const command = launchCommand(this.tools, this.bridges, request.command, request.args);
+    const child = this.startChain({ bwrapArgs: [], argsData: environmentArgs(env), cwd, command, stdin });
     if (!collecting) {
       const onStderr = request.onStderr;
       child.stderr?.setEncoding('utf8');
@@ -1140,16 +844,17 @@ class LocalSandboxImpl implements LocalSandbox {
    * reads `argsData` (NUL-separated arguments) from fd 3, sets up the namespaces and runs `command`.
    */
   private startChain(options: { bwrapArgs: string[]; argsData: Buffer; cwd: string; command: string[]; stdin: 'pipe' | 'ignore'; copyStream?: boolean }): ChildProcess {
-    const joinCgroups = this.cgroup.procsFiles.map((file) => `echo $$ > ${shellQuote(file)}`).join(' && ');
-    // The kernel's OOM killer picks sandbox processes before anything else on the host (a sandbox
-    // cannot lower the value: that needs CAP_SYS_RESOURCE).
-    const script = `${joinCgroups} || exit 125\necho 1000 > /proc/self/oom_score_adj || exit 125\nexec "$@"`;
     const argv = [
-      '-c', script, 'hangar-sandbox',
+      '-c', cgroupJoinScript(this.cgroup.procsFiles), 'hangar-sandbox',
       this.tools.setpriv,
-      `--reuid=${this.hostUid}`, `--regid=${this.hostGid}`, '--clear-groups',
-      '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-      this.tools.bwrap, '--args', '3', '--seccomp', '5', ...this.bwrapArgs, ...options.bwrapArgs, '--remount-ro', '/dev', '--remount-ro', '/', '--chdir', options.cwd, '--', ...options.command,
+      ...dropToSandboxArgv({
+        bwrap: this.tools.bwrap,
+        uid: this.hostUid,
+        descriptors: { args: 3, seccomp: 5 },
+        bwrapArgs: [...this.bwrapArgs, ...options.bwrapArgs],
+        cwd: options.cwd,
+        command: options.command,
+      }),
     ];
     // fd 3: bwrap's arguments; fd 4 (launchers only): the tar stream of a directory to copy in;
     // fd 5: the seccomp filter bwrap installs right before it execs the command.
@@ -1300,16 +1005,13 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       try {
         await shell.run(tools.umount, [dir]);
       } catch (error) {
-        const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+        const stderr = stderrOf(error);
         if (/not mounted|no mount point|no such file/i.test(stderr)) continue;
         // Busy: detach it now, the kernel frees it when the last user goes.
         await shell.run(tools.umount, ['-l', dir]);
       }
     }
   };
-
-  /** The mount points inside a sandbox dir (workspace, scratch). */
-  const mountPointsOf = (dir: string): string[] => [path.join(dir, 'workspace'), path.join(dir, 'scratch')];
 
   /** Detaches loop devices with losetup -d; a device still in use is freed when its last user goes. */
   const detachLoops = async (tools: HostTools, devices: string[], shell: HostShell): Promise<void> => {
@@ -1320,7 +1022,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
       try {
         await shell.run(tools.losetup, ['-d', device]);
       } catch (error) {
-        const stderr = String((error as { stderr?: unknown }).stderr ?? '');
+        const stderr = stderrOf(error);
         // Already detached (autoclear on unmount won the race).
         if (/no such device|no such file/i.test(stderr)) continue;
         problems.push(`${device}: ${stderr.trim() || (error as Error).message}`);
@@ -1356,16 +1058,11 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
   /** Runs a minimal sandbox once, so a host that cannot isolate fails here with a clear message. */
   const probe = async (tools: HostTools): Promise<void> => {
     const probeUid = uidStart + uidSize - 1;
-    const argv = [
-      `--reuid=${probeUid}`, `--regid=${probeUid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--',
-      tools.bwrap, '--unshare-all', '--unshare-user', '--uid', String(INSIDE_ID), '--gid', String(INSIDE_ID), '--disable-userns',
-      '--die-with-parent', '--new-session', '--cap-drop', 'ALL', ...tools.systemArgs, '--proc', '/proc', '--dev', '/dev',
-      '--remount-ro', '/', '--', tools.sh, '-c', 'exit 0',
-    ];
+    const argv = dropToSandboxArgv({ bwrap: tools.bwrap, uid: probeUid, bwrapArgs: probeBwrapArgs(tools.systemArgs), cwd: '/', command: [tools.sh, '-c', 'exit 0'] });
     try {
       await execFileAsync(tools.setpriv, argv, { env: {}, cwd: '/', timeout: 15_000 });
     } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      const stderr = stderrOf(error);
       throw unavailable(
         `bubblewrap cannot create a sandbox as an unprivileged user on this host (${stderr || (error as Error).message}): enable unprivileged user namespaces ` +
           '(sysctl -w user.max_user_namespaces=15000; on Debian kernel.unprivileged_userns_clone=1; on Ubuntu kernel.apparmor_restrict_unprivileged_userns=0)',
@@ -1570,45 +1267,14 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     return toolsPromise;
   };
 
-  /** Checks the host side of bridges and read-only paths before anything is created. */
-  const checkSpecPaths = async (spec: SandboxSpec): Promise<void> => {
-    for (const readOnlyPath of spec.readOnlyPaths ?? []) {
-      await stat(readOnlyPath).catch(() => {
-        throw invalid(`readOnlyPaths entry does not exist on the host: ${readOnlyPath}`);
-      });
-    }
-    for (const bridge of spec.bridges ?? []) {
-      let info: Stats;
-      try {
-        info = await stat(bridge.hostSocketPath);
-      } catch {
-        throw failed(`bridge ${bridge.name}: no socket at ${bridge.hostSocketPath}`);
-      }
-      if (!info.isSocket()) throw failed(`bridge ${bridge.name}: ${bridge.hostSocketPath} is not a unix socket`);
-      if ((info.mode & 0o002) === 0) {
-        throw failed(`bridge ${bridge.name}: sandbox uids cannot connect to ${bridge.hostSocketPath}; make it connectable by others (chmod 0666)`);
-      }
-      for (let dir = path.dirname(bridge.hostSocketPath); ; dir = path.dirname(dir)) {
-        if (((await stat(dir)).mode & 0o001) === 0) throw failed(`bridge ${bridge.name}: ${dir} must be searchable by others (chmod o+x) for sandboxes to reach ${bridge.hostSocketPath}`);
-        if (dir === '/') break;
-      }
-    }
-  };
-
   /**
    * Mounts the sandbox's two tmpfs (workspace and scratch) with one mount run: they are listed in a
    * private fstab file and mounted with `mount -a --fstab`, which costs what a single mount costs.
    */
   const mountTmpfs = async (tools: HostTools, dir: string, id: string, uid: number, diskMb: number, scratchMb: number): Promise<void> => {
-    const options = (sizeMb: number, mode: string): string => `size=${Math.ceil(sizeMb)}m,mode=${mode},uid=${uid},gid=${uid},nosuid,nodev`;
-    const [workspace, scratch] = mountPointsOf(dir) as [string, string];
+    const [workspace, scratch] = mountPointsOf(dir);
     const fstab = path.join(dir, 'fstab');
-    await writeFile(
-      fstab,
-      `hangar-${id}-workspace ${fstabEscape(workspace)} tmpfs ${options(diskMb, '0755')} 0 0\n` +
-        `hangar-${id}-scratch ${fstabEscape(scratch)} tmpfs ${options(scratchMb, '0700')} 0 0\n`,
-      { mode: 0o600 },
-    );
+    await writeFile(fstab, tmpfsFstab({ id, uid, workspace, scratch, diskMb, scratchMb }), { mode: 0o600 });
     await hostShell.run(tools.mount, ['-a', '--fstab', fstab]);
   };
 
@@ -1620,12 +1286,12 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
    * each loop device up with autoclear, so unmounting frees it. Returns the loop devices.
    */
   const mountExt4 = async (tools: HostTools, dir: string, uid: number, diskMb: number, scratchMb: number, shell = hostShell): Promise<LoopRef[]> => {
-    const [workspace, scratch] = mountPointsOf(dir) as [string, string];
+    const [workspace, scratch] = mountPointsOf(dir);
     const images = [path.join(dir, 'workspace.img'), path.join(dir, 'scratch.img')] as const;
     const makeSparseFile = async (file: string, sizeMb: number): Promise<void> => {
       const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
       try {
-        await handle.truncate(Math.ceil((sizeMb * MIB) / EXT4_BLOCK_SIZE) * EXT4_BLOCK_SIZE);
+        await handle.truncate(imageBytes(sizeMb));
       } finally {
         await handle.close();
       }
@@ -1634,18 +1300,13 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     await Promise.all([
       makeSparseFile(images[0], diskMb),
       makeSparseFile(images[1], scratchMb),
-      writeFile(
-        fstab,
-        `${fstabEscape(images[0])} ${fstabEscape(workspace)} ext4 ${EXT4_MOUNT_OPTIONS} 0 0\n${fstabEscape(images[1])} ${fstabEscape(scratch)} ext4 ${EXT4_MOUNT_OPTIONS} 0 0\n`,
-        { mode: 0o600 },
-      ),
+      writeFile(fstab, ext4Fstab([{ image: images[0], mountPoint: workspace }, { image: images[1], mountPoint: scratch }]), { mode: 0o600 }),
     ]);
-    const mkfs = [shellQuote(tools.mkfsExt4 as string), ...MKFS_EXT4_ARGS.map(shellQuote), '-E', shellQuote(`${MKFS_EXT4_EXTENDED},root_owner=${uid}:${uid}`)].join(' ');
-    const script = `${mkfs} "$1" & __hangar_mkfs=$!\n${mkfs} "$2" || exit $?\nwait $__hangar_mkfs || exit $?\nexec ${shellQuote(tools.mount)} -a --fstab "$3"`;
+    const script = formatAndMountScript({ mkfsExt4: tools.mkfsExt4 as string, mount: tools.mount }, uid);
     try {
       await shell.run(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { timeoutMs: 60_000 });
     } catch (error) {
-      const stderr = String((error as { stderr?: unknown }).stderr ?? '').trim();
+      const stderr = stderrOf(error);
       throw new Error(`cannot make and mount the ext4 images (${diskMb} + ${scratchMb} MiB): ${stderr || (error as Error).message}`, { cause: error });
     }
     // lost+found serves fsck, which never runs on these filesystems; it would show in the workspace.
@@ -1780,7 +1441,7 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     validateSpec(spec);
     if (closing > 0) throw closingError();
     const tools = await ensureTools();
-    await checkSpecPaths(spec);
+    await checkSpecHostPaths(spec);
     const id = spec.id ?? newSandboxId('sbx');
     if (live.has(id) || reservedIds.has(id)) throw new HangarError('CONFLICT', `sandbox ${id} already exists`);
     reservedIds.add(id);
@@ -1889,9 +1550,6 @@ export function createLocalSandboxProvider(settings: LocalSandboxSettings): Loca
     }
     return undefined;
   };
-
-  /** The spec the warm pool makes sandboxes of this shape from (no id, copied). */
-  const poolSpec = (spec: SandboxSpec): SandboxSpec => ({ resources: { ...spec.resources }, bridges: [...(spec.bridges ?? [])], readOnlyPaths: [...(spec.readOnlyPaths ?? [])] });
 
   const prewarm = (spec: SandboxSpec): void => {
     if (warmPoolSize === 0 || spec.id !== undefined || closing > 0) return;

@@ -1,0 +1,17 @@
+// The tmpfs backing: each sandbox's workspace and scratch are size-capped tmpfs mounts, owned by the
+// sandbox uid. tmpfsFstab() is pure; mountTmpfs() runs the mount.
+import { fstabLine } from './fstab.js';
+
+/** tmpfs mount options: `sizeMb` rounded up, mode, owner, and no setuid or device files. */
+export function tmpfsOptions(sizeMb: number, mode: string, uid: number): string {
+  return `size=${Math.ceil(sizeMb)}m,mode=${mode},uid=${uid},gid=${uid},nosuid,nodev`;
+}
+
+/** The fstab of a sandbox's two tmpfs: the workspace (0755) and the scratch area (0700). */
+export function tmpfsFstab(options: { id: string; uid: number; workspace: string; scratch: string; diskMb: number; scratchMb: number }): string {
+  const { id, uid } = options;
+  return (
+    fstabLine(`hangar-${id}-workspace`, options.workspace, 'tmpfs', tmpfsOptions(options.diskMb, '0755', uid)) +
+    fstabLine(`hangar-${id}-scratch`, options.scratch, 'tmpfs', tmpfsOptions(options.scratchMb, '0700', uid))
+  );
+}
