@@ -3,7 +3,7 @@
 // compressed tarballs, so incompressible; and 300 index entries of ~1 KB of JSON), snapshotted with
 // the cache archived and with it excluded (the default), and restored into a new sandbox.
 import { performance } from 'node:perf_hooks';
-import { createLocalSandboxProvider } from '../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider } from '../src/sandbox/providers/local/index.js';
 import { restoreSandboxState, snapshotLimits, snapshotSandboxState } from '../src/sessions/workspace-snapshots.js';
 import { createLocalBlobStore } from '../src/store/blobs/local.js';
 

@@ -16,7 +16,7 @@ import { parseConfig } from '../src/config/config.js';
 import type { Scenario } from '../src/model/scenario.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
 import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
-import { createLocalSandboxProvider, type LocalSandboxProvider, type WorkspaceBacking } from '../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandboxProvider, type WorkspaceBacking } from '../src/sandbox/providers/local/index.js';
 import { benchSessions } from './sessions-bench.js';
 import { benchHomeCache, NPM_CACHE_SCRIPT } from './home-cache-bench.js';
 

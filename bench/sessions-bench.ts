@@ -13,7 +13,7 @@ import { parseConfig } from '../src/config/config.js';
 import type { Scenario } from '../src/model/scenario.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
 import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
-import type { LocalSandbox, LocalSandboxProvider } from '../src/sandbox/providers/local.js';
+import type { LocalSandbox, LocalSandboxProvider } from '../src/sandbox/providers/local/index.js';
 import { createAgentSessionStore } from '../src/store/agent-session-store.js';
 
 /** Variants of the session bench: a HOME with a realistic npm cache, archived or excluded. */

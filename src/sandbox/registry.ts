@@ -1,7 +1,7 @@
 // Picks the SandboxProvider adapter named by the configuration.
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
-import { createLocalSandboxProvider } from './providers/local.js';
+import { createLocalSandboxProvider } from './providers/local/index.js';
 import type { SandboxProvider } from './sandbox-provider.js';
 
 export function createSandboxProvider(config: HangarConfig, paths: { sandboxRoot: string }, logger: Logger): SandboxProvider {

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/client/hangar-client.js';
-import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import { startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
 

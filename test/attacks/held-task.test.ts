@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
-import type { LocalSandbox } from '../../src/sandbox/providers/local.js';
+import type { LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 
 const bash = (command: string, extra: Record<string, unknown> = {}) => ({

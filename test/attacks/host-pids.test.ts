@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
 import { detectCgroupLayout } from '../../src/sandbox/cgroups.js';
 import { HangarError } from '../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 import { cliSpawns, eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectCgroupLayout, tcpLimitBytes } from '../../src/sandbox/cgroups.js';
 import type { TaskView } from '../../src/client/hangar-client.js';
-import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import { cliSpawns, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 import { makeSandboxRoot } from '../helpers/sandbox-host.js';
 

@@ -1,7 +1,7 @@
 // The durable event stream, shared sandboxes and schedules, end to end.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionEventView } from '../../src/client/hangar-client.js';
-import type { LocalSandbox } from '../../src/sandbox/providers/local.js';
+import type { LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import { cliSpawns, eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 
 const bash = (command: string, extra: Record<string, unknown> = {}) => ({ ...extra, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });

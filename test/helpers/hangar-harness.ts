@@ -11,7 +11,7 @@ import { HangarClient, type SessionView } from '../../src/client/hangar-client.j
 import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
 import type { Scenario } from '../../src/model/scenario.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
-import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import type { Sandbox, SandboxProvider } from '../../src/sandbox/sandbox-provider.js';
 
 export interface HarnessOptions {

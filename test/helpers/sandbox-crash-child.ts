@@ -1,6 +1,6 @@
 // Child process for the crash test: creates a local sandbox running `sleep`, prints what it made,
 // then waits to be SIGKILLed without cleaning up. argv: <rootDir> [ext4|tmpfs]
-import { createLocalSandboxProvider, type WorkspaceBacking } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider, type WorkspaceBacking } from '../../src/sandbox/providers/local/index.js';
 
 const rootDir = process.argv[2];
 if (rootDir === undefined) throw new Error('usage: sandbox-crash-child <rootDir> [ext4|tmpfs]');

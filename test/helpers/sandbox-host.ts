@@ -4,7 +4,7 @@ import { mkdtemp, readdir, readFile, realpath } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'vitest';
-import type { LocalSandbox } from '../../src/sandbox/providers/local.js';
+import type { LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import type { Sandbox } from '../../src/sandbox/sandbox-provider.js';
 
 /** A fresh root dir for sandboxes under the system temp dir. */

@@ -2,7 +2,7 @@
 // reading late (after the tar inside the sandbox has already exited), and restores byte for byte.
 import { chmod, rm } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLocalSandboxProvider } from '../../src/sandbox/providers/local.js';
+import { createLocalSandboxProvider } from '../../src/sandbox/providers/local/index.js';
 import { restoreSandboxState, snapshotLimits, snapshotSandboxState } from '../../src/sessions/workspace-snapshots.js';
 import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { createLocalBlobStore } from '../../src/store/blobs/local.js';

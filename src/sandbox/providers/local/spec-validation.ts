@@ -4,7 +4,7 @@ import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { SandboxSpawnRequest, SandboxSpec } from '../../sandbox-provider.js';
-import { GENERATED_ETC_FILES } from '../local-etc.js';
+import { GENERATED_ETC_FILES } from './isolation/etc-files.js';
 import { failed, invalid } from './errors.js';
 import { BRIDGE_DIR, DEFAULT_SEARCH_PATH, HOME_PATH, isUnder, WORKSPACE_PATH } from './layout.js';
 

@@ -2,7 +2,7 @@
 import { constants as fsConstants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { HostEtcEntry } from '../../local-etc.js';
+import type { HostEtcEntry } from '../isolation/etc-files.js';
 import { DEFAULT_SEARCH_PATH } from '../layout.js';
 
 export interface HostTools {

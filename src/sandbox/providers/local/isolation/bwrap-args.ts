@@ -4,7 +4,7 @@
 // checks the very isolation launches get.
 import path from 'node:path';
 import type { SandboxBridge } from '../../../sandbox-provider.js';
-import { etcArgs, procMaskArgs } from '../../local-etc.js';
+import { etcArgs, procMaskArgs } from './etc-files.js';
 import type { HostTools } from '../host/host-tools.js';
 import { BRIDGE_DIR, hangarFilesDir, HOME_PATH, INSIDE_ID, isUnder, mountPointsOf, SANDBOX_HOSTNAME, WORKSPACE_PATH } from '../layout.js';
 

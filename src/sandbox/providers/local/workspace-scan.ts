@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { constants as fsConstants, type BigIntStats, type Dirent } from 'node:fs';
 import { lstat, open, opendir, type FileHandle } from 'node:fs/promises';
-import { HangarError } from '../../errors/errors.js';
-import { DIR_FLAGS, errnoOf, pathAt } from '../by-descriptor.js';
-import type { WorkspaceFileEntry, WorkspaceFileRead, WorkspaceFileStat, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../sandbox-provider.js';
+import { HangarError } from '../../../errors/errors.js';
+import { DIR_FLAGS, errnoOf, pathAt } from '../../by-descriptor.js';
+import type { WorkspaceFileEntry, WorkspaceFileRead, WorkspaceFileStat, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../../sandbox-provider.js';
 
 /** O_NONBLOCK: opening a FIFO swapped in after the scan returns at once (then fstat refuses it). */
 const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;

@@ -7,10 +7,10 @@
 //   scratch/     a second one (scratchMb): home/ -> /home/agent, tmp/ -> /tmp, shm/ -> /dev/shm
 //   workspace.img, scratch.img                        (ext4 backing only: the two image files)
 //   scratch/hangar/   (root-owned, unreachable inside but through these binds):
-//     passwd, group, hosts, hostname, resolv.conf, nsswitch.conf -> /etc/<name> (see local-etc.ts)
+//     passwd, group, hosts, hostname, resolv.conf, nsswitch.conf -> /etc/<name> (see isolation/etc-files.ts)
 //     cmdline                                         -> /proc/cmdline (the host's is not shown)
 //     launch/spec-<n>   command of a launcher           -> /run/hangar/launch, read-only (see startLauncher())
-// /etc inside is otherwise empty but for the host entries programs need (local-etc.ts), read-only.
+// /etc inside is otherwise empty but for the host entries programs need (isolation/etc-files.ts), read-only.
 // Filling the workspace thus never takes the space the CLI needs for its own state in HOME and /tmp.
 // The two filesystems are, per the workspaceBacking setting:
 //   ext4   sparse image files (root-only, mode 0600) formatted ext4 and loop-mounted. Their pages go
@@ -38,25 +38,25 @@ import { chmod, chown, link, lstat, mkdir, open, readdir, readFile, readlink, re
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { HangarError } from '../../errors/errors.js';
-import { newSandboxId } from '../../ids.js';
-import { AheadOfNeedPool } from '../ahead-of-need-pool.js';
-import { DIR_FLAGS, errnoOf, pathAt } from '../by-descriptor.js';
-import { createCgroupManager, createPidsBudget, favorDynamicModifications, isPidsExhausted, type PidsBudget, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../cgroups.js';
-import { createHostShell, type HostShell } from '../host-shell.js';
-import { removeTreeByDescriptor } from '../safe-remove.js';
-import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../seccomp/index.js';
-import { GENERATED_ETC_FILES, generatedEtcContents, readHostEtcEntries, readMaskableProcFiles } from './local-etc.js';
-import { failed, invalid, stderrOf, unavailable } from './local/errors.js';
-import { ext4Fstab, formatAndMountScript, imageBytes } from './local/filesystems/ext4.js';
-import { tmpfsFstab } from './local/filesystems/tmpfs.js';
-import { findExecutable, isExecutable, type HostTools } from './local/host/host-tools.js';
-import { dropToSandboxArgv, probeBwrapArgs, sandboxBwrapArgs } from './local/isolation/bwrap-args.js';
-import { bridgePrelude } from './local/isolation/bridge-prelude.js';
-import { cgroupJoinScript, environmentArgs, launchCommand, launcherScript, launcherSpec, NO_STARTUP_FILES } from './local/isolation/launcher-script.js';
-import { HANGAR_SCRATCH_DIR, HOME_PATH, INSIDE_ID, isUnder, LAUNCH_DIR, launchSpecDir, MIB, mountPointsOf, POOL_PREFIX, SANDBOX_HOSTNAME, WORKSPACE_PATH } from './local/layout.js';
-import { bindIdentities, poolSpec, shapeOf } from './local/pools/warm-sandboxes.js';
-import { checkLaunchRequest, checkSpecHostPaths, ID_PATTERN, validateSpec } from './local/spec-validation.js';
+import { HangarError } from '../../../errors/errors.js';
+import { newSandboxId } from '../../../ids.js';
+import { AheadOfNeedPool } from '../../ahead-of-need-pool.js';
+import { DIR_FLAGS, errnoOf, pathAt } from '../../by-descriptor.js';
+import { createCgroupManager, createPidsBudget, favorDynamicModifications, isPidsExhausted, type PidsBudget, type HostCeilings, type HostLimitSettings, type SandboxCgroup } from '../../cgroups.js';
+import { createHostShell, type HostShell } from '../../host-shell.js';
+import { removeTreeByDescriptor } from '../../safe-remove.js';
+import { buildSeccompFilter, hostSeccompArch, type SeccompArch } from '../../seccomp/index.js';
+import { GENERATED_ETC_FILES, generatedEtcContents, readHostEtcEntries, readMaskableProcFiles } from './isolation/etc-files.js';
+import { failed, invalid, stderrOf, unavailable } from './errors.js';
+import { ext4Fstab, formatAndMountScript, imageBytes } from './filesystems/ext4.js';
+import { tmpfsFstab } from './filesystems/tmpfs.js';
+import { findExecutable, isExecutable, type HostTools } from './host/host-tools.js';
+import { dropToSandboxArgv, probeBwrapArgs, sandboxBwrapArgs } from './isolation/bwrap-args.js';
+import { bridgePrelude } from './isolation/bridge-prelude.js';
+import { cgroupJoinScript, environmentArgs, launchCommand, launcherScript, launcherSpec, NO_STARTUP_FILES } from './isolation/launcher-script.js';
+import { HANGAR_SCRATCH_DIR, HOME_PATH, INSIDE_ID, isUnder, LAUNCH_DIR, launchSpecDir, MIB, mountPointsOf, POOL_PREFIX, SANDBOX_HOSTNAME, WORKSPACE_PATH } from './layout.js';
+import { bindIdentities, poolSpec, shapeOf } from './pools/warm-sandboxes.js';
+import { checkLaunchRequest, checkSpecHostPaths, ID_PATTERN, validateSpec } from './spec-validation.js';
 import type {
   Sandbox,
   SandboxBridge,
@@ -66,10 +66,10 @@ import type {
   SandboxSpawnRequest,
   SandboxSpec,
   SandboxStats,
-} from '../sandbox-provider.js';
-import type { WorkspaceFileRead, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../sandbox-provider.js';
-import { readWorkspaceFileBytes, scanWorkspaceFiles } from './local-workspace-scan.js';
-import { agentEntries, readProcessEntries } from './local-processes.js';
+} from '../../sandbox-provider.js';
+import type { WorkspaceFileRead, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../../sandbox-provider.js';
+import { readWorkspaceFileBytes, scanWorkspaceFiles } from './workspace-scan.js';
+import { agentEntries, readProcessEntries } from './processes.js';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 
 const execFileAsync = promisify(execFile);
@@ -140,7 +140,7 @@ export interface LocalSandboxSettings {
   /**
    * Host system paths visible read-only at the same place inside. Directories are bound; symlinks
    * (/bin -> usr/bin on usr-merged systems) are recreated; missing paths are skipped.
-   * Default: /usr, /bin, /lib, /lib64, /sbin (/etc is built per sandbox: see local-etc.ts; adding /etc
+   * Default: /usr, /bin, /lib, /lib64, /sbin (/etc is built per sandbox: see isolation/etc-files.ts; adding /etc
    * here shows the host's whole /etc instead).
    */
   readOnlySystemPaths?: string[];

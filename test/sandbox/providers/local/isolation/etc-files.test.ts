@@ -3,7 +3,7 @@ import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ETC_ALLOWLIST, etcArgs, GENERATED_ETC_FILES, generatedEtcContents, procMaskArgs, readHostEtcEntries } from '../../src/sandbox/providers/local-etc.js';
+import { ETC_ALLOWLIST, etcArgs, GENERATED_ETC_FILES, generatedEtcContents, procMaskArgs, readHostEtcEntries } from '../../../../../src/sandbox/providers/local/isolation/etc-files.js';
 
 describe('local sandbox /etc', () => {
   it('never lets host files that may carry secrets or host identity in', () => {

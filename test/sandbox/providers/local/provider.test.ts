@@ -11,11 +11,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isHangarError } from '../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../src/sandbox/providers/local.js';
-import type { SandboxResources } from '../../src/sandbox/sandbox-provider.js';
-import { runSandboxProviderContract } from '../contracts/sandbox-provider.contract.js';
-import { assertLocalSandboxGone, exitOf, loopDevicesUnder, makeSandboxRoot, mountPoints, waitAllGone } from '../helpers/sandbox-host.js';
+import { isHangarError } from '../../../../src/errors/errors.js';
+import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../../../src/sandbox/providers/local/index.js';
+import type { SandboxResources } from '../../../../src/sandbox/sandbox-provider.js';
+import { runSandboxProviderContract } from '../../../contracts/sandbox-provider.contract.js';
+import { assertLocalSandboxGone, exitOf, loopDevicesUnder, makeSandboxRoot, mountPoints, waitAllGone } from '../../../helpers/sandbox-host.js';
 
 const execFileAsync = promisify(execFile);
 const resources: SandboxResources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };
@@ -477,7 +477,7 @@ describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) =
 
   it('kills a crashed process\'s sandbox processes and sweeps its leftovers on the next start', async () => {
     const rootDir = await newRoot();
-    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '../helpers/sandbox-crash-child.ts');
+    const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../helpers/sandbox-crash-child.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', script, rootDir, backing], { stdio: ['ignore', 'pipe', 'inherit'] });
     const exited = exitOf(child);
     const line = await new Promise<string>((resolve, reject) => {

@@ -9,15 +9,15 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isHangarError } from '../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../src/sandbox/providers/local.js';
-import type { SandboxBridge, SandboxResources } from '../../src/sandbox/sandbox-provider.js';
-import { assertLocalSandboxGone, exitOf, hostUids, makeSandboxRoot, waitAllGone } from '../helpers/sandbox-host.js';
+import { isHangarError } from '../../../../src/errors/errors.js';
+import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../../../src/sandbox/providers/local/index.js';
+import type { SandboxBridge, SandboxResources } from '../../../../src/sandbox/sandbox-provider.js';
+import { assertLocalSandboxGone, exitOf, hostUids, makeSandboxRoot, waitAllGone } from '../../../helpers/sandbox-host.js';
 
 const execFileAsync = promisify(execFile);
 const resources: SandboxResources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };
 const ENV = { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/home/agent', USER: 'agent' };
-const CLAUDE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../node_modules/@anthropic-ai/claude-agent-sdk-linux-x64');
+const CLAUDE_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../node_modules/@anthropic-ai/claude-agent-sdk-linux-x64');
 // /dev/shm lives on the sandbox's own tmpfs. The device nodes are the usual world-writable ones
 // (bwrap binds them over empty files, so find reports them as files), and devpts creates no files.
 const ALLOWED_WRITABLE = ['/workspace', '/home/agent', '/tmp', '/dev/shm'];

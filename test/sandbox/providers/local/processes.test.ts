@@ -3,8 +3,8 @@
 // process tree of a real long-running session at a turn boundary (the agent left two sleeps, one an
 // orphan the bwrap init adopted).
 import { describe, expect, it } from 'vitest';
-import { agentEntries, parseProcessEntry, type ProcessEntry } from '../../src/sandbox/providers/local-processes.js';
-import { MAX_NAMED_PROCESSES, summarizeProcesses } from '../../src/sessions/left-processes.js';
+import { agentEntries, parseProcessEntry, type ProcessEntry } from '../../../../src/sandbox/providers/local/processes.js';
+import { MAX_NAMED_PROCESSES, summarizeProcesses } from '../../../../src/sessions/left-processes.js';
 
 const tree: ProcessEntry[] = [
   { pid: 7371, ppid: 7345, comm: 'bwrap', nsPid: 7371 },
