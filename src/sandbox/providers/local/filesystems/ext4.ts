@@ -1,7 +1,14 @@
 // The ext4 backing: each sandbox's workspace and scratch are sparse image files, formatted ext4 and
 // loop-mounted. The builders of the format and mount commands are pure; mountExt4() runs them.
-import { shellQuote } from '../../../host-shell.js';
+import { constants as fsConstants } from 'node:fs';
+import { chmod, open, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { shellQuote, type HostShell } from '../../../host-shell.js';
+import { stderrOf } from '../errors.js';
+import type { HostTools } from '../host/host-tools.js';
+import { mountPointsOf } from '../layout.js';
 import { fstabLine } from './fstab.js';
+import { loopOfMountPoint, type LoopRef } from './loop-devices.js';
 
 export const EXT4_BLOCK_SIZE = 4096;
 /**
@@ -46,4 +53,50 @@ export function formatAndMountScript(tools: { mkfsExt4: string; mount: string },
 /** The fstab loop-mounting each image on its mount point (mount sets each loop device up with autoclear). */
 export function ext4Fstab(mounts: ReadonlyArray<{ image: string; mountPoint: string }>): string {
   return mounts.map(({ image, mountPoint }) => fstabLine(image, mountPoint, 'ext4', EXT4_MOUNT_OPTIONS)).join('');
+}
+
+/** Creates a sparse image file of `sizeMb` (root-only). */
+async function makeSparseFile(file: string, sizeMb: number): Promise<void> {
+  const handle = await open(file, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+  try {
+    await handle.truncate(imageBytes(sizeMb));
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Makes a sandbox directory's two ext4 images and loop-mounts them with one child process (every
+ * process Hangar starts costs a fork of its whole address space): the sparse image files are created
+ * here first, then formatAndMountScript() formats both and mounts them from a private fstab; mount
+ * sets each loop device up with autoclear, so unmounting frees it. `realRootDir` is the sandboxes'
+ * root with symlinks resolved (as sysfs names backing files). Returns the loop devices.
+ */
+export async function mountExt4(
+  host: { tools: Pick<HostTools, 'sh' | 'mkfsExt4' | 'mount'>; realRootDir: string },
+  dir: string,
+  sizes: { uid: number; diskMb: number; scratchMb: number },
+  shell: HostShell,
+): Promise<LoopRef[]> {
+  const { tools } = host;
+  const [workspace, scratch] = mountPointsOf(dir);
+  const images = [path.join(dir, 'workspace.img'), path.join(dir, 'scratch.img')] as const;
+  const fstab = path.join(dir, 'fstab');
+  await Promise.all([
+    makeSparseFile(images[0], sizes.diskMb),
+    makeSparseFile(images[1], sizes.scratchMb),
+    writeFile(fstab, ext4Fstab([{ image: images[0], mountPoint: workspace }, { image: images[1], mountPoint: scratch }]), { mode: 0o600 }),
+  ]);
+  const script = formatAndMountScript({ mkfsExt4: tools.mkfsExt4 as string, mount: tools.mount }, sizes.uid);
+  try {
+    await shell.run(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { timeoutMs: 60_000 });
+  } catch (error) {
+    throw new Error(`cannot make and mount the ext4 images (${sizes.diskMb} + ${sizes.scratchMb} MiB): ${stderrOf(error) || (error as Error).message}`, { cause: error });
+  }
+  // lost+found serves fsck, which never runs on these filesystems; it would show in the workspace.
+  await Promise.all([rmdir(path.join(workspace, 'lost+found')), rmdir(path.join(scratch, 'lost+found')), chmod(scratch, 0o700)]);
+  const realDir = path.join(host.realRootDir, path.basename(dir));
+  const loops = await Promise.all([loopOfMountPoint(workspace, path.join(realDir, 'workspace.img')), loopOfMountPoint(scratch, path.join(realDir, 'scratch.img'))]);
+  if (loops.some((loop) => loop === undefined)) throw new Error(`the workspace and scratch of ${dir} are not mounted from loop devices`);
+  return loops as LoopRef[];
 }
