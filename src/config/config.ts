@@ -340,6 +340,11 @@ export const configSchema = z
             'CIDRs the egress proxy may dial although they are private (an on-premises mirror); loopback, link-local (metadata) and ' +
               'the host\'s own addresses stay refused unless listed here, and link-local and the host\'s addresses always',
           ),
+        extraCaFile: z
+          .string()
+          .min(1)
+          .optional()
+          .describe('PEM file of more CA certificates (a private mirror\'s): trusted by the proxy towards upstreams and by tools in every sandbox'),
         sandboxPort: z.number().int().min(1024).max(65535).default(4101).describe('Loopback port inside each sandbox that reaches the egress proxy'),
         maxConnectionsPerSession: z.number().int().positive().max(4096).default(64).describe('Proxy connections one task or session may have open at once'),
         idleTimeoutSec: z.number().int().positive().max(86_400).default(300).describe('A tunnel idle this long in both directions is closed'),

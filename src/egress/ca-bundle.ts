@@ -10,7 +10,7 @@ import { rootCertificates } from 'node:tls';
 const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
 
 export interface CaFiles {
-  /** Hangar's CA certificate alone. */
+  /** Hangar's CA certificate (and the configured extra CAs). */
   caCertPath: string;
   /** The host's CAs and Hangar's. */
   bundlePath: string;

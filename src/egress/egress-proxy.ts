@@ -47,8 +47,8 @@ export interface EgressProxy {
   readonly socketPath: string;
   /** Gives a session its policy and secrets (replacing earlier ones); throws a RangeError on a bad policy or secret. */
   register(sessionId: string, settings: { network?: NetworkSettings; secrets?: readonly EgressSecret[] }): EgressRegistration;
-  /** Ends a session's access: its token is refused and its open connections closed. */
-  revoke(sessionId: string): void;
+  /** Ends a session's access: its token is refused, its open connections closed; resolves once their records are written. */
+  revoke(sessionId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,6 +57,8 @@ interface SessionEntry {
   token: Buffer;
   context: ProxyContext;
   sockets: Set<Socket>;
+  /** Requests being handled (each records its decision when it ends). */
+  handling: Set<Promise<void>>;
 }
 
 /** The token in `Proxy-Authorization: Basic base64(hangar:<token>)`, if any. */
@@ -89,6 +91,10 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
     socket.once('close', () => entry.sockets.delete(socket));
     return true;
   };
+  const track = (entry: SessionEntry, handling: Promise<void>): void => {
+    entry.handling.add(handling);
+    void handling.finally(() => entry.handling.delete(handling));
+  };
   const proxyAuthRequired = 'proxy credentials missing or revoked: use the HTTP_PROXY this sandbox was given';
   const tooMany = `this session has ${limits.maxConnections} proxy connections open already`;
 
@@ -106,14 +112,19 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
       return;
     }
     if (!admit(entry, socket)) return refuseRaw(socket, 429, 'Too Many Requests', tooMany);
-    handleConnect(entry.context, request, socket, head).catch((error: unknown) => refuseRaw(socket, 502, 'Bad Gateway', (error as Error).message));
+    track(entry, handleConnect(entry.context, request, socket, head).catch((error: unknown) => refuseRaw(socket, 502, 'Bad Gateway', (error as Error).message)));
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const entry = sessionOf(request);
     const refuse = (status: number, reason: string, headers: Record<string, string> = {}): void => refuseResponse(response, status, reason, headers);
     if (entry === undefined) return refuse(407, proxyAuthRequired, { 'proxy-authenticate': 'Basic realm="hangar"' });
     if (!admit(entry, request.socket)) return refuse(429, tooMany);
-    handleHttpRequest(entry.context, request, response).catch(() => response.destroy());
+    track(
+      entry,
+      handleHttpRequest(entry.context, request, response).catch(() => {
+        response.destroy();
+      }),
+    );
   });
   server.on('clientError', (_error, socket: Socket) => {
     if (socket.writable) refuseRaw(socket, 400, 'Bad Request', 'malformed request');
@@ -123,12 +134,13 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
 
   await listenForSandboxes(server, settings.socketPath);
 
-  const revoke = (sessionId: string): void => {
+  const revoke = async (sessionId: string): Promise<void> => {
     const entry = sessions.get(sessionId);
     if (entry === undefined) return;
     sessions.delete(sessionId);
     byToken.delete(entry.token.toString());
     for (const socket of entry.sockets) socket.destroy();
+    await Promise.allSettled([...entry.handling]);
   };
 
   return {
@@ -137,7 +149,7 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
       const policy = createEgressPolicy(options.network);
       const secrets = options.secrets !== undefined && options.secrets.length > 0 ? createSecretSet(options.secrets) : undefined;
       if (secrets !== undefined && settings.ca === undefined) throw new RangeError('secrets need the egress CA, which this proxy was started without');
-      revoke(sessionId);
+      void revoke(sessionId);
       const token = randomBytes(24).toString('base64url');
       const context: ProxyContext = {
         policy,
@@ -149,7 +161,7 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
           ? { interception: { ca: settings.ca, secrets, ...(settings.upstreamCa !== undefined ? { upstreamCa: settings.upstreamCa } : {}) } }
           : {}),
       };
-      const entry: SessionEntry = { sessionId, token: Buffer.from(token), context, sockets: new Set() };
+      const entry: SessionEntry = { sessionId, token: Buffer.from(token), context, sockets: new Set(), handling: new Set() };
       sessions.set(sessionId, entry);
       byToken.set(token, entry);
       return { token, secretPlaceholders: secrets?.environment ?? {} };

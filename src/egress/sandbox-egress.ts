@@ -27,10 +27,18 @@ export interface SandboxEgress {
   readonly socketPath: string;
   /** Registers an owner and returns its CLI's environment for the proxy. */
   environmentFor(ownerId: string, network: SandboxNetwork | undefined): Promise<Record<string, string>>;
-  revoke(ownerId: string): void;
+  /** Ends the owner's access and writes its last records to the egress log. */
+  revoke(ownerId: string): Promise<void>;
 }
 
-export function createSandboxEgress(settings: { proxy: EgressProxy; config: Pick<HangarConfig, 'egress'>; caFiles: CaFiles; caDir: string }): SandboxEgress {
+export function createSandboxEgress(settings: {
+  proxy: EgressProxy;
+  config: Pick<HangarConfig, 'egress'>;
+  caFiles: CaFiles;
+  caDir: string;
+  /** Writes the records waiting (audit-writer.ts). */
+  flushRecords: () => Promise<void>;
+}): SandboxEgress {
   const { proxy, config } = settings;
 
   const secretValue = async (name: string): Promise<string> => {
@@ -74,6 +82,9 @@ export function createSandboxEgress(settings: { proxy: EgressProxy; config: Pick
         secretPlaceholders: registration.secretPlaceholders,
       });
     },
-    revoke: (ownerId) => proxy.revoke(ownerId),
+    async revoke(ownerId) {
+      await proxy.revoke(ownerId);
+      await settings.flushRecords();
+    },
   };
 }

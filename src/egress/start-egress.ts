@@ -1,10 +1,12 @@
 // Starts the egress side of a Hangar process: the installation CA (made once under the data
 // directory), the CA files sandboxes trust, the proxy on its socket, and the writer of its
 // decisions to the store's egress log.
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { rootCertificates } from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
+import { HangarError } from '../errors/errors.js';
 import type { EgressLogRepository } from '../store/store.js';
 import { createAddressPolicy } from './address-policy.js';
 import { createEgressAuditWriter } from './audit-writer.js';
@@ -21,23 +23,31 @@ export interface StartedEgress {
 
 export async function startEgress(settings: { config: Pick<HangarConfig, 'egress'>; dataDir: string; runDir: string; store: { egress: EgressLogRepository }; logger: Logger }): Promise<StartedEgress> {
   const { config } = settings;
-  const egressDir = path.join(settings.dataDir, 'egress');
-  // The key stays in egressDir (0700); sandboxes get only ca/, read-only.
-  const ca = await loadOrCreateCa(egressDir);
-  const caDir = path.join(egressDir, 'ca');
+  // The key stays under the data directory (egress/, 0700); sandboxes get only the certificates,
+  // rewritten at each start beside the sockets they reach (which their uids can traverse to).
+  const ca = await loadOrCreateCa(path.join(settings.dataDir, 'egress'));
+  const caDir = path.join(settings.runDir, 'egress-ca');
   await mkdir(caDir, { recursive: true, mode: 0o755 });
-  const caFiles = await writeCaFiles(caDir, ca.certPem);
+  await chmod(caDir, 0o755);
+  const extraCa = config.egress.extraCaFile === undefined ? undefined : await readFile(config.egress.extraCaFile, 'utf8');
+  if (extraCa !== undefined && !extraCa.includes('-----BEGIN CERTIFICATE-----')) {
+    throw new HangarError('CONFIG_INVALID', `egress.extraCaFile ${config.egress.extraCaFile} holds no PEM certificate`);
+  }
+  // Sandboxes trust Hangar's CA (for intercepted hosts) and the extra CAs (for tunnelled ones).
+  const caFiles = await writeCaFiles(caDir, extraCa === undefined ? ca.certPem : `${ca.certPem}${extraCa.trimEnd()}\n`);
   const audit = createEgressAuditWriter({ log: settings.store.egress, keepPerOwner: config.egress.keepRecordsPerOwner, logger: settings.logger });
   const proxy = await startEgressProxy({
     socketPath: path.join(settings.runDir, 'egress-proxy.sock'),
     resolver: createResolver({ hosts: config.egress.hosts }),
     addresses: createAddressPolicy({ allowPrivateNetworks: config.egress.allowPrivateNetworks }),
     ca,
+    // Intercepted upstreams are verified against Node's CAs and the extra ones.
+    ...(extraCa !== undefined ? { upstreamCa: [...rootCertificates, extraCa] } : {}),
     limits: { idleTimeoutMs: config.egress.idleTimeoutSec * 1000, maxConnections: config.egress.maxConnectionsPerSession },
     onRecord: (ownerId, record) => audit.record(ownerId, record),
   });
   return {
-    egress: createSandboxEgress({ proxy, config, caFiles, caDir }),
+    egress: createSandboxEgress({ proxy, config, caFiles, caDir, flushRecords: () => audit.flush() }),
     async close() {
       await proxy.close();
       await audit.close();

@@ -31,7 +31,7 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     live.delete(sessionId);
     clock.clearTimeout(current.idleTimer);
     gateway.revokeSession(sessionId);
-    context.egress?.revoke(sessionId);
+    await context.egress?.revoke(sessionId);
     await current.agent?.close().catch((error: unknown) => logger.warn({ err: error, sessionId }, 'closing the CLI failed'));
     if (current.ownsSandbox) {
       await current.sandbox.destroy().catch((error: unknown) => logger.error({ err: error, sessionId }, 'sandbox destroy failed'));

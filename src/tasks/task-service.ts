@@ -176,7 +176,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         },
       });
       gateway.revokeSession(task.id);
-      egress?.revoke(task.id);
+      // Its egress log is complete before the task's record is.
+      await egress?.revoke(task.id);
       // Nothing the agent left behind runs on while its files are collected.
       await sandbox.stopProcesses?.();
       // The task's deadline covers collection too; a task stopped by it or cancelled still reports what it
@@ -230,7 +231,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       });
     } finally {
       gateway.forgetSession(task.id);
-      egress?.revoke(task.id);
+      await egress?.revoke(task.id);
       if (sandbox !== undefined) {
         await (destroying ?? sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed')));
       }

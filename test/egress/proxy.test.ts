@@ -177,7 +177,7 @@ describe('egress listener', () => {
     const open = await connectThrough(socketPath, `allowed.test:${rawPort}`, auth);
     expect(open.status).toBe(200);
     const closed = new Promise((resolve) => open.socket!.once('close', resolve));
-    proxies.loopback.revoke(`session-${sessions - 1}`);
+    await proxies.loopback.revoke(`session-${sessions - 1}`);
     await closed;
     expect((await connectThrough(socketPath, `allowed.test:${rawPort}`, auth)).status).toBe(407);
   });
