@@ -17,7 +17,7 @@ export { createAddressPolicy, parseCidr, type AddressPolicy, type AddressPolicyS
 export type { EgressRecord, EgressRecorder, EgressVerdict } from './audit.js';
 export { createCertificateAuthority, generateCa, loadOrCreateCa, type CertificateAuthority, type LeafCertificate } from './certificate-authority.js';
 export { parseClientHello, type ClientHelloResult } from './client-hello.js';
-export type { Interception } from './intercept.js';
+export type { Interception } from './proxy-context.js';
 export { createSecretSet, type EgressSecret, type SecretInjection, type SecretSet } from './secrets.js';
 export { matchHostRule, parseHostRule, type HostRule } from './host-rules.js';
 export { createEgressPolicy, type EgressMode, type EgressPolicy, type NetworkSettings } from './policy.js';

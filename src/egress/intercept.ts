@@ -7,18 +7,10 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls';
-import type { CertificateAuthority } from './certificate-authority.js';
 import { dial } from './dial.js';
 import { forwardHeaders, refuseResponse, relay } from './relay.js';
-import type { ProxyContext } from './proxy-context.js';
-import type { SecretSet } from './secrets.js';
+import type { Interception, ProxyContext } from './proxy-context.js';
 
-export interface Interception {
-  ca: CertificateAuthority;
-  secrets: SecretSet;
-  /** CA certificates (PEM) to verify upstreams with instead of Node's bundled ones (tests, private mirrors). */
-  upstreamCa?: string | string[];
-}
 
 /** Serves the intercepted tunnel of `client` (whose first bytes, `buffered`, were read already) until it closes. */
 export async function serveIntercepted(context: ProxyContext, interception: Interception, client: Socket, buffered: Buffer, host: string, port: number): Promise<void> {

@@ -2,9 +2,10 @@
 // policy, where records go, and the limits.
 import type { AddressPolicy } from './address-policy.js';
 import type { EgressRecorder } from './audit.js';
-import type { Interception } from './intercept.js';
+import type { CertificateAuthority } from './certificate-authority.js';
 import type { EgressPolicy } from './policy.js';
 import type { Resolver } from './resolver.js';
+import type { SecretSet } from './secrets.js';
 
 export interface ProxyLimits {
   /** A tunnel or request idle this long in both directions is closed. */
@@ -14,6 +15,14 @@ export interface ProxyLimits {
 }
 
 export const DEFAULT_PROXY_LIMITS: ProxyLimits = { idleTimeoutMs: 300_000, maxConnections: 64 };
+
+/** What TLS interception needs: the CA to answer with, the secrets to put in, and how to verify upstreams. */
+export interface Interception {
+  ca: CertificateAuthority;
+  secrets: SecretSet;
+  /** CA certificates (PEM) to verify upstreams with instead of Node's bundled ones (tests, private mirrors). */
+  upstreamCa?: string | string[];
+}
 
 export interface ProxyContext {
   policy: EgressPolicy;
