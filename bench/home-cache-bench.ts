@@ -45,7 +45,7 @@ export interface HomeCacheBenchResult {
 const resources = { memoryMb: 1024, cpus: 1, diskMb: 256, pids: 256 };
 
 export async function benchHomeCache(root: string, runs: number): Promise<HomeCacheBenchResult> {
-  const provider = createLocalSandboxProvider({ rootDir: `${root}/sandboxes`, uidRangeStart: 303000, uidRangeSize: 100 });
+  const provider = createLocalSandboxProvider({ rootDir: `${root}/sandboxes`, uidRangeStart: 303000, uidRangeSize: 100, warmPoolSize: 0 });
   const blobs = createLocalBlobStore({ directory: `${root}/blobs` });
   const limits = snapshotLimits({ snapshotTimeoutMs: 120_000 }, resources.diskMb);
   try {

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { HangarError } from '../errors/errors.js';
+import { LOCAL_SANDBOX_DEFAULTS } from '../sandbox/providers/local/settings.js';
 
 const modelPriceSchema = z
   .object({
@@ -195,11 +196,11 @@ export const configSchema = z
       .object({
         provider: z.enum(['local']).default('local').describe('Sandbox provider adapter'),
         rootDir: z.string().optional().describe('Host directory of per-sandbox workspaces; default <dataDir>/sandboxes'),
-        uidRangeStart: z.number().int().min(1000).default(200000).describe('First host uid handed to sandboxes'),
-        uidRangeSize: z.number().int().positive().default(10000).describe('Number of host uids (= concurrent sandboxes)'),
+        uidRangeStart: z.number().int().min(1000).default(LOCAL_SANDBOX_DEFAULTS.uidRangeStart).describe('First host uid handed to sandboxes'),
+        uidRangeSize: z.number().int().positive().default(LOCAL_SANDBOX_DEFAULTS.uidRangeSize).describe('Number of host uids (= concurrent sandboxes)'),
         workspaceBacking: z
           .enum(['ext4', 'tmpfs'])
-          .default('ext4')
+          .default(LOCAL_SANDBOX_DEFAULTS.workspaceBacking)
           .describe(
             'What holds each local sandbox\'s workspace and HOME, /tmp: ext4 = sparse image files on the rootDir disk, loop-mounted ' +
               '(full disk -> ENOSPC; needs e2fsprogs and loop devices); tmpfs = memory, counted toward memoryMb (faster to create, ' +
@@ -207,7 +208,7 @@ export const configSchema = z
           ),
         favorDynamicCgroups: z
           .boolean()
-          .default(true)
+          .default(LOCAL_SANDBOX_DEFAULTS.favorDynamicCgroups)
           .describe(
             'Mount a small cgroup hierarchy with the kernel\'s favordynmods option, so a process joining a sandbox\'s cgroups does not ' +
               'wait ~20 ms for an RCU grace period (Linux 6.2+). Host-wide until reboot: forks and exits take a slightly slower path',
@@ -217,7 +218,7 @@ export const configSchema = z
           .int()
           .min(0)
           .max(64)
-          .default(2)
+          .default(LOCAL_SANDBOX_DEFAULTS.warmPoolSize)
           .describe(
             'Sandboxes kept ready for each of the two most recently used shapes (disk size, bridges), with their first launch ' +
               'already started, so a task or session starts its CLI without waiting for sandbox setup; 0 creates each sandbox on demand',
@@ -267,11 +268,11 @@ export const configSchema = z
       .strict()
       .default({
         provider: 'local',
-        uidRangeStart: 200000,
-        uidRangeSize: 10000,
-        workspaceBacking: 'ext4',
-        favorDynamicCgroups: true,
-        warmPoolSize: 2,
+        uidRangeStart: LOCAL_SANDBOX_DEFAULTS.uidRangeStart,
+        uidRangeSize: LOCAL_SANDBOX_DEFAULTS.uidRangeSize,
+        workspaceBacking: LOCAL_SANDBOX_DEFAULTS.workspaceBacking,
+        favorDynamicCgroups: LOCAL_SANDBOX_DEFAULTS.favorDynamicCgroups,
+        warmPoolSize: LOCAL_SANDBOX_DEFAULTS.warmPoolSize,
         hostLimits: {},
         defaults: { memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 },
         maximum: { memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 },

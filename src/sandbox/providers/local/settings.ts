@@ -14,7 +14,7 @@ export interface LocalSandboxLogger {
 /** What holds a sandbox's workspace and scratch area: loop-mounted ext4 images or tmpfs. */
 export type WorkspaceBacking = 'tmpfs' | 'ext4';
 
-/** The default of every setting that has one. */
+/** The default of every setting that has one; the service configuration (config.ts) takes its sandbox defaults from here. */
 export const LOCAL_SANDBOX_DEFAULTS = {
   uidRangeStart: 200_000,
   uidRangeSize: 10_000,
@@ -22,7 +22,7 @@ export const LOCAL_SANDBOX_DEFAULTS = {
   workspaceBacking: 'ext4' as WorkspaceBacking,
   ext4PoolSize: 2,
   cgroupParent: 'hangar',
-  warmPoolSize: 0,
+  warmPoolSize: 2,
   favorDynamicCgroups: true,
   readOnlySystemPaths: ['/usr', '/bin', '/lib', '/lib64', '/sbin'] as readonly string[],
 } as const;

@@ -71,7 +71,7 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
   beforeAll(async () => {
     const rootDir = await makeSandboxRoot('hangar-isolation-');
     roots.push(rootDir);
-    provider = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
+    provider = createLocalSandboxProvider({ rootDir, workspaceBacking: backing, warmPoolSize: 0 });
   });
 
   afterAll(async () => {

@@ -30,7 +30,7 @@ async function newRoot(): Promise<string> {
 
 async function newProvider(workspaceBacking?: WorkspaceBacking): Promise<LocalSandboxProvider> {
   const rootDir = await newRoot();
-  return createLocalSandboxProvider(workspaceBacking === undefined ? { rootDir } : { rootDir, workspaceBacking });
+  return createLocalSandboxProvider(workspaceBacking === undefined ? { rootDir, warmPoolSize: 0 } : { rootDir, workspaceBacking, warmPoolSize: 0 });
 }
 
 afterAll(async () => {
@@ -267,7 +267,7 @@ describe('local sandbox provider', () => {
   it('fails with SANDBOX_UNAVAILABLE naming the package when bubblewrap is missing', async () => {
     const rootDir = await makeSandboxRoot();
     roots.push(rootDir);
-    const broken = createLocalSandboxProvider({ rootDir, bwrapPath: '/nonexistent/bwrap' });
+    const broken = createLocalSandboxProvider({ rootDir, bwrapPath: '/nonexistent/bwrap', warmPoolSize: 0 });
     const error = await broken.create({ resources, bridges: [] }).catch((reason: unknown) => reason);
     expect(isHangarError(error) && error.code).toBe('SANDBOX_UNAVAILABLE');
     expect((error as Error).message).toContain('apt-get install bubblewrap');
@@ -285,7 +285,7 @@ describe('local sandbox provider', () => {
     const parent = await makeSandboxRoot();
     roots.push(parent);
     await chmod(parent, 0o755);
-    const spaced = createLocalSandboxProvider({ rootDir: path.join(parent, 'sand boxes') });
+    const spaced = createLocalSandboxProvider({ rootDir: path.join(parent, 'sand boxes'), warmPoolSize: 0 });
     try {
       const sandbox = await spaced.create({ resources, bridges: [] });
       await sandbox.writeFile('a.txt', 'spaced');
@@ -462,7 +462,7 @@ describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) =
 
   it('creates and destroys 50 sandboxes in a row, leaving nothing behind (speed is measured by npm run bench)', async () => {
     const rootDir = await newRoot();
-    const own = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
+    const own = createLocalSandboxProvider({ rootDir, workspaceBacking: backing, warmPoolSize: 0 });
     try {
       const { p50, p95 } = await createDestroyTimes(own, 50);
       console.log(`local sandbox (${backing}) create+destroy over 50 runs: p50 ${p50.toFixed(2)} ms, p95 ${p95.toFixed(2)} ms`);
@@ -503,7 +503,7 @@ describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) =
     expect((await mountPoints()).includes(path.join(left.hostDir, 'workspace'))).toBe(true);
     expect(await loopDevicesUnder(left.hostDir)).toHaveLength(backing === 'ext4' ? 2 : 0);
 
-    const next = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
+    const next = createLocalSandboxProvider({ rootDir, workspaceBacking: backing, warmPoolSize: 0 });
     const sandbox = await next.create({ resources, bridges: [] });
     try {
       expect(existsSync(left.hostDir)).toBe(false);
@@ -570,7 +570,7 @@ describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) =
 
   it('close() waits for creates in flight: none of their sandboxes survives it', async () => {
     const rootDir = await newRoot();
-    const own = createLocalSandboxProvider({ rootDir, workspaceBacking: backing });
+    const own = createLocalSandboxProvider({ rootDir, workspaceBacking: backing, warmPoolSize: 0 });
     const ids = Array.from({ length: 4 }, (_, index) => `inflight-${index}-${randomBytes(4).toString('hex')}`);
     const pending = ids.map((id) => own.create({ id, resources, bridges: [] }));
     // Once before the preflight finishes, once while sandboxes are being made.
@@ -621,7 +621,7 @@ describe('local sandbox provider with ext4 workspaces: leftovers', () => {
     await rm(path.dirname(deleted), { recursive: true });
     expect(await loopDevicesUnder(rootDir)).toHaveLength(3);
 
-    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0 });
+    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0, warmPoolSize: 0 });
     try {
       const sandbox = await provider.create({ resources, bridges: [] });
       expect(await loopDevicesUnder(rootDir)).toEqual((await loopDevicesUnder(sandbox.hostDir)));
@@ -637,7 +637,7 @@ describe('local sandbox provider with ext4 workspaces: leftovers', () => {
 describe('local sandbox provider with ext4 workspaces: prepared image pairs', () => {
   it('keeps pairs ready per size, hands one to each create, and removes them all on close', async () => {
     const rootDir = await newRoot();
-    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 2 });
+    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 2, warmPoolSize: 0 });
     try {
       const first = await provider.create({ resources, bridges: [] });
       // A pair is ready once both of its filesystems are mounted.
@@ -685,7 +685,7 @@ describe('local sandbox provider with ext4 workspaces: prepared image pairs', ()
 
   it('formats on demand when the pool is off', async () => {
     const rootDir = await newRoot();
-    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0 });
+    const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0, warmPoolSize: 0 });
     try {
       const sandbox = await provider.create({ resources, bridges: [] });
       await new Promise((resolve) => setTimeout(resolve, 100));
