@@ -3,96 +3,46 @@
 // by name through egress.hosts. Allowed hosts answer (plain, tunnelled TLS, intercepted TLS with a
 // secret put in by the proxy); every other way out fails with a clear error; the sandbox never sees
 // the secret; each decision is in the task's egress log.
-import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
-import { createCertificateAuthority, generateCa } from '../../src/egress/index.js';
+import { checkOutput, checksScript, startEgressUpstream, type EgressUpstream } from '../helpers/egress-upstream.js';
 import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
-import { createNetworkNamespace, type NetworkNamespace } from '../helpers/network-namespace.js';
 
 const isRoot = process.getuid?.() === 0;
 const SECRET = `REALSECRET-${Date.now()}`;
 
-/** HTTP on 8080 and HTTPS on 8443; prints one JSON line per request (path and Authorization seen). */
-const UPSTREAM = String.raw`
-import http from 'node:http';
-import https from 'node:https';
-import tls from 'node:tls';
-const handle = (scheme) => (request, response) => {
-  console.log(JSON.stringify({ scheme, host: request.headers.host, path: request.url, authorization: request.headers.authorization ?? null }));
-  if (request.url === '/auth') response.end(request.headers.authorization === 'Bearer ' + process.env.EXPECTED ? 'auth-ok' : 'auth-bad');
-  else response.end('hello-' + scheme);
-};
-let open = 0;
-const ready = () => { if (++open === 2) console.log('ready'); };
-http.createServer(handle('plain')).listen(8080, '0.0.0.0', ready);
-const contexts = { 'mirror.test': tls.createSecureContext({ cert: process.env.CERT, key: process.env.KEY }), 'tunnel.test': tls.createSecureContext({ cert: process.env.TUNNEL_CERT, key: process.env.KEY }) };
-https.createServer({ cert: process.env.CERT, key: process.env.KEY, SNICallback: (name, done) => done(null, contexts[name] ?? contexts['mirror.test']) }, handle('tls')).listen(8443, '0.0.0.0', ready);
-`;
-
 describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
-  let namespace: NetworkNamespace;
+  let upstream: EgressUpstream;
   let harness: Harness;
   let task: TaskView;
   let report: string;
-  const seen: Array<{ scheme: string; host: string; path: string; authorization: string | null }> = [];
-  const dir = mkdtempSync(path.join(tmpdir(), 'hangar-egress-e2e-'));
 
   beforeAll(async () => {
-    namespace = createNetworkNamespace();
-    // The mirror's certificate comes from a CA of its own, which Hangar is told to trust.
-    const mirrorCa = await generateCa('Test mirror CA');
-    const issuer = await createCertificateAuthority(mirrorCa);
-    // Leaves of one CA share one key pair (certificate-authority.ts).
-    const leaf = await issuer.leafFor('mirror.test');
-    const tunnelLeaf = await issuer.leafFor('tunnel.test');
-    const extraCaFile = path.join(dir, 'mirror-ca.pem');
-    writeFileSync(extraCaFile, mirrorCa.certPem);
-    const upstream = namespace.runNode(['--input-type=module', '-e', UPSTREAM], { CERT: leaf.certPem, TUNNEL_CERT: tunnelLeaf.certPem, KEY: leaf.keyPem, EXPECTED: SECRET });
-    let buffered = '';
-    upstream.stdout!.setEncoding('utf8');
-    const ready = new Promise<void>((resolve) => {
-      upstream.stdout!.on('data', (chunk: string) => {
-        buffered += chunk;
-        for (let newline = buffered.indexOf('\n'); newline !== -1; newline = buffered.indexOf('\n')) {
-          const line = buffered.slice(0, newline);
-          buffered = buffered.slice(newline + 1);
-          if (line === 'ready') resolve();
-          else if (line.startsWith('{')) seen.push(JSON.parse(line) as (typeof seen)[number]);
-        }
-      });
-    });
-    await Promise.race([ready, once(upstream, 'exit').then(() => Promise.reject(new Error('the upstream in the namespace exited')))]);
-
+    upstream = await startEgressUpstream(SECRET);
+    const address = upstream.namespace.address;
     process.env.HANGAR_TEST_EGRESS_SECRET = SECRET;
     harness = await startHarness({
       scenario: { replies: [] },
       config: {
         egress: {
-          hosts: { 'mirror.test': namespace.address, 'tunnel.test': namespace.address, 'other.test': namespace.address },
-          allowPrivateNetworks: [`${namespace.address}/32`],
-          extraCaFile,
+          hosts: { 'mirror.test': address, 'tunnel.test': address, 'other.test': address },
+          allowPrivateNetworks: [`${address}/32`],
+          extraCaFile: upstream.caFile,
           secrets: { GITHUB_TOKEN: { env: 'HANGAR_TEST_EGRESS_SECRET', hosts: ['mirror.test:8443'] } },
         },
       },
     });
-    const script = [
-      'set +e',
-      'try() { local name=$1; shift; printf "%s=%s\\n" "$name" "$("$@" 2>&1 | tr "\\n" " ")"; }',
-      'try plain curl -sS -m 20 http://mirror.test:8080/hello',
-      'try intercepted curl -sS -m 20 https://mirror.test:8443/hello',
-      'try secret curl -sS -m 20 -H "Authorization: Bearer $GITHUB_TOKEN" https://mirror.test:8443/auth',
-      'try tunnelled curl -sS -m 20 https://tunnel.test:8443/hello',
-      'try denied curl -sS -m 20 https://other.test:8443/hello',
-      'try metadata curl -sS -m 20 http://169.254.169.254/latest/meta-data/',
-      `try direct curl -sS -m 5 --noproxy "*" http://${namespace.address}:8080/hello`,
-      'try placeholder printenv GITHUB_TOKEN',
-      `try leaked sh -c "env | grep -c ${SECRET}"`,
-    ].join('\n');
+    const script = checksScript([
+      ['plain', 'curl -sS -m 20 http://mirror.test:8080/hello'],
+      ['intercepted', 'curl -sS -m 20 https://mirror.test:8443/hello'],
+      ['secret', 'curl -sS -m 20 -H "Authorization: Bearer $GITHUB_TOKEN" https://mirror.test:8443/auth'],
+      ['tunnelled', 'curl -sS -m 20 https://tunnel.test:8443/hello'],
+      ['denied', 'curl -sS -m 20 https://other.test:8443/hello'],
+      ['metadata', 'curl -sS -m 20 http://169.254.169.254/latest/meta-data/'],
+      ['direct', `curl -sS -m 5 --noproxy "*" http://${address}:8080/hello`],
+      ['placeholder', 'printenv GITHUB_TOKEN'],
+      ['leaked', `env | grep -c ${SECRET}`],
+    ]);
     harness.model.setScenario({
       replies: [
         { match: { lastUserText: 'Use the network' }, content: [{ type: 'tool_use', name: 'Bash', input: { command: script, description: 'network checks', timeout: 120_000 } }] },
@@ -109,12 +59,11 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
 
   afterAll(async () => {
     await harness?.close();
-    namespace?.remove();
+    upstream?.close();
     delete process.env.HANGAR_TEST_EGRESS_SECRET;
-    rmSync(dir, { recursive: true, force: true });
   });
 
-  const line = (name: string): string => new RegExp(`^${name}=(.*)$`, 'm').exec(report)?.[1]?.trim() ?? `(no ${name} line in: ${report})`;
+  const line = (name: string): string => checkOutput(report, name);
 
   it('reaches allowed hosts over plain HTTP, tunnelled TLS and intercepted TLS', () => {
     expect(task.error).toBeNull();
@@ -126,7 +75,7 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
 
   it('puts the secret in for its host only; the sandbox sees a placeholder', () => {
     expect(line('secret')).toBe('auth-ok');
-    expect(seen.find((request) => request.path === '/auth')?.authorization).toBe(`Bearer ${SECRET}`);
+    expect(upstream.seen.find((request) => request.path === '/auth')?.authorization).toBe(`Bearer ${SECRET}`);
     expect(line('placeholder')).toMatch(/^hangar-secret-GITHUB_TOKEN-[0-9a-f]{24}$/);
     expect(line('leaked')).toBe('0');
     expect(report).not.toContain(SECRET);
@@ -138,7 +87,7 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     expect(line('metadata')).toMatch(/link-local/);
     expect(line('direct')).toMatch(/Failed to connect|Couldn't connect|Network is unreachable|Could not resolve/i);
     // Nothing refused reached the upstream.
-    expect(seen.filter((request) => request.host?.startsWith('other.test'))).toEqual([]);
+    expect(upstream.seen.filter((request) => request.host?.startsWith('other.test'))).toEqual([]);
   });
 
   it('records every decision in the task\'s egress log', async () => {
@@ -154,7 +103,7 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
       ]),
     );
     const plain = log.find((entry) => entry.host === 'mirror.test' && entry.port === 8080)!;
-    expect(plain.address).toBe(namespace.address);
+    expect(plain.address).toBe(upstream.namespace.address);
     expect(plain.bytesIn).toBeGreaterThan(0);
     expect(JSON.stringify(log)).not.toContain(SECRET);
   });
