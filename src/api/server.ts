@@ -9,6 +9,7 @@ import { errorBody, errorServerOptions, registerErrorHandling } from './http-err
 import { finishOpenApiDocument } from './openapi-document.js';
 import { OneLinePerRequest } from './request-log.js';
 import { errors, json } from './responses.js';
+import { registerEgressRoutes } from './egress-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { healthSchema, readinessSchema } from './views.js';
@@ -85,5 +86,6 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
 
   registerTaskRoutes(app, dependencies);
   registerSessionRoutes(app, dependencies);
+  registerEgressRoutes(app, dependencies);
   return app;
 }

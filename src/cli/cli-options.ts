@@ -99,6 +99,33 @@ export function resourcesFromFlags(flags: ResourceFlags): ResourceFlags | undefi
   return Object.keys(resources).length > 0 ? resources : undefined;
 }
 
+export interface NetworkFlags {
+  allowHost: string[];
+  preset: string[];
+  secret: string[];
+  learn?: boolean;
+}
+
+/** Adds --allow-host, --preset, --secret and --learn (the network option) to a command. */
+export function networkOptions(command: Command): Command {
+  return command
+    .option('--allow-host <rule>', 'a host the agent may reach: name, *.suffix, with an optional :port (repeatable)', collect, [])
+    .option('--preset <name>', 'a named set of hosts: npm, pypi, github, debian, anthropic (repeatable)', collect, [])
+    .option('--secret <name>', 'a configured secret (egress.secrets) the agent gets as a placeholder (repeatable)', collect, [])
+    .option('--learn', 'allow no host, record every host the agent tries (see `egress <id> --denied`)');
+}
+
+/** The network option a request asks for, or undefined when no flag named one. */
+export function networkFromFlags(flags: NetworkFlags): { allowedHosts?: string[]; presets?: string[]; secrets?: string[]; mode?: 'learn' } | undefined {
+  const network = {
+    ...(flags.allowHost.length > 0 ? { allowedHosts: flags.allowHost } : {}),
+    ...(flags.preset.length > 0 ? { presets: flags.preset } : {}),
+    ...(flags.secret.length > 0 ? { secrets: flags.secret } : {}),
+    ...(flags.learn === true ? { mode: 'learn' as const } : {}),
+  };
+  return Object.keys(network).length > 0 ? network : undefined;
+}
+
 /** Adds -s/--server (default $HANGAR_URL, else DEFAULT_SERVER_URL) to a command. */
 export function serverOption(command: Command): Command {
   return command.addOption(new Option('-s, --server <url>', 'Hangar server').env('HANGAR_URL').default(DEFAULT_SERVER_URL));

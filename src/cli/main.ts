@@ -10,7 +10,7 @@ import { openRunTarget, type RunTarget } from '../runtime/run-target.js';
 import { sandboxHostProblem, startServer } from '../runtime/serve.js';
 import { LOG_FORMATS, type LogFormat } from '../telemetry/log-format.js';
 import { createCliLogger, type LogOutput } from '../telemetry/logger.js';
-import { collect, parseInteger, readLocalFiles, resourceOptions, resourcesFromFlags, splitList, type ResourceFlags } from './cli-options.js';
+import { collect, networkFromFlags, networkOptions, parseInteger, readLocalFiles, resourceOptions, resourcesFromFlags, splitList, type NetworkFlags, type ResourceFlags } from './cli-options.js';
 import { describeMessage, printSummary } from './output.js';
 import { registerResourceCommands } from './resource-commands.js';
 import { registerSessionCommands } from './session-commands.js';
@@ -45,7 +45,7 @@ function configFromFlags(flags: ServerFlags) {
   });
 }
 
-interface RunFlags extends ResourceFlags {
+interface RunFlags extends ResourceFlags, NetworkFlags {
   server?: string;
   allowedTools?: string;
   disallowedTools?: string;
@@ -103,7 +103,7 @@ export function buildProgram(): Command {
       if (problem !== undefined) process.stderr.write(`hangar: not ready: sandboxes cannot run on this host: ${problem}\n(/readyz answers 503 until this is fixed)\n`);
     });
 
-  resourceOptions(logOptions(program.command('run')))
+  networkOptions(resourceOptions(logOptions(program.command('run'))))
     .description('run one task in a fresh sandbox, streaming the agent live; exits non-zero if it fails')
     .argument('<prompt>', 'what the agent should do')
     .addOption(new Option('-s, --server <url>', 'a running Hangar server (default: $HANGAR_URL, else the configured address if a Hangar answers there, else an embedded one for this task)').env('HANGAR_URL'))
@@ -120,8 +120,10 @@ export function buildProgram(): Command {
     .action(async (prompt: string, flags: RunFlags) => {
       const files = readLocalFiles(flags.file);
       const resources = resourcesFromFlags(flags);
+      const network = networkFromFlags(flags);
       const request: TaskRequest = {
         prompt,
+        ...(network !== undefined ? { network: network as TaskRequest['network'] } : {}),
         ...(flags.allowedTools ? { allowedTools: splitList(flags.allowedTools) } : {}),
         ...(flags.disallowedTools ? { disallowedTools: splitList(flags.disallowedTools) } : {}),
         ...(flags.maxTurns !== undefined ? { maxTurns: flags.maxTurns } : {}),

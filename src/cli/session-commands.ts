@@ -1,6 +1,6 @@
 // `hangar sessions ...` and `hangar attach`: sessions on a running server (long-running and hybrid).
 import type { Command } from 'commander';
-import type { SessionView } from '../client/hangar-client.js';
+import type { CreateSessionRequest, SessionView } from '../client/hangar-client.js';
 import {
   clientFor,
   collect,
@@ -16,14 +16,18 @@ import {
   serverOption,
   splitList,
   type ResourceFlags,
+  networkFromFlags,
+  networkOptions,
+  type NetworkFlags,
 } from './cli-options.js';
+import { addEgressCommand } from './egress-command.js';
 import { followEvents } from './output.js';
 
 interface Server {
   server: string;
 }
 
-interface NewSessionFlags extends Server, ResourceFlags {
+interface NewSessionFlags extends Server, ResourceFlags, NetworkFlags {
   hybrid?: boolean;
   allowedTools?: string;
   disallowedTools?: string;
@@ -48,6 +52,7 @@ function printSession(session: SessionView): void {
 
 export function registerSessionCommands(program: Command): void {
   const sessions = program.command('sessions').description('sessions on a running server (long-running and hybrid)');
+  addEgressCommand(sessions, 'sessions');
 
   jsonOption(serverOption(sessions.command('ls')))
     .description('list sessions, newest first')
@@ -71,7 +76,7 @@ export function registerSessionCommands(program: Command): void {
       else printSession(session);
     });
 
-  resourceOptions(jsonOption(serverOption(sessions.command('new'))))
+  networkOptions(resourceOptions(jsonOption(serverOption(sessions.command('new')))))
     .description('create a session; prints its id')
     .option('--hybrid', 'a fresh sandbox per message (default: long-running)')
     .option('-t, --allowed-tools <tools>', 'comma-separated tools or permission rules, e.g. "Read,Bash(npm test:*)"')
@@ -87,7 +92,9 @@ export function registerSessionCommands(program: Command): void {
     .action(async (flags: NewSessionFlags) => {
       const files = readLocalFiles(flags.file);
       const resources = resourcesFromFlags(flags);
+      const network = networkFromFlags(flags);
       const session = await clientFor(flags).createSession({
+        ...(network !== undefined ? { network: network as CreateSessionRequest['network'] } : {}),
         pattern: flags.hybrid ? 'hybrid' : 'long-running',
         ...(flags.allowedTools ? { allowedTools: splitList(flags.allowedTools) } : {}),
         ...(flags.disallowedTools ? { disallowedTools: splitList(flags.disallowedTools) } : {}),

@@ -3,6 +3,7 @@
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Command } from 'commander';
 import { HangarApiError, type HangarClient, type TaskEventView, type TaskRequest, type TaskView } from '../client/hangar-client.js';
+import { addEgressCommand } from './egress-command.js';
 import { clientFor as client, jsonOption, parseInteger, printFields, printJson, serverOption } from './cli-options.js';
 
 /** Exit code of a command the user interrupted (128 + SIGINT). */
@@ -120,6 +121,8 @@ export function registerTaskCommands(program: Command, printers: TaskPrinters): 
       if (flags.json) return printJson(task);
       printFields({ ...task, files: task.files.length }, ['id', 'status', 'prompt', 'result', 'error', 'files', 'numTurns', 'durationMs', 'costUsd', 'createdAt']);
     });
+
+  addEgressCommand(tasks, 'tasks');
 
   serverOption(tasks.command('follow'))
     .argument('<id>', 'task id')

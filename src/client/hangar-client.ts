@@ -2,9 +2,11 @@
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { CreateSessionBody, TaskRequestBody } from '../api/schemas.js';
 import type { CheckpointView, EventView, InterruptAnswer, SandboxView, ScheduleView, SessionListView, SessionMessageView, SessionView, TaskListView, TaskView } from '../api/views.js';
+import type { EgressLogView } from '../api/egress-routes.js';
 import { SseParser } from './sse-parser.js';
 
 // The views are the API's response schemas (src/api/views.ts), inferred.
+export type { EgressEntryView, EgressLogView } from '../api/egress-routes.js';
 export type { CheckpointView, SandboxView, ScheduleView, SessionMessageView, SessionView, TaskView };
 
 /** A task to run: a prompt and the agent options (the request schema of POST /v1/tasks, src/api/schemas.ts). */
@@ -108,6 +110,11 @@ export class HangarClient {
   /** Tasks, newest first; pass nextBefore as `before` for the next page. */
   listTasks(query: { status?: string; limit?: number; before?: string } = {}): Promise<TaskListView> {
     return this.call('GET', `/v1/tasks${queryString(query)}`);
+  }
+
+  /** What the egress proxy decided for a task's or a session's sandbox, oldest first; pass nextAfter as `after` for the next page. */
+  listEgress(kind: 'tasks' | 'sessions', id: string, query: { after?: number; limit?: number } = {}): Promise<EgressLogView> {
+    return this.call('GET', `/v1/${kind}/${encodeURIComponent(id)}/egress${queryString(query)}`);
   }
 
   /** Starts a task in the background (202) and returns its record at once; follow it with followTask(). */

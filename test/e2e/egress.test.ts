@@ -5,6 +5,8 @@
 // the secret; each decision is in the task's egress log.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
+import { HangarApiError } from '../../src/client/hangar-client.js';
+import { startCli } from '../helpers/cli-process.js';
 import { checkOutput, checksScript, startEgressUpstream, type EgressUpstream } from '../helpers/egress-upstream.js';
 import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 
@@ -106,5 +108,23 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     expect(plain.address).toBe(upstream.namespace.address);
     expect(plain.bytesIn).toBeGreaterThan(0);
     expect(JSON.stringify(log)).not.toContain(SECRET);
+  });
+
+  it('serves the log over the API, paged, and the CLI prints it', async () => {
+    const all = await harness.client.listEgress('tasks', task.id);
+    expect(all.entries.length).toBeGreaterThanOrEqual(5);
+    expect(all.nextAfter).toBeNull();
+    const first = await harness.client.listEgress('tasks', task.id, { limit: 2 });
+    expect(first.entries.map((entry) => entry.seq)).toEqual([1, 2]);
+    const second = await harness.client.listEgress('tasks', task.id, { after: first.nextAfter!, limit: 2 });
+    expect(second.entries.map((entry) => entry.seq)).toEqual([3, 4]);
+    await expect(harness.client.listEgress('tasks', 'task-unknown')).rejects.toMatchObject({ status: 404, code: 'TASK_NOT_FOUND' } satisfies Partial<HangarApiError>);
+    await expect(harness.client.listEgress('sessions', 'ses-unknown')).rejects.toMatchObject({ status: 404, code: 'SESSION_NOT_FOUND' });
+
+    const cli = startCli(['tasks', 'egress', task.id, '--denied', '--server', harness.baseUrl]);
+    const finished = await cli.done;
+    expect(finished.code).toBe(0);
+    expect(finished.stdout).toMatch(/denied\s+CONNECT other\.test:8443 0\/0 B {2}host other\.test:8443 is not in the allowed hosts/);
+    expect(finished.stdout).not.toMatch(/^\d+ \S+ allowed /m);
   });
 });
