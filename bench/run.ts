@@ -57,7 +57,12 @@ function hostCpuMs(): number {
  * that runs in between (it lets the pools refill, as they do in service); 0 runs back to back.
  * With `warmPoolSize`, create() takes a ready sandbox from the warm pool.
  */
-async function benchSandboxes(root: string, workspaceBacking: WorkspaceBacking, gapMs: number, warmPoolSize = 0): Promise<{ p50: number; p95: number; mean: number }> {
+async function benchSandboxes(
+  root: string,
+  workspaceBacking: WorkspaceBacking,
+  gapMs: number,
+  warmPoolSize = 0,
+): Promise<{ p50: number; p95: number; mean: number }> {
   const provider = createLocalSandboxProvider({ rootDir: root, uidRangeStart: 300000, uidRangeSize: 1000, workspaceBacking, warmPoolSize });
   const resources = { memoryMb: 1024, cpus: 1, diskMb: 1024, pids: 512 };
   // Warm-up: preflight checks and first-time cgroup parents.

@@ -79,7 +79,9 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
   const fill = options.homeSetup === undefined ? '' : ' && bash fill-home.sh';
   const setup: Scenario = {
     replies: [
-      { content: [{ type: 'tool_use', name: 'Bash', input: { command: `head -c 10485760 /dev/urandom > data.bin && ls -l data.bin${fill}`, timeout: 300000 } }] },
+      {
+        content: [{ type: 'tool_use', name: 'Bash', input: { command: `head -c 10485760 /dev/urandom > data.bin && ls -l data.bin${fill}`, timeout: 300000 } }],
+      },
       { content: [{ type: 'tool_use', name: 'Bash', input: { command: 'true' } }], times: 90 },
       { content: [{ type: 'text', text: 'ready' }] },
     ],
@@ -113,9 +115,23 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
     const client = new HangarClient(await hangar.listen());
 
     // All the machine's cores, as the bare baseline has: the benchmark measures Hangar, not a CPU quota.
-    const session = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], maxTurns: 100, idleTimeoutSec: 3600, prompt: 'prepare', resources: { cpus: os.cpus().length }, ...(options.homeSetup !== undefined ? { files: { 'fill-home.sh': options.homeSetup } } : {}) });
-    await waitFor(async () => { const current = await client.getSession(session.id); return current.turns === 1 && current.status === 'idle' ? true : undefined; }, 'the setup turn');
-    const checkpoints = await client.call<{ checkpoints: Array<{ transcriptEntries: number; sizeBytes: number }> }>('GET', `/v1/sessions/${session.id}/checkpoints`);
+    const session = await client.createSession({
+      pattern: 'long-running',
+      allowedTools: ['Bash'],
+      maxTurns: 100,
+      idleTimeoutSec: 3600,
+      prompt: 'prepare',
+      resources: { cpus: os.cpus().length },
+      ...(options.homeSetup !== undefined ? { files: { 'fill-home.sh': options.homeSetup } } : {}),
+    });
+    await waitFor(async () => {
+      const current = await client.getSession(session.id);
+      return current.turns === 1 && current.status === 'idle' ? true : undefined;
+    }, 'the setup turn');
+    const checkpoints = await client.call<{ checkpoints: Array<{ transcriptEntries: number; sizeBytes: number }> }>(
+      'GET',
+      `/v1/sessions/${session.id}/checkpoints`,
+    );
     const transcriptEntries = checkpoints.checkpoints[0]?.transcriptEntries ?? 0;
     const checkpointBytes = checkpoints.checkpoints[0]?.sizeBytes ?? 0;
 
@@ -172,7 +188,14 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
             sessionStore: projectKey === undefined ? sessionStore : { ...sessionStore, load: (key) => sessionStore.load({ ...key, projectKey }) },
             abortController: abort,
             pathToClaudeCodeExecutable: claudeExecutable,
-            env: { PATH: '/usr/local/bin:/usr/bin:/bin', HOME: home, CLAUDE_CONFIG_DIR: path.join(home, '.claude'), ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-bench', CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1' },
+            env: {
+              PATH: '/usr/local/bin:/usr/bin:/bin',
+              HOME: home,
+              CLAUDE_CONFIG_DIR: path.join(home, '.claude'),
+              ANTHROPIC_BASE_URL: model.url,
+              ANTHROPIC_API_KEY: 'sk-bench',
+              CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+            },
             tools: ['Bash'],
             allowedTools: ['Bash'],
             permissionMode: 'dontAsk',
@@ -192,7 +215,13 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
     }
 
     if (options.wakeOnly === true) {
-      const none = { replayEvents: 0, replayEventsPerSecond: 0, replayMegabytesPerSecond: 0, live: { sessions: 0, processesPerSession: 0, sandboxRssMbPerSession: 0 }, hibernated: { processes: 0, sandboxes: 0 } };
+      const none = {
+        replayEvents: 0,
+        replayEventsPerSecond: 0,
+        replayMegabytesPerSecond: 0,
+        live: { sessions: 0, processesPerSession: 0, sandboxRssMbPerSession: 0 },
+        hibernated: { processes: 0, sandboxes: 0 },
+      };
       return { workspaceBytes: 10 * 1024 * 1024, transcriptEntries, checkpointBytes, hibernateMs, restoreMs, readyMs, turnMs, bareResumeReadyMs, ...none };
     }
 
@@ -200,7 +229,10 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
     const replaySession = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'] });
     const payload = { type: 'assistant', message: { role: 'assistant', content: [{ type: 'text', text: 'x'.repeat(600) }] }, session_id: replaySession.id };
     for (let offset = 0; offset < REPLAY_EVENTS; offset += 500) {
-      await hangar.eventHub.publish(replaySession.id, Array.from({ length: 500 }, () => ({ type: 'sdk', data: payload })));
+      await hangar.eventHub.publish(
+        replaySession.id,
+        Array.from({ length: 500 }, () => ({ type: 'sdk', data: payload })),
+      );
     }
     let bytes = 0;
     let count = 0;

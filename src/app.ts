@@ -112,15 +112,28 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     sandboxProvider.prewarm?.(agentSandboxSpec(config, { gateway, claudeExecutable, egress }, resolveResources(config, undefined)));
     // One ceiling of live sandboxes for tasks, sessions and shared sandboxes (429 beyond it).
     const admission = createAdmission({
-      maxLive: config.sandbox.maxLive ?? defaultMaxLive(readHostCapacity(), {
-        uidRangeSize: config.sandbox.uidRangeSize,
-        defaultPids: config.sandbox.defaults.pids,
-        hostPidsCeiling: config.sandbox.hostLimits.pids,
-      }),
+      maxLive:
+        config.sandbox.maxLive ??
+        defaultMaxLive(readHostCapacity(), {
+          uidRangeSize: config.sandbox.uidRangeSize,
+          defaultPids: config.sandbox.defaults.pids,
+          hostPidsCeiling: config.sandbox.hostLimits.pids,
+        }),
     });
     const eventHub = createEventHub(store.events);
     const launcher = createSdkAgentLauncher();
-    const taskService = createTaskService({ config, store, sandboxProvider, gateway, egress, launcher, claudeExecutable, admission, events: eventHub, logger: logger.child({ component: 'tasks' }) });
+    const taskService = createTaskService({
+      config,
+      store,
+      sandboxProvider,
+      gateway,
+      egress,
+      launcher,
+      claudeExecutable,
+      admission,
+      events: eventHub,
+      logger: logger.child({ component: 'tasks' }),
+    });
     const interrupted = await taskService.recover();
     if (interrupted > 0) logger.warn({ interrupted }, 'tasks left running by a previous process were marked interrupted');
     closers.unshift(() => taskService.shutdown());

@@ -75,7 +75,10 @@ export function registerEgressRoutes(app: FastifyInstance, dependencies: ApiDepe
         description: "What the egress proxy decided for the session's sandbox, oldest first",
         params: idParams,
         querystring: pageQuery,
-        response: { 200: json('Its egress decisions', egressLogSchema), ...errors({ params: true, query: true }, { 404: 'No such session (SESSION_NOT_FOUND)' }) },
+        response: {
+          200: json('Its egress decisions', egressLogSchema),
+          ...errors({ params: true, query: true }, { 404: 'No such session (SESSION_NOT_FOUND)' }),
+        },
       },
     },
     async (request) => {

@@ -40,7 +40,10 @@ export interface ValidationDetail {
 }
 
 /** Schema problems as details; an unknown key is named as its own path. */
-export function validationDetails(error: { validation: ReadonlyArray<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }>; validationContext?: string }): ValidationDetail[] {
+export function validationDetails(error: {
+  validation: ReadonlyArray<{ instancePath: string; message?: string; keyword: string; params: Record<string, unknown> }>;
+  validationContext?: string;
+}): ValidationDetail[] {
   const location = error.validationContext ?? 'body';
   const details: ValidationDetail[] = [];
   for (const issue of error.validation) {
@@ -112,7 +115,9 @@ function clientErrorHandler(error: Error & { code?: string }, socket: Socket): v
         : answer('BAD_REQUEST', 'malformed HTTP request');
   const text = JSON.stringify(body);
   if (socket.writable) {
-    socket.write(`HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${status === 400 ? 'Bad Request' : 'Error'}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+    );
   }
   socket.destroy(error);
 }

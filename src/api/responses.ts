@@ -28,8 +28,7 @@ export function json<T extends z.ZodType>(description: string, schema: T) {
 
 /** The SSE framing every stream of the API uses. */
 const SSE_FRAMING =
-  'Server-sent events: each event is `id: <n>`, `event: <name>`, `data: <one line of JSON>` and a blank line; ' +
-  'a `: keep-alive` comment comes every 15 s.';
+  'Server-sent events: each event is `id: <n>`, `event: <name>`, `data: <one line of JSON>` and a blank line; ' + 'a `: keep-alive` comment comes every 15 s.';
 
 /** The body of a stream of server-sent events; `events` says which events come and what their data holds. */
 export function eventStreamSchema(events: string) {

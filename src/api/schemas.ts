@@ -31,7 +31,13 @@ export function createSessionSchema(config: HangarConfig) {
     .extend({
       pattern: z.enum(SESSION_PATTERNS).describe('long-running: the CLI stays up between messages; hybrid: a fresh sandbox per message'),
       prompt: z.string().trim().min(1).max(config.agent.maxPromptChars).optional().describe('First message, queued at once'),
-      idleTimeoutSec: z.number().int().min(1).max(7 * 86_400).optional().describe('Idle seconds before a long-running session hibernates'),
+      idleTimeoutSec: z
+        .number()
+        .int()
+        .min(1)
+        .max(7 * 86_400)
+        .optional()
+        .describe('Idle seconds before a long-running session hibernates'),
       metadata: metadataSchema.optional(),
       sandboxId: z.string().min(1).max(200).optional().describe('Run inside this shared sandbox (POST /v1/sandboxes)'),
     })

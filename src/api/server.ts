@@ -68,7 +68,12 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   );
   // Ready: the store answers and sandboxes can run on this host. Otherwise 503 with the reason.
   const notReady = 'Not ready: the store does not answer (NOT_READY) or sandboxes cannot run on this host (SANDBOX_UNAVAILABLE)';
-  const readiness = { operationId: 'readiness', tags: ['health'], description: 'The store answers and sandboxes can run on this host', response: { 200: json('Ready', readinessSchema), ...errors({}, { 503: notReady }) } };
+  const readiness = {
+    operationId: 'readiness',
+    tags: ['health'],
+    description: 'The store answers and sandboxes can run on this host',
+    response: { 200: json('Ready', readinessSchema), ...errors({}, { 503: notReady }) },
+  };
   app.get('/readyz', { schema: readiness }, async (_request, reply) => {
     try {
       await dependencies.store.tasks.list({ limit: 1 });

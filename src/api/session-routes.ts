@@ -91,7 +91,10 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
       const { metadata, ...rest } = request.query;
       const metadataFilter = metadata === undefined ? undefined : Object.fromEntries(metadata.split(',').map((pair) => pair.split('=', 2) as [string, string]));
       const sessions = await sessionManager.list({ ...rest, ...(metadataFilter ? { metadata: metadataFilter } : {}) });
-      return { sessions: sessions.map((session) => presentSession(session)), nextBefore: sessions.length === rest.limit ? (sessions.at(-1)?.id ?? null) : null };
+      return {
+        sessions: sessions.map((session) => presentSession(session)),
+        nextBefore: sessions.length === rest.limit ? (sessions.at(-1)?.id ?? null) : null,
+      };
     },
   );
 
@@ -212,7 +215,10 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         tags: ['sessions'],
         description: 'Stop the running turn',
         params: idParams,
-        response: { 200: json('Whether a turn was running and was asked to stop', interruptAnswerSchema), ...errors(ofSessionWithBody, { 404: sessionNotFound, 409: sessionClosed }) },
+        response: {
+          200: json('Whether a turn was running and was asked to stop', interruptAnswerSchema),
+          ...errors(ofSessionWithBody, { 404: sessionNotFound, 409: sessionClosed }),
+        },
       },
     },
     async (request) => sessionManager.interrupt(request.params.id),
@@ -226,7 +232,10 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         tags: ['sessions'],
         description: 'Checkpoint and hibernate an idle session now',
         params: idParams,
-        response: { 200: json('The session (hibernated, or as it was when it is not idle)', sessionViewSchema), ...errors(ofSessionWithBody, { 404: sessionNotFound, 409: sessionClosed }) },
+        response: {
+          200: json('The session (hibernated, or as it was when it is not idle)', sessionViewSchema),
+          ...errors(ofSessionWithBody, { 404: sessionNotFound, 409: sessionClosed }),
+        },
       },
     },
     async (request) => presentSession(await sessionManager.hibernate(request.params.id)),
@@ -327,7 +336,10 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         operationId: 'createSandbox',
         tags: ['sandboxes'],
         description: 'Create a sandbox shared by several sessions (the body is optional)',
-        body: z.object({ resources: resourcesSchema(config).optional() }).strict().default({}),
+        body: z
+          .object({ resources: resourcesSchema(config).optional() })
+          .strict()
+          .default({}),
         response: {
           201: json('The sandbox, running', sandboxViewSchema),
           ...errors(

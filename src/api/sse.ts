@@ -90,7 +90,11 @@ export async function sendStoredEvents(
   const follow = request.query.follow === 'true';
   const stream = openEventStream(reply);
   try {
-    for await (const event of options.events.follow(options.streamId, { after, signal: stream.signal, isFinished: async () => !follow || (await options.finished()) })) {
+    for await (const event of options.events.follow(options.streamId, {
+      after,
+      signal: stream.signal,
+      isFinished: async () => !follow || (await options.finished()),
+    })) {
       if (stream.closed) break;
       await stream.send(event.seq, event.type, { seq: event.seq, type: event.type, createdAt: event.createdAt, data: event.data });
       if (options.isLast?.(event.type) === true) break;

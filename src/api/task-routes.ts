@@ -51,7 +51,13 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
             },
           },
           202: json('wait: false: the task runs in the background; its record as created (follow GET /v1/tasks/{id}/events)', taskViewSchema),
-          ...errors({ body: true }, { 429: 'No free sandbox (CAPACITY_EXCEEDED, sandbox.maxLive): retry after the seconds of Retry-After', 503: 'The server is shutting down and takes no new tasks (SANDBOX_UNAVAILABLE)' }),
+          ...errors(
+            { body: true },
+            {
+              429: 'No free sandbox (CAPACITY_EXCEEDED, sandbox.maxLive): retry after the seconds of Retry-After',
+              503: 'The server is shutting down and takes no new tasks (SANDBOX_UNAVAILABLE)',
+            },
+          ),
         },
       },
     },
@@ -74,7 +80,8 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
           });
           send('result', presentTaskView(task));
         } catch (error) {
-          const { code, message } = error instanceof Error && 'code' in error ? (error as { code: string; message: string }) : { code: 'INTERNAL', message: 'task failed' };
+          const { code, message } =
+            error instanceof Error && 'code' in error ? (error as { code: string; message: string }) : { code: 'INTERNAL', message: 'task failed' };
           send('error', { error: { code, message } });
         } finally {
           stream.end();
@@ -94,18 +101,30 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
 
   routes.get(
     '/v1/tasks/:id',
-    { schema: { operationId: 'getTask', tags: ['tasks'], description: 'Read a task', params: taskIdParams, response: { 200: json('The task', taskViewSchema), ...errors({ params: true }, { 404: taskNotFound }) } } },
+    {
+      schema: {
+        operationId: 'getTask',
+        tags: ['tasks'],
+        description: 'Read a task',
+        params: taskIdParams,
+        response: { 200: json('The task', taskViewSchema), ...errors({ params: true }, { 404: taskNotFound }) },
+      },
+    },
     async (request) => presentTaskView(await taskService.get(request.params.id)),
   );
 
   const cancelSchema = (operationId: string) => ({
     operationId,
     tags: ['tasks'],
-    description: 'Cancel a running task: its processes are killed, its sandbox destroyed; answers the record (status cancelled). 409 TASK_NOT_RUNNING when it already finished',
+    description:
+      'Cancel a running task: its processes are killed, its sandbox destroyed; answers the record (status cancelled). 409 TASK_NOT_RUNNING when it already finished',
     params: taskIdParams,
     response: {
       200: json('The cancelled task', taskViewSchema),
-      ...errors({ params: true, body: true }, { 404: taskNotFound, 409: 'The task is not running (TASK_NOT_RUNNING): it already finished, or runs in another server' }),
+      ...errors(
+        { params: true, body: true },
+        { 404: taskNotFound, 409: 'The task is not running (TASK_NOT_RUNNING): it already finished, or runs in another server' },
+      ),
     },
   });
   routes.post('/v1/tasks/:id/cancel', { schema: cancelSchema('cancelTask') }, async (request) => presentTaskView(await taskService.cancel(request.params.id)));
@@ -145,7 +164,15 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
 
   routes.get(
     '/v1/tasks',
-    { schema: { operationId: 'listTasks', tags: ['tasks'], description: 'List tasks, newest first', querystring: listQuery, response: { 200: json('A page of tasks', taskListSchema), ...errors({ query: true }) } } },
+    {
+      schema: {
+        operationId: 'listTasks',
+        tags: ['tasks'],
+        description: 'List tasks, newest first',
+        querystring: listQuery,
+        response: { 200: json('A page of tasks', taskListSchema), ...errors({ query: true }) },
+      },
+    },
     async (request) => {
       const tasks = await taskService.list(request.query);
       return { tasks: tasks.map(presentTaskView), nextBefore: tasks.length === request.query.limit ? (tasks.at(-1)?.id ?? null) : null };

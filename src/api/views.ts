@@ -48,7 +48,10 @@ export const fileChangeSchema = z
     allocatedBytes: z.number().optional().describe('Bytes on disk (far below sizeBytes for a sparse file)'),
     content: z.string().optional().describe('utf8 text, or base64 (see encoding); absent for deletions and omitted content'),
     encoding: z.enum(['utf8', 'base64']).optional(),
-    contentOmitted: z.enum(['too-large', 'read-budget', 'returned-limit', 'deadline']).optional().describe('Why a created or modified file comes without content'),
+    contentOmitted: z
+      .enum(['too-large', 'read-budget', 'returned-limit', 'deadline'])
+      .optional()
+      .describe('Why a created or modified file comes without content'),
     error: z.string().optional().describe('Reading this file failed: it is reported without content'),
   })
   .meta({ id: 'FileChange' });
@@ -115,7 +118,9 @@ export const sessionViewSchema = z
     usage: tokenUsageSchema,
     usageByModel: usageByModelSchema,
     costUsd: z.number(),
-    context: z.object({ tokens: z.number(), window: z.number().nullable(), ratio: z.number().nullable() }).describe('Context tokens of the last turn, the model window, their ratio'),
+    context: z
+      .object({ tokens: z.number(), window: z.number().nullable(), ratio: z.number().nullable() })
+      .describe('Context tokens of the last turn, the model window, their ratio'),
     checkpoint: z
       .object({
         id: z.string(),
@@ -256,7 +261,13 @@ export function presentSession(session: SessionRecord, checkpoint?: CheckpointRe
         ? null
         : checkpoint === undefined
           ? { id: session.lastCheckpointId }
-          : { id: checkpoint.id, turn: checkpoint.turn, sizeBytes: checkpoint.sizeBytes, transcriptEntries: checkpoint.transcriptEntries, createdAt: checkpoint.createdAt },
+          : {
+              id: checkpoint.id,
+              turn: checkpoint.turn,
+              sizeBytes: checkpoint.sizeBytes,
+              transcriptEntries: checkpoint.transcriptEntries,
+              createdAt: checkpoint.createdAt,
+            },
     error: session.error,
     createdAt: session.createdAt,
     updatedAt: session.updatedAt,

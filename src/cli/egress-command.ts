@@ -19,7 +19,7 @@ export function addEgressCommand(parent: Command, kind: 'tasks' | 'sessions'): v
     .action(async (id: string, flags: { server: string; json?: boolean; after: number; denied?: boolean }) => {
       const client = clientFor(flags);
       const entries: EgressEntryView[] = [];
-      for (let after: number | null = flags.after; after !== null; ) {
+      for (let after: number | null = flags.after; after !== null;) {
         const page = await client.listEgress(kind, id, { after, limit: 1000 });
         entries.push(...page.entries);
         after = page.nextAfter;

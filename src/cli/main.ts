@@ -10,7 +10,18 @@ import { openRunTarget, type RunTarget } from '../runtime/run-target.js';
 import { sandboxHostProblem, startServer } from '../runtime/serve.js';
 import { LOG_FORMATS, type LogFormat } from '../telemetry/log-format.js';
 import { createCliLogger, type LogOutput } from '../telemetry/logger.js';
-import { collect, networkFromFlags, networkOptions, parseInteger, readLocalFiles, resourceOptions, resourcesFromFlags, splitList, type NetworkFlags, type ResourceFlags } from './cli-options.js';
+import {
+  collect,
+  networkFromFlags,
+  networkOptions,
+  parseInteger,
+  readLocalFiles,
+  resourceOptions,
+  resourcesFromFlags,
+  splitList,
+  type NetworkFlags,
+  type ResourceFlags,
+} from './cli-options.js';
 import { describeMessage, printSummary } from './output.js';
 import { registerResourceCommands } from './resource-commands.js';
 import { registerSessionCommands } from './session-commands.js';
@@ -89,7 +100,7 @@ export function buildProgram(): Command {
     .option('-H, --host <host>', 'address to listen on')
     .option('-p, --port <port>', 'port to listen on', parseInteger('--port'))
     .option('--log-file [file]', 'write logs (JSON lines) to this file instead of stderr (default <data dir>/hangar.log)')
-    .option('--demo', 'no API key needed: serve Hangar\'s scripted demo model as the upstream (every answer is marked [demo])')
+    .option('--demo', "no API key needed: serve Hangar's scripted demo model as the upstream (every answer is marked [demo])")
     .action(async (flags: ServerFlags & { demo?: boolean; logFile?: string | true }) => {
       const config = configFromFlags(flags);
       const logFile = flags.logFile === true ? path.join(config.dataDir, 'hangar.log') : flags.logFile;
@@ -98,15 +109,24 @@ export function buildProgram(): Command {
       closeOnSignals(() => hangar.close());
       process.stdout.write(`hangar ${HANGAR_VERSION} listening on ${url} (data in ${path.resolve(config.dataDir)})\n`);
       if (output.file !== undefined) process.stdout.write(`logs: ${output.file}\n`);
-      if (flags.demo) process.stdout.write('demo mode: the model is Hangar\'s scripted demo, not Claude; every answer is marked [demo] (set ANTHROPIC_API_KEY and drop --demo for Claude)\n');
+      if (flags.demo)
+        process.stdout.write(
+          "demo mode: the model is Hangar's scripted demo, not Claude; every answer is marked [demo] (set ANTHROPIC_API_KEY and drop --demo for Claude)\n",
+        );
       const problem = await sandboxHostProblem(hangar);
-      if (problem !== undefined) process.stderr.write(`hangar: not ready: sandboxes cannot run on this host: ${problem}\n(/readyz answers 503 until this is fixed)\n`);
+      if (problem !== undefined)
+        process.stderr.write(`hangar: not ready: sandboxes cannot run on this host: ${problem}\n(/readyz answers 503 until this is fixed)\n`);
     });
 
   networkOptions(resourceOptions(logOptions(program.command('run'))))
     .description('run one task in a fresh sandbox, streaming the agent live; exits non-zero if it fails')
     .argument('<prompt>', 'what the agent should do')
-    .addOption(new Option('-s, --server <url>', 'a running Hangar server (default: $HANGAR_URL, else the configured address if a Hangar answers there, else an embedded one for this task)').env('HANGAR_URL'))
+    .addOption(
+      new Option(
+        '-s, --server <url>',
+        'a running Hangar server (default: $HANGAR_URL, else the configured address if a Hangar answers there, else an embedded one for this task)',
+      ).env('HANGAR_URL'),
+    )
     .option('-t, --allowed-tools <tools>', 'comma-separated tools or permission rules, e.g. "Read,Write,Bash(npm test:*)"')
     .option('--disallowed-tools <tools>', 'comma-separated tools or permission rules the agent may never use, e.g. "Bash(rm:*)"')
     .option('-m, --max-turns <n>', 'most agent turns', parseInteger('--max-turns'))
@@ -115,8 +135,8 @@ export function buildProgram(): Command {
     .option('--json', 'print the final task as JSON instead of the live transcript')
     .option('-c, --config <file>', 'config file for the embedded server')
     .option('-d, --data-dir <dir>', 'data directory of an embedded server, kept afterwards (default: a private one, removed after the task)')
-    .option('--log-file <file>', 'write the embedded server\'s logs (JSON lines) to this file instead of stderr')
-    .option('--demo', 'no API key needed: an embedded server with Hangar\'s scripted demo model (every answer is marked [demo])')
+    .option('--log-file <file>', "write the embedded server's logs (JSON lines) to this file instead of stderr")
+    .option('--demo', "no API key needed: an embedded server with Hangar's scripted demo model (every answer is marked [demo])")
     .action(async (prompt: string, flags: RunFlags) => {
       const files = readLocalFiles(flags.file);
       const resources = resourcesFromFlags(flags);
@@ -131,7 +151,10 @@ export function buildProgram(): Command {
         ...(resources !== undefined ? { resources } : {}),
         ...(Object.keys(files).length > 0 ? { files } : {}),
       };
-      const output: LogOutput = { ...(flags.logFormat ? { format: flags.logFormat } : {}), ...(flags.logFile !== undefined ? { file: path.resolve(flags.logFile) } : {}) };
+      const output: LogOutput = {
+        ...(flags.logFormat ? { format: flags.logFormat } : {}),
+        ...(flags.logFile !== undefined ? { file: path.resolve(flags.logFile) } : {}),
+      };
       let target: RunTarget | undefined;
       // Ctrl-C cancels the task (through the API, embedded or not); a second one exits at once.
       const interrupts = watchInterrupts();
@@ -150,7 +173,11 @@ export function buildProgram(): Command {
           process.exitCode = INTERRUPTED_EXIT_CODE;
           return;
         }
-        const task = await runTaskInTerminal(new HangarClient(target.baseUrl), request, { json: flags.json === true, interrupts, printers: { describeMessage, printSummary } });
+        const task = await runTaskInTerminal(new HangarClient(target.baseUrl), request, {
+          json: flags.json === true,
+          interrupts,
+          printers: { describeMessage, printSummary },
+        });
         if (flags.json) process.stdout.write(`${JSON.stringify(task, null, 2)}\n`);
         else printSummary(task);
         process.exitCode = taskExitCode(task);
@@ -198,7 +225,9 @@ function reportFailure(error: unknown): void {
   } else if ((error as NodeJS.ErrnoException)?.code === 'EADDRINUSE') {
     process.stderr.write(`hangar: ${(error as Error).message}\nhint: choose another port with --port\n`);
   } else if ((error as NodeJS.ErrnoException)?.code === 'ECONNREFUSED' || (error as Error)?.message === 'fetch failed') {
-    process.stderr.write(`hangar: cannot reach the server: ${(error as Error).message}\nhint: start it with \`hangar serve\`, or point --server / HANGAR_URL at a running one\n`);
+    process.stderr.write(
+      `hangar: cannot reach the server: ${(error as Error).message}\nhint: start it with \`hangar serve\`, or point --server / HANGAR_URL at a running one\n`,
+    );
   } else {
     process.stderr.write(`hangar: ${(error as Error)?.message ?? String(error)}\n`);
   }

@@ -10,7 +10,7 @@ import type { HangarClient, TaskView } from '../client/hangar-client.js';
  */
 function withRealUpstream(text: string): string {
   if (!text.includes('the model upstream ')) return text;
-  return text.replace(/your inference gateway \(127\.0\.0\.1:\d+\)/g, 'the model upstream named above (Hangar\'s gateway forwards to it)');
+  return text.replace(/your inference gateway \(127\.0\.0\.1:\d+\)/g, "the model upstream named above (Hangar's gateway forwards to it)");
 }
 
 /** One line per noteworthy SDK message: the agent's text, its tool calls, their results. */
@@ -26,7 +26,12 @@ export function describeMessage(message: SDKMessage): string[] {
   } else if (message.type === 'user' && Array.isArray(message.message.content)) {
     for (const block of message.message.content) {
       if (typeof block === 'object' && block.type === 'tool_result') {
-        const text = typeof block.content === 'string' ? block.content : Array.isArray(block.content) ? block.content.map((part) => ('text' in part ? part.text : '')).join('') : '';
+        const text =
+          typeof block.content === 'string'
+            ? block.content
+            : Array.isArray(block.content)
+              ? block.content.map((part) => ('text' in part ? part.text : '')).join('')
+              : '';
         lines.push(`← ${block.is_error ? 'error: ' : ''}${text.replace(/\s+/g, ' ').slice(0, 200)}`);
       }
     }

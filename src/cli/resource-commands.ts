@@ -2,7 +2,17 @@
 // scheduled prompts, session checkpoints and shared sandboxes.
 import type { Command } from 'commander';
 import type { SandboxView } from '../client/hangar-client.js';
-import { clientFor, jsonOption, parseInteger, printFields, printJson, resourceOptions, resourcesFromFlags, serverOption, type ResourceFlags } from './cli-options.js';
+import {
+  clientFor,
+  jsonOption,
+  parseInteger,
+  printFields,
+  printJson,
+  resourceOptions,
+  resourcesFromFlags,
+  serverOption,
+  type ResourceFlags,
+} from './cli-options.js';
 
 interface Server {
   server: string;
@@ -24,19 +34,25 @@ export function registerResourceCommands(program: Command): void {
     .option('--cron <expression>', 'five-field cron expression (quote it)')
     .description('send a prompt on a schedule (never overlapping a running turn); prints the schedule id')
     .action(async (session: string, prompt: string, flags: Server & { every?: string; cron?: string }) => {
-      const schedule = await clientFor(flags).addSchedule(session, { prompt, ...(flags.every ? { every: flags.every } : {}), ...(flags.cron ? { cron: flags.cron } : {}) });
+      const schedule = await clientFor(flags).addSchedule(session, {
+        prompt,
+        ...(flags.every ? { every: flags.every } : {}),
+        ...(flags.cron ? { cron: flags.cron } : {}),
+      });
       if (flags.json) printJson(schedule);
       else process.stdout.write(`${schedule.id}\n`);
     });
 
   jsonOption(serverOption(schedules.command('ls')))
     .argument('<session>', 'session id')
-    .description('list a session\'s schedules')
+    .description("list a session's schedules")
     .action(async (session: string, flags: Server) => {
       const list = await clientFor(flags).listSchedules(session);
       if (flags.json) return printJson(list);
       for (const schedule of list) {
-        process.stdout.write(`${schedule.id}  ${(schedule.every ?? schedule.cron ?? '').padEnd(12)} next ${schedule.nextRunAt ?? '-'}  ${schedule.prompt.replace(/\s+/g, ' ').slice(0, 60)}\n`);
+        process.stdout.write(
+          `${schedule.id}  ${(schedule.every ?? schedule.cron ?? '').padEnd(12)} next ${schedule.nextRunAt ?? '-'}  ${schedule.prompt.replace(/\s+/g, ' ').slice(0, 60)}\n`,
+        );
       }
       if (list.length === 0) process.stdout.write('no schedules\n');
     });
@@ -54,12 +70,14 @@ export function registerResourceCommands(program: Command): void {
   jsonOption(serverOption(checkpoints.command('ls')))
     .argument('<session>', 'session id')
     .option('--limit <n>', 'how many', parseInteger('--limit'), 50)
-    .description('list a session\'s checkpoints, newest first (fork one with `hangar sessions fork <id> --checkpoint <cp>`)')
+    .description("list a session's checkpoints, newest first (fork one with `hangar sessions fork <id> --checkpoint <cp>`)")
     .action(async (session: string, flags: Server & { limit: number }) => {
       const list = await clientFor(flags).listCheckpoints(session, flags.limit);
       if (flags.json) return printJson(list);
       for (const checkpoint of list) {
-        process.stdout.write(`${checkpoint.id}  turn ${String(checkpoint.turn).padStart(3)}  ${String(checkpoint.sizeBytes).padStart(10)} bytes  ${checkpoint.createdAt}\n`);
+        process.stdout.write(
+          `${checkpoint.id}  turn ${String(checkpoint.turn).padStart(3)}  ${String(checkpoint.sizeBytes).padStart(10)} bytes  ${checkpoint.createdAt}\n`,
+        );
       }
       if (list.length === 0) process.stdout.write('no checkpoints\n');
     });

@@ -47,7 +47,20 @@ function sessionLine(session: SessionView): string {
 }
 
 function printSession(session: SessionView): void {
-  printFields({ ...session, checkpoint: session.checkpoint?.id ?? null, usage: undefined, usageByModel: undefined }, ['id', 'pattern', 'status', 'turns', 'costUsd', 'sandboxId', 'checkpoint', 'metadata', 'forkedFrom', 'error', 'createdAt', 'lastActivityAt']);
+  printFields({ ...session, checkpoint: session.checkpoint?.id ?? null, usage: undefined, usageByModel: undefined }, [
+    'id',
+    'pattern',
+    'status',
+    'turns',
+    'costUsd',
+    'sandboxId',
+    'checkpoint',
+    'metadata',
+    'forkedFrom',
+    'error',
+    'createdAt',
+    'lastActivityAt',
+  ]);
 }
 
 export function registerSessionCommands(program: Command): void {
@@ -60,8 +73,14 @@ export function registerSessionCommands(program: Command): void {
     .option('--metadata <k=v>', 'only sessions with this metadata (repeatable)', collectKeyValue('--metadata'), {})
     .option('--limit <n>', 'how many', parseInteger('--limit'), 50)
     .action(async (flags: Server & { status?: string; metadata: Record<string, string>; limit: number; json?: boolean }) => {
-      const metadata = Object.entries(flags.metadata).map(([key, value]) => `${key}=${value}`).join(',');
-      const { sessions: list } = await clientFor(flags).listSessions({ limit: flags.limit, ...(flags.status ? { status: flags.status } : {}), ...(metadata ? { metadata } : {}) });
+      const metadata = Object.entries(flags.metadata)
+        .map(([key, value]) => `${key}=${value}`)
+        .join(',');
+      const { sessions: list } = await clientFor(flags).listSessions({
+        limit: flags.limit,
+        ...(flags.status ? { status: flags.status } : {}),
+        ...(metadata ? { metadata } : {}),
+      });
       if (flags.json) return printJson(list);
       for (const session of list) process.stdout.write(`${sessionLine(session)}\n`);
       if (list.length === 0) process.stdout.write('no sessions\n');
@@ -176,7 +195,7 @@ export function registerSessionCommands(program: Command): void {
   serverOption(program.command('attach'))
     .argument('<id>', 'session id')
     .option('--after <seq>', 'start after this sequence number (default: everything)', parseInteger('--after'), 0)
-    .description('follow a session live: the agent\'s messages and lifecycle events')
+    .description("follow a session live: the agent's messages and lifecycle events")
     .action(async (id: string, flags: Server & { after: number }) => {
       await followEvents(clientFor(flags), id, flags.after);
     });

@@ -79,7 +79,11 @@ async function cancelAndReport(client: HangarClient, id: string): Promise<void> 
  * Starts a task (202), follows its event stream to the end (reconnecting with Last-Event-ID) and
  * resolves with its final record. The first Ctrl-C cancels it through the API.
  */
-export async function runTaskInTerminal(client: HangarClient, request: TaskRequest, options: { json: boolean; interrupts: InterruptWatch; printers: TaskPrinters }): Promise<TaskView> {
+export async function runTaskInTerminal(
+  client: HangarClient,
+  request: TaskRequest,
+  options: { json: boolean; interrupts: InterruptWatch; printers: TaskPrinters },
+): Promise<TaskView> {
   const created = await client.createTask(request);
   if (!options.json) process.stdout.write(`· task ${created.id}\n`);
   let cancelling: Promise<void> | undefined;
@@ -108,7 +112,9 @@ export function registerTaskCommands(program: Command, printers: TaskPrinters): 
       const { tasks: list } = await client(flags).listTasks({ limit: flags.limit, ...(flags.status ? { status: flags.status } : {}) });
       if (flags.json) return printJson(list);
       for (const task of list) {
-        process.stdout.write(`${task.id}  ${task.status.padEnd(11)} ${task.createdAt}  $${task.costUsd.toFixed(6)}  ${task.prompt.replace(/\s+/g, ' ').slice(0, 60)}\n`);
+        process.stdout.write(
+          `${task.id}  ${task.status.padEnd(11)} ${task.createdAt}  $${task.costUsd.toFixed(6)}  ${task.prompt.replace(/\s+/g, ' ').slice(0, 60)}\n`,
+        );
       }
       if (list.length === 0) process.stdout.write('no tasks\n');
     });
@@ -119,7 +125,18 @@ export function registerTaskCommands(program: Command, printers: TaskPrinters): 
     .action(async (id: string, flags: { server: string; json?: boolean }) => {
       const task = await client(flags).getTask(id);
       if (flags.json) return printJson(task);
-      printFields({ ...task, files: task.files.length }, ['id', 'status', 'prompt', 'result', 'error', 'files', 'numTurns', 'durationMs', 'costUsd', 'createdAt']);
+      printFields({ ...task, files: task.files.length }, [
+        'id',
+        'status',
+        'prompt',
+        'result',
+        'error',
+        'files',
+        'numTurns',
+        'durationMs',
+        'costUsd',
+        'createdAt',
+      ]);
     });
 
   addEgressCommand(tasks, 'tasks');

@@ -1,7 +1,18 @@
 // A small HTTP client of the Hangar API, used by the CLI (and by users from TypeScript).
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { CreateSessionBody, TaskRequestBody } from '../api/schemas.js';
-import type { CheckpointView, EventView, InterruptAnswer, SandboxView, ScheduleView, SessionListView, SessionMessageView, SessionView, TaskListView, TaskView } from '../api/views.js';
+import type {
+  CheckpointView,
+  EventView,
+  InterruptAnswer,
+  SandboxView,
+  ScheduleView,
+  SessionListView,
+  SessionMessageView,
+  SessionView,
+  TaskListView,
+  TaskView,
+} from '../api/views.js';
 import type { EgressLogView } from '../api/egress-routes.js';
 import { SseParser } from './sse-parser.js';
 
@@ -131,7 +142,10 @@ export class HangarClient {
    * Reads a task's event stream from `after` until it ends (after task_finished, or at once with
    * follow: false), the signal aborts or `onEvent` returns true. Resolves with the last seq seen.
    */
-  async readTaskEvents(id: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: TaskEventView) => boolean | void }): Promise<number> {
+  async readTaskEvents(
+    id: string,
+    options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: TaskEventView) => boolean | void },
+  ): Promise<number> {
     return this.readEventStream(`/v1/tasks/${encodeURIComponent(id)}/events`, options);
   }
 
@@ -164,7 +178,8 @@ export class HangarClient {
       if (final !== undefined) return final;
       const task = await this.getTask(id);
       if (task.status !== 'running' || options.signal?.aborted) return task;
-      if (reconnects >= (options.maxReconnects ?? 5)) throw new HangarApiError(502, 'STREAM_ENDED', `the event stream of task ${id} ended while the task still runs`);
+      if (reconnects >= (options.maxReconnects ?? 5))
+        throw new HangarApiError(502, 'STREAM_ENDED', `the event stream of task ${id} ended while the task still runs`);
       reconnects += 1;
     }
   }
@@ -216,7 +231,8 @@ export class HangarClient {
   }
 
   async listCheckpoints(id: string, limit?: number): Promise<CheckpointView[]> {
-    return (await this.call<{ checkpoints: CheckpointView[] }>('GET', `/v1/sessions/${encodeURIComponent(id)}/checkpoints${queryString({ limit })}`)).checkpoints;
+    return (await this.call<{ checkpoints: CheckpointView[] }>('GET', `/v1/sessions/${encodeURIComponent(id)}/checkpoints${queryString({ limit })}`))
+      .checkpoints;
   }
 
   addSchedule(id: string, schedule: { prompt: string; every?: string; cron?: string }): Promise<ScheduleView> {
@@ -251,16 +267,25 @@ export class HangarClient {
    * Reads the session's event stream from `after`, calling `onEvent` for each event until it
    * returns true, the stream ends, or the signal aborts. Resolves with the last seq seen.
    */
-  async readEvents(id: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void }): Promise<number> {
+  async readEvents(
+    id: string,
+    options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void },
+  ): Promise<number> {
     return this.readEventStream(`/v1/sessions/${encodeURIComponent(id)}/events`, options);
   }
 
-  private async readEventStream(pathname: string, options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void }): Promise<number> {
+  private async readEventStream(
+    pathname: string,
+    options: { after?: number; follow?: boolean; signal?: AbortSignal; onEvent: (event: SessionEventView) => boolean | void },
+  ): Promise<number> {
     const url = new URL(pathname, this.baseUrl);
     if (options.follow === false) url.searchParams.set('follow', 'false');
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-    const response = await fetch(url, { headers: { accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) }, signal: controller.signal });
+    const response = await fetch(url, {
+      headers: { accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) },
+      signal: controller.signal,
+    });
     if (!response.ok || response.body === null) throw await this.failure(response);
     const parser = new SseParser();
     let last = options.after ?? 0;

@@ -26,7 +26,12 @@ const resourcesSchema = z
   .strict();
 
 /** Published list prices (USD per million tokens) for the Claude models in common use. */
-const FILE_COLLECTION_DEFAULTS = { maxEntries: 50_000, contentLimitBytes: 1024 * 1024, readBudgetBytes: 64 * 1024 * 1024, returnedContentBytes: 8 * 1024 * 1024 };
+const FILE_COLLECTION_DEFAULTS = {
+  maxEntries: 50_000,
+  contentLimitBytes: 1024 * 1024,
+  readBudgetBytes: 64 * 1024 * 1024,
+  returnedContentBytes: 8 * 1024 * 1024,
+};
 
 const fileCollectionSchema = z
   .object({
@@ -36,7 +41,7 @@ const fileCollectionSchema = z
       .positive()
       .max(1_000_000)
       .default(FILE_COLLECTION_DEFAULTS.maxEntries)
-      .describe('Most workspace directory entries (files, directories, links...) examined per scan; beyond it the task\'s file list is truncated'),
+      .describe("Most workspace directory entries (files, directories, links...) examined per scan; beyond it the task's file list is truncated"),
     contentLimitBytes: z
       .number()
       .int()
@@ -48,13 +53,13 @@ const fileCollectionSchema = z
       .int()
       .min(0)
       .default(FILE_COLLECTION_DEFAULTS.readBudgetBytes)
-      .describe('Bytes Hangar reads from a task\'s workspace to hash and return files, before and after the run together'),
+      .describe("Bytes Hangar reads from a task's workspace to hash and return files, before and after the run together"),
     returnedContentBytes: z
       .number()
       .int()
       .min(0)
       .default(FILE_COLLECTION_DEFAULTS.returnedContentBytes)
-      .describe('Content returned across a task\'s changed files; files beyond it come back without content'),
+      .describe("Content returned across a task's changed files; files beyond it come back without content"),
   })
   .strict();
 
@@ -114,7 +119,7 @@ const gatewayLimitFields = {
     .int()
     .positive()
     .default(GATEWAY_LIMIT_DEFAULTS.headersTimeoutMs)
-    .describe('Milliseconds a sandbox has to send a request\'s headers to the gateway'),
+    .describe("Milliseconds a sandbox has to send a request's headers to the gateway"),
   bodyTimeoutMs: z
     .number()
     .int()
@@ -138,7 +143,9 @@ const gatewayLimitFields = {
   allowServerTools: z
     .boolean()
     .default(GATEWAY_LIMIT_DEFAULTS.allowServerTools)
-    .describe('Forward server tools (web search/fetch, code execution, MCP toolsets), mcp_servers and URL/file content sources, which the model provider runs or fetches under the real key; refused (400) when off'),
+    .describe(
+      'Forward server tools (web search/fetch, code execution, MCP toolsets), mcp_servers and URL/file content sources, which the model provider runs or fetches under the real key; refused (400) when off',
+    ),
 };
 
 /** The model upstream when none is configured: Anthropic's API, which needs a key. */
@@ -146,15 +153,8 @@ export const DEFAULT_UPSTREAM_URL = 'https://api.anthropic.com';
 
 export const configSchema = z
   .object({
-    dataDir: z
-      .string()
-      .min(1)
-      .default('.hangar')
-      .describe('Directory for the SQLite database, sandbox roots and sockets (relative to the working directory)'),
-    logLevel: z
-      .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
-      .default('info')
-      .describe('pino log level'),
+    dataDir: z.string().min(1).default('.hangar').describe('Directory for the SQLite database, sandbox roots and sockets (relative to the working directory)'),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
     server: z
       .object({
         host: z.string().default('127.0.0.1').describe('Address the HTTP API listens on'),
@@ -202,7 +202,7 @@ export const configSchema = z
           .enum(['ext4', 'tmpfs'])
           .default(LOCAL_SANDBOX_DEFAULTS.workspaceBacking)
           .describe(
-            'What holds each local sandbox\'s workspace and HOME, /tmp: ext4 = sparse image files on the rootDir disk, loop-mounted ' +
+            "What holds each local sandbox's workspace and HOME, /tmp: ext4 = sparse image files on the rootDir disk, loop-mounted " +
               '(full disk -> ENOSPC; needs e2fsprogs and loop devices); tmpfs = memory, counted toward memoryMb (faster to create, ' +
               'but a workspace never holds more than the memory limit and a large write is OOM-killed)',
           ),
@@ -210,7 +210,7 @@ export const configSchema = z
           .boolean()
           .default(LOCAL_SANDBOX_DEFAULTS.favorDynamicCgroups)
           .describe(
-            'Mount a small cgroup hierarchy with the kernel\'s favordynmods option, so a process joining a sandbox\'s cgroups does not ' +
+            "Mount a small cgroup hierarchy with the kernel's favordynmods option, so a process joining a sandbox's cgroups does not " +
               'wait ~20 ms for an RCU grace period (Linux 6.2+). Host-wide until reboot: forks and exits take a slightly slower path',
           ),
         warmPoolSize: z
@@ -258,12 +258,8 @@ export const configSchema = z
             'Most sandboxes live at once for tasks, sessions and shared sandboxes (warm pool not counted); beyond it task and ' +
               'session requests that need a sandbox answer 429 with Retry-After. Default: derived from the host (memory, pid_max, uid range)',
           ),
-        defaults: resourcesSchema
-          .default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 })
-          .describe('Resources of a sandbox when the request names none'),
-        maximum: resourcesSchema
-          .default({ memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 })
-          .describe('Largest resources a request may ask for'),
+        defaults: resourcesSchema.default({ memoryMb: 1024, cpus: 1, diskMb: 5120, pids: 512 }).describe('Resources of a sandbox when the request names none'),
+        maximum: resourcesSchema.default({ memoryMb: 16384, cpus: 8, diskMb: 102400, pids: 4096 }).describe('Largest resources a request may ask for'),
       })
       .strict()
       .default({
@@ -283,10 +279,7 @@ export const configSchema = z
           .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL, scheme included (e.g. http://localhost:8787)' })
           .default(DEFAULT_UPSTREAM_URL)
           .describe('Anthropic API (or compatible) the model gateway forwards to; env ANTHROPIC_BASE_URL'),
-        upstreamApiKey: z
-          .string()
-          .optional()
-          .describe('The real API key, injected by the gateway and never given to sandboxes; env ANTHROPIC_API_KEY'),
+        upstreamApiKey: z.string().optional().describe('The real API key, injected by the gateway and never given to sandboxes; env ANTHROPIC_API_KEY'),
         upstreamApiKeyFile: z
           .string()
           .min(1)
@@ -310,13 +303,7 @@ export const configSchema = z
           .strict()
           .default({ maxRetries: 2, baseDelayMs: 500, maxWaitMs: 8000 })
           .describe('How the gateway retries the upstream before a byte of the answer has gone back to the agent'),
-        sandboxPort: z
-          .number()
-          .int()
-          .min(1024)
-          .max(65535)
-          .default(4100)
-          .describe('Loopback port inside each sandbox that reaches the gateway'),
+        sandboxPort: z.number().int().min(1024).max(65535).default(4100).describe('Loopback port inside each sandbox that reaches the gateway'),
         requestTimeoutMs: z.number().int().positive().default(600_000).describe('Upstream request timeout'),
         ...gatewayLimitFields,
       })
@@ -339,23 +326,17 @@ export const configSchema = z
           .default([])
           .describe(
             'CIDRs the egress proxy may dial although they are private (an on-premises mirror); loopback, link-local (metadata) and ' +
-              'the host\'s own addresses stay refused unless listed here, and link-local and the host\'s addresses always',
+              "the host's own addresses stay refused unless listed here, and link-local and the host's addresses always",
           ),
         extraCaFile: z
           .string()
           .min(1)
           .optional()
-          .describe('PEM file of more CA certificates (a private mirror\'s): trusted by the proxy towards upstreams and by tools in every sandbox'),
+          .describe("PEM file of more CA certificates (a private mirror's): trusted by the proxy towards upstreams and by tools in every sandbox"),
         sandboxPort: z.number().int().min(1024).max(65535).default(4101).describe('Loopback port inside each sandbox that reaches the egress proxy'),
         maxConnectionsPerSession: z.number().int().positive().max(4096).default(64).describe('Proxy connections one task or session may have open at once'),
         idleTimeoutSec: z.number().int().positive().max(86_400).default(300).describe('A tunnel idle this long in both directions is closed'),
-        keepRecordsPerOwner: z
-          .number()
-          .int()
-          .positive()
-          .max(1_000_000)
-          .default(10_000)
-          .describe('Egress decisions kept per task or session (the newest)'),
+        keepRecordsPerOwner: z.number().int().positive().max(1_000_000).default(10_000).describe('Egress decisions kept per task or session (the newest)'),
         secrets: z
           .record(
             z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'a secret name is an environment variable name'),
@@ -379,29 +360,33 @@ export const configSchema = z
           ),
       })
       .strict()
-      .default({ hosts: {}, allowPrivateNetworks: [], sandboxPort: 4101, maxConnectionsPerSession: 64, idleTimeoutSec: 300, keepRecordsPerOwner: 10_000, secrets: {} })
+      .default({
+        hosts: {},
+        allowPrivateNetworks: [],
+        sandboxPort: 4101,
+        maxConnectionsPerSession: 64,
+        idleTimeoutSec: 300,
+        keepRecordsPerOwner: 10_000,
+        secrets: {},
+      })
       .describe('The egress proxy: what sandboxes may reach besides the model (default: nothing)'),
     agent: z
       .object({
-        model: z.string().optional().describe('Model the CLI uses; default: the CLI\'s own default'),
+        model: z.string().optional().describe("Model the CLI uses; default: the CLI's own default"),
         defaultMaxTurns: z.number().int().positive().max(1000).default(20).describe('maxTurns when a request names none'),
         defaultAllowedTools: z
           .array(z.string())
           .default(['Bash', 'Read', 'Write', 'Edit', 'Glob', 'Grep'])
           .describe('Tools available to the agent when a request names none'),
         maxPromptChars: z.number().int().positive().default(200_000).describe('Longest accepted prompt'),
-        taskTimeoutMs: z.number().int().positive().default(30 * 60_000).describe('A task running longer is interrupted'),
-        maxRetries: z
+        taskTimeoutMs: z
           .number()
           .int()
-          .min(0)
-          .max(20)
-          .default(10)
-          .describe('Retries of the CLI for a failing model call (429/529/5xx)'),
-        claudeExecutable: z
-          .string()
-          .optional()
-          .describe('Path of the Claude Code CLI binary; default: the one shipped with the Agent SDK'),
+          .positive()
+          .default(30 * 60_000)
+          .describe('A task running longer is interrupted'),
+        maxRetries: z.number().int().min(0).max(20).default(10).describe('Retries of the CLI for a failing model call (429/529/5xx)'),
+        claudeExecutable: z.string().optional().describe('Path of the Claude Code CLI binary; default: the one shipped with the Agent SDK'),
         fileCollection: fileCollectionSchema
           .default(FILE_COLLECTION_DEFAULTS)
           .describe('What reporting the files a task changed may cost (inside the task timeout)'),
@@ -449,13 +434,16 @@ export const configSchema = z
               .string()
               .min(1)
               .max(512)
-              .refine((entry) => !entry.startsWith('/') && !entry.split('/').some((part) => part === '.' || part === '..'), 'a relative path under HOME without . or .. components'),
+              .refine(
+                (entry) => !entry.startsWith('/') && !entry.split('/').some((part) => part === '.' || part === '..'),
+                'a relative path under HOME without . or .. components',
+              ),
           )
           .max(64)
           .default(['.cache', '.npm/_cacache'])
           .describe(
             'Paths under HOME (literal, relative to /home/agent) left out of checkpoints, with everything below them; caches by default. ' +
-              'The CLI\'s own transcripts and per-process state under ~/.claude are always left out',
+              "The CLI's own transcripts and per-process state under ~/.claude are always left out",
           ),
         blobSweepIntervalSec: z
           .number()
@@ -465,16 +453,20 @@ export const configSchema = z
           .describe('Seconds between sweeps that delete checkpoint blobs with no checkpoint record (also run at start)'),
       })
       .strict()
-      .default({ defaultIdleTimeoutSec: 300, checkpointRetention: 5, snapshotTimeoutMs: 300_000, checkpointHomeExcludes: ['.cache', '.npm/_cacache'], blobSweepIntervalSec: 3600 }),
+      .default({
+        defaultIdleTimeoutSec: 300,
+        checkpointRetention: 5,
+        snapshotTimeoutMs: 300_000,
+        checkpointHomeExcludes: ['.cache', '.npm/_cacache'],
+        blobSweepIntervalSec: 3600,
+      }),
     pricing: z
       .object({
         models: z
           .record(z.string(), modelPriceSchema)
           .default(DEFAULT_PRICES)
           .describe('Prices per model id; a model matches the longest entry that prefixes its id'),
-        fallback: modelPriceSchema
-          .default(DEFAULT_FALLBACK_PRICE)
-          .describe('Price used for models missing from the table'),
+        fallback: modelPriceSchema.default(DEFAULT_FALLBACK_PRICE).describe('Price used for models missing from the table'),
       })
       .strict()
       .default({

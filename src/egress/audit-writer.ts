@@ -27,8 +27,11 @@ export function createEgressAuditWriter(settings: { log: EgressLogRepository; ke
     pending.clear();
     for (const [ownerId, { records, dropped }] of batches) {
       const entries = records.map((record) => ({ ...record, address: record.address ?? null }));
-      if (dropped > 0 && entries[0] !== undefined) entries[0] = { ...entries[0], reason: `${entries[0].reason} (${dropped} earlier records dropped: too many at once)` };
-      await settings.log.append(ownerId, entries, settings.keepPerOwner).catch((error: unknown) => settings.logger.warn({ ownerId, err: error }, 'cannot write the egress log'));
+      if (dropped > 0 && entries[0] !== undefined)
+        entries[0] = { ...entries[0], reason: `${entries[0].reason} (${dropped} earlier records dropped: too many at once)` };
+      await settings.log
+        .append(ownerId, entries, settings.keepPerOwner)
+        .catch((error: unknown) => settings.logger.warn({ ownerId, err: error }, 'cannot write the egress log'));
     }
   };
   const flush = (): Promise<void> => {

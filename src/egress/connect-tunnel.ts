@@ -26,7 +26,9 @@ export function parseConnectTarget(target: string | undefined): { host: string; 
 /** Writes a plain-text HTTP refusal on a raw socket and closes it. */
 export function refuseRaw(socket: Duplex, status: number, statusText: string, reason: string): void {
   const body = `hangar egress proxy: ${reason}\n`;
-  socket.end(`HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${statusText}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 const STATUS_TEXT: Record<number, string> = { 400: 'Bad Request', 403: 'Forbidden', 502: 'Bad Gateway', 504: 'Gateway Timeout' };

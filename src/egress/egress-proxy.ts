@@ -112,7 +112,10 @@ export async function startEgressProxy(settings: EgressProxySettings): Promise<E
       return;
     }
     if (!admit(entry, socket)) return refuseRaw(socket, 429, 'Too Many Requests', tooMany);
-    track(entry, handleConnect(entry.context, request, socket, head).catch((error: unknown) => refuseRaw(socket, 502, 'Bad Gateway', (error as Error).message)));
+    track(
+      entry,
+      handleConnect(entry.context, request, socket, head).catch((error: unknown) => refuseRaw(socket, 502, 'Bad Gateway', (error as Error).message)),
+    );
   });
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
     const entry = sessionOf(request);

@@ -53,8 +53,10 @@ export function parseHostRule(source: string): HostRule {
   const host = normalizeHost(wildcard ? hostPart.slice(2) : hostPart);
   const ip = isIP(host) !== 0;
   if (wildcard && ip) throw new RangeError(`invalid host rule ${JSON.stringify(source)}: a wildcard needs a name, not an address`);
-  if (!ip && !isHostName(host)) throw new RangeError(`invalid host rule ${JSON.stringify(source)}: use a name (api.github.com), *.suffix, or an IP address, with an optional :port`);
-  if (wildcard && !host.includes('.')) throw new RangeError(`invalid host rule ${JSON.stringify(source)}: a wildcard must leave at least two labels (*.example.com)`);
+  if (!ip && !isHostName(host))
+    throw new RangeError(`invalid host rule ${JSON.stringify(source)}: use a name (api.github.com), *.suffix, or an IP address, with an optional :port`);
+  if (wildcard && !host.includes('.'))
+    throw new RangeError(`invalid host rule ${JSON.stringify(source)}: a wildcard must leave at least two labels (*.example.com)`);
   return { source, host, wildcard, ports: port === undefined ? DEFAULT_PORTS : [port] };
 }
 

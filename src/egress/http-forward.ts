@@ -17,7 +17,11 @@ export async function handleHttpRequest(context: ProxyContext, request: Incoming
     url = undefined;
   }
   if (url === undefined) {
-    refuse(response, 400, `this is an egress proxy: send http://host/path requests, or CONNECT for https (got ${JSON.stringify(request.url?.slice(0, 200) ?? '')})`);
+    refuse(
+      response,
+      400,
+      `this is an egress proxy: send http://host/path requests, or CONNECT for https (got ${JSON.stringify(request.url?.slice(0, 200) ?? '')})`,
+    );
     return;
   }
   const host = normalizeHost(url.hostname);
@@ -26,7 +30,18 @@ export async function handleHttpRequest(context: ProxyContext, request: Incoming
   let bytesOut = 0;
   let bytesIn = 0;
   const finish = (verdict: 'allowed' | 'denied', reason: string, address?: string): void =>
-    context.record({ at: new Date(started).toISOString(), method, host, port, verdict, reason, ...(address !== undefined ? { address } : {}), bytesOut, bytesIn, durationMs: Date.now() - started });
+    context.record({
+      at: new Date(started).toISOString(),
+      method,
+      host,
+      port,
+      verdict,
+      reason,
+      ...(address !== undefined ? { address } : {}),
+      bytesOut,
+      bytesIn,
+      durationMs: Date.now() - started,
+    });
   const name = context.policy.checkName(host, port);
   if (!name.allowed) {
     finish('denied', name.reason);

@@ -11,11 +11,21 @@ import { dial } from './dial.js';
 import { forwardHeaders, refuseResponse, relay } from './relay.js';
 import type { Interception, ProxyContext } from './proxy-context.js';
 
-
 /** Serves the intercepted tunnel of `client` (whose first bytes, `buffered`, were read already) until it closes. */
-export async function serveIntercepted(context: ProxyContext, interception: Interception, client: Socket, buffered: Buffer, host: string, port: number): Promise<void> {
+export async function serveIntercepted(
+  context: ProxyContext,
+  interception: Interception,
+  client: Socket,
+  buffered: Buffer,
+  host: string,
+  port: number,
+): Promise<void> {
   const leaf = await interception.ca.leafFor(host);
-  const tls = new TLSSocket(withPrefix(client, buffered), { isServer: true, secureContext: createSecureContext({ cert: leaf.certPem, key: leaf.keyPem }), ALPNProtocols: ['http/1.1'] });
+  const tls = new TLSSocket(withPrefix(client, buffered), {
+    isServer: true,
+    secureContext: createSecureContext({ cert: leaf.certPem, key: leaf.keyPem }),
+    ALPNProtocols: ['http/1.1'],
+  });
   tls.on('error', () => client.destroy());
   const server = createServer({ maxHeaderSize: 16 * 1024, headersTimeout: 10_000, requestTimeout: 0 }, (request, response) => {
     forward(context, interception, request, response, host, port).catch(() => response.destroy());
@@ -55,14 +65,32 @@ function withPrefix(socket: Socket, prefix: Buffer): Duplex {
   return stream;
 }
 
-async function forward(context: ProxyContext, interception: Interception, request: IncomingMessage, response: ServerResponse, host: string, port: number): Promise<void> {
+async function forward(
+  context: ProxyContext,
+  interception: Interception,
+  request: IncomingMessage,
+  response: ServerResponse,
+  host: string,
+  port: number,
+): Promise<void> {
   const started = Date.now();
   const method = request.method ?? 'GET';
   const path = request.url ?? '/';
   let bytesOut = 0;
   let bytesIn = 0;
   const finish = (verdict: 'allowed' | 'denied', reason: string, address?: string): void =>
-    context.record({ at: new Date(started).toISOString(), method, host, port, verdict, reason, ...(address !== undefined ? { address } : {}), bytesOut, bytesIn, durationMs: Date.now() - started });
+    context.record({
+      at: new Date(started).toISOString(),
+      method,
+      host,
+      port,
+      verdict,
+      reason,
+      ...(address !== undefined ? { address } : {}),
+      bytesOut,
+      bytesIn,
+      durationMs: Date.now() - started,
+    });
   const refuse = (status: number, reason: string): void => {
     finish('denied', reason);
     refuseResponse(response, status, reason);
@@ -82,7 +110,13 @@ async function forward(context: ProxyContext, interception: Interception, reques
   });
   upstreamTls.setTimeout(context.limits.idleTimeoutMs, () => upstreamTls.destroy(new Error('idle timeout')));
   const hostHeader = port === 443 ? host : `${host}:${port}`;
-  const upstream = httpsRequest({ createConnection: () => upstreamTls, method, path, headers: { ...rewritten.headers, host: hostHeader, connection: 'close' }, setHost: false });
+  const upstream = httpsRequest({
+    createConnection: () => upstreamTls,
+    method,
+    path,
+    headers: { ...rewritten.headers, host: hostHeader, connection: 'close' },
+    setHost: false,
+  });
   await relay(request, response, upstream, `${host}:${port}`, {
     onEnd: () => {
       bytesOut = dialed.socket.bytesWritten;

@@ -7,7 +7,14 @@ export const EGRESS_PRESETS = {
   /** pip and uv installs from PyPI. */
   pypi: ['pypi.org', 'files.pythonhosted.org'],
   /** git over HTTPS, the REST and GraphQL API, release downloads and raw files. */
-  github: ['github.com', 'api.github.com', 'codeload.github.com', 'objects.githubusercontent.com', 'raw.githubusercontent.com', 'release-assets.githubusercontent.com'],
+  github: [
+    'github.com',
+    'api.github.com',
+    'codeload.github.com',
+    'objects.githubusercontent.com',
+    'raw.githubusercontent.com',
+    'release-assets.githubusercontent.com',
+  ],
   /** apt from the Debian mirrors. */
   debian: ['deb.debian.org', 'security.debian.org', 'cdn-fastly.deb.debian.org'],
   /** The Anthropic API, for an agent that calls Claude itself (its own key; Hangar's stays in the gateway). */

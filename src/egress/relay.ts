@@ -3,7 +3,18 @@
 // ways; a failure before the answer starts becomes a 502 naming the upstream.
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'proxy-connection', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+]);
 
 /** The headers to send on: hop-by-hop ones and those the Connection header names are dropped. */
 export function forwardHeaders(headers: IncomingHttpHeaders): Record<string, string | string[]> {
@@ -34,7 +45,13 @@ export function refuseResponse(response: ServerResponse, status: number, reason:
  * resolves (to read the connection's byte counts); `closeUpstream` drops the connection when the
  * client goes away.
  */
-export function relay(request: IncomingMessage, response: ServerResponse, upstream: ClientRequest, what: string, hooks: { onEnd: () => void; closeUpstream: () => void }): Promise<void> {
+export function relay(
+  request: IncomingMessage,
+  response: ServerResponse,
+  upstream: ClientRequest,
+  what: string,
+  hooks: { onEnd: () => void; closeUpstream: () => void },
+): Promise<void> {
   return new Promise<void>((resolve) => {
     let ended = false;
     const end = (): void => {

@@ -22,7 +22,8 @@ export function createResolver(settings: { hosts?: Record<string, string | reado
   const hosts = new Map<string, string[]>();
   for (const [name, value] of Object.entries(settings.hosts ?? {})) {
     const addresses = typeof value === 'string' ? [value] : [...value];
-    for (const address of addresses) if (isIP(address) === 0) throw new RangeError(`egress.hosts: ${JSON.stringify(address)} (for ${name}) is not an IP address`);
+    for (const address of addresses)
+      if (isIP(address) === 0) throw new RangeError(`egress.hosts: ${JSON.stringify(address)} (for ${name}) is not an IP address`);
     hosts.set(normalizeHost(name), addresses);
   }
   const lookupAll = settings.lookup ?? systemLookup;

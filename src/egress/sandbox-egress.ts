@@ -52,7 +52,8 @@ export function createSandboxEgress(settings: {
     const text = await readFile(declared.file!, 'utf8').catch((error: unknown) => {
       throw new HangarError('CONFIG_INVALID', `secret ${name}: cannot read ${declared.file}: ${(error as Error).message}`);
     });
-    if (Buffer.byteLength(text) > MAX_SECRET_BYTES) throw new HangarError('CONFIG_INVALID', `secret ${name}: ${declared.file} is over ${MAX_SECRET_BYTES} bytes`);
+    if (Buffer.byteLength(text) > MAX_SECRET_BYTES)
+      throw new HangarError('CONFIG_INVALID', `secret ${name}: ${declared.file} is over ${MAX_SECRET_BYTES} bytes`);
     return text.trim();
   };
 

@@ -34,7 +34,8 @@ export function egressEnvironment(settings: EgressEnvironmentSettings): Record<s
     ...settings.secretPlaceholders,
   };
   if (settings.caBundlePath !== undefined) {
-    for (const name of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'npm_config_cafile']) env[name] = settings.caBundlePath;
+    for (const name of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'npm_config_cafile'])
+      env[name] = settings.caBundlePath;
   }
   if (settings.caCertPath !== undefined) env.NODE_EXTRA_CA_CERTS = settings.caCertPath;
   return env;

@@ -41,18 +41,23 @@ export interface SecretSet {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 /** Variables a secret may not take over: what the agent, its shell and the proxy setup rely on. */
-const RESERVED_NAMES = /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|LANG|TERM|LD_[A-Z_]*|NODE_[A-Z_]*|ANTHROPIC_[A-Z_]*|CLAUDE_[A-Z_]*|HANGAR_[A-Z_]*|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|npm_config_[a-z_]*|SSL_CERT_[A-Z_]*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|GIT_SSL_CAINFO|PIP_CERT)$/;
+const RESERVED_NAMES =
+  /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|LANG|TERM|LD_[A-Z_]*|NODE_[A-Z_]*|ANTHROPIC_[A-Z_]*|CLAUDE_[A-Z_]*|HANGAR_[A-Z_]*|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|npm_config_[a-z_]*|SSL_CERT_[A-Z_]*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|GIT_SSL_CAINFO|PIP_CERT)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 
 /** Prepares secrets for one sandbox; throws a RangeError naming the first bad declaration. */
-export function createSecretSet(secrets: readonly EgressSecret[], placeholderOf: (name: string) => string = (name) => `hangar-secret-${name}-${randomBytes(12).toString('hex')}`): SecretSet {
+export function createSecretSet(
+  secrets: readonly EgressSecret[],
+  placeholderOf: (name: string) => string = (name) => `hangar-secret-${name}-${randomBytes(12).toString('hex')}`,
+): SecretSet {
   const prepared: PreparedSecret[] = secrets.map((secret) => {
     if (!ENV_NAME.test(secret.name)) throw new RangeError(`secret name ${JSON.stringify(secret.name)} must be an environment variable name`);
     if (RESERVED_NAMES.test(secret.name)) throw new RangeError(`secret name ${secret.name} is reserved: Hangar or the agent sets that variable`);
     if (secret.value.length === 0 || /[\r\n\0]/.test(secret.value)) throw new RangeError(`secret ${secret.name}: the value must be non-empty, on one line`);
     if (secret.hosts.length === 0) throw new RangeError(`secret ${secret.name}: name at least one host it may be sent to`);
     const inject = secret.inject ?? 'placeholder';
-    if (inject !== 'placeholder' && !HEADER_NAME.test(inject.header)) throw new RangeError(`secret ${secret.name}: ${JSON.stringify(inject.header)} is not a header name`);
+    if (inject !== 'placeholder' && !HEADER_NAME.test(inject.header))
+      throw new RangeError(`secret ${secret.name}: ${JSON.stringify(inject.header)} is not a header name`);
     return { name: secret.name, value: secret.value, rules: secret.hosts.map(parseHostRule), inject, placeholder: placeholderOf(secret.name) };
   });
   const names = new Set<string>();

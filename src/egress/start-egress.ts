@@ -21,7 +21,13 @@ export interface StartedEgress {
   close(): Promise<void>;
 }
 
-export async function startEgress(settings: { config: Pick<HangarConfig, 'egress'>; dataDir: string; runDir: string; store: { egress: EgressLogRepository }; logger: Logger }): Promise<StartedEgress> {
+export async function startEgress(settings: {
+  config: Pick<HangarConfig, 'egress'>;
+  dataDir: string;
+  runDir: string;
+  store: { egress: EgressLogRepository };
+  logger: Logger;
+}): Promise<StartedEgress> {
   const { config } = settings;
   // The key stays under the data directory (egress/, 0700); sandboxes get only the certificates,
   // rewritten at each start beside the sockets they reach (which their uids can traverse to).

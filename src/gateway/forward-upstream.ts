@@ -113,7 +113,10 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
         if (failure.error !== undefined) throw failure.error;
         break;
       }
-      logger.info({ sessionId, upstream: context.label, status: failure.status, err: failure.error?.message, retry: retry + 1, delayMs: delay }, 'gateway: retrying the model upstream');
+      logger.info(
+        { sessionId, upstream: context.label, status: failure.status, err: failure.error?.message, retry: retry + 1, delayMs: delay },
+        'gateway: retrying the model upstream',
+      );
       // The answer being retried is dropped unread.
       answer?.body.on('error', () => undefined).destroy();
       answer = undefined;
@@ -121,7 +124,14 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
     }
   } catch (error) {
     logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream unreachable');
-    anthropicError(response, 502, 'api_error', `Hangar gateway could not reach the model upstream: ${(error as Error).message}`, false, retriedOut ? NO_MORE_RETRIES : {});
+    anthropicError(
+      response,
+      502,
+      'api_error',
+      `Hangar gateway could not reach the model upstream: ${(error as Error).message}`,
+      false,
+      retriedOut ? NO_MORE_RETRIES : {},
+    );
     return;
   } finally {
     call.releaseBody();
@@ -150,13 +160,20 @@ export async function forwardUpstream(context: ForwardContext, call: ForwardedCa
     logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream stream ended abnormally');
     response.destroy();
   } finally {
-    const metered = meter !== undefined ? meter.result() : jsonChunks.length > 0 ? usageFromMessageJson(Buffer.concat(jsonChunks).toString('utf8'), call.model) : undefined;
+    const metered =
+      meter !== undefined ? meter.result() : jsonChunks.length > 0 ? usageFromMessageJson(Buffer.concat(jsonChunks).toString('utf8'), call.model) : undefined;
     if (metered !== undefined) context.onMetered(sessionId, metered);
   }
 }
 
 /** Answers an upstream error with a message naming the real upstream and what it said (upstream-error.ts). */
-async function answerUpstreamError(context: ForwardContext, response: http.ServerResponse, answer: UpstreamAnswer, sessionId: string, retriedOut: boolean): Promise<void> {
+async function answerUpstreamError(
+  context: ForwardContext,
+  response: http.ServerResponse,
+  answer: UpstreamAnswer,
+  sessionId: string,
+  retriedOut: boolean,
+): Promise<void> {
   const said = await readUpstreamErrorBody(answer.body).catch((error: unknown) => {
     context.logger.warn({ sessionId, err: (error as Error).message }, 'gateway: upstream error answer ended abnormally');
     return '';

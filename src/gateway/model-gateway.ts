@@ -236,7 +236,17 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       const admitted = url.pathname === '/v1/messages' ? await budgets.admit(sessionId) : { ok: true as const, release: () => undefined };
       if (!admitted.ok) return refuse(response, sessionId, 'budget', admitted.message, false);
       try {
-        const call = { incoming, response, sessionId, pathname: url.pathname, search: query.search, beta: betas.header, body: read.body, model: checked.model ?? 'unknown', streamed: checked.stream };
+        const call = {
+          incoming,
+          response,
+          sessionId,
+          pathname: url.pathname,
+          search: query.search,
+          beta: betas.header,
+          body: read.body,
+          model: checked.model ?? 'unknown',
+          streamed: checked.stream,
+        };
         await forwardUpstream(forwardContext, { ...call, releaseBody: () => ticket.releaseBytes() });
       } finally {
         admitted.release();

@@ -41,7 +41,14 @@ export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; typ
 };
 
 /** Writes an Anthropic-style error; `close` ends the connection (the request body was not read). */
-export function anthropicError(response: http.ServerResponse, status: number, type: string, message: string, close = false, extraHeaders: Record<string, string> = {}): void {
+export function anthropicError(
+  response: http.ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  close = false,
+  extraHeaders: Record<string, string> = {},
+): void {
   if (response.headersSent) {
     response.destroy();
     return;

@@ -79,7 +79,9 @@ export interface PolicyRefusal {
   message: string;
 }
 
-export function createRequestPolicy(options: { allowedBetas?: readonly string[]; allowedBodyFields?: readonly string[]; allowServerTools?: boolean } = {}): RequestPolicy {
+export function createRequestPolicy(
+  options: { allowedBetas?: readonly string[]; allowedBodyFields?: readonly string[]; allowServerTools?: boolean } = {},
+): RequestPolicy {
   return {
     allowedBetas: new Set(options.allowedBetas ?? []),
     allowedBodyFields: new Set(options.allowedBodyFields ?? []),
@@ -160,7 +162,10 @@ export function checkBodyValue(body: unknown, policy: RequestPolicy): CheckedBod
     if (DEFAULT_ALLOWED_BODY_FIELDS.has(field) || policy.allowedBodyFields.has(field)) continue;
     if (SERVER_TOOL_BODY_FIELDS.has(field)) {
       if (policy.allowServerTools) continue;
-      return { reason: 'server_tool', message: `body field ${quoted(field)} is refused by the Hangar gateway (server tools are off: gateway.allowServerTools)` };
+      return {
+        reason: 'server_tool',
+        message: `body field ${quoted(field)} is refused by the Hangar gateway (server tools are off: gateway.allowServerTools)`,
+      };
     }
     return { reason: 'body_field', message: `body field ${quoted(field)} is not forwarded by the Hangar gateway (gateway.allowedBodyFields)` };
   }
@@ -175,7 +180,10 @@ export function checkBodyValue(body: unknown, policy: RequestPolicy): CheckedBod
     }
     const fetched = findProviderFetch(body.messages);
     if (fetched !== undefined) {
-      return { reason: 'provider_fetch', message: `content with a ${quoted(fetched)} source is refused by the Hangar gateway: the provider would fetch it (gateway.allowServerTools)` };
+      return {
+        reason: 'provider_fetch',
+        message: `content with a ${quoted(fetched)} source is refused by the Hangar gateway: the provider would fetch it (gateway.allowServerTools)`,
+      };
     }
   }
   return { model: typeof body.model === 'string' ? body.model : undefined, stream: body.stream === true };

@@ -52,7 +52,10 @@ export function createSessionBudgets(prices: PriceTable): SessionBudgets {
       const used = spent(budget);
       if (used >= budget.limitUsd) {
         release();
-        return { ok: false, message: `Hangar: this session has spent $${used.toFixed(4)} of its $${budget.limitUsd} budget (maxBudgetUsd); no more model calls are made` };
+        return {
+          ok: false,
+          message: `Hangar: this session has spent $${used.toFixed(4)} of its $${budget.limitUsd} budget (maxBudgetUsd); no more model calls are made`,
+        };
       }
       return { ok: true, release };
     },

@@ -28,7 +28,8 @@ export const DEMO_SCENARIO: Scenario = {
           type: 'tool_use',
           name: 'Bash',
           input: {
-            command: "printf 'Hangar demo ran here at %s\\n' \"$(date -u +%FT%TZ)\" > hangar-demo.txt && cat hangar-demo.txt && echo \"user $(id -u), kernel $(uname -r)\"",
+            command:
+              'printf \'Hangar demo ran here at %s\\n\' "$(date -u +%FT%TZ)" > hangar-demo.txt && cat hangar-demo.txt && echo "user $(id -u), kernel $(uname -r)"',
             description: 'Write hangar-demo.txt',
           },
         },

@@ -87,9 +87,7 @@ export function lastToolResult(messages: RequestMessage[]): string | undefined {
     if (typeof content === 'string') return content;
     if (Array.isArray(content)) {
       return content
-        .map((part: unknown) =>
-          typeof part === 'object' && part !== null ? blockText(part as Record<string, unknown>) : undefined,
-        )
+        .map((part: unknown) => (typeof part === 'object' && part !== null ? blockText(part as Record<string, unknown>) : undefined))
         .filter((text): text is string => text !== undefined)
         .join('\n');
     }
@@ -100,10 +98,7 @@ export function lastToolResult(messages: RequestMessage[]): string | undefined {
 
 /** Input token estimate: characters of system, messages and tools (as JSON) divided by 4. */
 export function estimateInputTokens(request: CountTokensRequest): number {
-  const chars =
-    JSON.stringify(request.system ?? '').length +
-    JSON.stringify(request.messages).length +
-    JSON.stringify(request.tools ?? []).length;
+  const chars = JSON.stringify(request.system ?? '').length + JSON.stringify(request.messages).length + JSON.stringify(request.tools ?? []).length;
   return Math.max(1, Math.ceil(chars / 4));
 }
 

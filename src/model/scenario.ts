@@ -22,9 +22,7 @@ export const replyMatchSchema = z
     lastUserText: regexString
       .optional()
       .describe('Regex tested against the text blocks of the last user message (tool results and <system-reminder> blocks excluded)'),
-    lastToolResult: regexString
-      .optional()
-      .describe('Regex tested against the text of the last tool_result block of the last user message'),
+    lastToolResult: regexString.optional().describe('Regex tested against the text of the last tool_result block of the last user message'),
     system: regexString.optional().describe('Regex tested against the top-level system prompt text'),
     model: regexString.optional().describe('Regex tested against the model id the request names'),
     kind: requestKindSchema.optional().describe('Request kind this reply answers; default main'),
@@ -52,11 +50,7 @@ export const thinkingBlockSchema = z.strictObject({
   thinking: z.string().describe('Thinking text'),
 });
 
-export const contentBlockSchema = z.discriminatedUnion('type', [
-  textBlockSchema,
-  toolUseBlockSchema,
-  thinkingBlockSchema,
-]);
+export const contentBlockSchema = z.discriminatedUnion('type', [textBlockSchema, toolUseBlockSchema, thinkingBlockSchema]);
 
 export const stopReasonSchema = z.enum(['end_turn', 'tool_use', 'max_tokens', 'stop_sequence']);
 
@@ -75,20 +69,13 @@ export const httpFaultSchema = z
     retryAfterSec: z.number().nonnegative().optional().describe('Value of the retry-after header'),
     shouldRetry: z.boolean().optional().describe('Sends x-should-retry: true or false, which the CLI obeys'),
     message: z.string().optional().describe('error.message in the Anthropic error body'),
-    errorType: z
-      .string()
-      .optional()
-      .describe('error.type in the Anthropic error body; default derived from the status'),
+    errorType: z.string().optional().describe('error.type in the Anthropic error body; default derived from the status'),
   })
   .describe('Answer with an HTTP error in the Anthropic error format');
 
 export const cutFaultSchema = z
   .strictObject({
-    cutAfterEvents: z
-      .number()
-      .int()
-      .nonnegative()
-      .describe('Start the SSE stream, send this many events, then destroy the connection'),
+    cutAfterEvents: z.number().int().nonnegative().describe('Start the SSE stream, send this many events, then destroy the connection'),
   })
   .describe('Break the stream mid-way');
 
@@ -97,9 +84,7 @@ export const faultSchema = z.union([httpFaultSchema, cutFaultSchema]);
 export const replySchema = z.strictObject({
   match: replyMatchSchema.optional(),
   content: z.array(contentBlockSchema).optional().describe('Content blocks of the assistant message'),
-  stopReason: stopReasonSchema
-    .optional()
-    .describe('Default: tool_use when a tool_use block is present, else end_turn'),
+  stopReason: stopReasonSchema.optional().describe('Default: tool_use when a tool_use block is present, else end_turn'),
   delayMs: z.number().int().nonnegative().optional().describe('Wait before the response starts'),
   chunkDelayMs: z.number().int().nonnegative().optional().describe('Wait between streamed events'),
   usage: usageOverrideSchema.optional(),
@@ -117,10 +102,7 @@ export const scenarioSchema = z.strictObject({
   model: z.string().min(1).optional().describe('Model id reported back; default the request model'),
   replies: z.array(replySchema).describe('Replies, used in order'),
   whenExhausted: whenExhaustedSchema.optional(),
-  auxiliary: z
-    .enum(['auto', 'script'])
-    .optional()
-    .describe('auto: side requests get a default answer; script: every request goes through replies'),
+  auxiliary: z.enum(['auto', 'script']).optional().describe('auto: side requests get a default answer; script: every request goes through replies'),
 });
 
 export type Scenario = z.infer<typeof scenarioSchema>;

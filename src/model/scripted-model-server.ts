@@ -18,16 +18,7 @@ import {
 } from './messages-request.js';
 import { createReplyCursor, type ReplyCursor, type ReplyUse } from './reply-cursor.js';
 import { parseScenario, type Scenario, type ScenarioContentBlock, type ScenarioReply } from './scenario.js';
-import {
-  errorBody,
-  errorTypeForStatus,
-  estimateOutputTokens,
-  formatSseEvent,
-  messageEvents,
-  newId,
-  toMessageContent,
-  type AnthropicMessage,
-} from './sse.js';
+import { errorBody, errorTypeForStatus, estimateOutputTokens, formatSseEvent, messageEvents, newId, toMessageContent, type AnthropicMessage } from './sse.js';
 
 export interface ScriptedModelServerOptions {
   scenario: Scenario;
@@ -45,15 +36,7 @@ export interface ScriptedModelServerOptions {
 
 export type RecordedRequestKind = 'main' | 'auxiliary' | 'count_tokens' | 'other';
 
-export type RecordedOutcome =
-  | 'message'
-  | 'fault'
-  | 'cut'
-  | 'auxiliary-default'
-  | 'exhausted'
-  | 'invalid'
-  | 'not-found'
-  | 'count-tokens';
+export type RecordedOutcome = 'message' | 'fault' | 'cut' | 'auxiliary-default' | 'exhausted' | 'invalid' | 'not-found' | 'count-tokens';
 
 export interface RecordedRequest {
   /** 1-based order of arrival. */
@@ -148,9 +131,7 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
     // The server logs one line per request itself (see log()).
     logController: new LogController({ disableRequestLogging: true }),
   };
-  const app = options.logger
-    ? Fastify({ ...common, loggerInstance: options.logger as FastifyBaseLogger })
-    : Fastify({ ...common, logger: false });
+  const app = options.logger ? Fastify({ ...common, loggerInstance: options.logger as FastifyBaseLogger }) : Fastify({ ...common, logger: false });
 
   function record(request: FastifyRequest, entry: Omit<RecordedRequest, 'seq' | 'time' | 'method' | 'path' | 'headers'>): RecordedRequest {
     const recorded: RecordedRequest = {
@@ -182,7 +163,10 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
 
   function sendError(reply: FastifyReply, status: number, type: string, message: string): FastifyReply {
     const requestId = newId('req');
-    return reply.code(status).header('request-id', requestId).send(errorBody(type, message, requestId));
+    return reply
+      .code(status)
+      .header('request-id', requestId)
+      .send(errorBody(type, message, requestId));
   }
 
   /** Streams a message as SSE; with `cutAfter`, destroys the connection after that many events. */
@@ -265,8 +249,7 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
     }
     const body = parsed.data;
     const streamed = body.stream === true;
-    const classification =
-      (scenario.auxiliary ?? 'auto') === 'auto' ? classifyRequest(body) : { kind: 'main' as const };
+    const classification = (scenario.auxiliary ?? 'auto') === 'auto' ? classifyRequest(body) : { kind: 'main' as const };
     const selection = cursor.select(matchSubject(body, classification.kind));
     const base = {
       body: request.body,
@@ -303,13 +286,7 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
     const httpFault = fault !== undefined && 'status' in fault ? fault : undefined;
     const cutAfter = fault !== undefined && 'cutAfterEvents' in fault ? fault.cutAfterEvents : undefined;
     const outcome: RecordedOutcome =
-      httpFault !== undefined
-        ? 'fault'
-        : cutAfter !== undefined
-          ? 'cut'
-          : selection.type === 'auxiliary-default'
-            ? 'auxiliary-default'
-            : 'message';
+      httpFault !== undefined ? 'fault' : cutAfter !== undefined ? 'cut' : selection.type === 'auxiliary-default' ? 'auxiliary-default' : 'message';
     log(record(request, { ...base, ...indexed, outcome, status: httpFault?.status ?? 200 }));
     await sleep(scripted.delayMs ?? 0, closing.signal);
 
@@ -369,9 +346,7 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
   app.setNotFoundHandler(async (request, reply) => {
     const isControl = request.url.startsWith('/_scripted/');
     if (isControl) {
-      return reply
-        .code(404)
-        .send(new HangarError('NOT_FOUND', `no control endpoint ${request.method} ${request.url}`).toBody());
+      return reply.code(404).send(new HangarError('NOT_FOUND', `no control endpoint ${request.method} ${request.url}`).toBody());
     }
     log(record(request, { body: request.body, kind: 'other', outcome: 'not-found', status: 404 }));
     return sendError(reply, 404, 'not_found_error', `Not found: ${request.method} ${request.url}`);
@@ -379,15 +354,10 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
 
   app.setErrorHandler(async (error, request, reply) => {
     if (request.url.startsWith('/_scripted/')) {
-      const hangar = isHangarError(error)
-        ? error
-        : new HangarError('BAD_REQUEST', error instanceof Error ? error.message : String(error));
+      const hangar = isHangarError(error) ? error : new HangarError('BAD_REQUEST', error instanceof Error ? error.message : String(error));
       return reply.code(hangar.httpStatus).send(hangar.toBody());
     }
-    const status =
-      typeof (error as { statusCode?: unknown }).statusCode === 'number'
-        ? (error as { statusCode: number }).statusCode
-        : 500;
+    const status = typeof (error as { statusCode?: unknown }).statusCode === 'number' ? (error as { statusCode: number }).statusCode : 500;
     const message = error instanceof Error ? error.message : String(error);
     log(record(request, { body: undefined, kind: 'other', outcome: 'invalid', status }));
     return sendError(reply, status, errorTypeForStatus(status), message);

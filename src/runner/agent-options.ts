@@ -40,7 +40,11 @@ export function networkSchema(config: Pick<HangarConfig, 'egress'>) {
         .describe(`Named host sets: ${EGRESS_PRESET_NAMES.join(', ')}`),
       mode: z.enum(['enforce', 'learn']).optional().describe('enforce (default): allow what is listed; learn: allow nothing, record every host tried'),
       secrets: z
-        .array(z.string().refine((name) => secretNames.includes(name), { message: `unknown secret; configured: ${secretNames.join(', ') || 'none'} (egress.secrets)` }))
+        .array(
+          z
+            .string()
+            .refine((name) => secretNames.includes(name), { message: `unknown secret; configured: ${secretNames.join(', ') || 'none'} (egress.secrets)` }),
+        )
         .max(64)
         .optional()
         .describe('Names of configured secrets (egress.secrets) the agent gets as placeholders, put in by the proxy for their hosts only'),
@@ -74,7 +78,9 @@ const permissionRuleSchema = z.string().superRefine((rule, context) => {
 export const allowedToolsSchema = z
   .array(permissionRuleSchema)
   .max(64)
-  .describe('Tool names or Claude Code permission rules, each pre-approved: "Bash", "Bash(npm test:*)", "Read(./src/**)". The agent has the tools they name and no others');
+  .describe(
+    'Tool names or Claude Code permission rules, each pre-approved: "Bash", "Bash(npm test:*)", "Read(./src/**)". The agent has the tools they name and no others',
+  );
 
 /** Tools the agent may never use: names or permission rules. */
 export const disallowedToolsSchema = z
@@ -116,7 +122,12 @@ export function agentOptionsSchema(config: AgentOptionsConfig) {
       allowedTools: allowedToolsSchema.optional(),
       disallowedTools: disallowedToolsSchema.optional(),
       maxTurns: z.number().int().min(1).max(1000).optional().describe('Most agent turns per run (a task, or one message of a session)'),
-      maxBudgetUsd: z.number().positive().max(1_000_000).optional().describe('Most the agent may spend, in USD: a run that reaches it ends BUDGET_EXCEEDED, and a session takes no more turns'),
+      maxBudgetUsd: z
+        .number()
+        .positive()
+        .max(1_000_000)
+        .optional()
+        .describe('Most the agent may spend, in USD: a run that reaches it ends BUDGET_EXCEEDED, and a session takes no more turns'),
       permissionMode: z.enum(PERMISSION_MODES).optional().describe('Claude Code permission mode; default dontAsk (only allowedTools)'),
       appendSystemPrompt: z.string().max(100_000).optional().describe('Text appended to the Claude Code system prompt'),
       model: z.string().min(1).max(200).optional().describe('Model id the CLI asks for'),

@@ -30,7 +30,13 @@ export function resolveBundledClaudeExecutable(): string {
 }
 
 /** Environment variables that carry credentials; never handed to a sandbox even if something sets them. */
-const CREDENTIAL_VARIABLES = new Set(['ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'GOOGLE_APPLICATION_CREDENTIALS']);
+const CREDENTIAL_VARIABLES = new Set([
+  'ANTHROPIC_AUTH_TOKEN',
+  'CLAUDE_CODE_OAUTH_TOKEN',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+  'GOOGLE_APPLICATION_CREDENTIALS',
+]);
 
 /** The complete environment of the CLI inside the sandbox. */
 export function sandboxEnvironment(sandbox: Sandbox, request: Pick<AgentLaunchOptions, 'gateway' | 'maxRetries' | 'environment'>): Record<string, string> {

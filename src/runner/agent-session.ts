@@ -78,7 +78,9 @@ export function startAgentSession(options: AgentSessionOptions): AgentSession {
         }
         options.onMessage(message);
         if (message.type === 'result') {
-          const windows = Object.values(message.modelUsage ?? {}).map((usage) => usage.contextWindow).filter((value): value is number => typeof value === 'number' && value > 0);
+          const windows = Object.values(message.modelUsage ?? {})
+            .map((usage) => usage.contextWindow)
+            .filter((value): value is number => typeof value === 'number' && value > 0);
           const turn = currentTurn;
           currentTurn = undefined;
           turn?.resolve({ result: message, contextTokens: lastContextTokens, contextWindow: windows.length > 0 ? Math.max(...windows) : null });

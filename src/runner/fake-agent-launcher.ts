@@ -90,12 +90,19 @@ function resultMessage(step: FakeAgentStep, sessionId: string, interrupted: bool
   return message as unknown as SDKResultMessage;
 }
 
-const initMessage = (sessionId: string): SDKMessage => ({ type: 'system', subtype: 'init', session_id: sessionId, uuid: randomUUID() }) as unknown as SDKMessage;
+const initMessage = (sessionId: string): SDKMessage =>
+  ({ type: 'system', subtype: 'init', session_id: sessionId, uuid: randomUUID() }) as unknown as SDKMessage;
 
 /** Waits for `until`, or until `stopped` resolves; true when stopped first. */
 async function waitOrStop(until: Promise<unknown> | undefined, stopped: Promise<void>): Promise<boolean> {
   if (until === undefined) return false;
-  return Promise.race([until.then(() => false, () => false), stopped.then(() => true)]);
+  return Promise.race([
+    until.then(
+      () => false,
+      () => false,
+    ),
+    stopped.then(() => true),
+  ]);
 }
 
 export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}): FakeAgentLauncher {
@@ -143,14 +150,25 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
         if (request.abortSignal?.aborted) resolve();
         request.abortSignal?.addEventListener('abort', () => resolve(), { once: true });
       });
-      const interruptedRun = { result: undefined, agentSessionId: sessionId, messageCount: 1, error: new HangarError('AGENT_FAILED', 'Claude Code ended without a result: the run was interrupted') };
+      const interruptedRun = {
+        result: undefined,
+        agentSessionId: sessionId,
+        messageCount: 1,
+        error: new HangarError('AGENT_FAILED', 'Claude Code ended without a result: the run was interrupted'),
+      };
       begin();
       try {
         if (request.abortSignal?.aborted) return interruptedRun;
         request.onMessage?.(initMessage(sessionId));
         const step = await script(call);
         meter(step, request);
-        if (step.crash !== undefined) return { result: undefined, agentSessionId: sessionId, messageCount: 1, error: new HangarError('AGENT_FAILED', `Claude Code ended without a result: ${step.crash}`) };
+        if (step.crash !== undefined)
+          return {
+            result: undefined,
+            agentSessionId: sessionId,
+            messageCount: 1,
+            error: new HangarError('AGENT_FAILED', `Claude Code ended without a result: ${step.crash}`),
+          };
         if (await waitOrStop(step.until, aborted)) return interruptedRun;
         await writeFiles(step, request);
         const result = resultMessage(step, sessionId, false);
@@ -172,7 +190,9 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
       });
       // The transcript the conversation continues from, read as the SDK reads it on resume.
       const resumed: Promise<unknown[]> =
-        launch.resume === undefined ? Promise.resolve([]) : launch.sessionStore.load({ projectKey: PROJECT_KEY, sessionId: launch.resume }).then((entries) => entries ?? []);
+        launch.resume === undefined
+          ? Promise.resolve([])
+          : launch.sessionStore.load({ projectKey: PROJECT_KEY, sessionId: launch.resume }).then((entries) => entries ?? []);
       const session: AgentSession = {
         get agentSessionId() {
           return agentSessionId;
@@ -199,7 +219,9 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
               if (history.length > 0) await launch.sessionStore.append(key(agentSessionId), history as never[]);
             }
             launch.onMessage(initMessage(agentSessionId));
-            await launch.sessionStore.append(key(agentSessionId), [{ type: 'user', uuid: randomUUID(), message: { role: 'user', content: prompt } }] as never[]);
+            await launch.sessionStore.append(key(agentSessionId), [
+              { type: 'user', uuid: randomUUID(), message: { role: 'user', content: prompt } },
+            ] as never[]);
             const step = await script(call);
             meter(step, launch);
             if (step.crash !== undefined) {
@@ -209,7 +231,9 @@ export function createFakeAgentLauncher(options: FakeAgentLauncherOptions = {}):
             const interrupted = await waitOrStop(step.until, Promise.race([stopped, closing]));
             if (closed) throw new HangarError('AGENT_FAILED', 'Claude Code ended during the turn: the process exited');
             await writeFiles(step, launch);
-            await launch.sessionStore.append(key(agentSessionId), [{ type: 'assistant', uuid: randomUUID(), message: { role: 'assistant', content: step.result ?? 'done' } }] as never[]);
+            await launch.sessionStore.append(key(agentSessionId), [
+              { type: 'assistant', uuid: randomUUID(), message: { role: 'assistant', content: step.result ?? 'done' } },
+            ] as never[]);
             const result = resultMessage(step, agentSessionId, interrupted);
             launch.onMessage(result);
             return { result, contextTokens: step.contextTokens ?? 0, contextWindow: step.contextWindow ?? null };

@@ -62,7 +62,7 @@ export function lockHolderPid(file: string): number | undefined {
     return undefined;
   }
   // glibc's dev_t encoding; /proc/locks prints MAJOR:MINOR:INODE with the device numbers in hex.
-  const major = ((info.dev >>> 8) & 0xfff) | Math.floor(info.dev / 2 ** 32) & ~0xfff;
+  const major = ((info.dev >>> 8) & 0xfff) | (Math.floor(info.dev / 2 ** 32) & ~0xfff);
   const minor = (info.dev & 0xff) | ((info.dev >>> 12) & 0xfff00);
   for (const line of table.split('\n')) {
     // "1: POSIX  ADVISORY  WRITE 1234 fe:00:2179961 1073741824 1073742335" ("->" marks a waiter).
@@ -104,9 +104,13 @@ function inUseError(dataDir: string): HangarError {
     `stop it${holderPid !== undefined ? ` (kill ${holderPid})` : ''}`,
     'or choose another data directory (--data-dir, HANGAR_DATA_DIR)',
   ].join(', ');
-  return new HangarError('DATA_DIR_IN_USE', `data directory ${dataDir} is in use by another Hangar process (${who}); one data directory has one owner: ${todo}`, {
-    details: { dataDir, ...(holderPid !== undefined ? { pid: holderPid } : {}), ...(owner !== undefined ? { owner } : {}) },
-  });
+  return new HangarError(
+    'DATA_DIR_IN_USE',
+    `data directory ${dataDir} is in use by another Hangar process (${who}); one data directory has one owner: ${todo}`,
+    {
+      details: { dataDir, ...(holderPid !== undefined ? { pid: holderPid } : {}), ...(owner !== undefined ? { owner } : {}) },
+    },
+  );
 }
 
 function writeOwnerFile(dataDir: string, owner: DataDirOwner): void {

@@ -101,7 +101,12 @@ async function startEmbedded(options: RunTargetOptions, privateDir: boolean): Pr
     return closing;
   };
   try {
-    return { baseUrl: await hangar.listen(), embedded: true, close, ...(options.demo === true ? { note: '· demo mode: the model is Hangar\'s scripted demo, not Claude; every answer is marked [demo]' } : {}) };
+    return {
+      baseUrl: await hangar.listen(),
+      embedded: true,
+      close,
+      ...(options.demo === true ? { note: "· demo mode: the model is Hangar's scripted demo, not Claude; every answer is marked [demo]" } : {}),
+    };
   } catch (error) {
     await close();
     throw error;
@@ -117,7 +122,12 @@ export async function openRunTarget(options: RunTargetOptions): Promise<RunTarge
     const baseUrl = `http://${urlHost(configured.server.host)}:${configured.server.port}`;
     const probe = await probeServer(baseUrl, options.probeTimeoutMs ?? 3_000);
     if (probe.state === 'ready') {
-      return { baseUrl, embedded: false, note: `· using the Hangar server at ${baseUrl} (--data-dir runs a Hangar of this command's own instead)`, close: async () => undefined };
+      return {
+        baseUrl,
+        embedded: false,
+        note: `· using the Hangar server at ${baseUrl} (--data-dir runs a Hangar of this command's own instead)`,
+        close: async () => undefined,
+      };
     }
     if (probe.state === 'not-ready') {
       throw new HangarError('NOT_READY', `the Hangar server at ${baseUrl} is not ready: ${probe.message}`);

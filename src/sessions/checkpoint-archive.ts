@@ -35,7 +35,10 @@ export function checkHomeExclude(entry: string): string {
   const trimmed = entry.replace(/\/+$/, '');
   const parts = trimmed.split('/');
   if (trimmed === '' || trimmed.startsWith('/') || trimmed.includes('\0') || parts.some((part) => part === '' || part === '.' || part === '..')) {
-    throw new HangarError('CONFIG_INVALID', `checkpoint HOME exclude ${JSON.stringify(entry)} must be a relative path under HOME, without '.', '..' or empty components`);
+    throw new HangarError(
+      'CONFIG_INVALID',
+      `checkpoint HOME exclude ${JSON.stringify(entry)} must be a relative path under HOME, without '.', '..' or empty components`,
+    );
   }
   return trimmed;
 }
@@ -57,12 +60,20 @@ export function archiveCreateArgs(roots: ArchiveRoots, homeExcludes: readonly st
   const workspace = memberName(roots.workspacePath);
   const home = memberName(roots.homePath);
   return [
-    '--zstd', '--create', '--sparse', '--file=-', '--numeric-owner',
-    '--directory', '/',
+    '--zstd',
+    '--create',
+    '--sparse',
+    '--file=-',
+    '--numeric-owner',
+    '--directory',
+    '/',
     '--anchored',
-    '--wildcards', ...CLI_STATE_EXCLUDES.map((pattern) => `--exclude=${home}/${pattern}`),
-    '--no-wildcards', ...homeExcludes.map((entry) => `--exclude=${home}/${checkHomeExclude(entry)}`),
-    workspace, home,
+    '--wildcards',
+    ...CLI_STATE_EXCLUDES.map((pattern) => `--exclude=${home}/${pattern}`),
+    '--no-wildcards',
+    ...homeExcludes.map((entry) => `--exclude=${home}/${checkHomeExclude(entry)}`),
+    workspace,
+    home,
   ];
 }
 

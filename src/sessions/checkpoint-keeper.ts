@@ -198,7 +198,7 @@ export function createCheckpointKeeper(dependencies: CheckpointKeeperDependencie
     async sweep() {
       const run = async (): Promise<{ checkpoints: number; orphanBlobs: number }> => {
         let checkpoints = 0;
-        for (let after: string | undefined; ; ) {
+        for (let after: string | undefined; ;) {
           const ids = await store.checkpoints.sessionIds({ limit: PAGE, ...(after !== undefined ? { after } : {}) });
           for (const sessionId of ids) {
             // A session not stored (yet) is a fork being created: its copied checkpoint is left alone.

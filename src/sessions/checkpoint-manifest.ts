@@ -43,9 +43,13 @@ export async function buildManifest(
 }
 
 function corrupt(checkpoint: CheckpointRecord, mismatch: ManifestMismatch, what: string): HangarError {
-  return new HangarError('CHECKPOINT_CORRUPT', `checkpoint ${checkpoint.id} of session ${checkpoint.sessionId} cannot be restored: ${what}; nothing was restored`, {
-    details: { checkpointId: checkpoint.id, sessionId: checkpoint.sessionId, mismatch },
-  });
+  return new HangarError(
+    'CHECKPOINT_CORRUPT',
+    `checkpoint ${checkpoint.id} of session ${checkpoint.sessionId} cannot be restored: ${what}; nothing was restored`,
+    {
+      details: { checkpointId: checkpoint.id, sessionId: checkpoint.sessionId, mismatch },
+    },
+  );
 }
 
 /** Size and sha256 of a stream, reading at most `maxBytes + 1` bytes within the time limit (undefined when late). */
@@ -79,18 +83,28 @@ async function hashStream(stream: Readable, maxBytes: number, timeoutMs: number)
  * count and hash at the recorded position. Fails with CHECKPOINT_CORRUPT (details: checkpointId,
  * sessionId, mismatch). A checkpoint without a manifest (recorded before manifests) passes.
  */
-export async function verifyCheckpoint(checkpoint: CheckpointRecord, dependencies: { blobs: BlobStore; transcripts: TranscriptRepository; timeoutMs: number }): Promise<void> {
+export async function verifyCheckpoint(
+  checkpoint: CheckpointRecord,
+  dependencies: { blobs: BlobStore; transcripts: TranscriptRepository; timeoutMs: number },
+): Promise<void> {
   const manifest = checkpoint.manifest;
   if (manifest === null) return;
   if (!(await dependencies.blobs.exists(checkpoint.blobKey))) throw corrupt(checkpoint, 'archive_missing', `its archive ${checkpoint.blobKey} is missing`);
   const read = await hashStream(await dependencies.blobs.get(checkpoint.blobKey), manifest.archive.sizeBytes, dependencies.timeoutMs);
   if (read === undefined) throw corrupt(checkpoint, 'timeout', `reading its archive took longer than ${dependencies.timeoutMs} ms`);
   if (read.sizeBytes !== manifest.archive.sizeBytes) {
-    throw corrupt(checkpoint, 'archive_size', `its archive holds ${read.sizeBytes > manifest.archive.sizeBytes ? 'more than ' : ''}${read.sizeBytes} bytes, the manifest says ${manifest.archive.sizeBytes}`);
+    throw corrupt(
+      checkpoint,
+      'archive_size',
+      `its archive holds ${read.sizeBytes > manifest.archive.sizeBytes ? 'more than ' : ''}${read.sizeBytes} bytes, the manifest says ${manifest.archive.sizeBytes}`,
+    );
   }
-  if (read.sha256 !== manifest.archive.sha256) throw corrupt(checkpoint, 'archive_sha256', `its archive's sha256 ${read.sha256} differs from the manifest's ${manifest.archive.sha256}`);
+  if (read.sha256 !== manifest.archive.sha256)
+    throw corrupt(checkpoint, 'archive_sha256', `its archive's sha256 ${read.sha256} differs from the manifest's ${manifest.archive.sha256}`);
   const { projectKey, agentSessionId, entries, sha256 } = manifest.transcript;
   const loaded = await loadTranscript(dependencies.transcripts, projectKey, agentSessionId, entries);
-  if (loaded.length !== entries) throw corrupt(checkpoint, 'transcript_entries', `its transcript ${agentSessionId} holds ${loaded.length} entries, the manifest says ${entries}`);
-  if (transcriptDigest(loaded) !== sha256) throw corrupt(checkpoint, 'transcript_sha256', `the first ${entries} entries of its transcript ${agentSessionId} differ from those it was taken with`);
+  if (loaded.length !== entries)
+    throw corrupt(checkpoint, 'transcript_entries', `its transcript ${agentSessionId} holds ${loaded.length} entries, the manifest says ${entries}`);
+  if (transcriptDigest(loaded) !== sha256)
+    throw corrupt(checkpoint, 'transcript_sha256', `the first ${entries} entries of its transcript ${agentSessionId} differ from those it was taken with`);
 }

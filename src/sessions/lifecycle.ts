@@ -61,7 +61,8 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
     } catch (error) {
       // What validation could not foresee (a full disk, a shared workspace in the way): the session
       // is recorded as failed with the reason, and keeps no sandbox.
-      if (placed?.ownsSandbox === true) await placed.sandbox.destroy().catch((caught: unknown) => logger.error({ err: caught, sessionId: session.id }, 'sandbox destroy failed'));
+      if (placed?.ownsSandbox === true)
+        await placed.sandbox.destroy().catch((caught: unknown) => logger.error({ err: caught, sessionId: session.id }, 'sandbox destroy failed'));
       else if (session.sandboxId !== null) sharedSandboxes.get(session.sandboxId)?.members.delete(session.id);
       const failure = error instanceof HangarError ? error : new HangarError('SANDBOX_FAILED', (error as Error).message, { cause: error });
       await context.setStatus(session.id, 'failed', { error: { code: failure.code, message: `writing the initial files failed: ${failure.message}` } });
@@ -91,7 +92,8 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
       }
       // Checked before anything is created: a refused create leaves no session and no sandbox.
       assertWorkspaceFiles(input.files, { diskMb });
-      if (input.sandboxId === undefined && (input.prompt !== undefined || Object.keys(input.files ?? {}).length > 0)) context.admission.assertRoom('a new session');
+      if (input.sandboxId === undefined && (input.prompt !== undefined || Object.keys(input.files ?? {}).length > 0))
+        context.admission.assertRoom('a new session');
       const session = newSessionRecord({
         id: newRecordId('sess'),
         pattern: input.pattern,
@@ -116,7 +118,11 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
         await liveSessions.retire(sessionId);
         gateway.forgetSession(sessionId);
         for (const message of await store.messages.list(sessionId, { statuses: ['queued'], limit: 10_000 })) {
-          await store.messages.update(message.id, { status: 'failed', error: { code: 'SESSION_CLOSED', message: 'the session was closed' }, finishedAt: context.nowIso() });
+          await store.messages.update(message.id, {
+            status: 'failed',
+            error: { code: 'SESSION_CLOSED', message: 'the session was closed' },
+            finishedAt: context.nowIso(),
+          });
         }
         for (const schedule of await store.schedules.list(sessionId)) await store.schedules.update(schedule.id, { enabled: false });
         const updated = await context.setStatus(sessionId, 'closed', { lastCheckpointId: null });
@@ -138,12 +144,20 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
       const checkpointId = options.checkpointId ?? source.lastCheckpointId;
       if (checkpointId === null) throw new HangarError('NO_CHECKPOINT', `session ${sessionId} has no checkpoint to fork from yet (it has completed no turn)`);
       const checkpoint = await store.checkpoints.get(checkpointId);
-      if (checkpoint === undefined || checkpoint.sessionId !== sessionId) throw new HangarError('CHECKPOINT_NOT_FOUND', `checkpoint ${checkpointId} is not a checkpoint of session ${sessionId}`);
+      if (checkpoint === undefined || checkpoint.sessionId !== sessionId)
+        throw new HangarError('CHECKPOINT_NOT_FOUND', `checkpoint ${checkpointId} is not a checkpoint of session ${sessionId}`);
       const forkId = newRecordId('sess');
       // The fork gets its own copy of the snapshot: the source's blobs may be deleted with it.
       const copied = await keeper.copy(checkpoint, forkId);
       const fork: SessionRecord = {
-        ...newSessionRecord({ id: forkId, pattern: source.pattern, options: source.options, metadata: { ...source.metadata, ...options.metadata }, sandboxId: null, createdAt: context.nowIso() }),
+        ...newSessionRecord({
+          id: forkId,
+          pattern: source.pattern,
+          options: source.options,
+          metadata: { ...source.metadata, ...options.metadata },
+          sandboxId: null,
+          createdAt: context.nowIso(),
+        }),
         status: 'hibernated',
         forkedFrom: { sessionId, checkpointId },
         turns: checkpoint.turn,

@@ -47,7 +47,9 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
       shared.members.add(session.id);
       return { sandbox: shared.sandbox, ownsSandbox: false };
     }
-    const sandbox = await context.sandboxProvider.create(agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, context.optionsOf(session).resources));
+    const sandbox = await context.sandboxProvider.create(
+      agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, context.optionsOf(session).resources),
+    );
     return { sandbox, ownsSandbox: true };
   };
 
@@ -74,7 +76,10 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     // The budget holds at the gateway too: no model call starts once it is spent, this run or before.
     if (options.maxBudgetUsd !== null) gateway.setBudget(session.id, { limitUsd: options.maxBudgetUsd, spentUsd: session.costUsd });
     const environment = context.egress === undefined ? undefined : await context.egress.environmentFor(session.id, options.network);
-    const sessionStore = forking && checkpoint !== undefined ? transcriptUpTo(checkpoints.agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries) : checkpoints.agentSessionStore;
+    const sessionStore =
+      forking && checkpoint !== undefined
+        ? transcriptUpTo(checkpoints.agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries)
+        : checkpoints.agentSessionStore;
     current.agent = context.launcher.startSession({
       ...(environment !== undefined ? { environment } : {}),
       sandbox: current.sandbox,
@@ -118,12 +123,15 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
       const current = live.get(session.id);
       if (current === undefined || session.pattern !== 'long-running' || session.sandboxId !== null) return;
       clock.clearTimeout(current.idleTimer);
-      current.idleTimer = clock.setTimeout(() => {
-        hibernate(session.id).catch((error: unknown) => {
-          // Closed meanwhile: nothing is left to hibernate.
-          if (!(error instanceof HangarError && error.code === 'SESSION_CLOSED')) logger.error({ err: error, sessionId: session.id }, 'hibernation failed');
-        });
-      }, context.optionsOf(session).idleTimeoutSec * 1000);
+      current.idleTimer = clock.setTimeout(
+        () => {
+          hibernate(session.id).catch((error: unknown) => {
+            // Closed meanwhile: nothing is left to hibernate.
+            if (!(error instanceof HangarError && error.code === 'SESSION_CLOSED')) logger.error({ err: error, sessionId: session.id }, 'hibernation failed');
+          });
+        },
+        context.optionsOf(session).idleTimeoutSec * 1000,
+      );
     },
     clearIdleTimer(sessionId) {
       const current = live.get(sessionId);

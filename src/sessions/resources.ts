@@ -26,7 +26,11 @@ export function resolveResources(config: HangarConfig, requested: RequestedResou
  */
 export function agentSandboxSpec(
   config: HangarConfig,
-  dependencies: { gateway: Pick<ModelGateway, 'socketPath'>; claudeExecutable: string; egress?: Pick<SandboxEgress, 'socketPath' | 'readOnlyPaths'> | undefined },
+  dependencies: {
+    gateway: Pick<ModelGateway, 'socketPath'>;
+    claudeExecutable: string;
+    egress?: Pick<SandboxEgress, 'socketPath' | 'readOnlyPaths'> | undefined;
+  },
   resources: ResourceLimits,
   id?: string,
 ): SandboxSpec {

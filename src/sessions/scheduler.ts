@@ -89,7 +89,8 @@ export function createScheduler(context: SessionContext, send: (sessionId: strin
     },
     async remove(sessionId, scheduleId) {
       const schedule = await store.schedules.get(scheduleId);
-      if (schedule === undefined || schedule.sessionId !== sessionId) throw new HangarError('SCHEDULE_NOT_FOUND', `schedule ${scheduleId} does not exist on session ${sessionId}`);
+      if (schedule === undefined || schedule.sessionId !== sessionId)
+        throw new HangarError('SCHEDULE_NOT_FOUND', `schedule ${scheduleId} does not exist on session ${sessionId}`);
       await store.schedules.delete(scheduleId);
     },
     runDue,

@@ -18,7 +18,10 @@ import type { EventHub } from './event-hub.js';
 import type { SandboxStateArchiver } from './workspace-snapshots.js';
 
 /** What sessions need of the model gateway: a token per session and the usage it metered. */
-export type SessionGateway = Pick<ModelGateway, 'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'setBudget' | 'drainUsage' | 'forgetSession'>;
+export type SessionGateway = Pick<
+  ModelGateway,
+  'socketPath' | 'upstreamLabel' | 'registerSession' | 'revokeSession' | 'setBudget' | 'drainUsage' | 'forgetSession'
+>;
 
 export interface SessionManagerDependencies {
   config: HangarConfig;

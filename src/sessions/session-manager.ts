@@ -124,7 +124,8 @@ export function createSessionManager(dependencies: SessionManagerDependencies): 
       for (const [sessionId, current] of live) {
         if (runningTurns.has(sessionId)) await current.agent?.interrupt().catch(() => undefined);
       }
-      if (interrupted.length > 0) logger.warn({ sessions: interrupted, drainMs: config.server.shutdownDrainMs }, 'shutdown: waiting for interrupted turns to end');
+      if (interrupted.length > 0)
+        logger.warn({ sessions: interrupted, drainMs: config.server.shutdownDrainMs }, 'shutdown: waiting for interrupted turns to end');
       // Bounded: a turn still running at the deadline (a CLI that ignores the interrupt, a slow
       // checkpoint) is cut when its CLI and sandbox are closed below.
       const drained = await Promise.race([queue.settled().then(() => true), clock.sleep(config.server.shutdownDrainMs).then(() => false)]);

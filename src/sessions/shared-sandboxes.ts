@@ -27,9 +27,14 @@ export interface SharedSandboxes {
   destroyAll(): Promise<void>;
 }
 
-export function createSharedSandboxes(context: SessionContext, keeper: CheckpointKeeper, closeSession: (sessionId: string) => Promise<unknown>): SharedSandboxes {
+export function createSharedSandboxes(
+  context: SessionContext,
+  keeper: CheckpointKeeper,
+  closeSession: (sessionId: string) => Promise<unknown>,
+): SharedSandboxes {
   const { config, store, gateway, logger, sharedSandboxes } = context;
-  const specFor = (resources: ResourceLimits, id: string) => agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, resources, id);
+  const specFor = (resources: ResourceLimits, id: string) =>
+    agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, resources, id);
 
   const view = async (record: SharedSandboxRecord): Promise<SharedSandboxView> => {
     const members = await store.sessions.list({ sandboxId: record.id, limit: 10_000 });
@@ -63,7 +68,10 @@ export function createSharedSandboxes(context: SessionContext, keeper: Checkpoin
       for (const member of members) {
         // A checkpoint that fails its manifest keeps its own code (it names the checkpoint).
         const code = error instanceof HangarError && error.code === 'CHECKPOINT_CORRUPT' ? error.code : 'SANDBOX_FAILED';
-        await store.sessions.update(member.id, { status: 'failed', error: { code, message: `shared sandbox ${record.id} could not be restored: ${(error as Error).message}` } });
+        await store.sessions.update(member.id, {
+          status: 'failed',
+          error: { code, message: `shared sandbox ${record.id} could not be restored: ${(error as Error).message}` },
+        });
       }
     }
   };
@@ -73,7 +81,13 @@ export function createSharedSandboxes(context: SessionContext, keeper: Checkpoin
       const resources = resolveResources(config, input.resources);
       const id = newRecordId('sbx');
       const sandbox = await context.sandboxProvider.create(specFor(resources, id));
-      const record: SharedSandboxRecord = { id, status: 'active', resources: resources as unknown as Record<string, unknown>, createdAt: context.nowIso(), closedAt: null };
+      const record: SharedSandboxRecord = {
+        id,
+        status: 'active',
+        resources: resources as unknown as Record<string, unknown>,
+        createdAt: context.nowIso(),
+        closedAt: null,
+      };
       await store.sharedSandboxes.insert(record);
       sharedSandboxes.set(id, { record, sandbox, members: new Set() });
       return { ...record, sessions: [] };

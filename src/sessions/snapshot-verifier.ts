@@ -103,8 +103,10 @@ export const verifySnapshotArchive: SnapshotVerifier = async (archive, limits) =
   try {
     const [zstdExit, tarExit] = await Promise.all([exitOf(zstd), exitOf(tar)]);
     if (failure !== undefined) throw failure;
-    if (zstdExit.code !== 0) throw invalid(`the workspace snapshot is not a valid zstd stream (zstd exit ${zstdExit.code ?? zstdExit.signal}): ${stderr.trim()}`, 'invalid');
-    if (tarExit.code !== 0) throw invalid(`the workspace snapshot is not a valid tar archive (tar exit ${tarExit.code ?? tarExit.signal}): ${stderr.trim()}`, 'invalid');
+    if (zstdExit.code !== 0)
+      throw invalid(`the workspace snapshot is not a valid zstd stream (zstd exit ${zstdExit.code ?? zstdExit.signal}): ${stderr.trim()}`, 'invalid');
+    if (tarExit.code !== 0)
+      throw invalid(`the workspace snapshot is not a valid tar archive (tar exit ${tarExit.code ?? tarExit.signal}): ${stderr.trim()}`, 'invalid');
     return { unpackedBytes };
   } finally {
     clearTimeout(timer);

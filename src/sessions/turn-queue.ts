@@ -67,9 +67,13 @@ export function createTurnQueue(context: SessionContext, runTurn: (message: Queu
       if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed and takes no more messages`);
       const { maxBudgetUsd } = context.optionsOf(session);
       if (maxBudgetUsd !== null && session.costUsd >= maxBudgetUsd) {
-        throw new HangarError('BUDGET_EXCEEDED', `session ${sessionId} spent $${session.costUsd.toFixed(6)} of its $${maxBudgetUsd} budget and takes no more messages`, {
-          details: { costUsd: session.costUsd, maxBudgetUsd },
-        });
+        throw new HangarError(
+          'BUDGET_EXCEEDED',
+          `session ${sessionId} spent $${session.costUsd.toFixed(6)} of its $${maxBudgetUsd} budget and takes no more messages`,
+          {
+            details: { costUsd: session.costUsd, maxBudgetUsd },
+          },
+        );
       }
       // A session without a live sandbox (hibernated, hybrid) needs a new one for this message.
       if (!context.live.has(sessionId) && session.sandboxId === null) context.admission.assertRoom(`session ${sessionId}`);

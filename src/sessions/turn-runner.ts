@@ -24,13 +24,21 @@ function withSpend(context: SessionContext, session: SessionRecord, spent: Gatew
 const spentAnything = (spent: GatewaySessionUsage): boolean =>
   spent.total.inputTokens + spent.total.outputTokens + spent.total.cacheCreationInputTokens + spent.total.cacheReadInputTokens > 0;
 
-export function createTurnRunner(context: SessionContext, liveSessions: LiveSessions, checkpoints: SessionCheckpoints): (message: QueuedMessage) => Promise<void> {
+export function createTurnRunner(
+  context: SessionContext,
+  liveSessions: LiveSessions,
+  checkpoints: SessionCheckpoints,
+): (message: QueuedMessage) => Promise<void> {
   const { config, store, gateway, logger } = context;
 
   return async (message) => {
     let session = await context.requireSession(message.sessionId);
     if (session.status === 'closed') {
-      await store.messages.update(message.id, { status: 'failed', error: { code: 'SESSION_CLOSED', message: 'the session was closed' }, finishedAt: context.nowIso() });
+      await store.messages.update(message.id, {
+        status: 'failed',
+        error: { code: 'SESSION_CLOSED', message: 'the session was closed' },
+        finishedAt: context.nowIso(),
+      });
       return;
     }
     const options = context.optionsOf(session);
@@ -69,7 +77,9 @@ export function createTurnRunner(context: SessionContext, liveSessions: LiveSess
         lastActivityAt: context.nowIso(),
         error: null,
       });
-      await checkpoints.keeper.applyRetention(session.id).catch((caught: unknown) => logger.error({ err: caught, sessionId: session.id }, 'checkpoint retention failed'));
+      await checkpoints.keeper
+        .applyRetention(session.id)
+        .catch((caught: unknown) => logger.error({ err: caught, sessionId: session.id }, 'checkpoint retention failed'));
       if (outcome.contextWindow !== null && outcome.contextTokens > CONTEXT_WARNING_RATIO * outcome.contextWindow) {
         await context.publish(session.id, 'warning', {
           code: 'CONTEXT_WINDOW',
@@ -95,7 +105,12 @@ export function createTurnRunner(context: SessionContext, liveSessions: LiveSess
         // The workspace goes back to the last good checkpoint, so the conversation continues from that
         // checkpoint's transcript position too (as after a crash).
         await store.sessions.update(session.id, { agentSessionId: null, error });
-        await context.publish(session.id, 'checkpoint_failed', { messageId: message.id, error, details: failure.details, keptCheckpointId: session.lastCheckpointId });
+        await context.publish(session.id, 'checkpoint_failed', {
+          messageId: message.id,
+          error,
+          details: failure.details,
+          keptCheckpointId: session.lastCheckpointId,
+        });
       }
       // A checkpoint that does not match its manifest is never restored: the session fails, naming it.
       if (failure.code === 'CHECKPOINT_CORRUPT') corruptCheckpoint = { error, details: failure.details };

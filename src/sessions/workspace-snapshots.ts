@@ -56,7 +56,10 @@ export interface StoredSnapshot {
 
 type Exit = { code: number | null; signal: NodeJS.Signals | null };
 
-function waitForExit(child: { once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): void; once(event: 'error', listener: (error: Error) => void): void }): Promise<Exit> {
+function waitForExit(child: {
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+  once(event: 'error', listener: (error: Error) => void): void;
+}): Promise<Exit> {
   return new Promise((resolve, reject) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
     child.once('error', reject);
@@ -82,7 +85,13 @@ function checkpointFailed(message: string, reason: string): HangarError {
  * tar_failed) and leaves no blob under `key` when the archive is too large, too slow, or not a valid
  * archive.
  */
-export async function snapshotSandboxState(sandbox: Sandbox, blobs: BlobStore, key: string, limits: SnapshotLimits, options: SnapshotOptions): Promise<StoredSnapshot> {
+export async function snapshotSandboxState(
+  sandbox: Sandbox,
+  blobs: BlobStore,
+  key: string,
+  limits: SnapshotLimits,
+  options: SnapshotOptions,
+): Promise<StoredSnapshot> {
   const verify = options.verify ?? verifySnapshotArchive;
   const hash = createHash('sha256');
   let stderr = '';
@@ -209,4 +218,3 @@ export interface SandboxStateArchiver {
 
 /** The archiver of real sandboxes: tar inside the sandbox, verified on the host. */
 export const tarArchiver: SandboxStateArchiver = { snapshot: snapshotSandboxState, restore: restoreSandboxState };
-

@@ -5,7 +5,9 @@ import type { TranscriptKey, TranscriptRepository } from './store.js';
 
 /** The repository key of an SDK key; an empty subpath means the main transcript. */
 function toTranscriptKey(key: SessionKey): TranscriptKey {
-  return key.subpath === undefined || key.subpath === '' ? { projectKey: key.projectKey, sessionId: key.sessionId } : { projectKey: key.projectKey, sessionId: key.sessionId, subpath: key.subpath };
+  return key.subpath === undefined || key.subpath === ''
+    ? { projectKey: key.projectKey, sessionId: key.sessionId }
+    : { projectKey: key.projectKey, sessionId: key.sessionId, subpath: key.subpath };
 }
 
 /**

@@ -186,7 +186,18 @@ export interface QueuedMessage {
 
 /** A message as enqueue stores it: queued, at the sequence number the store assigned. */
 export function newQueuedMessage(message: Omit<QueuedMessage, 'seq' | 'status' | 'error' | 'startedAt' | 'finishedAt'>, seq: number): QueuedMessage {
-  return { id: message.id, sessionId: message.sessionId, seq, prompt: message.prompt, source: message.source, status: 'queued', error: null, createdAt: message.createdAt, startedAt: null, finishedAt: null };
+  return {
+    id: message.id,
+    sessionId: message.sessionId,
+    seq,
+    prompt: message.prompt,
+    source: message.source,
+    status: 'queued',
+    error: null,
+    createdAt: message.createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
 }
 
 export interface MessageQueueRepository {

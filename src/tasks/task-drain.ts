@@ -28,7 +28,10 @@ export async function drainTasks<T extends DrainableTask>(running: ReadonlyMap<s
   const byId = new Map(tasks);
   if (tasks.length === 0) return [];
   const ids = tasks.map(([id]) => id);
-  logger.warn({ tasks: ids, drainMs }, `shutdown: interrupting ${ids.length} running task(s); waiting up to ${drainMs} ms for their processes to end and sandboxes to go`);
+  logger.warn(
+    { tasks: ids, drainMs },
+    `shutdown: interrupting ${ids.length} running task(s); waiting up to ${drainMs} ms for their processes to end and sandboxes to go`,
+  );
   const started = clock.now();
   const stopped = new Set<string>();
   for (const [, task] of tasks) task.stop('shutdown');
@@ -49,7 +52,9 @@ export async function drainTasks<T extends DrainableTask>(running: ReadonlyMap<s
     `shutdown: ${cut.length} task(s) still stopping after server.shutdownDrainMs; recorded interrupted, their sandboxes are destroyed with the provider`,
   );
   await Promise.all(
-    cut.map((id) => options.cut(id, byId.get(id)!).catch((error: unknown) => logger.error({ err: error, taskId: id }, 'shutdown: recording a cut task failed'))),
+    cut.map((id) =>
+      options.cut(id, byId.get(id)!).catch((error: unknown) => logger.error({ err: error, taskId: id }, 'shutdown: recording a cut task failed')),
+    ),
   );
   return cut;
 }

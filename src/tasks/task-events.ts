@@ -40,12 +40,11 @@ export function taskEventWriter(hub: EventHub | undefined, taskId: string, logge
   let tail: Promise<void> = Promise.resolve();
   const write = (type: string, data: unknown): Promise<void> => {
     if (hub === undefined) return tail;
-    tail = tail.then(
-      () =>
-        hub.publish(taskId, [{ type, data }]).then(
-          () => undefined,
-          (error: unknown) => logger.warn({ err: error, taskId, type }, 'task event not stored'),
-        ),
+    tail = tail.then(() =>
+      hub.publish(taskId, [{ type, data }]).then(
+        () => undefined,
+        (error: unknown) => logger.warn({ err: error, taskId, type }, 'task event not stored'),
+      ),
     );
     return tail;
   };

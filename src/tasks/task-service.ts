@@ -94,7 +94,10 @@ interface RunningTask {
 function stoppedError(reason: TaskStopReason, timeoutMs: number): TaskError {
   switch (reason) {
     case 'cancelled':
-      return { code: 'CANCELLED', message: 'the task was cancelled by a client (POST /v1/tasks/:id/cancel); its processes were killed and its sandbox destroyed' };
+      return {
+        code: 'CANCELLED',
+        message: 'the task was cancelled by a client (POST /v1/tasks/:id/cancel); its processes were killed and its sandbox destroyed',
+      };
     case 'shutdown':
       return { code: 'INTERRUPTED', message: 'the server shut down while the task was running; its processes were killed and its sandbox destroyed' };
     case 'timeout':
@@ -182,8 +185,15 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       await sandbox.stopProcesses?.();
       // The task's deadline covers collection too; a task stopped by it or cancelled still reports what it
       // can, briefly; at shutdown, files are reported from their stat identity only (no reads).
-      const collectionSignal = !abort.signal.aborted ? abort.signal : stopReason() === 'shutdown' ? AbortSignal.abort() : AbortSignal.timeout(LATE_COLLECTION_MS);
-      const [{ files, report: fileCollection }, stats] = await Promise.all([collectChanges(sandbox, before, config.agent.fileCollection, collectionSignal), sandbox.stats()]);
+      const collectionSignal = !abort.signal.aborted
+        ? abort.signal
+        : stopReason() === 'shutdown'
+          ? AbortSignal.abort()
+          : AbortSignal.timeout(LATE_COLLECTION_MS);
+      const [{ files, report: fileCollection }, stats] = await Promise.all([
+        collectChanges(sandbox, before, config.agent.fileCollection, collectionSignal),
+        sandbox.stats(),
+      ]);
       // Everything the record needs is read: the sandbox goes while the record is written.
       destroying = sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed'));
       const metered = gateway.usage(task.id);
@@ -196,7 +206,10 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         error =
           reason !== undefined
             ? stoppedError(reason, config.agent.taskTimeoutMs)
-            : (resultFailure ?? { code: outcome.error?.code ?? 'AGENT_FAILED', message: `${outcome.error?.message ?? 'agent failed'}${stderrTail.length > 0 ? ` (stderr: ${stderrTail.join('').slice(-500).trim()})` : ''}` });
+            : (resultFailure ?? {
+                code: outcome.error?.code ?? 'AGENT_FAILED',
+                message: `${outcome.error?.message ?? 'agent failed'}${stderrTail.length > 0 ? ` (stderr: ${stderrTail.join('').slice(-500).trim()})` : ''}`,
+              });
         error.message = nameRealUpstream(error.message, config.gateway.sandboxPort, gateway.upstreamLabel);
         if (stats.oomKills > 0) error.message += ` (the sandbox's memory limit of ${resources.memoryMb} MiB OOM-killed ${stats.oomKills} process(es))`;
       }
@@ -212,7 +225,14 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         usageByModel: metered.byModel,
         costUsd: costOfUsageByModel(config.pricing, metered.byModel),
         files,
-        sandboxReport: { sandboxId: sandbox.id, oomKills: stats.oomKills, memoryPeakBytes: stats.memoryPeakBytes ?? null, modelRequests: metered.requests, failedModelRequests: metered.failedRequests, fileCollection },
+        sandboxReport: {
+          sandboxId: sandbox.id,
+          oomKills: stats.oomKills,
+          memoryPeakBytes: stats.memoryPeakBytes ?? null,
+          modelRequests: metered.requests,
+          failedModelRequests: metered.failedRequests,
+          fileCollection,
+        },
       });
     } catch (caught) {
       const reason = stopReason();
@@ -254,7 +274,7 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
           permissionMode: input.permissionMode ?? 'dontAsk',
           ...(input.maxBudgetUsd !== undefined ? { maxBudgetUsd: input.maxBudgetUsd } : {}),
           resources,
-          ...(input.model ?? config.agent.model ? { model: input.model ?? config.agent.model } : {}),
+          ...((input.model ?? config.agent.model) ? { model: input.model ?? config.agent.model } : {}),
           ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
           files: Object.keys(input.files ?? {}),
           ...(input.network !== undefined ? { network: input.network } : {}),
@@ -277,7 +297,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         events.stopping(reason);
         execution.abort.abort(reason);
         // The CLI and everything the agent started die now, whatever the SDK does with the abort.
-        void execution.sandbox?.stopProcesses?.().catch((error: unknown) => logger.warn({ err: error, taskId: task.id }, 'stopping the sandbox processes failed'));
+        void execution.sandbox
+          ?.stopProcesses?.()
+          .catch((error: unknown) => logger.warn({ err: error, taskId: task.id }, 'stopping the sandbox processes failed'));
       };
       const timeout = clock.setTimeout(() => stop('timeout'), config.agent.taskTimeoutMs, { keepAlive: true });
       const done = execute(task, input, resources, execution, hooks).then(async (final) => {
@@ -297,7 +319,10 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       const entry = running.get(id);
       if (entry === undefined) {
         const task = await this.get(id);
-        throw new HangarError('TASK_NOT_RUNNING', task.status === 'running' ? `task ${id} is not running in this server` : `task ${id} already ${task.status}; only a running task can be cancelled`);
+        throw new HangarError(
+          'TASK_NOT_RUNNING',
+          task.status === 'running' ? `task ${id} is not running in this server` : `task ${id} already ${task.status}; only a running task can be cancelled`,
+        );
       }
       entry.stop('cancelled');
       const final = await entry.done;
@@ -324,7 +349,14 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
         logger,
         clock,
         cut: async (id, entry) => {
-          const final = await store.tasks.update(id, { status: 'interrupted', finishedAt: isoNow(clock), error: { code: 'INTERRUPTED', message: `the server shut down while the task was running; it was still stopping after server.shutdownDrainMs (${config.server.shutdownDrainMs} ms)` } });
+          const final = await store.tasks.update(id, {
+            status: 'interrupted',
+            finishedAt: isoNow(clock),
+            error: {
+              code: 'INTERRUPTED',
+              message: `the server shut down while the task was running; it was still stopping after server.shutdownDrainMs (${config.server.shutdownDrainMs} ms)`,
+            },
+          });
           await entry.events.finished(final);
         },
       }).then(() => undefined);

@@ -105,7 +105,13 @@ export type AfterRunPlan =
  * What to do with a file found after the run. A read is worth it when the file is small and either its
  * content can still be returned or a hash from before can prove it unchanged; it takes the read budget.
  */
-export function planAfterRun(entry: WorkspaceFileEntry, previous: DigestEntry | undefined, limits: FileCollectionLimits, budget: ByteBudget, returned: ByteBudget): AfterRunPlan {
+export function planAfterRun(
+  entry: WorkspaceFileEntry,
+  previous: DigestEntry | undefined,
+  limits: FileCollectionLimits,
+  budget: ByteBudget,
+  returned: ByteBudget,
+): AfterRunPlan {
   if (previous !== undefined && sameIdentity(previous, entry)) return { kind: 'unchanged' };
   if (entry.size > limits.contentLimitBytes) return { kind: 'stat-only', omitted: 'too-large' };
   if (previous?.sha256 === undefined && entry.size > returned.remaining) return { kind: 'stat-only', omitted: 'returned-limit' };
@@ -114,7 +120,12 @@ export function planAfterRun(entry: WorkspaceFileEntry, previous: DigestEntry | 
 }
 
 /** A created or modified file reported without content. */
-export function changeWithoutContent(entry: WorkspaceFileEntry, previous: DigestEntry | undefined, omitted: NonNullable<FileChange['contentOmitted']>, error?: string): FileChange {
+export function changeWithoutContent(
+  entry: WorkspaceFileEntry,
+  previous: DigestEntry | undefined,
+  omitted: NonNullable<FileChange['contentOmitted']>,
+  error?: string,
+): FileChange {
   const change: FileChange = {
     ...presentPath(entry.path),
     change: previous === undefined ? 'created' : 'modified',
@@ -130,7 +141,12 @@ export function changeWithoutContent(entry: WorkspaceFileEntry, previous: Digest
  * The change a read file makes, or undefined when its hash matches the one from before the run.
  * Content is returned while the returned-content budget lasts.
  */
-export function changeFromRead(entry: WorkspaceFileEntry, previous: DigestEntry | undefined, read: WorkspaceFileRead, returned: ByteBudget): FileChange | undefined {
+export function changeFromRead(
+  entry: WorkspaceFileEntry,
+  previous: DigestEntry | undefined,
+  read: WorkspaceFileRead,
+  returned: ByteBudget,
+): FileChange | undefined {
   const seen = { ...entry, ...read.stat };
   if (read.tooLarge || read.sha256 === undefined) return changeWithoutContent(seen, previous, 'too-large');
   if (previous?.sha256 === read.sha256 && previous.size === read.stat.size) return undefined;

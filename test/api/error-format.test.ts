@@ -114,7 +114,11 @@ describe('error answers in the documented format', () => {
 
   it('answers bad bodies: invalid JSON 400, too large 413, not JSON 415, missing where required 400', async () => {
     expectError(await inject('POST', '/v1/sessions', '{"pattern": '), 400, 'INVALID_JSON');
-    expectError(await inject('POST', '/v1/sessions', JSON.stringify({ pattern: 'hybrid', files: { 'a.txt': 'x'.repeat(20 * 1024) } })), 413, 'PAYLOAD_TOO_LARGE');
+    expectError(
+      await inject('POST', '/v1/sessions', JSON.stringify({ pattern: 'hybrid', files: { 'a.txt': 'x'.repeat(20 * 1024) } })),
+      413,
+      'PAYLOAD_TOO_LARGE',
+    );
     expectError(await inject('POST', '/v1/sessions', 'pattern=hybrid', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectError(await inject('POST', '/v1/sessions', '<session/>', 'application/xml'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expectError(await inject('POST', '/v1/sessions', '{"__proto__": {"polluted": true}, "pattern": "hybrid"}'), 400, 'INVALID_JSON');
@@ -133,7 +137,12 @@ describe('error answers in the documented format', () => {
     ]);
     const bad = expectError(await inject('GET', '/v1/sessions?limit=0'), 400, 'VALIDATION_FAILED', /querystring\.limit/);
     expect(bad.details).toEqual([expect.objectContaining({ in: 'querystring', path: 'limit' })]);
-    const body = expectError(await inject('POST', '/v1/sessions', JSON.stringify({ pattern: 'hybrid', patern: 'x' })), 400, 'VALIDATION_FAILED', /body\.patern: unknown field/);
+    const body = expectError(
+      await inject('POST', '/v1/sessions', JSON.stringify({ pattern: 'hybrid', patern: 'x' })),
+      400,
+      'VALIDATION_FAILED',
+      /body\.patern: unknown field/,
+    );
     expect(body.details).toEqual([{ in: 'body', path: 'patern', message: 'unknown field' }]);
   });
 
@@ -144,7 +153,9 @@ describe('error answers in the documented format', () => {
       components: { schemas: Record<string, { properties: { error: { properties: { code: { enum: string[] } } } } }> };
       paths: Record<string, Record<string, { responses: Record<string, unknown>; requestBody?: { required?: boolean } }>>;
     };
-    expect(document.components.schemas.Error?.properties.error.properties.code.enum).toEqual(expect.arrayContaining(['METHOD_NOT_ALLOWED', 'BUDGET_EXCEEDED', 'SESSION_CLOSED']));
+    expect(document.components.schemas.Error?.properties.error.properties.code.enum).toEqual(
+      expect.arrayContaining(['METHOD_NOT_ALLOWED', 'BUDGET_EXCEEDED', 'SESSION_CLOSED']),
+    );
     const messages = document.paths['/v1/sessions/{id}/messages']?.post;
     expect(Object.keys(messages?.responses ?? {})).toEqual(expect.arrayContaining(['400', '402', '404', '409']));
     expect(Object.keys(document.paths['/v1/sessions/{id}/hibernate']?.post?.responses ?? {})).toEqual(expect.arrayContaining(['404', '409']));

@@ -58,7 +58,15 @@ describe('API Host header check', () => {
   });
 
   it('refuses other names, other ports and a missing Host with 421 and the documented error body', async () => {
-    for (const host of [`evil.example:${port}`, 'evil.example', `127.0.0.1:${port + 1}`, '127.0.0.1', `localhost.evil.example:${port}`, `127.0.0.1@evil.example:${port}`, undefined]) {
+    for (const host of [
+      `evil.example:${port}`,
+      'evil.example',
+      `127.0.0.1:${port + 1}`,
+      '127.0.0.1',
+      `localhost.evil.example:${port}`,
+      `127.0.0.1@evil.example:${port}`,
+      undefined,
+    ]) {
       const response = await getWithHost(baseUrl, '/v1/tasks', host);
       expect(response.status, `Host: ${String(host)}`).toBe(421);
       const body = JSON.parse(response.body) as { error: { code: string; message: string } };

@@ -46,7 +46,9 @@ describe('the OpenAPI document', () => {
     const answer = await inject('GET', '/openapi.json');
     expect(answer.statusCode).toBe(200);
     document = answer.json() as Document;
-    operations = Object.entries(document.paths).flatMap(([route, methods]) => Object.entries(methods).map(([method, operation]) => ({ method, path: route, operation })));
+    operations = Object.entries(document.paths).flatMap(([route, methods]) =>
+      Object.entries(methods).map(([method, operation]) => ({ method, path: route, operation })),
+    );
   });
   afterAll(async () => {
     await hangar.close();
@@ -165,7 +167,10 @@ describe('the OpenAPI document', () => {
         inject(method, url('none'), { host: 'rebound.example' }),
         ...(route.includes('{') ? [inject(method, url(long))] : []),
         ...(method === 'post' || method === 'delete'
-          ? [inject(method, url('none'), { payload: 'text', contentType: 'text/plain' }), inject(method, url('none'), { payload: JSON.stringify({ x: 'y'.repeat(32 * 1024) }) })]
+          ? [
+              inject(method, url('none'), { payload: 'text', contentType: 'text/plain' }),
+              inject(method, url('none'), { payload: JSON.stringify({ x: 'y'.repeat(32 * 1024) }) }),
+            ]
           : []),
       ];
       for (const answer of await Promise.all(probes)) {
@@ -230,17 +235,46 @@ describe('the OpenAPI document', () => {
     expect(await read('/v1/sessions/sess_whole/checkpoints')).toEqual({ checkpoints: [JSON.parse(JSON.stringify(presentCheckpoint(checkpoint)))] });
     expect(await read('/v1/sessions/sess_whole/checkpoints')).not.toHaveProperty('checkpoints.0.blobKey');
 
-    const message: QueuedMessage = await store.messages.enqueue({ id: 'msg_1', sessionId: 'sess_whole', prompt: 'hello', source: 'api', createdAt: '2026-01-01T00:02:00.000Z' });
-    await store.messages.update('msg_1', { status: 'failed', error: { code: 'INTERRUPTED', message: 'cut off' }, startedAt: '2026-01-01T00:02:01.000Z', finishedAt: '2026-01-01T00:02:02.000Z' });
+    const message: QueuedMessage = await store.messages.enqueue({
+      id: 'msg_1',
+      sessionId: 'sess_whole',
+      prompt: 'hello',
+      source: 'api',
+      createdAt: '2026-01-01T00:02:00.000Z',
+    });
+    await store.messages.update('msg_1', {
+      status: 'failed',
+      error: { code: 'INTERRUPTED', message: 'cut off' },
+      startedAt: '2026-01-01T00:02:01.000Z',
+      finishedAt: '2026-01-01T00:02:02.000Z',
+    });
     expect(await read('/v1/sessions/sess_whole/messages')).toEqual({
-      messages: [{ ...message, status: 'failed', error: { code: 'INTERRUPTED', message: 'cut off' }, startedAt: '2026-01-01T00:02:01.000Z', finishedAt: '2026-01-01T00:02:02.000Z' }],
+      messages: [
+        {
+          ...message,
+          status: 'failed',
+          error: { code: 'INTERRUPTED', message: 'cut off' },
+          startedAt: '2026-01-01T00:02:01.000Z',
+          finishedAt: '2026-01-01T00:02:02.000Z',
+        },
+      ],
     });
 
-    const schedule = makeSchedule('sched_1', 'sess_whole', '2026-01-01T00:05:00.000Z', { every: null, cron: '*/5 * * * *', lastRunAt: '2026-01-01T00:00:00.000Z' });
+    const schedule = makeSchedule('sched_1', 'sess_whole', '2026-01-01T00:05:00.000Z', {
+      every: null,
+      cron: '*/5 * * * *',
+      lastRunAt: '2026-01-01T00:00:00.000Z',
+    });
     await store.schedules.insert(schedule);
     expect(await read('/v1/sessions/sess_whole/schedules')).toEqual({ schedules: [schedule] });
 
-    const sandbox = { id: 'sbx_whole', status: 'closed' as const, resources: { memoryMb: 512, cpus: 1, diskMb: 64, pids: 128 }, createdAt: '2026-01-01T00:00:00.000Z', closedAt: '2026-01-01T00:03:00.000Z' };
+    const sandbox = {
+      id: 'sbx_whole',
+      status: 'closed' as const,
+      resources: { memoryMb: 512, cpus: 1, diskMb: 64, pids: 128 },
+      createdAt: '2026-01-01T00:00:00.000Z',
+      closedAt: '2026-01-01T00:03:00.000Z',
+    };
     await store.sharedSandboxes.insert(sandbox);
     expect(await read('/v1/sandboxes/sbx_whole')).toEqual({ ...sandbox, sessions: [] });
     expect(await read('/v1/sandboxes?status=closed')).toEqual({ sandboxes: [{ ...sandbox, sessions: [] }] });

@@ -48,14 +48,21 @@ describe('startup and readiness', () => {
     const hangar = await start('unrunnable', unrunnableProvider());
     const response = await hangar.app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(503);
-    expect(response.json()).toEqual({ error: { code: 'SANDBOX_UNAVAILABLE', message: 'sandboxes cannot run on this host: the local sandbox provider must run as root' } });
+    expect(response.json()).toEqual({
+      error: { code: 'SANDBOX_UNAVAILABLE', message: 'sandboxes cannot run on this host: the local sandbox provider must run as root' },
+    });
     // Liveness is another question: the process answers.
     expect((await hangar.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
   it('answers /readyz 200 when the provider can run sandboxes', async () => {
     const provider = createInMemorySandboxProvider();
-    const hangar = await start('runnable', { name: 'checked', create: (spec) => provider.create(spec), close: () => provider.close(), checkHost: async () => undefined });
+    const hangar = await start('runnable', {
+      name: 'checked',
+      create: (spec) => provider.create(spec),
+      close: () => provider.close(),
+      checkHost: async () => undefined,
+    });
     const response = await hangar.app.inject({ method: 'GET', url: '/readyz' });
     expect(response.statusCode).toBe(200);
     expect(response.json()).toMatchObject({ status: 'ready' });

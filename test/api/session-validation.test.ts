@@ -75,7 +75,11 @@ describe('session and task requests: validation before anything is created', () 
     }
     // Files that do not fit the disk asked for.
     expectError(
-      await request('POST', '/v1/sessions', { pattern: 'long-running', resources: { diskMb: 8 }, files: Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`f${index}`, 'x'])) }),
+      await request('POST', '/v1/sessions', {
+        pattern: 'long-running',
+        resources: { diskMb: 8 },
+        files: Object.fromEntries(Array.from({ length: 3000 }, (_, index) => [`f${index}`, 'x'])),
+      }),
       400,
       'VALIDATION_FAILED',
       /disk limit of 8 MiB/,
@@ -110,7 +114,9 @@ describe('session and task requests: validation before anything is created', () 
       failingWrites.delete('full.txt');
     }
     expect(provider.sandboxes.size).toBe(0);
-    const sessions = ((await request('GET', '/v1/sessions?limit=1')).json() as { sessions: Array<{ status: string; error: { code: string; message: string } }> }).sessions;
+    const sessions = (
+      (await request('GET', '/v1/sessions?limit=1')).json() as { sessions: Array<{ status: string; error: { code: string; message: string } }> }
+    ).sessions;
     expect(sessions[0]?.status).toBe('failed');
     expect(sessions[0]?.error.message).toMatch(/writing the initial files failed/);
   });
@@ -124,10 +130,18 @@ describe('session and task requests: validation before anything is created', () 
     });
     expect(created.statusCode, created.body).toBe(201);
     const options = (created.json() as { options: Record<string, unknown> }).options;
-    expect(options).toMatchObject({ allowedTools: ['Read(./src/**)', 'Bash(npm test:*)', 'Bash(git log:*)', 'mcp__github__get_issue'], disallowedTools: ['WebFetch', 'Bash(rm:*)'] });
+    expect(options).toMatchObject({
+      allowedTools: ['Read(./src/**)', 'Bash(npm test:*)', 'Bash(git log:*)', 'mcp__github__get_issue'],
+      disallowedTools: ['WebFetch', 'Bash(rm:*)'],
+    });
     expect(options.resources).toMatchObject({ pids: 256 });
     const before = await sessionCount();
-    expectError(await request('POST', '/v1/sessions', { pattern: 'hybrid', disallowedTools: ['Bash(rm'] }), 400, 'VALIDATION_FAILED', /disallowedTools\.0: "Bash\(rm" is not a tool name or permission rule/);
+    expectError(
+      await request('POST', '/v1/sessions', { pattern: 'hybrid', disallowedTools: ['Bash(rm'] }),
+      400,
+      'VALIDATION_FAILED',
+      /disallowedTools\.0: "Bash\(rm" is not a tool name or permission rule/,
+    );
     expectError(await request('POST', '/v1/sessions', { pattern: 'hybrid', resources: { pids: 1_000_000 } }), 400, 'VALIDATION_FAILED', /resources\.pids/);
     expect(await sessionCount()).toBe(before);
   });
@@ -140,7 +154,9 @@ describe('session and task requests: validation before anything is created', () 
     await request('DELETE', `/v1/sandboxes/${sandbox.id}`);
     const closed = (await request('GET', '/v1/sandboxes?status=closed')).json() as { sandboxes: Array<{ id: string }> };
     expect(closed.sandboxes.map((entry) => entry.id)).toContain(sandbox.id);
-    expect(((await request('GET', '/v1/sandboxes?status=active')).json() as { sandboxes: Array<{ id: string }> }).sandboxes.map((entry) => entry.id)).not.toContain(sandbox.id);
+    expect(
+      ((await request('GET', '/v1/sandboxes?status=active')).json() as { sandboxes: Array<{ id: string }> }).sandboxes.map((entry) => entry.id),
+    ).not.toContain(sandbox.id);
     expectError(await request('GET', '/v1/sandboxes?status=gone'), 400, 'VALIDATION_FAILED', /querystring\.status/);
   });
 
@@ -154,7 +170,11 @@ describe('session and task requests: validation before anything is created', () 
     // A session with no turn yet has no checkpoint: the answer is about that, not about the body.
     const session = (await request('POST', '/v1/sessions', { pattern: 'hybrid' })).json() as { id: string };
     expectError(await hangar.app.inject({ method: 'POST', url: `/v1/sessions/${session.id}/fork` }), 409, 'NO_CHECKPOINT');
-    expectError(await hangar.app.inject({ method: 'POST', url: `/v1/sessions/${session.id}/fork`, headers: { 'content-type': 'application/json' }, payload: '' }), 409, 'NO_CHECKPOINT');
+    expectError(
+      await hangar.app.inject({ method: 'POST', url: `/v1/sessions/${session.id}/fork`, headers: { 'content-type': 'application/json' }, payload: '' }),
+      409,
+      'NO_CHECKPOINT',
+    );
     // A body that is there is still checked.
     expectError(await request('POST', `/v1/sessions/${session.id}/fork`, { checkpoint: 'x' }), 400, 'VALIDATION_FAILED', /body\.checkpoint: unknown field/);
   });

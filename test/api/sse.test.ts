@@ -44,7 +44,10 @@ describe('openEventStream', () => {
         response.on('data', (chunk: string) => {
           buffer += chunk;
           for (let end = buffer.indexOf('\n\n'); end !== -1; end = buffer.indexOf('\n\n')) {
-            const idLine = buffer.slice(0, end).split('\n').find((line) => line.startsWith('id: '));
+            const idLine = buffer
+              .slice(0, end)
+              .split('\n')
+              .find((line) => line.startsWith('id: '));
             if (idLine !== undefined) seen.push(Number(idLine.slice(4)));
             buffer = buffer.slice(end + 2);
           }

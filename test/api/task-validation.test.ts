@@ -62,9 +62,19 @@ describe('task API input validation', () => {
 
   it('rejects malformed permission rules in allowedTools and disallowedTools, saying what a rule looks like', async () => {
     for (const rule of ['Bash(npm test', 'Bash()', '(npm test)', 'Bash(x)y', 'Bash)', 'Ba sh', 'Bash(a\nb)']) {
-      expectError(await post(JSON.stringify({ prompt: 'hi', allowedTools: ['Read', rule] })), 400, 'VALIDATION_FAILED', /allowedTools\.1: .* is not a tool name or permission rule .*use Tool or Tool\(specifier\), e\.g\. Bash, Bash\(npm test:\*\), Read\(\.\/src\/\*\*\)/);
+      expectError(
+        await post(JSON.stringify({ prompt: 'hi', allowedTools: ['Read', rule] })),
+        400,
+        'VALIDATION_FAILED',
+        /allowedTools\.1: .* is not a tool name or permission rule .*use Tool or Tool\(specifier\), e\.g\. Bash, Bash\(npm test:\*\), Read\(\.\/src\/\*\*\)/,
+      );
     }
-    expectError(await post(JSON.stringify({ prompt: 'hi', disallowedTools: ['Bash(rm:*'] })), 400, 'VALIDATION_FAILED', /disallowedTools\.0: "Bash\(rm:\*" is not a tool name or permission rule \(the specifier must end with "\)"\)/);
+    expectError(
+      await post(JSON.stringify({ prompt: 'hi', disallowedTools: ['Bash(rm:*'] })),
+      400,
+      'VALIDATION_FAILED',
+      /disallowedTools\.0: "Bash\(rm:\*" is not a tool name or permission rule \(the specifier must end with "\)"\)/,
+    );
   });
 
   it('rejects workspace files whose paths leave the workspace', async () => {
@@ -88,7 +98,10 @@ describe('task API input validation', () => {
     expect((await hangar.app.inject({ method: 'GET', url: '/readyz' })).statusCode).toBe(200);
     const openapi = (await hangar.app.inject({ method: 'GET', url: '/openapi.json' })).json() as {
       openapi: string;
-      paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required: string[] } }> } }>>;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: { properties: Record<string, unknown>; required: string[] } }> } }>
+      >;
     };
     expect(openapi.openapi).toBe('3.1.0');
     const body = openapi.paths['/v1/tasks']?.post?.requestBody?.content['application/json']?.schema;

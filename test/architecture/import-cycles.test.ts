@@ -24,7 +24,9 @@ function sourceFiles(directory: string): string[] {
 /** The file a relative specifier names: `./x.js` is x.ts, `./x` is x.ts or x/index.ts. */
 function resolveImport(from: string, specifier: string): string | undefined {
   const target = path.resolve(path.dirname(from), specifier);
-  return [target.replace(/\.js$/, '.ts'), `${target}.ts`, path.join(target, 'index.ts')].find((candidate) => existsSync(candidate) && statSync(candidate).isFile());
+  return [target.replace(/\.js$/, '.ts'), `${target}.ts`, path.join(target, 'index.ts')].find(
+    (candidate) => existsSync(candidate) && statSync(candidate).isFile(),
+  );
 }
 
 function importGraph(files: string[]): Map<string, string[]> {

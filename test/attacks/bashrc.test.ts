@@ -36,11 +36,10 @@ const PROBE = 'cat /tmp/.rc-log 2>/dev/null; echo log-end';
 /** After a wake the files are back (the checkpoint holds HOME); the log of this sandbox so far. */
 const CHECK = `grep -l rc-ran ~/.bashrc ~/.bash_profile ~/.profile && echo restored; ${PROBE}`;
 
-
 /** The lines of a probe's output that a shell Hangar started wrote. */
 const hangarShells = (log: string): string[] => log.split('\n').filter((line) => /rc-ran 0=hangar/.test(line));
 
-describe('attack: shell startup files against Hangar\'s own launches', () => {
+describe("attack: shell startup files against Hangar's own launches", () => {
   let harness: Harness;
   let sharedLog: string;
   let resumedLog: string;
@@ -104,7 +103,7 @@ describe('attack: shell startup files against Hangar\'s own launches', () => {
     expect(harness.model.requests.filter((request) => request.kind === 'main' && request.outcome !== 'message').map((request) => request.outcome)).toEqual([]);
   });
 
-  it('never runs them in a checkpoint tar or in another session\'s CLI launch in a shared sandbox', () => {
+  it("never runs them in a checkpoint tar or in another session's CLI launch in a shared sandbox", () => {
     expect(hangarShells(sharedLog)).toEqual([]);
   });
 

@@ -97,7 +97,9 @@ describe('attack: a checkpoint bomb', () => {
         async () => {
           const current = await harness.client.getSession(sessionId);
           const messages = await harness.client.listMessages(sessionId);
-          return messages.length >= turns && messages.slice(0, turns).every((message) => message.status !== 'queued' && message.status !== 'running') && current.status !== 'running'
+          return messages.length >= turns &&
+            messages.slice(0, turns).every((message) => message.status !== 'queued' && message.status !== 'running') &&
+            current.status !== 'running'
             ? current
             : undefined;
         },
@@ -113,7 +115,10 @@ describe('attack: a checkpoint bomb', () => {
     const sampler = (async () => {
       while (sampling) {
         const files = await filesWithSizes(blobRoot);
-        peakBlobBytes = Math.max(peakBlobBytes, files.reduce((total, entry) => total + entry.size, 0));
+        peakBlobBytes = Math.max(
+          peakBlobBytes,
+          files.reduce((total, entry) => total + entry.size, 0),
+        );
         peakFileBytes = Math.max(peakFileBytes, ...files.map((entry) => entry.size));
         peakRss = Math.max(peakRss, process.memoryUsage().rss);
         samples += 1;
@@ -181,7 +186,10 @@ describe('attack: a checkpoint bomb', () => {
     const session = await harness.client.getSession(sessionId);
     expect(session.turns).toBe(2);
     expect(session.error).toBeNull();
-    const { checkpoints } = await harness.client.call<{ checkpoints: Array<{ turn: number; sizeBytes: number }> }>('GET', `/v1/sessions/${sessionId}/checkpoints`);
+    const { checkpoints } = await harness.client.call<{ checkpoints: Array<{ turn: number; sizeBytes: number }> }>(
+      'GET',
+      `/v1/sessions/${sessionId}/checkpoints`,
+    );
     expect(checkpoints.map((checkpoint) => checkpoint.turn)).toEqual([2, 1]);
     for (const checkpoint of checkpoints) expect(checkpoint.sizeBytes).toBeLessThan(SNAPSHOT_CAP);
     // The model's request for the turn after the attack carried turn 1, not the attack turn.

@@ -54,14 +54,20 @@ describe.skipIf(!isRoot)('attack: ways around the egress proxy, by a real agent'
     ]);
     harness.model.setScenario({
       replies: [
-        { match: { lastUserText: 'Get out' }, content: [{ type: 'tool_use', name: 'Bash', input: { command: script, description: 'escape attempts', timeout: 180_000 } }] },
+        {
+          match: { lastUserText: 'Get out' },
+          content: [{ type: 'tool_use', name: 'Bash', input: { command: script, description: 'escape attempts', timeout: 180_000 } }],
+        },
         { content: [{ type: 'text', text: 'attempts done' }] },
       ],
     });
     task = await harness.client.runTask({
       prompt: 'Get out of the sandbox network.',
       allowedTools: ['Bash'],
-      network: { allowedHosts: ['mirror.test:8080', 'mirror.test:8443', 'tunnel.test:8443', `rebind.test:${apiPort}`, '169.254.169.254:80'], secrets: ['GITHUB_TOKEN'] },
+      network: {
+        allowedHosts: ['mirror.test:8080', 'mirror.test:8443', 'tunnel.test:8443', `rebind.test:${apiPort}`, '169.254.169.254:80'],
+        secrets: ['GITHUB_TOKEN'],
+      },
     });
     report = toolResultsSent(harness.model).join('\n');
   }, 300_000);
@@ -91,12 +97,12 @@ describe.skipIf(!isRoot)('attack: ways around the egress proxy, by a real agent'
     expect(output('fronting')).toMatch(/SSL|TLS|connection|reset|closed/i);
   });
 
-  it('answers 407 to the proxy without the task\'s credentials', () => {
+  it("answers 407 to the proxy without the task's credentials", () => {
     expect(output('no_credentials')).toMatch(/407|Proxy Authentication Required|proxy credentials/i);
     expect(output('made_up_credentials')).toMatch(/407|Proxy Authentication Required|proxy credentials/i);
   });
 
-  it('refuses a secret\'s placeholder sent to another host or over plain HTTP; the value never enters the sandbox', () => {
+  it("refuses a secret's placeholder sent to another host or over plain HTTP; the value never enters the sandbox", () => {
     // tunnel.test is tunnelled, not intercepted: the placeholder reaches it as it is, worthless.
     expect(output('placeholder_elsewhere')).toBe('auth-bad');
     expect(output('placeholder_plain')).toMatch(/secrets are injected over https only/);
@@ -104,7 +110,7 @@ describe.skipIf(!isRoot)('attack: ways around the egress proxy, by a real agent'
     expect(upstream.seen.filter((request) => request.authorization === `Bearer ${SECRET}` && request.host?.startsWith('tunnel.test'))).toEqual([]);
   });
 
-  it('has no way past the proxy: no route from the sandbox, not even to the host\'s loopback', () => {
+  it("has no way past the proxy: no route from the sandbox, not even to the host's loopback", () => {
     expect(output('direct_socket')).toMatch(/Failed to connect|Couldn't connect|Network is unreachable/i);
     expect(output('direct_api')).toMatch(/Failed to connect|Couldn't connect|refused/i);
     expect(output('bash_tcp')).toMatch(/refused|unreachable/i);
@@ -119,6 +125,15 @@ describe.skipIf(!isRoot)('attack: ways around the egress proxy, by a real agent'
     expect(log.find((entry) => entry.host === 'tunnel.test' && entry.method === 'CONNECT' && entry.verdict === 'denied')?.reason).toBe(
       'the TLS server name mirror.test differs from the CONNECT host tunnel.test',
     );
-    expect(denied).toEqual(expect.arrayContaining(['example.com:443', `${upstream.namespace.address}:8080`, 'rebind.test:' + new URL(harness.baseUrl).port, '169.254.169.254:80', 'tunnel.test:8443', 'mirror.test:8080']));
+    expect(denied).toEqual(
+      expect.arrayContaining([
+        'example.com:443',
+        `${upstream.namespace.address}:8080`,
+        'rebind.test:' + new URL(harness.baseUrl).port,
+        '169.254.169.254:80',
+        'tunnel.test:8443',
+        'mirror.test:8080',
+      ]),
+    );
   });
 });

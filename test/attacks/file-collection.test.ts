@@ -27,7 +27,6 @@ const ATTACK = [
   'ls -ls --block-size=1 . | head -20',
 ].join(' && ');
 
-
 describe('attack: file collection of a hostile workspace', () => {
   let harness: Harness;
   let task: TaskView;
@@ -86,7 +85,10 @@ describe('attack: file collection of a hostile workspace', () => {
 
   it('reports sparse and over-2-GiB files from their metadata, without content', () => {
     const byPath = new Map(task.files.map((file) => [file.path, file]));
-    const big = [...Array.from({ length: SPARSE_FILES }, (_, index) => [`sparse-${index + 1}.img`, 1900 * MIB] as const), ['over-2gib.img', 2200 * MIB] as const];
+    const big = [
+      ...Array.from({ length: SPARSE_FILES }, (_, index) => [`sparse-${index + 1}.img`, 1900 * MIB] as const),
+      ['over-2gib.img', 2200 * MIB] as const,
+    ];
     for (const [name, size] of big) {
       const file = byPath.get(name);
       expect(file, name).toMatchObject({ change: 'created', sizeBytes: size, contentOmitted: 'too-large' });

@@ -121,7 +121,9 @@ out['end'] = int(time.time() * 1000)
 print('ATTACK-SUMMARY ' + json.dumps(out))
 `;
 
-const bash = (command: string) => ({ content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'gateway attack', timeout: 300000 } }] });
+const bash = (command: string) => ({
+  content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'gateway attack', timeout: 300000 } }],
+});
 
 interface FloodResult {
   statuses: Record<string, number>;
@@ -140,7 +142,6 @@ interface AttackSummary {
   unknownBeta: string | null;
   queryString: string | null;
 }
-
 
 describe('attack: gateway memory amplification and forwarding through the sandbox bridge', () => {
   let harness: Harness;

@@ -56,11 +56,11 @@ describe('attack: holding a task forever', () => {
     await harness?.close();
   });
 
-  it('cannot trace the sandbox\'s pid 1', () => {
+  it("cannot trace the sandbox's pid 1", () => {
     expect(toolResultsSent(harness.model)[0]).toMatch(/ptrace-attach-pid1 -1 Operation not permitted/);
   });
 
-  it('ends the task at the CLI\'s result, recorded as it was', () => {
+  it("ends the task at the CLI's result, recorded as it was", () => {
     expect(toolResultsSent(harness.model)[1]).toContain('left-behind');
     expect(task.error).toBeNull();
     expect(task.status).toBe('succeeded');

@@ -76,7 +76,7 @@ async function ownLimitHits(dir: string): Promise<number> {
 }
 
 describe.skipIf(!isRoot)('attack: fork bombs in several sandboxes', () => {
-  it('each sandbox meets its own pids.max, never the parent\'s, and a sandbox that would overcommit the parent is refused', async () => {
+  it("each sandbox meets its own pids.max, never the parent's, and a sandbox that would overcommit the parent is refused", async () => {
     const rootDir = await makeSandboxRoot();
     roots.push(rootDir);
     const layout = await detectCgroupLayout();
@@ -108,7 +108,9 @@ describe.skipIf(!isRoot)('attack: fork bombs in several sandboxes', () => {
       const sandboxHits = await Promise.all(sandboxPidsDirs.map(ownLimitHits));
       const parentHits = await ownLimitHits(parentPidsDir);
       const forks = reports.map((report) => Number(/forks=(\d+)/.exec(report)?.[1]));
-      console.log(`fork bombs: ${reports.join(' | ')}; parent pids.current ${current}/${CEILING}; own-limit hits: sandboxes ${sandboxHits.join(', ')}, parent ${parentHits}`);
+      console.log(
+        `fork bombs: ${reports.join(' | ')}; parent pids.current ${current}/${CEILING}; own-limit hits: sandboxes ${sandboxHits.join(', ')}, parent ${parentHits}`,
+      );
       for (const bomb of bombs) bomb.stdin.end();
       await Promise.all(bombs.map((bomb) => new Promise((resolve) => (bomb.exitCode !== null ? resolve(undefined) : bomb.once('exit', resolve)))));
 
@@ -208,7 +210,11 @@ describe.skipIf(!isRoot)('attack: fork bombs by two agents through Bash, at once
     const command = `cat > /tmp/bomb.pl <<'EOF'\n${AGENT_FORK_SCRIPT}\nEOF\nperl /tmp/bomb.pl ${AGENT_BOMB_SEC} ${AGENT_BOMB_MARGIN}; echo "bomb-exit=$?"`;
     harness.model.setScenario({
       replies: [
-        { match: { lastUserText: 'Fork bomb' }, times: 2, content: [{ type: 'tool_use', name: 'Bash', input: { command, description: 'fork bomb', timeout: 120_000 } }] },
+        {
+          match: { lastUserText: 'Fork bomb' },
+          times: 2,
+          content: [{ type: 'tool_use', name: 'Bash', input: { command, description: 'fork bomb', timeout: 120_000 } }],
+        },
         // Any request that carries a tool result (the bomb's report, or the failure to run it).
         { match: { lastToolResult: '' }, times: 2, content: [{ type: 'text', text: 'fork bomb done' }] },
       ],
@@ -216,9 +222,11 @@ describe.skipIf(!isRoot)('attack: fork bombs by two agents through Bash, at once
     const pidsDirOf = (sandboxId: string): string | undefined =>
       (harness.sandboxes.get(sandboxId)?.sandbox as LocalSandbox | undefined)?.cgroupPaths.find((dir) => dir.startsWith(`${parentPidsDir}/`));
     let finished = false;
-    const running = Promise.all([1, 2].map(() => harness.client.runTask({ prompt: 'Fork bomb your sandbox.', allowedTools: ['Bash'], maxTurns: 4 }))).finally(() => {
-      finished = true;
-    });
+    const running = Promise.all([1, 2].map(() => harness.client.runTask({ prompt: 'Fork bomb your sandbox.', allowedTools: ['Bash'], maxTurns: 4 }))).finally(
+      () => {
+        finished = true;
+      },
+    );
     // Awaited below; a failed sample must not leave its rejection unhandled.
     running.catch(() => undefined);
     while (!finished) {
@@ -227,8 +235,14 @@ describe.skipIf(!isRoot)('attack: fork bombs by two agents through Bash, at once
       for (const { sandboxId } of cliSpawns(harness)) {
         const dir = pidsDirOf(sandboxId);
         if (dir === undefined) continue;
-        await readCount(path.join(dir, 'pids.current')).then((count) => (sample.sandboxes[sandboxId] = count), () => undefined);
-        await ownLimitHits(dir).then((hits) => (sandboxHits[sandboxId] = Math.max(hits, sandboxHits[sandboxId] ?? 0)), () => undefined);
+        await readCount(path.join(dir, 'pids.current')).then(
+          (count) => (sample.sandboxes[sandboxId] = count),
+          () => undefined,
+        );
+        await ownLimitHits(dir).then(
+          (hits) => (sandboxHits[sandboxId] = Math.max(hits, sandboxHits[sandboxId] ?? 0)),
+          () => undefined,
+        );
       }
       samples.push(sample);
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -240,10 +254,12 @@ describe.skipIf(!isRoot)('attack: fork bombs by two agents through Bash, at once
     await harness?.close();
   });
 
-  it('each agent\'s bomb meets its own sandbox\'s pids.max, never the parent\'s', async () => {
+  it("each agent's bomb meets its own sandbox's pids.max, never the parent's", async () => {
     const reports = toolResultsSent(harness.model);
     const peak = Math.max(...samples.map((sample) => sample.parent));
-    const sandboxPeaks = Object.fromEntries(cliSpawns(harness).map(({ sandboxId }) => [sandboxId, Math.max(0, ...samples.map((sample) => sample.sandboxes[sandboxId] ?? 0))]));
+    const sandboxPeaks = Object.fromEntries(
+      cliSpawns(harness).map(({ sandboxId }) => [sandboxId, Math.max(0, ...samples.map((sample) => sample.sandboxes[sandboxId] ?? 0))]),
+    );
     const parentHits = await ownLimitHits(parentPidsDir);
     console.log(
       `agent fork bombs: ${reports.map((report) => report.trim().replace(/\n/g, ' ')).join(' | ')}; ${samples.length} samples: parent pids.current peak ${peak}/${AGENT_CEILING}, ` +

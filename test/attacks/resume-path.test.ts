@@ -78,7 +78,6 @@ async function hostTmpFindings(): Promise<string[]> {
   return findings;
 }
 
-
 describe.each([
   { name: 'a cold wake of a long-running session', pattern: 'long-running' as const, warmPoolSize: 0, shared: false },
   { name: 'a hybrid turn served by a warm launcher', pattern: 'hybrid' as const, warmPoolSize: 2, shared: false },
@@ -116,7 +115,11 @@ describe.each([
     await waitForTurns(harness.client, session.id, 1);
     if (shared) {
       await harness.client.sendMessage(session.id, 'crash');
-      await eventually(async () => ((await harness.client.listMessages(session.id)).at(-1)?.status === 'failed' ? true : undefined), 60_000, 'the crashed turn');
+      await eventually(
+        async () => ((await harness.client.listMessages(session.id)).at(-1)?.status === 'failed' ? true : undefined),
+        60_000,
+        'the crashed turn',
+      );
     } else if (pattern === 'long-running') {
       // The next message wakes it in a new sandbox: the CLI resumes from the stored transcript.
       expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${session.id}/hibernate`)).status).toBe('hibernated');

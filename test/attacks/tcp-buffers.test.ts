@@ -69,7 +69,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(!isRoot)('attack: TCP buffers filled inside a sandbox', () => {
-  it('stay within the sandbox\'s limits: writes block and the host keeps its memory', async () => {
+  it("stay within the sandbox's limits: writes block and the host keeps its memory", async () => {
     const rootDir = await makeSandboxRoot();
     roots.push(rootDir);
     const layout = await detectCgroupLayout();
@@ -101,7 +101,9 @@ describe.skipIf(!isRoot)('attack: TCP buffers filled inside a sandbox', () => {
       const fields = Object.fromEntries(report.split(' ').map((field) => field.split('=') as [string, string]));
       attacker.stdin.end();
       await new Promise((resolve) => attacker.once('exit', resolve));
-      console.log(`tcp attack: ${report}; charged memory ${(charged.memory / MIB).toFixed(1)} MiB, tcp ${(charged.tcp / MIB).toFixed(1)} MiB; host MemAvailable fell ${((availableBefore - availableDuring) / MIB).toFixed(0)} MiB`);
+      console.log(
+        `tcp attack: ${report}; charged memory ${(charged.memory / MIB).toFixed(1)} MiB, tcp ${(charged.tcp / MIB).toFixed(1)} MiB; host MemAvailable fell ${((availableBefore - availableDuring) / MIB).toFixed(0)} MiB`,
+      );
 
       expect(Number(fields.pairs)).toBe(PAIRS);
       // The kernel stopped taking data long before the attack's ~2 GiB: writes would block.
@@ -191,13 +193,13 @@ describe.skipIf(!isRoot)('attack: TCP buffers filled by the agent through Bash',
     await harness?.close();
   });
 
-  it('the task finishes with the attack\'s report', () => {
+  it("the task finishes with the attack's report", () => {
     expect(task.error).toBeNull();
     expect(task.status).toBe('succeeded');
     expect(task.result).toBe('tcp attack done');
   });
 
-  it('the kernel refused the writes at the sandbox\'s limits and the host kept its memory', () => {
+  it("the kernel refused the writes at the sandbox's limits and the host kept its memory", () => {
     const report = toolResultsSent(harness.model)[0] ?? '';
     const fields = Object.fromEntries([...report.matchAll(/(\w[\w-]*)=(\d+)/g)].map((match) => [match[1]!, Number(match[2])]));
     const limit = layout.version === 'v1' ? tcpLimit! : 0;

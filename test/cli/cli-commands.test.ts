@@ -42,14 +42,40 @@ describe('hangar CLI commands against a running server', () => {
     const local = path.join(directory, 'notes-local.md');
     writeFileSync(local, '# notes\n');
     const created = JSON.parse(
-      await hangar('sessions', 'new', '--json', '--max-budget-usd', '2.5', '--file', `docs/notes.md=${local}`, '--memory-mb', '512', '--cpus', '1', '--disk-mb', '256', '--pids', '256', '--metadata', 'team=core', '--metadata', 'ticket=42', '--max-turns', '4', '--allowed-tools', 'Bash,Read'),
+      await hangar(
+        'sessions',
+        'new',
+        '--json',
+        '--max-budget-usd',
+        '2.5',
+        '--file',
+        `docs/notes.md=${local}`,
+        '--memory-mb',
+        '512',
+        '--cpus',
+        '1',
+        '--disk-mb',
+        '256',
+        '--pids',
+        '256',
+        '--metadata',
+        'team=core',
+        '--metadata',
+        'ticket=42',
+        '--max-turns',
+        '4',
+        '--allowed-tools',
+        'Bash,Read',
+      ),
     ) as { id: string; metadata: Record<string, string>; options: Record<string, unknown> };
     expect(created.id).toMatch(/^sess_/);
     expect(created.metadata).toEqual({ team: 'core', ticket: '42' });
     expect(created.options).toMatchObject({ maxBudgetUsd: 2.5, maxTurns: 4, allowedTools: ['Bash', 'Read'] });
     expect(created.options.resources).toMatchObject({ memoryMb: 512, cpus: 1, diskMb: 256, pids: 256 });
 
-    expect(await hangar('sessions', 'show', created.id)).toMatch(new RegExp(`^id:\\s+${created.id}$[\\s\\S]*^metadata:\\s+\\{"team":"core","ticket":"42"\\}$`, 'm'));
+    expect(await hangar('sessions', 'show', created.id)).toMatch(
+      new RegExp(`^id:\\s+${created.id}$[\\s\\S]*^metadata:\\s+\\{"team":"core","ticket":"42"\\}$`, 'm'),
+    );
     const listed = JSON.parse(await hangar('sessions', 'ls', '--json', '--metadata', 'team=core')) as Array<{ id: string }>;
     expect(listed.map((session) => session.id)).toEqual([created.id]);
 
@@ -93,7 +119,10 @@ describe('hangar CLI commands against a running server', () => {
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) expect(line).toMatch(/^\d\d:\d\d:\d\d\.\d{3} (TRACE|DEBUG|INFO |WARN |ERROR|FATAL) /);
     expect(log).not.toMatch(/^\s+at /m);
-    expect(lines.filter((line) => line.includes('url=/v1/tasks?limit=7')), log).toEqual([expect.stringMatching(/INFO {2}request (reqId=\S+ )?method=GET url=\/v1\/tasks\?limit=7 statusCode=200 /)]);
+    expect(
+      lines.filter((line) => line.includes('url=/v1/tasks?limit=7')),
+      log,
+    ).toEqual([expect.stringMatching(/INFO {2}request (reqId=\S+ )?method=GET url=\/v1\/tasks\?limit=7 statusCode=200 /)]);
     expect(log).not.toMatch(/incoming request|request completed/);
   }, 30_000);
 
@@ -107,9 +136,17 @@ describe('hangar CLI commands against a running server', () => {
     } finally {
       await stopCli(logged);
     }
-    const lines = readFileSync(path.join(dataDir, 'hangar.log'), 'utf8').trim().split('\n').map((line) => JSON.parse(line) as { msg: string; url?: string });
+    const lines = readFileSync(path.join(dataDir, 'hangar.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { msg: string; url?: string });
     expect(lines.filter((line) => line.url === '/v1/sessions?limit=3').map((line) => line.msg)).toEqual(['request']);
     // Only the shutdown notice of SIGTERM is on stderr.
-    expect(logged.stderr().split('\n').filter((line) => line !== '' && line !== 'SIGTERM: shutting down')).toEqual([]);
+    expect(
+      logged
+        .stderr()
+        .split('\n')
+        .filter((line) => line !== '' && line !== 'SIGTERM: shutting down'),
+    ).toEqual([]);
   }, 60_000);
 });

@@ -128,7 +128,10 @@ describe('hangar CLI', () => {
       }),
     );
     const model = await serveModel(scenarioFile);
-    const server = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'sk-cli-test' });
+    const server = startCli(['serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
+      ANTHROPIC_BASE_URL: model.url,
+      ANTHROPIC_API_KEY: 'sk-cli-test',
+    });
     try {
       const url = (await waitFor(server.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
       const created = await startCli(['sessions', 'new', '--server', url, '--allowed-tools', 'Bash']).done;
@@ -146,10 +149,16 @@ describe('hangar CLI', () => {
 
       const listed = await startCli(['sessions', 'ls', '--server', url]).done;
       expect(listed.stdout).toMatch(new RegExp(`${sessionId}\\s+long-running\\s+idle\\s+turns\\s+2`));
-      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--json', '--server', url]).done).stdout) as { turns: number; checkpoint: unknown };
+      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--json', '--server', url]).done).stdout) as {
+        turns: number;
+        checkpoint: unknown;
+      };
       expect(shown.turns).toBe(2);
       expect(shown.checkpoint).not.toBeNull();
-      const events = (await startCli(['sessions', 'events', sessionId, '--no-follow', '--server', url]).done).stdout.trim().split('\n').map((line) => JSON.parse(line) as { seq: number; type: string });
+      const events = (await startCli(['sessions', 'events', sessionId, '--no-follow', '--server', url]).done).stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { seq: number; type: string });
       expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
       expect(events.filter((event) => event.type === 'turn_completed')).toHaveLength(2);
       const fork = await startCli(['sessions', 'fork', sessionId, '--server', url]).done;

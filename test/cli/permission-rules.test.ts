@@ -28,12 +28,15 @@ describe('permission rules in allowedTools and disallowedTools', () => {
     const model = startCli(['model', 'serve', '--scenario', scenario, '--port', '0']);
     try {
       const url = (await waitForOutput(model, /on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-      const finished = await startCli(['run', 'try both commands', '--allowed-tools', 'Bash(echo approved:*),Read,Write', '--disallowed-tools', 'Write', '--max-turns', '5'], {
-        ANTHROPIC_BASE_URL: url,
-        ANTHROPIC_API_KEY: 'sk-rules-test',
-        TMPDIR: directory,
-        HANGAR_PORT: '0',
-      }).done;
+      const finished = await startCli(
+        ['run', 'try both commands', '--allowed-tools', 'Bash(echo approved:*),Read,Write', '--disallowed-tools', 'Write', '--max-turns', '5'],
+        {
+          ANTHROPIC_BASE_URL: url,
+          ANTHROPIC_API_KEY: 'sk-rules-test',
+          TMPDIR: directory,
+          HANGAR_PORT: '0',
+        },
+      ).done;
       expect(finished.code, finished.stdout + finished.stderr).toBe(0);
       const init = /^· session \S+ \(model \S+, tools: (.*)\)$/m.exec(finished.stdout)?.[1]?.split(', ');
       expect(init).toEqual(expect.arrayContaining(['Bash', 'Read']));

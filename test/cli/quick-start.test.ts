@@ -18,7 +18,12 @@ describe('quick start, run twice', () => {
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
   async function runQuickStart(modelUrl: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return startCli(['run', 'create hello.txt and notes.md', '--allowed-tools', 'Bash,Write'], { ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'anything', TMPDIR: directory, HANGAR_PORT: '0' }).done;
+    return startCli(['run', 'create hello.txt and notes.md', '--allowed-tools', 'Bash,Write'], {
+      ANTHROPIC_BASE_URL: modelUrl,
+      ANTHROPIC_API_KEY: 'anything',
+      TMPDIR: directory,
+      HANGAR_PORT: '0',
+    }).done;
   }
 
   it('re-runs with --loop; without it, the second run says the scenario is used up, where, and how to reset it', async () => {

@@ -26,10 +26,15 @@ describe('startup checks', () => {
 
   it('refuses a model URL without a scheme, naming the variable', async () => {
     const dataDir = path.join(directory, 'no-scheme');
-    for (const args of [['serve', '--port', '0', '--data-dir', dataDir], ['run', '--data-dir', dataDir, 'hello']]) {
+    for (const args of [
+      ['serve', '--port', '0', '--data-dir', dataDir],
+      ['run', '--data-dir', dataDir, 'hello'],
+    ]) {
       const finished = await startCli(args, { ANTHROPIC_BASE_URL: 'localhost:18787', ANTHROPIC_API_KEY: 'sk-test' }).done;
       expect(finished.code).toBe(1);
-      expect(finished.stderr).toMatch(/CONFIG_INVALID: .*gateway\.upstreamUrl \(set by ANTHROPIC_BASE_URL="localhost:18787"\): must be an http:\/\/ or https:\/\/ URL/);
+      expect(finished.stderr).toMatch(
+        /CONFIG_INVALID: .*gateway\.upstreamUrl \(set by ANTHROPIC_BASE_URL="localhost:18787"\): must be an http:\/\/ or https:\/\/ URL/,
+      );
     }
     expect(existsSync(dataDir)).toBe(false);
   }, 60_000);
@@ -56,7 +61,11 @@ describe('startup checks', () => {
     const home = mkdtempSync(path.join(directory, 'nobody-'));
     chmodSync(home, 0o777);
     const nobody = 65534;
-    const serve = startCli(['serve', '--demo', '--port', '0', '--data-dir', path.join(home, 'data'), '--log-level', 'error'], { HOME: home, TMPDIR: home }, { uid: nobody, gid: nobody });
+    const serve = startCli(
+      ['serve', '--demo', '--port', '0', '--data-dir', path.join(home, 'data'), '--log-level', 'error'],
+      { HOME: home, TMPDIR: home },
+      { uid: nobody, gid: nobody },
+    );
     try {
       const url = (await waitForOutput(serve, /listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
       await waitForOutput(serve, /not ready: sandboxes cannot run on this host/);

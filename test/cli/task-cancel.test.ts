@@ -46,7 +46,12 @@ function dataDirectory(): string {
 function startRun(args: string[], modelUrl: string): { child: ChildProcess; done: Promise<Finished>; stdout: () => string; taskId: () => Promise<string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'run', ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-cancel-cli-test' },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? '/root',
+      ANTHROPIC_BASE_URL: modelUrl,
+      ANTHROPIC_API_KEY: 'sk-cancel-cli-test',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   children.push(child);
@@ -57,12 +62,16 @@ function startRun(args: string[], modelUrl: string): { child: ChildProcess; done
   const done = new Promise<Finished>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
   // The id `hangar run` prints once the task exists; fails at once with the output if the command ends first.
   const taskId = async (): Promise<string> => {
-    const found = await eventually(() => {
-      const match = /· task (task_\w+)/.exec(stdout);
-      if (match) return match[1]!;
-      if (child.exitCode !== null) throw new Error(`hangar run ended (${child.exitCode}) before its task started:\n${stdout}\n${stderr}`);
-      return undefined;
-    }, 60_000, 'the task id');
+    const found = await eventually(
+      () => {
+        const match = /· task (task_\w+)/.exec(stdout);
+        if (match) return match[1]!;
+        if (child.exitCode !== null) throw new Error(`hangar run ended (${child.exitCode}) before its task started:\n${stdout}\n${stderr}`);
+        return undefined;
+      },
+      60_000,
+      'the task id',
+    );
     return found;
   };
   return { child, done, stdout: () => stdout, taskId };
@@ -99,7 +108,12 @@ describe('stopping tasks from the terminal', () => {
   /** The scripted agent runs `sleep 600` (a marked one); returns the marker. */
   function scriptSleeper(): string {
     const sleep = markedSleep();
-    model.setScenario({ replies: [{ content: [{ type: 'tool_use', name: 'Bash', input: { command: sleep.command, description: 'sleep' } }] }, { content: [{ type: 'text', text: 'woke up' }] }] });
+    model.setScenario({
+      replies: [
+        { content: [{ type: 'tool_use', name: 'Bash', input: { command: sleep.command, description: 'sleep' } }] },
+        { content: [{ type: 'text', text: 'woke up' }] },
+      ],
+    });
     return sleep.marker;
   }
 
@@ -108,7 +122,7 @@ describe('stopping tasks from the terminal', () => {
     const marker = scriptSleeper();
     const run = startRun(['sleep for ten minutes', '--allowed-tools', 'Bash', '--max-turns', '4', '--data-dir', dataDir], model.url);
     const taskId = await run.taskId();
-    const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, 'the agent\'s sleep 600');
+    const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, "the agent's sleep 600");
 
     run.child.kill('SIGINT');
     const finished = await run.done;
@@ -130,7 +144,7 @@ describe('stopping tasks from the terminal', () => {
     const marker = scriptSleeper();
     const run = startRun(['sleep for ten minutes', '--allowed-tools', 'Bash', '--max-turns', '4', '--server', server.client.baseUrl], model.url);
     const taskId = await run.taskId();
-    const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, 'the agent\'s sleep 600');
+    const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, "the agent's sleep 600");
 
     run.child.kill('SIGINT');
     const finished = await run.done;
@@ -151,7 +165,7 @@ describe('stopping tasks from the terminal', () => {
     servers.push(server);
     const marker = scriptSleeper();
     const task = await server.client.createTask({ prompt: 'sleep for ten minutes', allowedTools: ['Bash'], maxTurns: 4 });
-    const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, 'the agent\'s sleep 600');
+    const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, "the agent's sleep 600");
 
     server.child.kill('SIGTERM');
     await server.exited;

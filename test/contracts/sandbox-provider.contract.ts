@@ -30,7 +30,10 @@ function parseEnv(output: string): Map<string, string> {
   return env;
 }
 
-function waitForExit(process: { exitCode: number | null; once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): void }): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function waitForExit(process: {
+  exitCode: number | null;
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+}): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => {
     process.once('exit', (code, signal) => resolve({ code, signal }));
   });

@@ -92,7 +92,13 @@ export function makeEntry(uuid: string | undefined, text: string): TranscriptEnt
     timestamp: '2026-01-01T00:00:00.000Z',
     sessionId: 'agent-1',
     parentUuid: null,
-    message: { role: 'assistant', content: [{ type: 'text', text }, { type: 'tool_use', id: 'tu_1', name: 'Bash', input: { command: 'ls -la', timeout: 5 } }] },
+    message: {
+      role: 'assistant',
+      content: [
+        { type: 'text', text },
+        { type: 'tool_use', id: 'tu_1', name: 'Bash', input: { command: 'ls -la', timeout: 5 } },
+      ],
+    },
     costUSD: 0.0012,
     isSidechain: false,
     unicode: 'héllo ✓ 日本',
@@ -142,15 +148,17 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
 
     it('keeps both of two concurrent task patches of different fields', async () => {
       await store.tasks.insert(makeTask('t1', '2026-01-01T00:00:00.000Z'));
-      await Promise.all([store.tasks.update('t1', { status: 'succeeded' }), store.tasks.update('t1', { result: 'done' }), store.tasks.update('t1', { costUsd: 0.5 })]);
+      await Promise.all([
+        store.tasks.update('t1', { status: 'succeeded' }),
+        store.tasks.update('t1', { result: 'done' }),
+        store.tasks.update('t1', { costUsd: 0.5 }),
+      ]);
       expect(await store.tasks.get('t1')).toMatchObject({ status: 'succeeded', result: 'done', costUsd: 0.5 });
     });
 
     it('lists newest first, filters by status and pages with a cursor', async () => {
       for (let index = 0; index < 5; index += 1) {
-        await store.tasks.insert(
-          makeTask(`t${index}`, `2026-01-01T00:00:0${index}.000Z`, { status: index % 2 === 0 ? 'succeeded' : 'failed' }),
-        );
+        await store.tasks.insert(makeTask(`t${index}`, `2026-01-01T00:00:0${index}.000Z`, { status: index % 2 === 0 ? 'succeeded' : 'failed' }));
       }
       const firstPage = await store.tasks.list({ limit: 2 });
       expect(firstPage.map((task) => task.id)).toEqual(['t4', 't3']);
@@ -199,7 +207,12 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       });
 
       it('keeps only the newest entries of an owner, and forgets an owner entirely', async () => {
-        for (let batch = 0; batch < 3; batch += 1) await store.egress.append('s1', [1, 2, 3, 4].map((n) => entry(`h${batch * 4 + n}.test`)), 5);
+        for (let batch = 0; batch < 3; batch += 1)
+          await store.egress.append(
+            's1',
+            [1, 2, 3, 4].map((n) => entry(`h${batch * 4 + n}.test`)),
+            5,
+          );
         expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([8, 9, 10, 11, 12]);
         await store.egress.deleteOwner('s1');
         expect(await store.egress.list('s1', { limit: 100 })).toEqual([]);
@@ -254,7 +267,14 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         const before = new Date().toISOString();
         const updated = await store.sessions.update('s1', { status: 'running', turns: 2, costUsd: 0.5, forkedFrom: { sessionId: 'x', checkpointId: 'y' } });
         const after = new Date().toISOString();
-        expect(updated).toMatchObject({ id: 's1', status: 'running', turns: 2, costUsd: 0.5, createdAt: '2026-01-01T00:00:00.000Z', forkedFrom: { sessionId: 'x', checkpointId: 'y' } });
+        expect(updated).toMatchObject({
+          id: 's1',
+          status: 'running',
+          turns: 2,
+          costUsd: 0.5,
+          createdAt: '2026-01-01T00:00:00.000Z',
+          forkedFrom: { sessionId: 'x', checkpointId: 'y' },
+        });
         expect(updated.updatedAt >= before && updated.updatedAt <= after).toBe(true);
         expect(await store.sessions.get('s1')).toEqual(updated);
         const explicit = await store.sessions.update('s1', { updatedAt: '2026-02-02T00:00:00.000Z', error: null, contextWindow: null });
@@ -265,7 +285,11 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
 
       it('keeps both of two concurrent patches of different fields', async () => {
         await store.sessions.insert(makeSession('s1', '2026-01-01T00:00:00.000Z'));
-        await Promise.all([store.sessions.update('s1', { status: 'running' }), store.sessions.update('s1', { turns: 7 }), store.sessions.update('s1', { lastCheckpointId: 'c9' })]);
+        await Promise.all([
+          store.sessions.update('s1', { status: 'running' }),
+          store.sessions.update('s1', { turns: 7 }),
+          store.sessions.update('s1', { lastCheckpointId: 'c9' }),
+        ]);
         expect(await store.sessions.get('s1')).toMatchObject({ status: 'running', turns: 7, lastCheckpointId: 'c9' });
       });
 
@@ -365,7 +389,14 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
           startedAt: '2026-01-01T00:00:01.000Z',
           finishedAt: '2026-01-01T00:00:02.000Z',
         });
-        expect(updated).toMatchObject({ id: 'm1', seq: 1, prompt: 'prompt m1', status: 'failed', error: { code: 'AGENT_FAILED', message: 'no' }, finishedAt: '2026-01-01T00:00:02.000Z' });
+        expect(updated).toMatchObject({
+          id: 'm1',
+          seq: 1,
+          prompt: 'prompt m1',
+          status: 'failed',
+          error: { code: 'AGENT_FAILED', message: 'no' },
+          finishedAt: '2026-01-01T00:00:02.000Z',
+        });
         expect(await store.messages.get('m1')).toEqual(updated);
         await expect(store.messages.update('ghost', { status: 'done' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       });
@@ -424,7 +455,10 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       });
 
       it('reads events after N, in order, at most limit', async () => {
-        await store.events.append('s1', Array.from({ length: 10 }, (_, index) => ({ type: 'sdk', data: { index } })));
+        await store.events.append(
+          's1',
+          Array.from({ length: 10 }, (_, index) => ({ type: 'sdk', data: { index } })),
+        );
         const page = await store.events.read('s1', { after: 3, limit: 4 });
         expect(page.map((event) => event.seq)).toEqual([4, 5, 6, 7]);
         expect(page.map((event) => event.data)).toEqual([{ index: 3 }, { index: 4 }, { index: 5 }, { index: 6 }]);
@@ -481,7 +515,7 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         await expect(store.checkpoints.insert(checkpoint)).rejects.toMatchObject({ code: 'CONFLICT' });
       });
 
-      it('keeps a checkpoint\'s manifest field for field, and a missing one (recorded before manifests) as null', async () => {
+      it("keeps a checkpoint's manifest field for field, and a missing one (recorded before manifests) as null", async () => {
         const withManifest = makeCheckpoint('c1', 's1', '2026-01-01T00:00:00.000Z');
         await store.checkpoints.insert(withManifest);
         await store.checkpoints.insert(makeCheckpoint('c0', 's1', '2025-12-31T00:00:00.000Z', { manifest: null }));
@@ -525,7 +559,13 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
 
       it('lists the distinct sessions that have checkpoints, sorted and paged', async () => {
         expect(await store.checkpoints.sessionIds({ limit: 10 })).toEqual([]);
-        for (const [id, sessionId] of [['a1', 's-b'], ['a2', 's-a'], ['a3', 's-b'], ['a4', 's-c'], ['a5', 's-a']] as const) {
+        for (const [id, sessionId] of [
+          ['a1', 's-b'],
+          ['a2', 's-a'],
+          ['a3', 's-b'],
+          ['a4', 's-c'],
+          ['a5', 's-a'],
+        ] as const) {
           await store.checkpoints.insert(makeCheckpoint(id, sessionId, '2026-01-01T00:00:00.000Z'));
         }
         expect(await store.checkpoints.sessionIds({ limit: 10 })).toEqual(['s-a', 's-b', 's-c']);
@@ -743,7 +783,12 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       });
 
       it('keeps only the newest entries of an owner, and forgets an owner entirely', async () => {
-        for (let batch = 0; batch < 3; batch += 1) await store.egress.append('s1', [1, 2, 3, 4].map((n) => entry(`h${batch * 4 + n}.test`)), 5);
+        for (let batch = 0; batch < 3; batch += 1)
+          await store.egress.append(
+            's1',
+            [1, 2, 3, 4].map((n) => entry(`h${batch * 4 + n}.test`)),
+            5,
+          );
         expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([8, 9, 10, 11, 12]);
         await store.egress.deleteOwner('s1');
         expect(await store.egress.list('s1', { limit: 100 })).toEqual([]);
@@ -758,7 +803,10 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         const session = makeSession('s1', '2026-01-01T00:00:00.000Z', { metadata: { team: 'a' } });
         await store.sessions.insert(session);
         await store.messages.enqueue({ id: 'm1', sessionId: 's1', prompt: 'p', source: 'api', createdAt: '2026-01-01T00:00:00.000Z' });
-        await store.events.append('s1', [{ type: 'status', data: { status: 'idle' } }, { type: 'sdk', data: { n: 1 } }]);
+        await store.events.append('s1', [
+          { type: 'status', data: { status: 'idle' } },
+          { type: 'sdk', data: { n: 1 } },
+        ]);
         await store.checkpoints.insert(makeCheckpoint('c1', 's1', '2026-01-01T00:00:00.000Z'));
         const key = { projectKey: 'proj', sessionId: 'agent-1' };
         await store.transcripts.append(key, [makeEntry('u1', 'one'), makeEntry(undefined, 'title')]);

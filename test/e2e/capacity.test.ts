@@ -17,15 +17,26 @@ describe('live sandbox ceiling', () => {
   });
 
   const post = async (pathname: string, body: unknown) => {
-    const response = await fetch(new URL(pathname, harness.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const response = await fetch(new URL(pathname, harness.baseUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     const text = await response.text();
-    return { status: response.status, retryAfter: response.headers.get('retry-after'), contentType: response.headers.get('content-type'), body: JSON.parse(text) as unknown };
+    return {
+      status: response.status,
+      retryAfter: response.headers.get('retry-after'),
+      contentType: response.headers.get('content-type'),
+      body: JSON.parse(text) as unknown,
+    };
   };
   const expectFull = (answer: Awaited<ReturnType<typeof post>>) => {
     expect(answer.status).toBe(429);
     expect(answer.retryAfter).toMatch(/^[1-9]\d*$/);
     expect(answer.contentType).toContain('application/json');
-    expect(answer.body).toEqual({ error: { code: 'CAPACITY_EXCEEDED', message: expect.stringContaining('sandbox.maxLive'), details: { live: 1, maxLive: 1 } } });
+    expect(answer.body).toEqual({
+      error: { code: 'CAPACITY_EXCEEDED', message: expect.stringContaining('sandbox.maxLive'), details: { live: 1, maxLive: 1 } },
+    });
   };
 
   it('answers 429 with Retry-After while the only slot is taken, and serves again once it is free', async () => {
@@ -53,10 +64,14 @@ describe('live sandbox ceiling', () => {
     await harness.client.call('DELETE', `/v1/sandboxes/${sandboxId}`);
     expect(harness.hangar.sessionManager.liveCount).toBe(0);
     harness.model.setScenario({ replies: [say('done')] });
-    const task = await eventually(async () => {
-      const answer = await post('/v1/tasks', { prompt: 'run', allowedTools: ['Bash'], maxTurns: 2 });
-      return answer.status === 429 ? undefined : answer;
-    }, 30_000, 'a free slot');
+    const task = await eventually(
+      async () => {
+        const answer = await post('/v1/tasks', { prompt: 'run', allowedTools: ['Bash'], maxTurns: 2 });
+        return answer.status === 429 ? undefined : answer;
+      },
+      30_000,
+      'a free slot',
+    );
     expect(task.status).toBe(200);
     expect(task.body).toMatchObject({ status: 'succeeded', result: 'done' });
   }, 120_000);

@@ -8,7 +8,10 @@ import { HangarApiError } from '../../src/client/hangar-client.js';
 import { startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
 
 const RETENTION = 2;
-const bash = (command: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });
+const bash = (command: string, match: string) => ({
+  match: { lastUserText: match },
+  content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }],
+});
 const say = (text: string) => ({ content: [{ type: 'text' as const, text }] });
 
 /** Files under <dataDir>/blobs, relative, temp files of puts included. */
@@ -26,7 +29,6 @@ async function blobFiles(harness: Harness): Promise<string[]> {
   return found.sort();
 }
 
-
 describe('checkpoint retention and deletion', () => {
   let harness: Harness;
 
@@ -42,7 +44,13 @@ describe('checkpoint retention and deletion', () => {
     for (let turn = 1; turn <= 4; turn += 1) replies.push(bash(`echo "line ${turn}" >> log.txt && wc -l < log.txt`, `turn ${turn}`), say(`Turn ${turn} done.`));
     replies.push(bash('cat log.txt', 'fork reads'), say('Fork read the log.'));
     harness.model.setScenario({ replies });
-    const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'turn 1', idleTimeoutSec: 600, files: { 'README.md': '# kept\n' } });
+    const session = await harness.client.createSession({
+      pattern: 'long-running',
+      allowedTools: ['Bash'],
+      prompt: 'turn 1',
+      idleTimeoutSec: 600,
+      files: { 'README.md': '# kept\n' },
+    });
     await waitForTurns(harness.client, session.id, 1);
     for (let turn = 2; turn <= 4; turn += 1) await harness.client.sendMessage(session.id, `turn ${turn}`);
     const done = await waitForTurns(harness.client, session.id, 4);

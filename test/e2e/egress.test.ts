@@ -47,7 +47,10 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     ]);
     harness.model.setScenario({
       replies: [
-        { match: { lastUserText: 'Use the network' }, content: [{ type: 'tool_use', name: 'Bash', input: { command: script, description: 'network checks', timeout: 120_000 } }] },
+        {
+          match: { lastUserText: 'Use the network' },
+          content: [{ type: 'tool_use', name: 'Bash', input: { command: script, description: 'network checks', timeout: 120_000 } }],
+        },
         { content: [{ type: 'text', text: 'network checked' }] },
       ],
     });
@@ -92,7 +95,7 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     expect(upstream.seen.filter((request) => request.host?.startsWith('other.test'))).toEqual([]);
   });
 
-  it('records every decision in the task\'s egress log', async () => {
+  it("records every decision in the task's egress log", async () => {
     const log = await harness.hangar.store.egress.list(task.id, { limit: 100 });
     const summary = log.map((entry) => `${entry.method} ${entry.host}:${entry.port} ${entry.verdict}`);
     expect(summary).toEqual(
@@ -118,7 +121,10 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     expect(first.entries.map((entry) => entry.seq)).toEqual([1, 2]);
     const second = await harness.client.listEgress('tasks', task.id, { after: first.nextAfter!, limit: 2 });
     expect(second.entries.map((entry) => entry.seq)).toEqual([3, 4]);
-    await expect(harness.client.listEgress('tasks', 'task-unknown')).rejects.toMatchObject({ status: 404, code: 'TASK_NOT_FOUND' } satisfies Partial<HangarApiError>);
+    await expect(harness.client.listEgress('tasks', 'task-unknown')).rejects.toMatchObject({
+      status: 404,
+      code: 'TASK_NOT_FOUND',
+    } satisfies Partial<HangarApiError>);
     await expect(harness.client.listEgress('sessions', 'ses-unknown')).rejects.toMatchObject({ status: 404, code: 'SESSION_NOT_FOUND' });
 
     const cli = startCli(['tasks', 'egress', task.id, '--denied', '--server', harness.baseUrl]);

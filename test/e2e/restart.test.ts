@@ -25,7 +25,9 @@ describe('tasks across a server crash', () => {
 
   it('keeps finished tasks, marks the one in flight interrupted and cleans its sandbox', async () => {
     server = await startServerProcess(dataDir, model.url);
-    model.setScenario({ replies: [{ content: [{ type: 'text', text: 'finished before the crash' }] }, { delayMs: 60_000, content: [{ type: 'text', text: 'never sent' }] }] });
+    model.setScenario({
+      replies: [{ content: [{ type: 'text', text: 'finished before the crash' }] }, { delayMs: 60_000, content: [{ type: 'text', text: 'never sent' }] }],
+    });
     const finished = await server.client.runTask({ prompt: 'first', allowedTools: ['Bash'] });
     expect(finished.status).toBe('succeeded');
 

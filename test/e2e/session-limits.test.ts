@@ -6,10 +6,14 @@ import { eventually, startHarness, type Harness } from '../helpers/hangar-harnes
 const say = (text: string, extra: Record<string, unknown> = {}) => ({ ...extra, content: [{ type: 'text' as const, text }] });
 
 async function idleAfter(harness: Harness, sessionId: string, turns: number) {
-  return eventually(async () => {
-    const session = await harness.client.getSession(sessionId);
-    return session.turns >= turns && session.status === 'idle' ? session : undefined;
-  }, 60_000, `turn ${turns} of ${sessionId}`);
+  return eventually(
+    async () => {
+      const session = await harness.client.getSession(sessionId);
+      return session.turns >= turns && session.status === 'idle' ? session : undefined;
+    },
+    60_000,
+    `turn ${turns} of ${sessionId}`,
+  );
 }
 
 describe('session limits and control', () => {
@@ -23,12 +27,18 @@ describe('session limits and control', () => {
   });
 
   it('interrupts a running turn on request; the session takes the next message', async () => {
-    harness.model.setScenario({ replies: [say('too slow', { match: { lastUserText: 'slow' }, delayMs: 20_000 }), say('quick answer', { match: { lastUserText: 'quick' } })] });
+    harness.model.setScenario({
+      replies: [say('too slow', { match: { lastUserText: 'slow' }, delayMs: 20_000 }), say('quick answer', { match: { lastUserText: 'quick' } })],
+    });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'slow', idleTimeoutSec: 600 });
     await eventually(() => (harness.model.requests.some((request) => request.kind === 'main') ? true : undefined), 30_000, 'the slow call');
     const started = Date.now();
     expect(await harness.client.call('POST', `/v1/sessions/${session.id}/interrupt`)).toEqual({ interrupted: true });
-    await eventually(async () => ((await harness.client.listMessages(session.id))[0]?.status === 'interrupted' ? true : undefined), 15_000, 'the interrupted turn');
+    await eventually(
+      async () => ((await harness.client.listMessages(session.id))[0]?.status === 'interrupted' ? true : undefined),
+      15_000,
+      'the interrupted turn',
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
     await harness.client.sendMessage(session.id, 'quick');
     await eventually(async () => ((await harness.client.listMessages(session.id))[1]?.status === 'done' ? true : undefined), 30_000, 'the next turn');
@@ -38,7 +48,13 @@ describe('session limits and control', () => {
 
   it('stops taking turns once maxBudgetUsd is spent', async () => {
     harness.model.setScenario({ replies: [], whenExhausted: { text: 'spent some tokens' } });
-    const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], maxBudgetUsd: 0.001, prompt: 'first', idleTimeoutSec: 600 });
+    const session = await harness.client.createSession({
+      pattern: 'long-running',
+      allowedTools: ['Bash'],
+      maxBudgetUsd: 0.001,
+      prompt: 'first',
+      idleTimeoutSec: 600,
+    });
     const afterFirst = await idleAfter(harness, session.id, 1);
     expect(afterFirst.costUsd).toBeGreaterThan(0.001);
     const callsBefore = harness.model.requests.filter((request) => request.kind === 'main').length;

@@ -8,8 +8,15 @@ import { startScriptedModelServer, type ScriptedModelServer } from '../../src/mo
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { eventually, toolResultsSent, userTexts } from '../helpers/hangar-harness.js';
 
-const bash = (command: string, match: string) => ({ match: { lastUserText: match }, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });
-const say = (text: string, match: string, extra: Record<string, unknown> = {}) => ({ match: { lastUserText: match }, ...extra, content: [{ type: 'text' as const, text }] });
+const bash = (command: string, match: string) => ({
+  match: { lastUserText: match },
+  content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }],
+});
+const say = (text: string, match: string, extra: Record<string, unknown> = {}) => ({
+  match: { lastUserText: match },
+  ...extra,
+  content: [{ type: 'text' as const, text }],
+});
 
 describe('sessions across a server crash', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-session-recovery-'));
@@ -51,7 +58,11 @@ describe('sessions across a server crash', () => {
     const idle = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'save the memo', idleTimeoutSec: 600 });
     await eventually(async () => ((await client.getSession(idle.id)).turns === 1 ? true : undefined), 60_000, 'first turn');
     const busy = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'slow work', idleTimeoutSec: 600 });
-    await eventually(() => (model.requests.some((request) => request.kind === 'main' && userTexts(request.body).includes('slow work')) ? true : undefined), 60_000, 'slow turn to reach the model');
+    await eventually(
+      () => (model.requests.some((request) => request.kind === 'main' && userTexts(request.body).includes('slow work')) ? true : undefined),
+      60_000,
+      'slow turn to reach the model',
+    );
     const shared = await client.call<{ id: string }>('POST', '/v1/sandboxes', {});
     const sharer = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'share write' });
     await eventually(async () => ((await client.getSession(sharer.id)).turns === 1 ? true : undefined), 60_000, 'shared sandbox turn');

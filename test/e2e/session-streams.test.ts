@@ -4,7 +4,10 @@ import type { SessionEventView } from '../../src/client/hangar-client.js';
 import type { LocalSandbox } from '../../src/sandbox/providers/local/index.js';
 import { cliSpawns, eventually, startHarness, toolResultsSent, type Harness } from '../helpers/hangar-harness.js';
 
-const bash = (command: string, extra: Record<string, unknown> = {}) => ({ ...extra, content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }] });
+const bash = (command: string, extra: Record<string, unknown> = {}) => ({
+  ...extra,
+  content: [{ type: 'tool_use' as const, name: 'Bash', input: { command, description: 'step' } }],
+});
 const say = (text: string, extra: Record<string, unknown> = {}) => ({ ...extra, content: [{ type: 'text' as const, text }] });
 
 describe('session streams, shared sandboxes and schedules', () => {
@@ -67,7 +70,9 @@ describe('session streams, shared sandboxes and schedules', () => {
 
   it('runs two sessions side by side in one shared sandbox: shared files, one set of limits', async () => {
     harness.sandboxes.clear();
-    const shared = await harness.client.call<{ id: string; status: string; sessions: string[] }>('POST', '/v1/sandboxes', { resources: { memoryMb: 1024, cpus: 1, diskMb: 256 } });
+    const shared = await harness.client.call<{ id: string; status: string; sessions: string[] }>('POST', '/v1/sandboxes', {
+      resources: { memoryMb: 1024, cpus: 1, diskMb: 256 },
+    });
     expect(shared.status).toBe('active');
     harness.model.setScenario({
       replies: [
@@ -105,7 +110,10 @@ describe('session streams, shared sandboxes and schedules', () => {
     // Each scheduled turn takes ~1.5 s, longer than the 1 s interval.
     harness.model.setScenario({ replies: [say('tick handled', { delayMs: 1500, times: 100 })] });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], idleTimeoutSec: 600 });
-    const schedule = await harness.client.call<{ id: string; nextRunAt: string }>('POST', `/v1/sessions/${session.id}/schedules`, { every: '1s', prompt: 'tick' });
+    const schedule = await harness.client.call<{ id: string; nextRunAt: string }>('POST', `/v1/sessions/${session.id}/schedules`, {
+      every: '1s',
+      prompt: 'tick',
+    });
     await eventually(async () => ((await harness.client.getSession(session.id)).turns >= 3 ? true : undefined), 60_000, 'three scheduled turns');
     await harness.client.call('DELETE', `/v1/sessions/${session.id}/schedules/${schedule.id}`);
     const messages = await harness.client.listMessages(session.id);

@@ -10,7 +10,6 @@ const bash = (command: string, match?: string) => ({
 });
 const say = (text: string) => ({ content: [{ type: 'text' as const, text }] });
 
-
 describe('sessions', () => {
   let harness: Harness;
 
@@ -112,16 +111,23 @@ describe('sessions', () => {
     });
     let previousHashes = '';
     for (let cycle = 0; cycle <= 6; cycle += 1) {
-      const hibernated = await eventually(async () => {
-        const current = await harness.client.getSession(session.id);
-        return current.status === 'hibernated' && current.turns === cycle + 1 ? current : undefined;
-      }, 60_000, `hibernation after cycle ${cycle}`);
+      const hibernated = await eventually(
+        async () => {
+          const current = await harness.client.getSession(session.id);
+          return current.status === 'hibernated' && current.turns === cycle + 1 ? current : undefined;
+        },
+        60_000,
+        `hibernation after cycle ${cycle}`,
+      );
       expect(hibernated.checkpoint).not.toBeNull();
       const results = toolResultsSent(harness.model);
       const hashes = results.at(-1)!;
       if (cycle > 0) {
         // Every file that existed before hibernating is back, byte for byte (sha256), and nothing else changed.
-        const listed = hashes.split('\n').filter((line) => !line.includes(`random-${cycle}.bin`)).join('\n');
+        const listed = hashes
+          .split('\n')
+          .filter((line) => !line.includes(`random-${cycle}.bin`))
+          .join('\n');
         const before = previousHashes.split('\n').join('\n');
         expect(listed.split('\n').filter((line) => before.includes(line.split(' ')[0]!))).toHaveLength(before.split('\n').length);
       }
@@ -143,9 +149,18 @@ describe('sessions', () => {
 
   it('hibernates a session that was given files but no message yet, and wakes it with them', async () => {
     harness.model.setScenario({ replies: [bash('cat given.txt', 'read the file'), say('Read it.')] });
-    const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], idleTimeoutSec: 1, files: { 'given.txt': 'given at creation\n' } });
+    const session = await harness.client.createSession({
+      pattern: 'long-running',
+      allowedTools: ['Bash'],
+      idleTimeoutSec: 1,
+      files: { 'given.txt': 'given at creation\n' },
+    });
     expect(session.checkpoint).toMatchObject({ id: expect.any(String) });
-    await eventually(async () => ((await harness.client.getSession(session.id)).status === 'hibernated' ? true : undefined), 30_000, 'hibernation without a turn');
+    await eventually(
+      async () => ((await harness.client.getSession(session.id)).status === 'hibernated' ? true : undefined),
+      30_000,
+      'hibernation without a turn',
+    );
     const lifecycle: string[] = [];
     await harness.client.readEvents(session.id, { after: 0, follow: false, onEvent: (event) => void lifecycle.push(event.type) });
     expect(lifecycle).toContain('hibernated');
@@ -200,8 +215,16 @@ describe('sessions', () => {
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'] });
     await expectApiError(harness.client.forkSession(session.id), 409, 'NO_CHECKPOINT');
     await expectApiError(harness.client.call('POST', `/v1/sessions/${session.id}/schedules`, { every: 'often', prompt: 'x' }), 400, 'VALIDATION_FAILED');
-    await expectApiError(harness.client.call('POST', `/v1/sessions/${session.id}/schedules`, { cron: 'not a cron at all', prompt: 'x' }), 400, 'VALIDATION_FAILED');
-    await expectApiError(harness.client.call('POST', `/v1/sessions/${session.id}/schedules`, { every: '5m', cron: '* * * * *', prompt: 'x' }), 400, 'VALIDATION_FAILED');
+    await expectApiError(
+      harness.client.call('POST', `/v1/sessions/${session.id}/schedules`, { cron: 'not a cron at all', prompt: 'x' }),
+      400,
+      'VALIDATION_FAILED',
+    );
+    await expectApiError(
+      harness.client.call('POST', `/v1/sessions/${session.id}/schedules`, { every: '5m', cron: '* * * * *', prompt: 'x' }),
+      400,
+      'VALIDATION_FAILED',
+    );
     await expectApiError(harness.client.call('POST', '/v1/sessions', { pattern: 'forever' }), 400, 'VALIDATION_FAILED');
     await expectApiError(harness.client.call('POST', '/v1/sessions', { pattern: 'hybrid', sandboxId: 'sbx_x' }), 400, 'VALIDATION_FAILED');
     await harness.client.closeSession(session.id);

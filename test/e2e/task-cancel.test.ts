@@ -28,7 +28,7 @@ describe('cancelling and following tasks', () => {
     harness.model.setScenario({ replies: [bash(sleep.command), text('woke up')] });
     const task = await harness.client.createTask({ prompt: 'Sleep for ten minutes.', allowedTools: ['Bash'], maxTurns: 4 });
     expect(task.status).toBe('running');
-    const uid = await eventually(() => sandboxUidRunningSleep(sleep.marker), 60_000, 'the agent\'s sleep 600 to run');
+    const uid = await eventually(() => sandboxUidRunningSleep(sleep.marker), 60_000, "the agent's sleep 600 to run");
     return { task, uid };
   }
 

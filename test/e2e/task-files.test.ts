@@ -14,8 +14,16 @@ describe('ephemeral task writing files', () => {
       upstreamApiKey: UPSTREAM_KEY,
       scenario: {
         replies: [
-          { content: [{ type: 'text', text: 'Writing the first file.' }, { type: 'tool_use', name: 'Bash', input: { command: 'echo "made by bash" > from-bash.txt && cat notes/input.txt', description: 'write a file' } }] },
-          { match: { lastToolResult: 'seed content' }, content: [{ type: 'tool_use', name: 'Write', input: { file_path: '/workspace/docs/from-write.md', content: '# written by the Write tool\n' } }] },
+          {
+            content: [
+              { type: 'text', text: 'Writing the first file.' },
+              { type: 'tool_use', name: 'Bash', input: { command: 'echo "made by bash" > from-bash.txt && cat notes/input.txt', description: 'write a file' } },
+            ],
+          },
+          {
+            match: { lastToolResult: 'seed content' },
+            content: [{ type: 'tool_use', name: 'Write', input: { file_path: '/workspace/docs/from-write.md', content: '# written by the Write tool\n' } }],
+          },
           { content: [{ type: 'text', text: 'Both files are written.' }] },
         ],
         whenExhausted: { text: 'Nothing more to do.' },

@@ -97,7 +97,10 @@ describe('sandbox isolation probed by the agent through Bash', () => {
   });
 
   it('can write only to the workspace, HOME and /tmp', () => {
-    const writable = results[2]!.split('\n').filter((line) => line.startsWith('writable')).map((line) => line.slice('writable '.length));
+    const writable = results[2]!
+      .split('\n')
+      .filter((line) => line.startsWith('writable'))
+      .map((line) => line.slice('writable '.length));
     expect(writable.sort()).toEqual(['/home/agent', '/tmp', '/workspace']);
   });
 

@@ -65,7 +65,6 @@ const START_SLEEPER = '(nohup sleep 600 >/dev/null 2>&1 &)';
 const listing = (output: string): string => output.split('==scratch==')[0]!.trim();
 const scratch = (output: string): string => output.split('==scratch==')[1]!.trim();
 
-
 async function eventsOf(client: HangarClient, id: string): Promise<Array<{ type: string; data: unknown }>> {
   const events: Array<{ type: string; data: unknown }> = [];
   await client.readEvents(id, { after: 0, follow: false, onEvent: (event) => void events.push({ type: event.type, data: event.data }) });
@@ -111,7 +110,10 @@ describe('whole-state checkpoints', () => {
 
     // Hibernation ends the sleeper the agent left running, and says so.
     expect((await harness.client.call<SessionView>('POST', `/v1/sessions/${session.id}/hibernate`)).status).toBe('hibernated');
-    const hibernated = (await eventsOf(harness.client, session.id)).find((event) => event.type === 'hibernated')!.data as { endedProcesses: string[]; endedProcessCount: number };
+    const hibernated = (await eventsOf(harness.client, session.id)).find((event) => event.type === 'hibernated')!.data as {
+      endedProcesses: string[];
+      endedProcessCount: number;
+    };
     expect(hibernated.endedProcesses).toContain('sleep');
     expect(hibernated.endedProcesses).not.toContain('claude');
     expect(hibernated.endedProcesses).not.toContain('socat');
@@ -140,7 +142,9 @@ describe('whole-state checkpoints', () => {
   }, 300_000);
 
   it('fails the wake loudly, naming the checkpoint, when its stored archive was corrupted on disk', async () => {
-    harness.model.setScenario({ replies: [bash('echo kept > kept.txt && echo ~/.claude && echo done', 'before corruption'), say('done'), say('never reached')] });
+    harness.model.setScenario({
+      replies: [bash('echo kept > kept.txt && echo ~/.claude && echo done', 'before corruption'), say('done'), say('never reached')],
+    });
     const session = await harness.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'before corruption', idleTimeoutSec: 600 });
     const done = await waitForTurns(harness.client, session.id, 1, 120_000);
     const checkpointId = done.checkpoint!.id;
@@ -152,10 +156,14 @@ describe('whole-state checkpoints', () => {
     const requestsBefore = harness.model.requests.filter((request) => request.kind === 'main').length;
 
     await harness.client.sendMessage(session.id, 'after corruption');
-    const failed = await eventually(async () => {
-      const current = await harness.client.getSession(session.id);
-      return current.status === 'failed' ? current : undefined;
-    }, 60_000, 'the failed wake');
+    const failed = await eventually(
+      async () => {
+        const current = await harness.client.getSession(session.id);
+        return current.status === 'failed' ? current : undefined;
+      },
+      60_000,
+      'the failed wake',
+    );
     expect(failed.error?.code).toBe('CHECKPOINT_CORRUPT');
     expect(failed.error?.message).toContain(checkpointId);
     const events = await eventsOf(harness.client, session.id);

@@ -5,7 +5,7 @@ import { createAddressPolicy, parseCidr } from '../../src/egress/index.js';
 describe('address policy', () => {
   const policy = createAddressPolicy({ hostAddresses: ['198.19.5.5'] });
 
-  it('refuses loopback, private, link-local, multicast, reserved and the host\'s own addresses', () => {
+  it("refuses loopback, private, link-local, multicast, reserved and the host's own addresses", () => {
     const refused: Record<string, RegExp> = {
       '127.0.0.1': /loopback/,
       '127.8.9.10': /loopback/,

@@ -23,7 +23,12 @@ async function captureClientHello(options: { servername?: string; host?: string 
       });
     });
   });
-  const client = tlsConnect({ host: options.host ?? '127.0.0.1', port, ...(options.servername !== undefined ? { servername: options.servername } : {}), rejectUnauthorized: false });
+  const client = tlsConnect({
+    host: options.host ?? '127.0.0.1',
+    port,
+    ...(options.servername !== undefined ? { servername: options.servername } : {}),
+    rejectUnauthorized: false,
+  });
   client.on('error', () => undefined);
   try {
     return await received;

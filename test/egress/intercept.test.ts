@@ -56,7 +56,10 @@ afterAll(async () => {
 });
 
 /** A proxy (verifying upstreams with the test CA or Node's own) with one session holding `secrets`. */
-async function proxyWith(secrets: EgressSecret[], options: { verifyWithTestCa: boolean }): Promise<{ socketPath: string; records: EgressRecord[]; auth: string; placeholders: Record<string, string> }> {
+async function proxyWith(
+  secrets: EgressSecret[],
+  options: { verifyWithTestCa: boolean },
+): Promise<{ socketPath: string; records: EgressRecord[]; auth: string; placeholders: Record<string, string> }> {
   const proxy = await startEgressProxy({
     socketPath: path.join(dir, `proxy-${proxies.length}.sock`),
     resolver: createResolver({ hosts: { 'api.secret.test': '127.0.0.1', 'plain.test': '127.0.0.1' } }),
@@ -74,7 +77,11 @@ async function proxyWith(secrets: EgressSecret[], options: { verifyWithTestCa: b
 }
 
 /** GET over TLS through a tunnel, trusting only Hangar's CA, as a sandbox does. */
-async function getThrough(proxy: { socketPath: string; auth: string }, headers: Record<string, string>, urlPath = '/user'): Promise<{ status: number; body: string }> {
+async function getThrough(
+  proxy: { socketPath: string; auth: string },
+  headers: Record<string, string>,
+  urlPath = '/user',
+): Promise<{ status: number; body: string }> {
   const { socket, status } = await connectThrough(proxy.socketPath, `api.secret.test:${port}`, proxy.auth);
   if (socket === undefined) throw new Error(`CONNECT answered ${status}`);
   return textAnswer(
@@ -103,7 +110,12 @@ describe('secret injection', () => {
     expect(answer).toEqual({ status: 200, body: 'upstream saw GET /user' });
     expect(seen.at(-1)!.authorization).toBe('token real-token-123');
     expect(seen.at(-1)!['x-api-key']).toBe('Key key-456');
-    expect(proxy.records.at(-1)).toMatchObject({ method: 'GET', host: 'api.secret.test', verdict: 'allowed', reason: 'intercepted for secrets; injected GITHUB_TOKEN, API_KEY' });
+    expect(proxy.records.at(-1)).toMatchObject({
+      method: 'GET',
+      host: 'api.secret.test',
+      verdict: 'allowed',
+      reason: 'intercepted for secrets; injected GITHUB_TOKEN, API_KEY',
+    });
     expect(JSON.stringify(proxy.records)).not.toContain('real-token-123');
   });
 

@@ -27,7 +27,10 @@ describe('host rules', () => {
 
 describe('egress policy', () => {
   it('denies by default and allows the hosts and presets named', () => {
-    expect(createEgressPolicy().checkName('registry.npmjs.org', 443)).toEqual({ allowed: false, reason: 'host registry.npmjs.org:443 is not in the allowed hosts' });
+    expect(createEgressPolicy().checkName('registry.npmjs.org', 443)).toEqual({
+      allowed: false,
+      reason: 'host registry.npmjs.org:443 is not in the allowed hosts',
+    });
     const policy = createEgressPolicy({ allowedHosts: ['api.github.com'], presets: ['npm'] });
     expect(policy.checkName('registry.npmjs.org', 443)).toEqual({ allowed: true, rule: 'preset npm: registry.npmjs.org' });
     expect(policy.checkName('api.github.com', 443)).toEqual({ allowed: true, rule: 'api.github.com' });

@@ -50,7 +50,9 @@ beforeAll(async () => {
   ] as const) {
     proxies[name] = await startEgressProxy({
       socketPath: path.join(dir, `${name}.sock`),
-      resolver: createResolver({ hosts: { 'allowed.test': '127.0.0.1', 'other.test': '127.0.0.1', 'rebind.test': '127.0.0.1', 'metadata.test': '169.254.169.254' } }),
+      resolver: createResolver({
+        hosts: { 'allowed.test': '127.0.0.1', 'other.test': '127.0.0.1', 'rebind.test': '127.0.0.1', 'metadata.test': '169.254.169.254' },
+      }),
       addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks }),
       onRecord: (sessionId, record) => recordsBySession.get(sessionId)?.push(record),
     });
@@ -93,7 +95,14 @@ describe('egress listener', () => {
     expect(rawReceived[before]![0]).toBe(0x16);
     tls.destroy();
     const [record] = await recordsOf(records, 1);
-    expect(record).toMatchObject({ method: 'CONNECT', host: 'allowed.test', port: rawPort, verdict: 'allowed', reason: `allowed.test:${rawPort}`, address: '127.0.0.1' });
+    expect(record).toMatchObject({
+      method: 'CONNECT',
+      host: 'allowed.test',
+      port: rawPort,
+      verdict: 'allowed',
+      reason: `allowed.test:${rawPort}`,
+      address: '127.0.0.1',
+    });
     expect(record!.bytesOut).toBeGreaterThan(100);
   });
 
@@ -113,7 +122,10 @@ describe('egress listener', () => {
   });
 
   it('answers 403 naming the reason for a host not allowed, a raw IP, metadata and a name that resolves to loopback', async () => {
-    const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`, `rebind.test:${rawPort}`, `metadata.test:${rawPort}`] }, { allowLoopback: false });
+    const { socketPath, records, auth } = proxyFor(
+      { allowedHosts: [`allowed.test:${rawPort}`, `rebind.test:${rawPort}`, `metadata.test:${rawPort}`] },
+      { allowLoopback: false },
+    );
     const denied = await connectThrough(socketPath, `other.test:${rawPort}`, auth);
     expect(denied).toMatchObject({ status: 403, body: `hangar egress proxy: host other.test:${rawPort} is not in the allowed hosts\n` });
     const rawIp = await connectThrough(socketPath, `127.0.0.1:${rawPort}`, auth);
@@ -147,7 +159,6 @@ describe('egress listener', () => {
     expect(sniRefusal('203.0.113.7', 443, undefined, true)).toBeUndefined();
     expect(sniRefusal('203.0.113.7', 443, 'example.com', true)).toMatch(/differs/);
     expect(sniRefusal('allowed.test', 443, 'Allowed.Test.', true)).toBeUndefined();
-
   });
 
   it('forwards plain http:// requests to allowed hosts with the Host header pinned and proxy headers dropped', async () => {
@@ -170,7 +181,7 @@ describe('egress listener', () => {
     expect(refused).toMatchObject({ method: 'GET', host: 'other.test', verdict: 'denied' });
   });
 
-  it('answers 407 without credentials or with a revoked token, and closes a revoked session\'s tunnels', async () => {
+  it("answers 407 without credentials or with a revoked token, and closes a revoked session's tunnels", async () => {
     const { socketPath, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`] });
     expect((await connectThrough(socketPath, `allowed.test:${rawPort}`)).status).toBe(407);
     expect((await connectThrough(socketPath, `allowed.test:${rawPort}`, 'Basic aGFuZ2FyOndyb25n')).status).toBe(407);
@@ -186,6 +197,9 @@ describe('egress listener', () => {
     const { socketPath, records, auth } = proxyFor({ allowedHosts: [`allowed.test:${rawPort}`], mode: 'learn' });
     expect((await connectThrough(socketPath, `allowed.test:${rawPort}`, auth)).status).toBe(403);
     expect((await connectThrough(socketPath, 'registry.npmjs.org:443', auth)).status).toBe(403);
-    expect((await recordsOf(records, 2)).map((record) => `${record.host}:${record.port} ${record.verdict}`)).toEqual([`allowed.test:${rawPort} denied`, 'registry.npmjs.org:443 denied']);
+    expect((await recordsOf(records, 2)).map((record) => `${record.host}:${record.port} ${record.verdict}`)).toEqual([
+      `allowed.test:${rawPort} denied`,
+      'registry.npmjs.org:443 denied',
+    ]);
   });
 });

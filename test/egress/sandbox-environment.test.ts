@@ -7,11 +7,19 @@ import { describe, expect, it } from 'vitest';
 import { createSecretSet, egressEnvironment, generateCa, proxyToken, writeCaFiles } from '../../src/egress/index.js';
 
 describe('egress environment', () => {
-  it('points every common tool at the proxy with the session\'s credentials and keeps loopback direct', () => {
-    const env = egressEnvironment({ port: 3128, token: 'tok', caBundlePath: '/run/ca/ca-bundle.pem', caCertPath: '/run/ca/hangar-ca.pem', secretPlaceholders: { GITHUB_TOKEN: 'hangar-secret-x' } });
-    for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'npm_config_proxy', 'npm_config_https_proxy']) expect(env[name], name).toBe('http://hangar:tok@127.0.0.1:3128');
+  it("points every common tool at the proxy with the session's credentials and keeps loopback direct", () => {
+    const env = egressEnvironment({
+      port: 3128,
+      token: 'tok',
+      caBundlePath: '/run/ca/ca-bundle.pem',
+      caCertPath: '/run/ca/hangar-ca.pem',
+      secretPlaceholders: { GITHUB_TOKEN: 'hangar-secret-x' },
+    });
+    for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'npm_config_proxy', 'npm_config_https_proxy'])
+      expect(env[name], name).toBe('http://hangar:tok@127.0.0.1:3128');
     expect(env.NO_PROXY).toBe('127.0.0.1,localhost,::1');
-    for (const name of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'npm_config_cafile']) expect(env[name], name).toBe('/run/ca/ca-bundle.pem');
+    for (const name of ['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO', 'PIP_CERT', 'npm_config_cafile'])
+      expect(env[name], name).toBe('/run/ca/ca-bundle.pem');
     expect(env.NODE_EXTRA_CA_CERTS).toBe('/run/ca/hangar-ca.pem');
     expect(env.GITHUB_TOKEN).toBe('hangar-secret-x');
     // The credentials round-trip through the header tools send.
@@ -27,7 +35,7 @@ describe('egress environment', () => {
     }
   });
 
-  it('writes Hangar\'s CA and a bundle of the host\'s CAs with it, readable by sandboxes', async () => {
+  it("writes Hangar's CA and a bundle of the host's CAs with it, readable by sandboxes", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'hangar-ca-files-'));
     try {
       const ca = await generateCa('Hangar bundle test');

@@ -8,7 +8,12 @@ describe('secret set', () => {
     expect(() => createSecretSet([{ name: 'A', value: 'x\ny', hosts: ['a.test'] }])).toThrow(/one line/);
     expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: [] }])).toThrow(/at least one host/);
     expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: ['a.test'], inject: { header: 'bad header' } }])).toThrow(/not a header name/);
-    expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: ['a.test'] }, { name: 'A', value: 'y', hosts: ['b.test'] }])).toThrow(/declared twice/);
+    expect(() =>
+      createSecretSet([
+        { name: 'A', value: 'x', hosts: ['a.test'] },
+        { name: 'A', value: 'y', hosts: ['b.test'] },
+      ]),
+    ).toThrow(/declared twice/);
     expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: ['a b'] }])).toThrow(/invalid host rule/);
   });
 
@@ -23,7 +28,10 @@ describe('secret set', () => {
       headers: { authorization: 'Bearer v', cookie: ['a=v', 'b=1'] },
       injected: ['TOKEN'],
     });
-    expect(secrets.rewrite('evil.test', 443, { authorization: 'Bearer ph-TOKEN' })).toEqual({ ok: false, reason: 'the placeholder of secret TOKEN was sent to evil.test:443, which it is not declared for' });
+    expect(secrets.rewrite('evil.test', 443, { authorization: 'Bearer ph-TOKEN' })).toEqual({
+      ok: false,
+      reason: 'the placeholder of secret TOKEN was sent to evil.test:443, which it is not declared for',
+    });
     expect(secrets.placeholdersIn('x ph-TOKEN y')).toEqual(['TOKEN']);
   });
 });

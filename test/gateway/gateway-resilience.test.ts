@@ -40,7 +40,14 @@ describe('model gateway resilience', () => {
           return;
         }
         response.writeHead(200, { 'content-type': 'application/json' });
-        response.end(JSON.stringify({ type: 'message', model: 'claude-sonnet-4-5', content: [{ type: 'text', text: 'ok' }], usage: { input_tokens: 1000, output_tokens: 1000 } }));
+        response.end(
+          JSON.stringify({
+            type: 'message',
+            model: 'claude-sonnet-4-5',
+            content: [{ type: 'text', text: 'ok' }],
+            usage: { input_tokens: 1000, output_tokens: 1000 },
+          }),
+        );
       });
     });
     await new Promise<void>((resolve) => upstream.listen(0, '127.0.0.1', resolve));
@@ -65,7 +72,9 @@ describe('model gateway resilience', () => {
     rmSync(directory, { recursive: true, force: true });
   });
 
-  const call = async (token: string): Promise<{ status: number; shouldRetry: string | undefined; body: { type?: string; error?: { type: string; message: string } } }> => {
+  const call = async (
+    token: string,
+  ): Promise<{ status: number; shouldRetry: string | undefined; body: { type?: string; error?: { type: string; message: string } } }> => {
     const response = await request('http://gateway/v1/messages', {
       method: 'POST',
       dispatcher: client,
@@ -73,7 +82,11 @@ describe('model gateway resilience', () => {
       body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
     });
     const shouldRetry = response.headers['x-should-retry'];
-    return { status: response.statusCode, shouldRetry: typeof shouldRetry === 'string' ? shouldRetry : undefined, body: (await response.body.json()) as { type?: string } };
+    return {
+      status: response.statusCode,
+      shouldRetry: typeof shouldRetry === 'string' ? shouldRetry : undefined,
+      body: (await response.body.json()) as { type?: string },
+    };
   };
 
   it('survives 529s injected on 30% of upstream requests', async () => {

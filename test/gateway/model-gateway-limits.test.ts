@@ -120,7 +120,11 @@ describe('model gateway limits and allowlists', () => {
     });
 
   /** A complete request on a fresh connection. */
-  const complete = async (token: string, body: string, options: { path?: string; headers?: Record<string, string>; target?: ModelGateway } = {}): Promise<RawAnswer> => {
+  const complete = async (
+    token: string,
+    body: string,
+    options: { path?: string; headers?: Record<string, string>; target?: ModelGateway } = {},
+  ): Promise<RawAnswer> => {
     const client = connect(options.target);
     client.head({ token, length: Buffer.byteLength(body), ...options });
     client.send(body);
@@ -145,7 +149,13 @@ describe('model gateway limits and allowlists', () => {
     const token = gateway.registerSession('allowed');
     const answer = await complete(token, messagesBody(), {
       path: '/v1/messages?beta=true',
-      headers: { 'anthropic-beta': CLI_BETAS, 'anthropic-version': '2023-06-01', 'user-agent': 'claude-cli/2', 'x-stainless-os': 'Linux', 'x-forwarded-for': '10.0.0.1' },
+      headers: {
+        'anthropic-beta': CLI_BETAS,
+        'anthropic-version': '2023-06-01',
+        'user-agent': 'claude-cli/2',
+        'x-stainless-os': 'Linux',
+        'x-forwarded-for': '10.0.0.1',
+      },
     });
     expect(answer.status).toBe(200);
     expect(JSON.parse(answer.body)).toMatchObject({ type: 'message' });

@@ -43,7 +43,14 @@ describe('model gateway', () => {
           response.writeHead(200, { 'content-type': 'text/event-stream' });
           // Split the stream in two writes, cutting an event in half, to exercise reassembly.
           const text = sse([
-            { type: 'message_start', message: { id: 'msg_1', model: 'claude-sonnet-4-5', usage: { input_tokens: 120, output_tokens: 1, cache_creation_input_tokens: 30, cache_read_input_tokens: 7 } } },
+            {
+              type: 'message_start',
+              message: {
+                id: 'msg_1',
+                model: 'claude-sonnet-4-5',
+                usage: { input_tokens: 120, output_tokens: 1, cache_creation_input_tokens: 30, cache_read_input_tokens: 7 },
+              },
+            },
             { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
             { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'hello' } },
             { type: 'content_block_stop', index: 0 },

@@ -17,7 +17,14 @@ describe('upstream errors through the gateway', () => {
 
   it('names the real upstream and what it said, keeping status and retry headers', async () => {
     const model = await startScriptedModelServer({ scenario: { replies: [] }, port: 0 });
-    const gateway = await startModelGateway({ socketPath: path.join(directory, 'gateway.sock'), upstreamUrl: model.url, upstreamApiKey: 'sk-test', requestTimeoutMs: 10_000, retry: { maxRetries: 0 }, logger: pino({ level: 'silent' }) });
+    const gateway = await startModelGateway({
+      socketPath: path.join(directory, 'gateway.sock'),
+      upstreamUrl: model.url,
+      upstreamApiKey: 'sk-test',
+      requestTimeoutMs: 10_000,
+      retry: { maxRetries: 0 },
+      logger: pino({ level: 'silent' }),
+    });
     const client = new Agent({ connect: { socketPath: gateway.socketPath } });
     try {
       const token = gateway.registerSession('task-1');
@@ -25,14 +32,21 @@ describe('upstream errors through the gateway', () => {
         method: 'POST',
         dispatcher: client,
         headers: { 'content-type': 'application/json', 'anthropic-version': '2023-06-01', 'x-api-key': token },
-        body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 100, messages: [{ role: 'user', content: 'hi' }], tools: [{ name: 'Bash', input_schema: { type: 'object' } }] }),
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-5',
+          max_tokens: 100,
+          messages: [{ role: 'user', content: 'hi' }],
+          tools: [{ name: 'Bash', input_schema: { type: 'object' } }],
+        }),
       });
       expect(response.statusCode).toBe(500);
       expect(response.headers['x-should-retry']).toBe('false');
       const body = (await response.body.json()) as { type: string; error: { type: string; message: string } };
       expect(body.type).toBe('error');
       expect(body.error.type).toBe('api_error');
-      expect(body.error.message).toMatch(new RegExp(`^the model upstream ${model.url.replace(/[.]/g, '\\.')} \\(behind Hangar's gateway\\) answered 500: Scripted scenario exhausted`));
+      expect(body.error.message).toMatch(
+        new RegExp(`^the model upstream ${model.url.replace(/[.]/g, '\\.')} \\(behind Hangar's gateway\\) answered 500: Scripted scenario exhausted`),
+      );
       expect(body.error.message).toMatch(/serve it with --loop/);
       expect(gateway.usage('task-1').failedRequests).toBe(1);
     } finally {
@@ -47,12 +61,16 @@ describe('upstream errors through the gateway', () => {
     expect(label).toBe('https://llm.example.com/anthropic');
     expect(JSON.parse(explainUpstreamError(label, 502, '<html>Bad gateway</html>\n'))).toEqual({
       type: 'error',
-      error: { type: 'api_error', message: "the model upstream https://llm.example.com/anthropic (behind Hangar's gateway) answered 502: <html>Bad gateway</html>" },
+      error: {
+        type: 'api_error',
+        message: "the model upstream https://llm.example.com/anthropic (behind Hangar's gateway) answered 502: <html>Bad gateway</html>",
+      },
     });
   });
 
   it('replaces the sandbox-side gateway address in an agent error with the upstream', () => {
-    const cli = 'API Error: boom. This is a server-side issue, usually temporary — try again in a moment. If it persists, check your inference gateway (127.0.0.1:4100).';
+    const cli =
+      'API Error: boom. This is a server-side issue, usually temporary — try again in a moment. If it persists, check your inference gateway (127.0.0.1:4100).';
     expect(nameRealUpstream(cli, 4100, 'http://127.0.0.1:8787')).toBe(
       "API Error: boom. This is a server-side issue, usually temporary — try again in a moment. If it persists, check the model upstream (http://127.0.0.1:8787, through Hangar's gateway).",
     );

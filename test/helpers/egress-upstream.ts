@@ -52,7 +52,12 @@ export async function startEgressUpstream(expectedSecret: string): Promise<Egres
     const tunnel = await issuer.leafFor('tunnel.test');
     const caFile = path.join(dir, 'mirror-ca.pem');
     writeFileSync(caFile, ca.certPem);
-    const server = namespace.runNode(['--input-type=module', '-e', UPSTREAM], { CERT: mirror.certPem, TUNNEL_CERT: tunnel.certPem, KEY: mirror.keyPem, EXPECTED: expectedSecret });
+    const server = namespace.runNode(['--input-type=module', '-e', UPSTREAM], {
+      CERT: mirror.certPem,
+      TUNNEL_CERT: tunnel.certPem,
+      KEY: mirror.keyPem,
+      EXPECTED: expectedSecret,
+    });
     const seen: SeenRequest[] = [];
     let buffered = '';
     server.stdout!.setEncoding('utf8');
@@ -86,7 +91,11 @@ export async function startEgressUpstream(expectedSecret: string): Promise<Egres
 
 /** A bash script that runs each check and prints `name=<its output on one line>`. */
 export function checksScript(checks: Array<[name: string, command: string]>): string {
-  return ['set +e', 'try() { local name=$1; shift; printf "%s=%s\\n" "$name" "$(bash --norc -c "$1" 2>&1 | tr "\\n" " ")"; }', ...checks.map(([name, command]) => `try ${name} ${JSON.stringify(command)}`)].join('\n');
+  return [
+    'set +e',
+    'try() { local name=$1; shift; printf "%s=%s\\n" "$name" "$(bash --norc -c "$1" 2>&1 | tr "\\n" " ")"; }',
+    ...checks.map(([name, command]) => `try ${name} ${JSON.stringify(command)}`),
+  ].join('\n');
 }
 
 /** The output of check `name` in a report printed by checksScript(). */

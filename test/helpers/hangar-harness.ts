@@ -79,7 +79,7 @@ function recordingProvider(inner: SandboxProvider, sandboxes: Map<string, Sandbo
 export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const asked = (options.config?.sandbox as { hostLimits?: object } | undefined)?.hostLimits;
   if (options.cgroupParent === undefined && asked !== undefined && Object.keys(asked).length > 0) {
-    throw new Error('harness: sandbox.hostLimits need a cgroupParent of the test\'s own (the host\'s `hangar` parent is shared)');
+    throw new Error("harness: sandbox.hostLimits need a cgroupParent of the test's own (the host's `hangar` parent is shared)");
   }
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-e2e-'));
   // Sandbox uids must traverse the data directory to reach their bind-mount sources.
@@ -142,7 +142,8 @@ export function userTexts(body: unknown): string[] {
     if (message.role !== 'user') continue;
     if (typeof message.content === 'string') texts.push(message.content);
     else if (Array.isArray(message.content)) {
-      for (const block of message.content as Array<{ type: string; text?: string }>) if (block.type === 'text' && block.text && !block.text.startsWith('<system-reminder>')) texts.push(block.text);
+      for (const block of message.content as Array<{ type: string; text?: string }>)
+        if (block.type === 'text' && block.text && !block.text.startsWith('<system-reminder>')) texts.push(block.text);
     }
   }
   return texts;

@@ -16,7 +16,11 @@ export interface HostProcessSandbox extends Sandbox {
  * `script(request)` is the sh script run for each spawn (it sees the request's args as "$@"). The
  * workspace and HOME paths are host directories when the script runs a real tar over them.
  */
-export function hostProcessSandbox(script: (request: SandboxSpawnRequest) => string, workspacePath = '/workspace', homePath = '/home/agent'): HostProcessSandbox {
+export function hostProcessSandbox(
+  script: (request: SandboxSpawnRequest) => string,
+  workspacePath = '/workspace',
+  homePath = '/home/agent',
+): HostProcessSandbox {
   const children: ChildProcess[] = [];
   const requests: SandboxSpawnRequest[] = [];
   const unsupported = (): never => {

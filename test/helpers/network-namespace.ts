@@ -46,7 +46,10 @@ export function createNetworkNamespace(): NetworkNamespace {
     address,
     hostAddress,
     runNode(args, env = {}) {
-      const child = spawn('ip', ['netns', 'exec', name, process.execPath, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', name, process.execPath, ...args], {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       children.push(child);
       return child;
     },

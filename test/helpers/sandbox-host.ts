@@ -90,10 +90,14 @@ export async function assertLocalSandboxGone(sandbox: Sandbox, pids: number[] = 
   expect(mounts.filter((point) => point === local.hostDir || point.startsWith(`${local.hostDir}/`))).toEqual([]);
   expect(await loopDevicesUnder(local.hostDir), 'loop devices remain').toEqual([]);
   expect(await waitAllGone(pids), 'pids still running').toEqual([]);
-  expect(existsSync(`/run/hangar/uids/${local.hostUid}`) && (await readFile(`/run/hangar/uids/${local.hostUid}`, 'utf8')).includes(` ${local.id}\n`)).toBe(false);
+  expect(existsSync(`/run/hangar/uids/${local.hostUid}`) && (await readFile(`/run/hangar/uids/${local.hostUid}`, 'utf8')).includes(` ${local.id}\n`)).toBe(
+    false,
+  );
 }
 
 /** Resolves when a spawned process exits. */
-export function exitOf(child: { once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): void }): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+export function exitOf(child: {
+  once(event: 'exit', listener: (code: number | null, signal: NodeJS.Signals | null) => void): void;
+}): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 }

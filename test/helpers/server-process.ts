@@ -17,11 +17,20 @@ export interface ServerProcess {
 
 /** Starts `hangar serve` on a free port with the given data directory and model upstream. */
 export async function startServerProcess(dataDir: string, modelUrl: string): Promise<ServerProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ANTHROPIC_BASE_URL: modelUrl, ANTHROPIC_API_KEY: 'sk-server-process-test' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(ROOT, 'src/cli/entry.ts'), 'serve', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'],
+    {
+      cwd: ROOT,
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        HOME: process.env.HOME ?? '/root',
+        ANTHROPIC_BASE_URL: modelUrl,
+        ANTHROPIC_API_KEY: 'sk-server-process-test',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));

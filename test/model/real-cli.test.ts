@@ -8,11 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { query, type SDKMessage, type SDKResultMessage } from '@anthropic-ai/claude-agent-sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadScenarioFile, type Scenario } from '../../src/model/scenario.js';
-import {
-  startScriptedModelServer,
-  type RecordedRequest,
-  type ScriptedModelServer,
-} from '../../src/model/scripted-model-server.js';
+import { startScriptedModelServer, type RecordedRequest, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
 
 const scenariosDir = fileURLToPath(new URL('../../scenarios/', import.meta.url));
 
@@ -107,9 +103,7 @@ describe('real Claude Code CLI against the scripted model server', () => {
 
     expect(out.thrown).toBeUndefined();
     expect(out.result).toMatchObject({ subtype: 'success', is_error: false, num_turns: 3 });
-    expect(out.result?.subtype === 'success' ? out.result.result : '').toBe(
-      'Done: out/bash.txt and out/notes.md are in place.',
-    );
+    expect(out.result?.subtype === 'success' ? out.result.result : '').toBe('Done: out/bash.txt and out/notes.md are in place.');
     expect(await readFile(join(out.cwd, 'out/bash.txt'), 'utf8')).toBe('hello from bash\n');
     expect(await readFile(join(out.cwd, 'out/notes.md'), 'utf8')).toBe('# Notes\n\nWritten by the scripted model.\n');
 
@@ -126,9 +120,7 @@ describe('real Claude Code CLI against the scripted model server', () => {
 
     // The tool_use ids the CLI received come back in its tool_result blocks.
     const toolUseIds = out.messages.flatMap((m) =>
-      m.type === 'assistant'
-        ? m.message.content.flatMap((block) => (block.type === 'tool_use' ? [block.id] : []))
-        : [],
+      m.type === 'assistant' ? m.message.content.flatMap((block) => (block.type === 'tool_use' ? [block.id] : [])) : [],
     );
     expect(toolUseIds).toHaveLength(2);
     const bashResult = lastMessage(requests[1]!);
@@ -166,9 +158,7 @@ describe('real Claude Code CLI against the scripted model server', () => {
     const out = await run(server, 'Say something');
 
     expect(out.result).toMatchObject({ subtype: 'success', is_error: false });
-    expect(out.result?.subtype === 'success' ? out.result.result : '').toBe(
-      'Recovered after an overload and a dropped stream.',
-    );
+    expect(out.result?.subtype === 'success' ? out.result.result : '').toBe('Recovered after an overload and a dropped stream.');
     expect(server.requests.map((r) => [r.outcome, r.status])).toEqual([
       ['fault', 529],
       ['cut', 200],
@@ -217,10 +207,7 @@ describe('real Claude Code CLI against the scripted model server', () => {
 
   it('reaches the server over ANTHROPIC_UNIX_SOCKET', async () => {
     const dir = await tempDir('hangar-cli-sock-');
-    const server = await startServer(
-      { replies: [{ content: [{ type: 'text', text: 'over the socket' }] }] },
-      join(dir, 'model.sock'),
-    );
+    const server = await startServer({ replies: [{ content: [{ type: 'text', text: 'over the socket' }] }] }, join(dir, 'model.sock'));
     const out = await run(server, 'Say hello', {
       env: { ANTHROPIC_UNIX_SOCKET: join(dir, 'model.sock'), ANTHROPIC_BASE_URL: 'http://localhost' },
     });

@@ -54,9 +54,7 @@ describe('parseScenario', () => {
   });
 
   it('rejects bad regexes, unknown fields, bad statuses and a missing replies list', () => {
-    expect(invalid({ replies: [{ match: { lastUserText: '(' } }] }).message).toContain(
-      'replies.0.match.lastUserText: not a valid regular expression',
-    );
+    expect(invalid({ replies: [{ match: { lastUserText: '(' } }] }).message).toContain('replies.0.match.lastUserText: not a valid regular expression');
     expect(invalid({ replies: [{ contnet: [] }] }).message).toContain('replies.0');
     expect(invalid({ replies: [{ fault: { status: 200 } }] }).message).toContain('replies.0.fault');
     expect(invalid({ replies: [{ times: 0 }] }).message).toContain('replies.0.times');

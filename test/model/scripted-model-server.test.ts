@@ -157,9 +157,7 @@ describe('scripted model server: streaming', () => {
     expect(blocks[2]).toMatchObject({ type: 'tool_use', name: 'Bash', input });
     expect(blocks[2]!['id']).toMatch(/^toolu_01[0-9A-Za-z]{22}$/);
     expect(blocks[3]).toMatchObject({ type: 'tool_use', id: 'toolu_fixed', input: { file_path: 'b.txt', content: 'b' } });
-    const jsonDeltas = events.filter(
-      (e) => e.event === 'content_block_delta' && e.data['index'] === 2,
-    );
+    const jsonDeltas = events.filter((e) => e.event === 'content_block_delta' && e.data['index'] === 2);
     expect(jsonDeltas.length).toBeGreaterThan(1);
     const delta = events.find((e) => e.event === 'message_delta')!.data['delta'];
     expect(delta).toMatchObject({ stop_reason: 'tool_use' });
@@ -176,9 +174,7 @@ describe('scripted model server: streaming', () => {
         },
       ],
     });
-    const expectedInput = Math.ceil(
-      (JSON.stringify('').length + JSON.stringify(body.messages).length + JSON.stringify(body['tools']).length) / 4,
-    );
+    const expectedInput = Math.ceil((JSON.stringify('').length + JSON.stringify(body.messages).length + JSON.stringify(body['tools']).length) / 4);
 
     const first = (await streamOf(server, body))[0]!.data['message'] as { usage: Record<string, number> };
     expect(first.usage).toEqual({
@@ -231,10 +227,7 @@ describe('scripted model server: streaming', () => {
 describe('scripted model server: reply selection', () => {
   it('uses replies in order and honours times', async () => {
     const server = await start({
-      replies: [
-        { content: [{ type: 'text', text: 'one' }], times: 2 },
-        { content: [{ type: 'text', text: 'two' }] },
-      ],
+      replies: [{ content: [{ type: 'text', text: 'one' }], times: 2 }, { content: [{ type: 'text', text: 'two' }] }],
     });
     const texts: string[] = [];
     for (let i = 0; i < 3; i++) {
@@ -259,8 +252,7 @@ describe('scripted model server: reply selection', () => {
         { content: [{ type: 'text', text: 'fallback' }] },
       ],
     });
-    const text = async (body: Body): Promise<string> =>
-      ((await (await post(server, body)).json()) as { content: Array<{ text: string }> }).content[0]!.text;
+    const text = async (body: Body): Promise<string> => ((await (await post(server, body)).json()) as { content: Array<{ text: string }> }).content[0]!.text;
 
     expect(await text(userTurn('please deploy now'))).toBe('deploying');
     expect(await text(userTurn('hi', { model: 'claude-haiku-4-5' }))).toBe('small');
@@ -321,7 +313,9 @@ describe('scripted model server: reply selection', () => {
     expect(body.error.type).toBe('api_error');
     expect(body.error.message).toMatch(/exhausted/);
     // It says how to start over and how to loop.
-    expect(body.error.message).toMatch(/restarting `hangar model serve` or with POST \/_scripted\/reset; to loop, serve it with --loop or set "whenExhausted": "restart"/);
+    expect(body.error.message).toMatch(
+      /restarting `hangar model serve` or with POST \/_scripted\/reset; to loop, serve it with --loop or set "whenExhausted": "restart"/,
+    );
     expect(server.requests[1]!.outcome).toBe('exhausted');
 
     expect(await (await fetch(`${server.url}/_scripted/reset`, { method: 'POST' })).json()).toEqual({ ok: true, replies: 1 });
@@ -390,10 +384,7 @@ describe('scripted model server: faults', () => {
 
   it('cuts the stream after the given number of events', async () => {
     const server = await start({
-      replies: [
-        { content: [{ type: 'text', text: 'this will be cut off' }], fault: { cutAfterEvents: 3 } },
-        { content: [{ type: 'text', text: 'whole' }] },
-      ],
+      replies: [{ content: [{ type: 'text', text: 'this will be cut off' }], fault: { cutAfterEvents: 3 } }, { content: [{ type: 'text', text: 'whole' }] }],
     });
     const response = await post(server, { ...userTurn('x'), stream: true });
     expect(response.status).toBe(200);
@@ -657,15 +648,12 @@ describe('scripted model server: unix socket', () => {
       const socketPath = join(dir, 'model.sock');
       const server = await start({ replies: [{ content: [{ type: 'text', text: 'over the socket' }] }] }, { socketPath });
       const body = await new Promise<string>((resolve, reject) => {
-        const req = httpRequest(
-          { socketPath, path: '/v1/messages', method: 'POST', headers: { 'content-type': 'application/json' } },
-          (res) => {
-            let text = '';
-            res.setEncoding('utf8');
-            res.on('data', (chunk: string) => (text += chunk));
-            res.on('end', () => resolve(text));
-          },
-        );
+        const req = httpRequest({ socketPath, path: '/v1/messages', method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve(text));
+        });
         req.on('error', reject);
         req.end(JSON.stringify(userTurn('x')));
       });

@@ -25,10 +25,24 @@ describe('sandboxedQueryOptions', () => {
       },
     });
     const options = sandboxedQueryOptions(
-      { sandbox, gateway: { token: 'hgr-token', port: 4100 }, claudeExecutable: '/opt/claude/claude', maxTurns: 3, allowedTools: ['Bash'], permissionMode: 'dontAsk', maxRetries: 2 },
+      {
+        sandbox,
+        gateway: { token: 'hgr-token', port: 4100 },
+        claudeExecutable: '/opt/claude/claude',
+        maxTurns: 3,
+        allowedTools: ['Bash'],
+        permissionMode: 'dontAsk',
+        maxRetries: 2,
+      },
       new AbortController(),
     );
-    options.spawnClaudeCodeProcess?.({ command: '/opt/claude/claude', args: ['--print'], cwd: '/workspace', env: spawnEnv, signal: new AbortController().signal });
+    options.spawnClaudeCodeProcess?.({
+      command: '/opt/claude/claude',
+      args: ['--print'],
+      cwd: '/workspace',
+      env: spawnEnv,
+      signal: new AbortController().signal,
+    });
     await provider.close();
     expect(requests).toHaveLength(1);
     return requests[0]!;

@@ -19,7 +19,9 @@ describe('workspace files', () => {
 
   it('finds a file that is also a parent directory, at any depth, and two keys naming one file', () => {
     expect(workspaceFileProblems({ a: 'x', 'a/b': 'y' })).toEqual([{ file: 'a', message: 'is a file and also a parent directory of "a/b"' }]);
-    expect(workspaceFileProblems({ 'src/x/y/z.ts': '', src: '' })).toEqual([{ file: 'src', message: 'is a file and also a parent directory of "src/x/y/z.ts"' }]);
+    expect(workspaceFileProblems({ 'src/x/y/z.ts': '', src: '' })).toEqual([
+      { file: 'src', message: 'is a file and also a parent directory of "src/x/y/z.ts"' },
+    ]);
     expect(workspaceFileProblems({ 'a.txt': '1', './a.txt': '2' })).toEqual([{ file: './a.txt', message: 'names the same file as "a.txt"' }]);
     expect(workspaceFileProblems({ a: '', ab: '', 'b/a': '', 'a.d/x': '' })).toEqual([]);
   });

@@ -104,7 +104,9 @@ describe('favorDynamicModifications', () => {
     const mountinfo = path.join(root, 'mountinfo');
     await writeFile(mountinfo, '31 30 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate,favordynmods\n');
     const calls: string[][] = [];
-    expect(await favorDynamicModifications({ mountinfoPath: mountinfo, mountPoint: path.join(root, 'favor'), mount: async (args) => calls.push(args) })).toEqual({ state: 'already' });
+    expect(
+      await favorDynamicModifications({ mountinfoPath: mountinfo, mountPoint: path.join(root, 'favor'), mount: async (args) => calls.push(args) }),
+    ).toEqual({ state: 'already' });
     expect(calls).toEqual([]);
   });
 
@@ -123,7 +125,12 @@ describe('favorDynamicModifications', () => {
 
 describe('host-wide ceilings', () => {
   it('derives each value left out from the host: 75% of pid_max, RAM minus max(1 GiB, 10%), every core', () => {
-    expect(resolveHostLimits({}, FACTS)).toEqual({ pids: 24576, memoryBytes: Math.floor((24 * 1024 * 0.9 * MIB) / MIB) * MIB, cpus: 2, derived: ['pids', 'memory', 'cpus'] });
+    expect(resolveHostLimits({}, FACTS)).toEqual({
+      pids: 24576,
+      memoryBytes: Math.floor((24 * 1024 * 0.9 * MIB) / MIB) * MIB,
+      cpus: 2,
+      derived: ['pids', 'memory', 'cpus'],
+    });
     // A small host keeps at least 1 GiB, and sandboxes at least half of RAM.
     expect(resolveHostLimits({}, { pidMax: 4194304, memTotalBytes: 4096 * MIB, cores: 8 })).toMatchObject({ pids: 3145728, memoryBytes: 3072 * MIB, cpus: 8 });
     expect(resolveHostLimits({}, { pidMax: 1000, memTotalBytes: 1536 * MIB, cores: 1 })).toMatchObject({ pids: 750, memoryBytes: 768 * MIB });
@@ -147,7 +154,12 @@ describe('cgroup v2 control files (fake hierarchy)', () => {
     const root = await tempDir();
     await writeFile(path.join(root, 'cgroup.controllers'), 'cpuset cpu io memory pids\n');
     await writeFile(path.join(root, 'cgroup.subtree_control'), '');
-    const manager = createCgroupManager({ parent: 'hangar', layout: { version: 'v2', unifiedRoot: root, v1Roots: {} }, hostFacts: FACTS, hostLimits: { cpus: 1.5 } });
+    const manager = createCgroupManager({
+      parent: 'hangar',
+      layout: { version: 'v2', unifiedRoot: root, v1Roots: {} },
+      hostFacts: FACTS,
+      hostLimits: { cpus: 1.5 },
+    });
     await manager.prepare();
     // The parent's ceilings: derived pids and memory, the asked CPU cap, half the default weight.
     const parentFile = (file: string): Promise<string> => readFile(path.join(root, 'hangar', file), 'utf8');
@@ -155,7 +167,15 @@ describe('cgroup v2 control files (fake hierarchy)', () => {
     expect(await parentFile('memory.max')).toBe(String(resolveHostLimits({}, FACTS).memoryBytes));
     expect(await parentFile('cpu.max')).toBe('150000 100000');
     expect(await parentFile('cpu.weight')).toBe('50');
-    expect(manager.ceilings()).toMatchObject({ parent: 'hangar', version: 'v2', pids: 24576, cpus: 1.5, cpuWeight: 50, derived: ['pids', 'memory'], tcp: { state: 'counted' } });
+    expect(manager.ceilings()).toMatchObject({
+      parent: 'hangar',
+      version: 'v2',
+      pids: 24576,
+      cpus: 1.5,
+      cpuWeight: 50,
+      derived: ['pids', 'memory'],
+      tcp: { state: 'counted' },
+    });
     const group = await manager.create('sb1', { memoryBytes: 64 * 1024 * 1024, cpus: 0.5, pids: 100 });
     const dir = path.join(root, 'hangar/sb1');
     expect(group.paths).toEqual([dir]);
@@ -195,7 +215,15 @@ describe('cgroup v1 control files (fake hierarchy)', () => {
     expect(await read('cpu/hangar/cpu.cfs_quota_us')).toBe('100000');
     expect(await read('cpu/hangar/cpu.shares')).toBe('512');
     expect(await read('cpu/hangar/old/cpu.cfs_quota_us')).toBe('100000');
-    expect(manager.ceilings()).toMatchObject({ version: 'v1', pids: 300, memoryBytes: 2048 * MIB, cpus: 1, cpuWeight: 512, derived: [], tcp: { state: 'limited', parentBytes: 128 * MIB } });
+    expect(manager.ceilings()).toMatchObject({
+      version: 'v1',
+      pids: 300,
+      memoryBytes: 2048 * MIB,
+      cpus: 1,
+      cpuWeight: 512,
+      derived: [],
+      tcp: { state: 'limited', parentBytes: 128 * MIB },
+    });
     // A sandbox gets its TCP limit at creation and again with new limits; its CPU quota stays within the parent's.
     const group = await manager.create('sb1', { memoryBytes: 256 * MIB, cpus: 2, pids: 64 });
     expect(await read('memory/hangar/sb1/memory.kmem.tcp.limit_in_bytes')).toBe(String(32 * MIB));
@@ -265,10 +293,16 @@ describe.skipIf(!hostIsV1)('cgroup v1 limits (this host)', () => {
       const memoryDir = group.paths.find((dir) => dir.includes('/memory/'))!;
       const cpuDir = group.paths.find((dir) => dir.includes('/cpu'))!;
       const read = (dir: string, file: string): Promise<string> => readFile(path.join(dir, file), 'utf8').then((text) => text.trim());
-      const memsw = await readFile(path.join(memoryDir, 'memory.memsw.limit_in_bytes'), 'utf8').then(() => true, () => false);
+      const memsw = await readFile(path.join(memoryDir, 'memory.memsw.limit_in_bytes'), 'utf8').then(
+        () => true,
+        () => false,
+      );
       expect(await read(cpuDir, 'cpu.shares')).toBe('2');
       // The kernel refuses memory above memory+swap: a raise in the wrong order would fail here.
-      for (const [memoryMb, cpus] of [[1024, 2], [128, 0.5]] as const) {
+      for (const [memoryMb, cpus] of [
+        [1024, 2],
+        [128, 0.5],
+      ] as const) {
         await group.setLimits({ memoryBytes: memoryMb * mib, cpus, pids: 96 });
         expect(await read(memoryDir, 'memory.limit_in_bytes')).toBe(String(memoryMb * mib));
         if (memsw) expect(await read(memoryDir, 'memory.memsw.limit_in_bytes')).toBe(String(memoryMb * mib));

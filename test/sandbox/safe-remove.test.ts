@@ -104,9 +104,25 @@ describe('removeTreeByDescriptor', () => {
       }`;
     for (let round = 0; round < 10; round += 1) {
       const tree = path.join(root, 'tree');
-      execFileSync('setpriv', ['--reuid', String(attackerUid), '--regid', String(attackerUid), '--clear-groups', '--', 'sh', '-c',
-        `mkdir -p "$1" && cd "$1" && for i in 1 2 3 4 5 6 7 8; do mkdir -p d$i/x/y && touch d$i/x/y/f d$i/g && ln -s "$2" l$i; done`, 'sh', tree, target.dir]);
-      const attacker = spawn('setpriv', ['--reuid', String(attackerUid), '--regid', String(attackerUid), '--clear-groups', '--', 'perl', '-e', attack, root, target.dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+      execFileSync('setpriv', [
+        '--reuid',
+        String(attackerUid),
+        '--regid',
+        String(attackerUid),
+        '--clear-groups',
+        '--',
+        'sh',
+        '-c',
+        `mkdir -p "$1" && cd "$1" && for i in 1 2 3 4 5 6 7 8; do mkdir -p d$i/x/y && touch d$i/x/y/f d$i/g && ln -s "$2" l$i; done`,
+        'sh',
+        tree,
+        target.dir,
+      ]);
+      const attacker = spawn(
+        'setpriv',
+        ['--reuid', String(attackerUid), '--regid', String(attackerUid), '--clear-groups', '--', 'perl', '-e', attack, root, target.dir],
+        { stdio: ['ignore', 'pipe', 'inherit'] },
+      );
       const attackerDone = new Promise((resolve) => attacker.once('exit', resolve));
       // The removal starts once the swaps are under way.
       await new Promise((resolve) => attacker.stdout.once('data', resolve));

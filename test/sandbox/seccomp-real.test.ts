@@ -13,7 +13,8 @@ import { buildSeccompFilter, hostSeccompArch } from '../../src/sandbox/seccomp/i
 const BWRAP = '/usr/bin/bwrap';
 const SETPRIV = '/usr/bin/setpriv';
 const PYTHON = '/usr/bin/python3';
-const canRun = process.platform === 'linux' && process.getuid?.() === 0 && hostSeccompArch() === 'x86_64' && [BWRAP, SETPRIV, PYTHON].every((file) => existsSync(file));
+const canRun =
+  process.platform === 'linux' && process.getuid?.() === 0 && hostSeccompArch() === 'x86_64' && [BWRAP, SETPRIV, PYTHON].every((file) => existsSync(file));
 
 // Each probe prints "ok" or the errno name; calls that may change the probe's own state run in a
 // forked child, which reports "signal:N" when the filter kills it. Numbers are x86_64's.
@@ -97,15 +98,55 @@ interface Outcome {
 function inSandbox(command: string[], options: { filter?: Buffer; binds?: string[] } = {}): Promise<Outcome> {
   const binds = (options.binds ?? []).flatMap((dir) => ['--ro-bind', dir, dir]);
   const bwrap = [
-    BWRAP, '--unshare-all', '--unshare-user', '--uid', '1000', '--gid', '1000', '--die-with-parent', '--new-session',
-    '--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin', '--symlink', 'usr/lib', '/lib', '--symlink', 'usr/lib64', '/lib64',
-    '--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', ...binds, '--chdir', '/tmp',
-    '--clearenv', '--setenv', 'PATH', '/usr/bin', '--setenv', 'HOME', '/tmp',
-    ...(options.filter === undefined ? [] : ['--seccomp', '3']), '--', ...command,
+    BWRAP,
+    '--unshare-all',
+    '--unshare-user',
+    '--uid',
+    '1000',
+    '--gid',
+    '1000',
+    '--die-with-parent',
+    '--new-session',
+    '--ro-bind',
+    '/usr',
+    '/usr',
+    '--symlink',
+    'usr/bin',
+    '/bin',
+    '--symlink',
+    'usr/lib',
+    '/lib',
+    '--symlink',
+    'usr/lib64',
+    '/lib64',
+    '--proc',
+    '/proc',
+    '--dev',
+    '/dev',
+    '--tmpfs',
+    '/tmp',
+    ...binds,
+    '--chdir',
+    '/tmp',
+    '--clearenv',
+    '--setenv',
+    'PATH',
+    '/usr/bin',
+    '--setenv',
+    'HOME',
+    '/tmp',
+    ...(options.filter === undefined ? [] : ['--seccomp', '3']),
+    '--',
+    ...command,
   ];
   const argv = ['--reuid=65534', '--regid=65534', '--clear-groups', '--no-new-privs', '--', ...bwrap];
   return new Promise((resolve, reject) => {
-    const child = spawn(SETPRIV, argv, { env: {}, cwd: '/', stdio: ['ignore', 'pipe', 'pipe', options.filter === undefined ? 'ignore' : 'pipe'], timeout: 30_000 });
+    const child = spawn(SETPRIV, argv, {
+      env: {},
+      cwd: '/',
+      stdio: ['ignore', 'pipe', 'pipe', options.filter === undefined ? 'ignore' : 'pipe'],
+      timeout: 30_000,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout?.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));

@@ -102,10 +102,39 @@ const verdict = (arch: SeccompArch, name: PolicySyscall, args: Array<bigint | nu
 
 // The policy, written out: calls refused whatever their arguments, and with which errno.
 const ALWAYS_EPERM: PolicySyscall[] = [
-  'ptrace', 'process_vm_readv', 'process_vm_writev', 'pidfd_getfd', 'userfaultfd', 'keyctl', 'add_key', 'request_key', 'bpf',
-  'perf_event_open', 'mount', 'umount2', 'pivot_root', 'open_tree', 'move_mount', 'fsopen', 'fsconfig', 'fsmount', 'fspick',
-  'mount_setattr', 'unshare', 'setns', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'reboot',
-  'swapon', 'swapoff', 'acct', 'open_by_handle_at', 'name_to_handle_at',
+  'ptrace',
+  'process_vm_readv',
+  'process_vm_writev',
+  'pidfd_getfd',
+  'userfaultfd',
+  'keyctl',
+  'add_key',
+  'request_key',
+  'bpf',
+  'perf_event_open',
+  'mount',
+  'umount2',
+  'pivot_root',
+  'open_tree',
+  'move_mount',
+  'fsopen',
+  'fsconfig',
+  'fsmount',
+  'fspick',
+  'mount_setattr',
+  'unshare',
+  'setns',
+  'kexec_load',
+  'kexec_file_load',
+  'init_module',
+  'finit_module',
+  'delete_module',
+  'reboot',
+  'swapon',
+  'swapoff',
+  'acct',
+  'open_by_handle_at',
+  'name_to_handle_at',
 ];
 const ALWAYS_ENOSYS: PolicySyscall[] = ['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'clone3'];
 const BY_ARGUMENT: PolicySyscall[] = ['socket', 'clone', 'personality', 'ioctl'];
@@ -182,7 +211,15 @@ describe('seccomp filter program', () => {
     expect(verdict(arch, 'clone', [0x4111])).toBe(ALLOW); // vfork: CLONE_VM | CLONE_VFORK | SIGCHLD
     expect(verdict(arch, 'clone', [0x3d0f00])).toBe(ALLOW); // glibc pthread_create
     expect(verdict(arch, 'clone', [1n << 40n])).toBe(ALLOW);
-    const namespaces = { NEWNS: 0x20000, NEWCGROUP: 0x2000000, NEWUTS: 0x4000000, NEWIPC: 0x8000000, NEWUSER: 0x10000000, NEWPID: 0x20000000, NEWNET: 0x40000000 };
+    const namespaces = {
+      NEWNS: 0x20000,
+      NEWCGROUP: 0x2000000,
+      NEWUTS: 0x4000000,
+      NEWIPC: 0x8000000,
+      NEWUSER: 0x10000000,
+      NEWPID: 0x20000000,
+      NEWNET: 0x40000000,
+    };
     for (const [name, flag] of Object.entries(namespaces)) {
       expect([name, verdict(arch, 'clone', [flag | SIGCHLD])]).toEqual([name, EPERM]);
       expect([name, verdict(arch, 'clone', [(1n << 33n) | BigInt(flag)])]).toEqual([name, EPERM]);
@@ -229,7 +266,12 @@ describe('seccomp helpers', () => {
   });
 
   it('refuses a policy that names a call twice', () => {
-    expect(() => buildSeccompProgram('x86_64', [{ syscall: 'bpf', errno: 'EPERM' }, { syscall: 'bpf', errno: 'ENOSYS' }])).toThrow(/twice/);
+    expect(() =>
+      buildSeccompProgram('x86_64', [
+        { syscall: 'bpf', errno: 'EPERM' },
+        { syscall: 'bpf', errno: 'ENOSYS' },
+      ]),
+    ).toThrow(/twice/);
   });
 });
 

@@ -21,7 +21,10 @@ describe('install-deps.sh', () => {
     copyFileSync(path.join(ROOT, 'scripts/install-deps.sh'), path.join(project, 'scripts/install-deps.sh'));
     writeFileSync(path.join(project, 'package-lock.json'), '{}');
     writeFileSync(path.join(bin, 'dpkg-query'), '#!/bin/sh\nprintf "install ok installed"\n');
-    writeFileSync(path.join(bin, 'npm'), '#!/bin/sh\nsleep 3\n[ -n "$FAKE_NPM_FAIL" ] && { echo "npm ERR! boom" >&2; exit 1; }\nmkdir -p node_modules && touch node_modules/.package-lock.json\n');
+    writeFileSync(
+      path.join(bin, 'npm'),
+      '#!/bin/sh\nsleep 3\n[ -n "$FAKE_NPM_FAIL" ] && { echo "npm ERR! boom" >&2; exit 1; }\nmkdir -p node_modules && touch node_modules/.package-lock.json\n',
+    );
     chmodSync(path.join(bin, 'dpkg-query'), 0o755);
     chmodSync(path.join(bin, 'npm'), 0o755);
     const env = { PATH: `${bin}:/usr/bin:/bin`, HANGAR_PROGRESS_INTERVAL_SEC: '1' };

@@ -12,7 +12,10 @@ describe('session budgets', () => {
 
   it('counts the metered cost of each turn and refuses messages once the budget is spent', async () => {
     const second = deferred();
-    const harness = await sessionHarness({ script: (call) => (call.prompt === 'expensive' ? { ...MILLION_INPUT, until: second.promise } : { usage: { inputTokens: 1_000 }, model: 'claude-sonnet-4-5' }) });
+    const harness = await sessionHarness({
+      script: (call) =>
+        call.prompt === 'expensive' ? { ...MILLION_INPUT, until: second.promise } : { usage: { inputTokens: 1_000 }, model: 'claude-sonnet-4-5' },
+    });
     const { manager, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'cheap', maxBudgetUsd: 2 });
     const afterCheap = await harness.waitForTurns(session.id, 1);

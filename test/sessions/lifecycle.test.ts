@@ -24,7 +24,14 @@ describe('session lifecycle', () => {
     const first = taken.find((checkpoint) => checkpoint.turn === 1);
 
     const fork = await manager.fork(source.id, { checkpointId: first!.id, metadata: { branch: 'b' } });
-    expect(fork).toMatchObject({ status: 'hibernated', turns: 1, forkedFrom: { sessionId: source.id, checkpointId: first!.id }, metadata: { team: 'a', branch: 'b' }, costUsd: 0, agentSessionId: null });
+    expect(fork).toMatchObject({
+      status: 'hibernated',
+      turns: 1,
+      forkedFrom: { sessionId: source.id, checkpointId: first!.id },
+      metadata: { team: 'a', branch: 'b' },
+      costUsd: 0,
+      agentSessionId: null,
+    });
     expect(fork.lastCheckpointId).not.toBe(first!.id);
     expect((await harness.events(source.id)).some((event) => event.type === 'forked')).toBe(true);
 
@@ -70,7 +77,9 @@ describe('session lifecycle', () => {
 
   it('keeps initial files as checkpoint 0 and runs sessions of a shared sandbox in it', async () => {
     const hold = deferred();
-    const harness = await sessionHarness({ script: (call) => (call.prompt === 'hold' ? { until: hold.promise } : { files: { [`${call.prompt}.txt`]: call.prompt } }) });
+    const harness = await sessionHarness({
+      script: (call) => (call.prompt === 'hold' ? { until: hold.promise } : { files: { [`${call.prompt}.txt`]: call.prompt } }),
+    });
     const { manager, provider } = harness;
     const own = await manager.create({ pattern: 'long-running', files: { 'README.md': '# hi' } });
     const [zero] = await manager.checkpoints(own.id, 10);

@@ -11,7 +11,10 @@ describe('recovery', () => {
 
   it('interrupts a turn cut off by a crash and continues from the checkpoint before it', async () => {
     const never = new Promise<void>(() => undefined);
-    let harness = await sessionHarness({ script: (call): FakeAgentStep => (call.prompt === 'cut off' ? { until: never, files: { 'half.txt': 'never checkpointed' } } : { files: { 'a.txt': 'one' } }) });
+    let harness = await sessionHarness({
+      script: (call): FakeAgentStep =>
+        call.prompt === 'cut off' ? { until: never, files: { 'half.txt': 'never checkpointed' } } : { files: { 'a.txt': 'one' } },
+    });
     const session = await harness.manager.create({ pattern: 'long-running', prompt: 'first' });
     const first = await harness.waitForTurns(session.id, 1);
     const checkpoint = await harness.store.checkpoints.get(first.lastCheckpointId!);
@@ -49,7 +52,9 @@ describe('recovery', () => {
     await harness.store.messages.update(message!.id, { status: 'running', finishedAt: null });
     harness = await harness.restart({ crash: true });
     expect((await harness.manager.messages(session.id, 1))[0]).toMatchObject({ status: 'done', error: null });
-    expect((await harness.events(session.id)).some((event) => event.type === 'turn_completed' && (event.data as { recovered?: boolean }).recovered === true)).toBe(true);
+    expect(
+      (await harness.events(session.id)).some((event) => event.type === 'turn_completed' && (event.data as { recovered?: boolean }).recovered === true),
+    ).toBe(true);
     expect((await harness.manager.get(session.id)).status).toBe('hibernated');
     expect(harness.launcher.calls).toEqual([]);
   });

@@ -93,7 +93,8 @@ async function build(options: HarnessOptions, shared?: { store: Store; blobs: Bl
         async () => {
           const session = await manager.get(sessionId);
           const open = await store.messages.list(sessionId, { statuses: ['queued', 'running'], limit: 10 });
-          if (session.status === 'running' || open.length > 0 || session.turns < turns) throw new Error(`session ${sessionId}: ${session.status}, ${session.turns} turns, ${open.length} open`);
+          if (session.status === 'running' || open.length > 0 || session.turns < turns)
+            throw new Error(`session ${sessionId}: ${session.status}, ${session.turns} turns, ${open.length} open`);
           return session;
         },
         { timeout: 5_000, interval: 5 },

@@ -8,7 +8,9 @@ describe('turn queue', () => {
 
   it('runs queued messages in the order sent, one turn at a time', async () => {
     const first = deferred();
-    const harness = await sessionHarness({ script: (call) => (call.prompt === 'one' ? { until: first.promise, result: 'answer one' } : { result: `answer ${call.prompt}` }) });
+    const harness = await sessionHarness({
+      script: (call) => (call.prompt === 'one' ? { until: first.promise, result: 'answer one' } : { result: `answer ${call.prompt}` }),
+    });
     const { manager, launcher } = harness;
     const session = await manager.create({ pattern: 'long-running', prompt: 'one' });
     await manager.send(session.id, 'two');
@@ -31,7 +33,9 @@ describe('turn queue', () => {
       [2, 'done'],
       [3, 'done'],
     ]);
-    const completed = (await harness.events(session.id)).filter((event) => event.type === 'turn_completed').map((event) => (event.data as { result: string }).result);
+    const completed = (await harness.events(session.id))
+      .filter((event) => event.type === 'turn_completed')
+      .map((event) => (event.data as { result: string }).result);
     expect(completed).toEqual(['answer one', 'answer two', 'answer three']);
     // One live CLI served the three turns.
     expect(launcher.sessionsStarted).toBe(1);

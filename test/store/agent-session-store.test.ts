@@ -75,7 +75,14 @@ function transcriptOf(sessionId: string, cwd: string, turns: number): SessionSto
         ...base,
         parentUuid: resultUuid,
         type: 'assistant',
-        message: { id: `msg_${turn}b`, type: 'message', role: 'assistant', model: 'claude-test', content: [{ type: 'text', text: `turn ${turn} done` }], stop_reason: 'end_turn' },
+        message: {
+          id: `msg_${turn}b`,
+          type: 'message',
+          role: 'assistant',
+          model: 'claude-test',
+          content: [{ type: 'text', text: `turn ${turn} done` }],
+          stop_reason: 'end_turn',
+        },
         uuid: assistantUuid,
         timestamp: at(4),
       },
@@ -187,15 +194,35 @@ describe.each(adapters)('agent SessionStore over the %s store', (_name, openStor
       const loaded = (await sessionStore.load(mainKey)) ?? [];
       expect(loaded.slice(0, local.main.length)).toEqual(local.main);
       expect(loaded.slice(local.main.length)).toEqual(local.main.filter((entry) => entry.uuid === undefined));
-      expect(await sessionStore.load({ ...mainKey, subpath: 'subagents/agent-a1b2' })).toEqual([...local.subagent, ...local.subagent.filter((entry) => entry.uuid === undefined)]);
+      expect(await sessionStore.load({ ...mainKey, subpath: 'subagents/agent-a1b2' })).toEqual([
+        ...local.subagent,
+        ...local.subagent.filter((entry) => entry.uuid === undefined),
+      ]);
 
       const messagesOf = (target: SessionStore) => sdk.getSessionMessages(sessionId, { dir: cwd, sessionStore: target });
       const ours = await messagesOf(sessionStore);
-      expect(ours.map((message) => message.type)).toEqual(['user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant', 'user', 'assistant']);
+      expect(ours.map((message) => message.type)).toEqual([
+        'user',
+        'assistant',
+        'user',
+        'assistant',
+        'user',
+        'assistant',
+        'user',
+        'assistant',
+        'user',
+        'assistant',
+        'user',
+        'assistant',
+      ]);
       expect(ours).toEqual(await messagesOf(reference));
 
       const summaries = async (target: SessionStore) =>
-        (await sdk.listSessions({ dir: cwd, sessionStore: target })).map((info) => ({ sessionId: info.sessionId, summary: info.summary, firstPrompt: info.firstPrompt }));
+        (await sdk.listSessions({ dir: cwd, sessionStore: target })).map((info) => ({
+          sessionId: info.sessionId,
+          summary: info.summary,
+          firstPrompt: info.firstPrompt,
+        }));
       expect(await summaries(sessionStore)).toEqual(await summaries(reference));
       expect((await summaries(sessionStore)).map((info) => info.sessionId)).toEqual([sessionId]);
 

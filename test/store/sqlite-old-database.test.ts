@@ -39,7 +39,11 @@ function schemaOf(filePath: string): { objects: Array<{ type: string; name: stri
   const database = new Database(filePath, { readonly: true });
   try {
     return {
-      objects: database.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY type, name').all() as Array<{ type: string; name: string; sql: string | null }>,
+      objects: database.prepare('SELECT type, name, sql FROM sqlite_master ORDER BY type, name').all() as Array<{
+        type: string;
+        name: string;
+        sql: string | null;
+      }>,
       migrations: (database.prepare('SELECT name FROM kysely_migration ORDER BY name').all() as Array<{ name: string }>).map((row) => row.name),
     };
   } finally {
@@ -63,11 +67,20 @@ describe('SQLite database files from before src/store/sqlite/', () => {
       expect((await store.sessions.list({ limit: 10, metadata: { team: 'a', env: 'prod' } })).map((session) => session.id)).toEqual([OLD_SESSION.id]);
       const messages = await store.messages.list(OLD_SESSION.id, { limit: 10 });
       expect(messages).toEqual([
-        { ...OLD_MESSAGES[0], seq: 1, status: OLD_MESSAGE_PATCH.status, error: null, startedAt: OLD_MESSAGE_PATCH.startedAt, finishedAt: OLD_MESSAGE_PATCH.finishedAt },
+        {
+          ...OLD_MESSAGES[0],
+          seq: 1,
+          status: OLD_MESSAGE_PATCH.status,
+          error: null,
+          startedAt: OLD_MESSAGE_PATCH.startedAt,
+          finishedAt: OLD_MESSAGE_PATCH.finishedAt,
+        },
         { ...OLD_MESSAGES[1], seq: 2, status: 'queued', error: null, startedAt: null, finishedAt: null },
       ]);
       const events = await store.events.read(OLD_SESSION.id, { after: 0, limit: 10 });
-      expect(events.map(({ createdAt: _createdAt, ...event }) => event)).toEqual(OLD_EVENTS.map((event, index) => ({ sessionId: OLD_SESSION.id, seq: index + 1, ...event })));
+      expect(events.map(({ createdAt: _createdAt, ...event }) => event)).toEqual(
+        OLD_EVENTS.map((event, index) => ({ sessionId: OLD_SESSION.id, seq: index + 1, ...event })),
+      );
       expect(await store.checkpoints.list(OLD_SESSION.id, 10)).toEqual(OLD_CHECKPOINTS);
       expect(await store.transcripts.load(OLD_TRANSCRIPT_KEY)).toEqual(OLD_TRANSCRIPT);
       expect(await store.transcripts.load(OLD_SUBAGENT_KEY)).toEqual(OLD_SUBAGENT_TRANSCRIPT);
@@ -76,7 +89,9 @@ describe('SQLite database files from before src/store/sqlite/', () => {
       expect(await store.sharedSandboxes.list()).toEqual(OLD_SHARED_SANDBOXES);
 
       // The counters go on where the old code left them.
-      expect((await store.messages.enqueue({ id: 'm-3', sessionId: OLD_SESSION.id, prompt: 'third', source: 'api', createdAt: '2026-01-03T00:00:00.000Z' })).seq).toBe(3);
+      expect(
+        (await store.messages.enqueue({ id: 'm-3', sessionId: OLD_SESSION.id, prompt: 'third', source: 'api', createdAt: '2026-01-03T00:00:00.000Z' })).seq,
+      ).toBe(3);
       expect((await store.events.append(OLD_SESSION.id, [{ type: 'woke', data: null }])).map((event) => event.seq)).toEqual([4]);
       await store.transcripts.append(OLD_TRANSCRIPT_KEY, [makeEntry('u-2', 'second again'), makeEntry('u-3', 'third')]);
       expect(await store.transcripts.load(OLD_TRANSCRIPT_KEY)).toEqual([...OLD_TRANSCRIPT, makeEntry('u-3', 'third')]);

@@ -14,7 +14,12 @@ import { createTaskService } from '../../src/tasks/task-service.js';
 import { createFakeGateway } from '../helpers/fake-gateway.js';
 import { sessionHarness, shutdownSessionHarnesses, type SessionHarness } from '../sessions/session-harness.js';
 
-const OVERRUN: FakeAgentStep = { subtype: 'error_max_budget_usd', errors: ['reached the budget of $0.5'], usage: { inputTokens: 200_000 }, model: 'claude-sonnet-4-5' };
+const OVERRUN: FakeAgentStep = {
+  subtype: 'error_max_budget_usd',
+  errors: ['reached the budget of $0.5'],
+  usage: { inputTokens: 200_000 },
+  model: 'claude-sonnet-4-5',
+};
 
 /** A task run on fakes with this step; resolves with its final record and what the agent was given. */
 async function runTask(step: FakeAgentStep, input: { maxBudgetUsd?: number; maxTurns?: number } = {}) {
@@ -41,7 +46,12 @@ async function runTurn(harness: SessionHarness, input: { maxBudgetUsd?: number; 
   await harness.waitForTurns(session.id, 1);
   const [message] = await harness.manager.messages(session.id, 1);
   const completed = (await harness.events(session.id)).find((event) => event.type === 'turn_completed');
-  return { message: message!, eventError: (completed?.data as { error: { code: string } | null }).error, session: await harness.manager.get(session.id), launched: harness.launcher.calls[0]?.options };
+  return {
+    message: message!,
+    eventError: (completed?.data as { error: { code: string } | null }).error,
+    session: await harness.manager.get(session.id),
+    launched: harness.launcher.calls[0]?.options,
+  };
 }
 
 describe('one outcome code per SDK result, for tasks and sessions', () => {

@@ -62,7 +62,9 @@ describe('file collection', () => {
     await sandbox.writeFile('bad.txt', 'boom');
     const failing = Object.assign(Object.create(sandbox) as Sandbox, {
       readFileBytes: (path: Buffer, options: Parameters<Sandbox['readFileBytes']>[1]) =>
-        path.toString() === 'bad.txt' ? Promise.reject(new HangarError('VALIDATION_FAILED', 'not a regular file: bad.txt')) : sandbox.readFileBytes(path, options),
+        path.toString() === 'bad.txt'
+          ? Promise.reject(new HangarError('VALIDATION_FAILED', 'not a regular file: bad.txt'))
+          : sandbox.readFileBytes(path, options),
     });
     const { files } = await collectChanges(failing, before, LIMITS, live());
     expect(files).toEqual([

@@ -27,7 +27,15 @@ const LIMITS: FileCollectionLimits = { maxEntries: 1000, contentLimitBytes: MIB,
 const BAD_NAME = Buffer.concat([Buffer.from('dir/bad'), Buffer.of(0xff, 0xfe), Buffer.from('.txt')]);
 
 function entry(path: string | Buffer, size: number, overrides: Partial<WorkspaceFileEntry> = {}): WorkspaceFileEntry {
-  return { path: Buffer.isBuffer(path) ? path : Buffer.from(path), size, allocatedBytes: Math.ceil(size / 4096) * 4096, mtimeNs: 1n, ctimeNs: 1n, ino: 10n, ...overrides };
+  return {
+    path: Buffer.isBuffer(path) ? path : Buffer.from(path),
+    size,
+    allocatedBytes: Math.ceil(size / 4096) * 4096,
+    mtimeNs: 1n,
+    ctimeNs: 1n,
+    ino: 10n,
+    ...overrides,
+  };
 }
 
 function sha(content: string | Buffer): string {
@@ -93,7 +101,10 @@ describe('workspace diff', () => {
     expect(planAfterRun(entry('a', 5), previous, LIMITS, budget, returned)).toEqual({ kind: 'unchanged' });
     expect(budget.used).toBe(0);
     // A 1.9 GB sparse file: its identity alone.
-    expect(planAfterRun(entry('sparse', 1900 * MIB, { allocatedBytes: 0 }), undefined, LIMITS, budget, returned)).toEqual({ kind: 'stat-only', omitted: 'too-large' });
+    expect(planAfterRun(entry('sparse', 1900 * MIB, { allocatedBytes: 0 }), undefined, LIMITS, budget, returned)).toEqual({
+      kind: 'stat-only',
+      omitted: 'too-large',
+    });
     expect(planAfterRun(entry('a', 5, { ctimeNs: 2n }), previous, LIMITS, budget, returned)).toEqual({ kind: 'read' });
     expect(planAfterRun(entry('b', MIB), undefined, LIMITS, budget, returned)).toEqual({ kind: 'read' });
     expect(planAfterRun(entry('c', MIB), undefined, LIMITS, budget, returned)).toEqual({ kind: 'read' });
@@ -128,15 +139,39 @@ describe('workspace diff', () => {
   it('omits content past the returned-content limit, and reports a file that grew past the content limit from its identity', () => {
     const returned = new ByteBudget(4);
     const file = entry('long.txt', 5);
-    expect(changeFromRead(file, undefined, readOf(file, 'hello'), returned)).toEqual({ path: 'long.txt', change: 'created', sizeBytes: 5, allocatedBytes: 4096, contentOmitted: 'returned-limit' });
+    expect(changeFromRead(file, undefined, readOf(file, 'hello'), returned)).toEqual({
+      path: 'long.txt',
+      change: 'created',
+      sizeBytes: 5,
+      allocatedBytes: 4096,
+      contentOmitted: 'returned-limit',
+    });
     const grown: WorkspaceFileRead = { stat: { ...file, size: 3 * MIB, allocatedBytes: 3 * MIB }, tooLarge: true };
-    expect(changeFromRead(file, undefined, grown, new ByteBudget(MIB))).toEqual({ path: 'long.txt', change: 'created', sizeBytes: 3 * MIB, allocatedBytes: 3 * MIB, contentOmitted: 'too-large' });
+    expect(changeFromRead(file, undefined, grown, new ByteBudget(MIB))).toEqual({
+      path: 'long.txt',
+      change: 'created',
+      sizeBytes: 3 * MIB,
+      allocatedBytes: 3 * MIB,
+      contentOmitted: 'too-large',
+    });
   });
 
   it('reports files without content with their size, allocated bytes, and the reason or the error', () => {
     const sparse = entry('disk.img', 1900 * MIB, { allocatedBytes: 0 });
-    expect(changeWithoutContent(sparse, undefined, 'too-large')).toEqual({ path: 'disk.img', change: 'created', sizeBytes: 1900 * MIB, allocatedBytes: 0, contentOmitted: 'too-large' });
-    expect(changeWithoutContent(entry('gone', 3), entry('gone', 2), 'too-large', 'no such file')).toEqual({ path: 'gone', change: 'modified', sizeBytes: 3, allocatedBytes: 4096, error: 'no such file' });
+    expect(changeWithoutContent(sparse, undefined, 'too-large')).toEqual({
+      path: 'disk.img',
+      change: 'created',
+      sizeBytes: 1900 * MIB,
+      allocatedBytes: 0,
+      contentOmitted: 'too-large',
+    });
+    expect(changeWithoutContent(entry('gone', 3), entry('gone', 2), 'too-large', 'no such file')).toEqual({
+      path: 'gone',
+      change: 'modified',
+      sizeBytes: 3,
+      allocatedBytes: 4096,
+      error: 'no such file',
+    });
   });
 
   it('lists deletions and sorts changes by raw path bytes', () => {

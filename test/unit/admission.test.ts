@@ -35,7 +35,9 @@ describe('admission', () => {
     expect(error.code).toBe('CAPACITY_EXCEEDED');
     expect(error.httpStatus).toBe(429);
     expect(error.retryAfterSec).toBe(RETRY_AFTER_SEC);
-    expect(error.toBody()).toEqual({ error: { code: 'CAPACITY_EXCEEDED', message: expect.stringContaining('sandbox.maxLive'), details: { live: 2, maxLive: 2 } } });
+    expect(error.toBody()).toEqual({
+      error: { code: 'CAPACITY_EXCEEDED', message: expect.stringContaining('sandbox.maxLive'), details: { live: 2, maxLive: 2 } },
+    });
     expect(() => admission.assertRoom('a check')).toThrow(HangarError);
     first.release();
     first.release();

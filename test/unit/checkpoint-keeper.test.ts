@@ -194,7 +194,9 @@ describe.each(adapters)('checkpoint keeper over the %s store', (_name, makeStore
     await store.sessions.insert(sessionRecord('s1'));
     const good = await turn('s1', 1);
     const failing = hostProcessSandbox(() => 'head -c 100000 /dev/urandom', workspace);
-    await expect(keeper.take({ sessionId: 's1', turn: 2, sandbox: failing, limits, agentSessionId: '', transcriptProjectKey: undefined })).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED' });
+    await expect(
+      keeper.take({ sessionId: 's1', turn: 2, sandbox: failing, limits, agentSessionId: '', transcriptProjectKey: undefined }),
+    ).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED' });
     expect((await store.checkpoints.list('s1', 100)).map((checkpoint) => checkpoint.id)).toEqual([good.id]);
     expect(await blobFiles(blobDir)).toEqual([good.blobKey]);
   });

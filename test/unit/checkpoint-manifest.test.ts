@@ -24,7 +24,7 @@ import { hostProcessSandbox } from '../helpers/host-process-sandbox.js';
 const logger = pino({ level: 'silent' });
 
 describe('checkpoint archive arguments', () => {
-  it('archive both trees from / with the CLI\'s state excluded by pattern and the configured paths literally', () => {
+  it("archive both trees from / with the CLI's state excluded by pattern and the configured paths literally", () => {
     const args = archiveCreateArgs({ workspacePath: '/workspace', homePath: '/home/agent' }, ['.cache', '.npm/_cacache/']);
     expect(args.slice(-2)).toEqual(['workspace', 'home/agent']);
     expect(args).toEqual(expect.arrayContaining(['--zstd', '--create', '--sparse', '--directory', '/', '--anchored']));
@@ -37,7 +37,14 @@ describe('checkpoint archive arguments', () => {
   });
 
   it('extract a current archive at / and a workspace-only one (format 1) into the workspace', () => {
-    expect(archiveExtractArgs({ workspacePath: '/workspace', homePath: '/home/agent' }, 2)).toEqual(['--zstd', '--extract', '--file=-', '--directory', '/', '--no-same-owner']);
+    expect(archiveExtractArgs({ workspacePath: '/workspace', homePath: '/home/agent' }, 2)).toEqual([
+      '--zstd',
+      '--extract',
+      '--file=-',
+      '--directory',
+      '/',
+      '--no-same-owner',
+    ]);
     expect(archiveExtractArgs({ workspacePath: '/workspace', homePath: '/home/agent' }, 1)).toContain('/workspace');
   });
 
@@ -96,31 +103,50 @@ describe('checkpoint manifests', () => {
   });
 
   const take = () =>
-    keeper.take({ sessionId: 's1', turn: 1, sandbox: hostProcessSandbox(() => 'exec tar "$@"', workspace, home), limits, agentSessionId, transcriptProjectKey: projectKey });
+    keeper.take({
+      sessionId: 's1',
+      turn: 1,
+      sandbox: hostProcessSandbox(() => 'exec tar "$@"', workspace, home),
+      limits,
+      agentSessionId,
+      transcriptProjectKey: projectKey,
+    });
 
   /** A sandbox whose "tar" lists the archive it is given into a file instead of extracting it. */
   const listingSandbox = (listFile: string) => hostProcessSandbox(() => `exec tar --zstd -t -f - > ${listFile}`, workspace, home);
 
-  it('records the archive\'s size and sha256 and the transcript\'s position and hash', async () => {
+  it("records the archive's size and sha256 and the transcript's position and hash", async () => {
     const checkpoint = await take();
     const blob = await readAll(await blobs.get(checkpoint.blobKey));
     expect(checkpoint.manifest).toEqual({
       format: 2,
       archive: { sizeBytes: blob.length, sha256: createHash('sha256').update(blob).digest('hex') },
-      transcript: { projectKey, agentSessionId, entries: 2, sha256: transcriptDigest((await store.transcripts.load({ projectKey, sessionId: agentSessionId }))!) },
+      transcript: {
+        projectKey,
+        agentSessionId,
+        entries: 2,
+        sha256: transcriptDigest((await store.transcripts.load({ projectKey, sessionId: agentSessionId }))!),
+      },
       homeExcludes: ['.cache', '.npm/_cacache'],
     });
     expect(checkpoint.sizeBytes).toBe(blob.length);
     expect(checkpoint.transcriptEntries).toBe(2);
   });
 
-  it('holds the workspace and HOME but not the CLI\'s transcripts and shell snapshots nor the excluded caches', async () => {
+  it("holds the workspace and HOME but not the CLI's transcripts and shell snapshots nor the excluded caches", async () => {
     const checkpoint = await take();
     const listFile = path.join(root, 'listed.txt');
     await keeper.restore(listingSandbox(listFile), checkpoint);
     const members = (await readFile(listFile, 'utf8')).split('\n').filter((line) => !line.endsWith('/') && line !== '');
     const relative = members.map((member) => member.replace(workspace.slice(1), 'W').replace(home.slice(1), 'H')).sort();
-    expect(relative).toEqual(['H/.claude/CLAUDE.md', 'H/.claude/projects/-workspace/memory/MEMORY.md', 'H/.gitconfig', 'H/.local/bin/tool', 'H/.npm/_logs/debug.log', 'W/src/main.ts']);
+    expect(relative).toEqual([
+      'H/.claude/CLAUDE.md',
+      'H/.claude/projects/-workspace/memory/MEMORY.md',
+      'H/.gitconfig',
+      'H/.local/bin/tool',
+      'H/.npm/_logs/debug.log',
+      'W/src/main.ts',
+    ]);
   });
 
   it('fails a restore naming the checkpoint, having spawned nothing, when a byte of the archive changed', async () => {
@@ -139,11 +165,20 @@ describe('checkpoint manifests', () => {
     const checkpoint = await take();
     const bytes = await readAll(await blobs.get(checkpoint.blobKey));
     await blobs.put(checkpoint.blobKey, bytes.subarray(0, bytes.length - 1));
-    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', details: { mismatch: 'archive_size' } });
+    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({
+      code: 'CHECKPOINT_CORRUPT',
+      details: { mismatch: 'archive_size' },
+    });
     await blobs.put(checkpoint.blobKey, Buffer.concat([bytes, Buffer.alloc(10)]));
-    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', details: { mismatch: 'archive_size' } });
+    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({
+      code: 'CHECKPOINT_CORRUPT',
+      details: { mismatch: 'archive_size' },
+    });
     await blobs.delete(checkpoint.blobKey);
-    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', details: { mismatch: 'archive_missing' } });
+    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({
+      code: 'CHECKPOINT_CORRUPT',
+      details: { mismatch: 'archive_missing' },
+    });
   });
 
   it('fails when the transcript lost entries or its entries up to the position changed, and not when it grew', async () => {
@@ -152,17 +187,36 @@ describe('checkpoint manifests', () => {
     const listFile = path.join(root, 'grown.txt');
     await keeper.restore(listingSandbox(listFile), checkpoint);
     expect(await readFile(listFile, 'utf8')).toContain('src/main.ts');
-    const changed = { ...checkpoint, manifest: { ...checkpoint.manifest!, transcript: { ...checkpoint.manifest!.transcript, sha256: transcriptDigest([{ other: true }]) } } };
-    await expect(keeper.restore(listingSandbox('/dev/null'), changed)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', details: { mismatch: 'transcript_sha256' } });
+    const changed = {
+      ...checkpoint,
+      manifest: { ...checkpoint.manifest!, transcript: { ...checkpoint.manifest!.transcript, sha256: transcriptDigest([{ other: true }]) } },
+    };
+    await expect(keeper.restore(listingSandbox('/dev/null'), changed)).rejects.toMatchObject({
+      code: 'CHECKPOINT_CORRUPT',
+      details: { mismatch: 'transcript_sha256' },
+    });
     await store.transcripts.delete({ projectKey, sessionId: agentSessionId });
-    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({ code: 'CHECKPOINT_CORRUPT', details: { mismatch: 'transcript_entries' } });
+    await expect(keeper.restore(listingSandbox('/dev/null'), checkpoint)).rejects.toMatchObject({
+      code: 'CHECKPOINT_CORRUPT',
+      details: { mismatch: 'transcript_entries' },
+    });
   });
 
   it('restores a checkpoint recorded before manifests (workspace only) into the workspace, unverified', async () => {
     const legacyKey = 'sessions/s0/ckpt_legacy.tar.zst';
     await blobs.put(legacyKey, execFileSync('tar', ['--zstd', '--create', '--file=-', '--directory', workspace, '.']));
     const target = listingSandbox(path.join(root, 'legacy.txt'));
-    await keeper.restore(target, { id: 'ckpt_legacy', sessionId: 's0', turn: 1, blobKey: legacyKey, sizeBytes: 1, agentSessionId: '', transcriptEntries: 0, manifest: null, createdAt: '' });
+    await keeper.restore(target, {
+      id: 'ckpt_legacy',
+      sessionId: 's0',
+      turn: 1,
+      blobKey: legacyKey,
+      sizeBytes: 1,
+      agentSessionId: '',
+      transcriptEntries: 0,
+      manifest: null,
+      createdAt: '',
+    });
     expect(target.requests[0]!.args).toEqual(archiveExtractArgs(target, 1));
     expect(await readFile(path.join(root, 'legacy.txt'), 'utf8')).toContain('./src/main.ts');
   });

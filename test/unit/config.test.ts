@@ -39,8 +39,12 @@ describe('configuration', () => {
   });
 
   it('refuses a model URL without a scheme, naming the variable, flag or file that set it', () => {
-    expect(() => loadConfig({ env: { ANTHROPIC_BASE_URL: 'localhost:18787' } })).toThrow(/gateway\.upstreamUrl \(set by ANTHROPIC_BASE_URL="localhost:18787"\): must be an http:\/\/ or https:\/\/ URL/);
-    expect(() => loadConfig({ env: {}, overrides: { gateway: { upstreamUrl: 'ftp://models' } } })).toThrow(/gateway\.upstreamUrl \(set by a command-line flag\)/);
+    expect(() => loadConfig({ env: { ANTHROPIC_BASE_URL: 'localhost:18787' } })).toThrow(
+      /gateway\.upstreamUrl \(set by ANTHROPIC_BASE_URL="localhost:18787"\): must be an http:\/\/ or https:\/\/ URL/,
+    );
+    expect(() => loadConfig({ env: {}, overrides: { gateway: { upstreamUrl: 'ftp://models' } } })).toThrow(
+      /gateway\.upstreamUrl \(set by a command-line flag\)/,
+    );
     const file = path.join(directory, 'no-scheme.json');
     writeFileSync(file, JSON.stringify({ gateway: { upstreamUrl: '127.0.0.1:8787' } }));
     expect(() => loadConfig({ file, env: {} })).toThrow(/set by config file .*no-scheme\.json/);

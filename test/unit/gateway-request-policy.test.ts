@@ -1,6 +1,17 @@
 // The gateway's allowlists: query string, anthropic-beta values, body fields, tools and content sources.
 import { describe, expect, it } from 'vitest';
-import { checkBetas, checkBody, checkBodyValue, checkQuery, countJsonStructure, createRequestPolicy, DEFAULT_ALLOWED_BETAS, isRefusal, STRUCTURE_BYTES, STRUCTURE_FLOOR } from '../../src/gateway/request-policy.js';
+import {
+  checkBetas,
+  checkBody,
+  checkBodyValue,
+  checkQuery,
+  countJsonStructure,
+  createRequestPolicy,
+  DEFAULT_ALLOWED_BETAS,
+  isRefusal,
+  STRUCTURE_BYTES,
+  STRUCTURE_FLOOR,
+} from '../../src/gateway/request-policy.js';
 
 const strict = createRequestPolicy();
 const open = createRequestPolicy({ allowServerTools: true, allowedBetas: ['files-api-2025-04-14'], allowedBodyFields: ['speed'] });
@@ -14,9 +25,15 @@ const cliBody = {
   messages: [
     { role: 'user', content: [{ type: 'text', text: 'fix it' }] },
     { role: 'assistant', content: [{ type: 'tool_use', id: 't1', name: 'Bash', input: { command: 'curl', source: { type: 'url', url: 'http://inert' } } }] },
-    { role: 'user', content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA==' } }] }] },
+    {
+      role: 'user',
+      content: [{ type: 'tool_result', tool_use_id: 't1', content: [{ type: 'image', source: { type: 'base64', media_type: 'image/png', data: 'AA==' } }] }],
+    },
   ],
-  tools: [{ name: 'Bash', description: 'run', input_schema: { type: 'object' } }, { type: 'custom', name: 'Mine', input_schema: { type: 'object' } }],
+  tools: [
+    { name: 'Bash', description: 'run', input_schema: { type: 'object' } },
+    { type: 'custom', name: 'Mine', input_schema: { type: 'object' } },
+  ],
   thinking: { type: 'enabled', budget_tokens: 1000 },
   context_management: { edits: [] },
   output_config: {},
@@ -36,9 +53,12 @@ describe('gateway request policy', () => {
 
   it('accepts the betas the CLI sends, in one header or several, and refuses any other naming it', () => {
     expect(checkBetas(undefined, strict)).toEqual({ header: undefined });
-    const cli = 'claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,thinking-token-count-2026-05-13,advanced-tool-use-2025-11-20,thinking-display-updates-2026-08-18';
+    const cli =
+      'claude-code-20250219,interleaved-thinking-2025-05-14,context-management-2025-06-27,thinking-token-count-2026-05-13,advanced-tool-use-2025-11-20,thinking-display-updates-2026-08-18';
     expect(checkBetas(cli, strict)).toEqual({ header: cli });
-    expect(checkBetas(['claude-code-20250219', ' effort-2025-11-24 ,claude-code-20250219'], strict)).toEqual({ header: 'claude-code-20250219,effort-2025-11-24' });
+    expect(checkBetas(['claude-code-20250219', ' effort-2025-11-24 ,claude-code-20250219'], strict)).toEqual({
+      header: 'claude-code-20250219,effort-2025-11-24',
+    });
     for (const beta of ['mcp-client-2025-04-04', 'web-fetch-2025-09-10', 'code-execution-2025-08-25', 'files-api-2025-04-14', 'mcp-servers-2025-12-04']) {
       expect(DEFAULT_ALLOWED_BETAS.has(beta)).toBe(false);
       const result = checkBetas(`claude-code-20250219,${beta}`, strict);
@@ -75,10 +95,19 @@ describe('gateway request policy', () => {
 
   it('refuses content the provider would fetch (URL and file sources, also inside tool results), not tool inputs', () => {
     const withBlock = (block: unknown) => ({ ...cliBody, messages: [...cliBody.messages, { role: 'user', content: [block] }] });
-    expect(checkBodyValue(withBlock({ type: 'image', source: { type: 'url', url: 'http://169.254.169.254/' } }), strict)).toMatchObject({ reason: 'provider_fetch' });
+    expect(checkBodyValue(withBlock({ type: 'image', source: { type: 'url', url: 'http://169.254.169.254/' } }), strict)).toMatchObject({
+      reason: 'provider_fetch',
+    });
     expect(checkBodyValue(withBlock({ type: 'document', source: { type: 'file', file_id: 'file_1' } }), strict)).toMatchObject({ reason: 'provider_fetch' });
-    expect(checkBodyValue(withBlock({ type: 'tool_result', tool_use_id: 't', content: [{ type: 'document', source: { type: 'url', url: 'http://x' } }] }), strict)).toMatchObject({ reason: 'provider_fetch' });
-    expect(checkBodyValue(withBlock({ type: 'document', source: { type: 'content', content: [{ type: 'image', source: { type: 'url', url: 'http://x' } }] } }), strict)).toMatchObject({ reason: 'provider_fetch' });
+    expect(
+      checkBodyValue(withBlock({ type: 'tool_result', tool_use_id: 't', content: [{ type: 'document', source: { type: 'url', url: 'http://x' } }] }), strict),
+    ).toMatchObject({ reason: 'provider_fetch' });
+    expect(
+      checkBodyValue(
+        withBlock({ type: 'document', source: { type: 'content', content: [{ type: 'image', source: { type: 'url', url: 'http://x' } }] } }),
+        strict,
+      ),
+    ).toMatchObject({ reason: 'provider_fetch' });
     expect(checkBodyValue(withBlock({ type: 'container_upload', file_id: 'f' }), strict)).toMatchObject({ reason: 'provider_fetch' });
     expect(checkBodyValue(withBlock({ type: 'image', source: { type: 'url', url: 'http://x' } }), open)).not.toHaveProperty('reason');
   });

@@ -22,7 +22,11 @@ describe('pricing', () => {
   });
 
   it('uses a custom table from the configuration', () => {
-    const custom = parseConfig({ pricing: { models: { 'my-model': { inputPerMTok: 1, outputPerMTok: 2, cacheWritePerMTok: 0, cacheReadPerMTok: 0 } } } }).pricing;
-    expect(costOfUsageByModel(custom, { 'my-model': { inputTokens: 500_000, outputTokens: 500_000, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 } })).toBe(1.5);
+    const custom = parseConfig({
+      pricing: { models: { 'my-model': { inputPerMTok: 1, outputPerMTok: 2, cacheWritePerMTok: 0, cacheReadPerMTok: 0 } } },
+    }).pricing;
+    expect(
+      costOfUsageByModel(custom, { 'my-model': { inputTokens: 500_000, outputTokens: 500_000, cacheCreationInputTokens: 0, cacheReadInputTokens: 0 } }),
+    ).toBe(1.5);
   });
 });

@@ -30,7 +30,11 @@ async function filesUnder(directory: string): Promise<string[]> {
 describe('snapshot limits', () => {
   it('default to twice what the workspace and HOME (a disk limit each) hold, unpacked bytes with room for headers, and take a configured cap', () => {
     expect(snapshotLimits({ snapshotTimeoutMs: 1000 }, 256)).toEqual({ maxBytes: 1024 * MIB, maxUnpackedBytes: 1088 * MIB, timeoutMs: 1000 });
-    expect(snapshotLimits({ maxSnapshotBytes: 10 * MIB, snapshotTimeoutMs: 5 }, 256)).toEqual({ maxBytes: 10 * MIB, maxUnpackedBytes: 1088 * MIB, timeoutMs: 5 });
+    expect(snapshotLimits({ maxSnapshotBytes: 10 * MIB, snapshotTimeoutMs: 5 }, 256)).toEqual({
+      maxBytes: 10 * MIB,
+      maxUnpackedBytes: 1088 * MIB,
+      timeoutMs: 5,
+    });
   });
 
   it('run the verifier under rlimits, as nobody without new privileges when root', () => {
@@ -63,7 +67,13 @@ describe('workspace snapshots made by a misbehaving tar', () => {
   });
 
   const snapshot = (script: string, key: string, override: Partial<SnapshotLimits> = {}) =>
-    snapshotSandboxState(hostProcessSandbox(() => script, workspace, home), createLocalBlobStore({ directory: blobDir }), key, { ...limits, ...override }, { homeExcludes: [] });
+    snapshotSandboxState(
+      hostProcessSandbox(() => script, workspace, home),
+      createLocalBlobStore({ directory: blobDir }),
+      key,
+      { ...limits, ...override },
+      { homeExcludes: [] },
+    );
 
   it('stores and verifies a real archive of the workspace and HOME', async () => {
     const { sizeBytes, sha256 } = await snapshot('exec tar "$@"', 'good/one');
@@ -81,20 +91,32 @@ describe('workspace snapshots made by a misbehaving tar', () => {
   });
 
   it('kills a tar that outputs highly compressible data forever at the time limit', async () => {
-    await expect(snapshot('yes | zstd -q -c', 'bad/slow', { timeoutMs: 1_500 })).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'timeout' } });
+    await expect(snapshot('yes | zstd -q -c', 'bad/slow', { timeoutMs: 1_500 })).rejects.toMatchObject({
+      code: 'CHECKPOINT_FAILED',
+      details: { reason: 'timeout' },
+    });
     expect(await filesUnder(blobDir)).toEqual(['good/one']);
   });
 
   it('kills a tar that writes nothing and never exits', async () => {
-    await expect(snapshot('exec sleep 600', 'bad/stalled', { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'timeout' } });
+    await expect(snapshot('exec sleep 600', 'bad/stalled', { timeoutMs: 1_000 })).rejects.toMatchObject({
+      code: 'CHECKPOINT_FAILED',
+      details: { reason: 'timeout' },
+    });
     expect(await filesUnder(blobDir)).toEqual(['good/one']);
   });
 
   it('refuses garbage, a zstd stream that is not a tar, and a decompression bomb', async () => {
     await expect(snapshot('head -c 100000 /dev/urandom', 'bad/garbage')).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'invalid' } });
-    await expect(snapshot('head -c 100000 /dev/urandom | zstd -q -c', 'bad/not-tar')).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'invalid' } });
+    await expect(snapshot('head -c 100000 /dev/urandom | zstd -q -c', 'bad/not-tar')).rejects.toMatchObject({
+      code: 'CHECKPOINT_FAILED',
+      details: { reason: 'invalid' },
+    });
     // 64 MiB of zeros compress to a few KiB: the verifier stops at 8 MiB unpacked.
-    await expect(snapshot('head -c 67108864 /dev/zero | zstd -q -c', 'bad/bomb')).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'too_large' } });
+    await expect(snapshot('head -c 67108864 /dev/zero | zstd -q -c', 'bad/bomb')).rejects.toMatchObject({
+      code: 'CHECKPOINT_FAILED',
+      details: { reason: 'too_large' },
+    });
     // A valid archive cut short.
     await expect(snapshot('tar "$@" | head -c 40', 'bad/truncated')).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED' });
     expect(await filesUnder(blobDir)).toEqual(['good/one']);
@@ -108,7 +130,9 @@ describe('workspace snapshots made by a misbehaving tar', () => {
 
   it('kills a restore that does not finish in time', async () => {
     const sandbox = hostProcessSandbox(() => 'exec sleep 600', workspace);
-    await expect(restoreSandboxState(sandbox, createLocalBlobStore({ directory: blobDir }), 'good/one', 2, 1_000)).rejects.toMatchObject({ code: 'SANDBOX_FAILED' });
+    await expect(restoreSandboxState(sandbox, createLocalBlobStore({ directory: blobDir }), 'good/one', 2, 1_000)).rejects.toMatchObject({
+      code: 'SANDBOX_FAILED',
+    });
     expect(sandbox.children[0]!.signalCode).toBe('SIGKILL');
   });
 });
@@ -116,7 +140,10 @@ describe('workspace snapshots made by a misbehaving tar', () => {
 describe('the host verifier', () => {
   it('fails a stream that never ends at its time limit', async () => {
     const endless = new Readable({ read() {} });
-    await expect(verifySnapshotArchive(endless, { maxUnpackedBytes: MIB, timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'CHECKPOINT_FAILED', details: { reason: 'timeout' } });
+    await expect(verifySnapshotArchive(endless, { maxUnpackedBytes: MIB, timeoutMs: 1_000 })).rejects.toMatchObject({
+      code: 'CHECKPOINT_FAILED',
+      details: { reason: 'timeout' },
+    });
   });
 
   it('fails an empty stream', async () => {

@@ -36,7 +36,9 @@ describe('workspace snapshots', () => {
       const source = await provider.create({ resources, bridges: [] });
       expect(source.warmLauncherReady).toBe(true);
       await source.writeFile('notes/given.txt', 'given at creation\n');
-      const { sizeBytes } = await snapshotSandboxState(source, slow, 'snapshots/one', snapshotLimits({ snapshotTimeoutMs: 60_000 }, resources.diskMb), { homeExcludes: [] });
+      const { sizeBytes } = await snapshotSandboxState(source, slow, 'snapshots/one', snapshotLimits({ snapshotTimeoutMs: 60_000 }, resources.diskMb), {
+        homeExcludes: [],
+      });
       expect(sizeBytes).toBeGreaterThan(0);
       await source.destroy();
 

@@ -97,14 +97,17 @@ export function createCgroupManager(options: CgroupManagerOptions = {}): CgroupM
   };
 
   /** Every directory of a v1 group; hierarchies that share a mount (cpu,cpuacct) appear once. */
-  const allV1Dirs = (dirs: V1Dirs): string[] =>
-    [...new Set([dirs.memory, dirs.cpu, dirs.pids, dirs.freezer, dirs.kill].filter((dir): dir is string => dir !== undefined))];
+  const allV1Dirs = (dirs: V1Dirs): string[] => [
+    ...new Set([dirs.memory, dirs.cpu, dirs.pids, dirs.freezer, dirs.kill].filter((dir): dir is string => dir !== undefined)),
+  ];
 
   /** Parent directories in every hierarchy in use. */
   const parentDirs = (layout: CgroupLayout): string[] =>
     layout.version === 'v2'
       ? [path.join(layout.unifiedRoot ?? '/sys/fs/cgroup', parent)]
-      : [...new Set([...Object.values(layout.v1Roots), layout.killRoot].filter((root): root is string => root !== undefined))].map((root) => path.join(root, parent));
+      : [...new Set([...Object.values(layout.v1Roots), layout.killRoot].filter((root): root is string => root !== undefined))].map((root) =>
+          path.join(root, parent),
+        );
 
   const list = async (): Promise<string[]> => {
     const layout = preparedLayout ?? (await prepare());

@@ -5,7 +5,21 @@
 import { mkdir, readdir, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { assertPositiveLimits, cpuQuota, exists, killAll, killLoop, parseKeyedCount, parsePids, readNumber, readText, removeDir, unavailable, waitEmpty, writeControl } from './files.js';
+import {
+  assertPositiveLimits,
+  cpuQuota,
+  exists,
+  killAll,
+  killLoop,
+  parseKeyedCount,
+  parsePids,
+  readNumber,
+  readText,
+  removeDir,
+  unavailable,
+  waitEmpty,
+  writeControl,
+} from './files.js';
 import { PARENT_CPU_SHARES, splitParentMemory, tcpLimitBytes, tcpResidualRisk, type ResolvedHostLimits } from './host-limits.js';
 import type { CgroupLayout, CgroupLimits, CgroupStats, SandboxCgroup, TcpBufferAccounting } from './types.js';
 

@@ -4,7 +4,21 @@
 // booted with cgroup.memory=nosocket), so memory.max bounds them with no separate limit.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { assertPositiveLimits, CPU_PERIOD_US, cpuQuota, exists, isErrno, killLoop, parseKeyedCount, parsePids, readText, removeDir, unavailable, waitEmpty, writeControl } from './files.js';
+import {
+  assertPositiveLimits,
+  CPU_PERIOD_US,
+  cpuQuota,
+  exists,
+  isErrno,
+  killLoop,
+  parseKeyedCount,
+  parsePids,
+  readText,
+  removeDir,
+  unavailable,
+  waitEmpty,
+  writeControl,
+} from './files.js';
 import { PARENT_CPU_WEIGHT, tcpResidualRisk, type ResolvedHostLimits } from './host-limits.js';
 import type { CgroupLimits, CgroupStats, SandboxCgroup, TcpBufferAccounting } from './types.js';
 

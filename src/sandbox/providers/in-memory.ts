@@ -98,7 +98,11 @@ class InMemorySandbox implements Sandbox {
       case 'pwd':
         return ok(`${options.cwd ?? WORKSPACE_PATH}\n`);
       case 'env':
-        return ok(Object.entries(options.env ?? {}).map(([name, value]) => `${name}=${value}\n`).join(''));
+        return ok(
+          Object.entries(options.env ?? {})
+            .map(([name, value]) => `${name}=${value}\n`)
+            .join(''),
+        );
       case 'cat': {
         let stdout = '';
         for (const arg of args) {

@@ -73,7 +73,9 @@ export function createLocalBlobStore(settings: LocalBlobStoreSettings): BlobStor
         // A concurrent delete may prune the parent directory between mkdir and rename: try again.
         if (code === 'ENOENT' && attempt < 3) continue;
         if (code === 'ENOTDIR' || code === 'EEXIST' || code === 'EISDIR' || code === 'ENOTEMPTY') {
-          throw new HangarError('CONFLICT', `blob key ${key} collides with another key's path (a key cannot be both a blob and a prefix directory)`, { cause: error });
+          throw new HangarError('CONFLICT', `blob key ${key} collides with another key's path (a key cannot be both a blob and a prefix directory)`, {
+            cause: error,
+          });
         }
         throw error;
       }

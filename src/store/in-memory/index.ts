@@ -355,7 +355,10 @@ export function createInMemoryStore(): Store {
         let seq = egressSeqs.get(ownerId) ?? 0;
         const log = [...(egress.get(ownerId) ?? []), ...entries.map((entry) => ({ ...copy(entry), seq: ++seq }))];
         egressSeqs.set(ownerId, seq);
-        egress.set(ownerId, log.filter((entry) => entry.seq > seq - keep));
+        egress.set(
+          ownerId,
+          log.filter((entry) => entry.seq > seq - keep),
+        );
       },
       async list(ownerId, query) {
         return (egress.get(ownerId) ?? [])

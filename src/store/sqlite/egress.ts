@@ -47,7 +47,11 @@ export function createEgressLogRepository(db: Kysely<StoreDatabase>): EgressLogR
         const first = last - entries.length + 1;
         const rows = entries.map((entry, index) => egressEntryToRow(ownerId, { ...entry, seq: first + index }));
         for (const part of chunks(rows)) await trx.insertInto('egress_log').values(part).execute();
-        await trx.deleteFrom('egress_log').where('owner_id', '=', ownerId).where('seq', '<=', last - keep).execute();
+        await trx
+          .deleteFrom('egress_log')
+          .where('owner_id', '=', ownerId)
+          .where('seq', '<=', last - keep)
+          .execute();
       });
     },
     async list(ownerId, query) {

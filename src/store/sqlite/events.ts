@@ -20,7 +20,9 @@ export function createEventLogRepository(db: Kysely<StoreDatabase>): EventLogRep
       return db.transaction().execute(async (trx) => {
         const last = await advanceSequence(trx, 'events', sessionId, events.length);
         const createdAt = isoNow();
-        const rows = events.map((event, index) => eventToRow({ sessionId, seq: last - events.length + 1 + index, type: event.type, data: event.data, createdAt }));
+        const rows = events.map((event, index) =>
+          eventToRow({ sessionId, seq: last - events.length + 1 + index, type: event.type, data: event.data, createdAt }),
+        );
         for (const chunk of chunks(rows)) await trx.insertInto('session_events').values(chunk).execute();
         return rows.map(rowToEvent);
       });
@@ -37,12 +39,7 @@ export function createEventLogRepository(db: Kysely<StoreDatabase>): EventLogRep
       return rows.map(rowToEvent);
     },
     async lastSeq(sessionId) {
-      const row = await db
-        .selectFrom('sequences')
-        .select('last_value')
-        .where('kind', '=', 'events')
-        .where('owner_id', '=', sessionId)
-        .executeTakeFirst();
+      const row = await db.selectFrom('sequences').select('last_value').where('kind', '=', 'events').where('owner_id', '=', sessionId).executeTakeFirst();
       return row === undefined ? 0 : Number(row.last_value);
     },
   };

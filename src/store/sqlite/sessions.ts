@@ -73,13 +73,19 @@ export function createSessionRepository(db: Kysely<StoreDatabase>): SessionRepos
       );
     },
     async update(id, patch) {
-      return patchRecord(db, SESSIONS, id, { ...patch, updatedAt: patch.updatedAt ?? isoNow() }, {
-        fixed: ['id', 'createdAt'],
-        missing: () => new HangarError('SESSION_NOT_FOUND', `session ${id} does not exist`),
-        alsoWrite: async (trx, next) => {
-          if (patch.metadata !== undefined) await writeSessionMetadata(trx, id, next.metadata);
+      return patchRecord(
+        db,
+        SESSIONS,
+        id,
+        { ...patch, updatedAt: patch.updatedAt ?? isoNow() },
+        {
+          fixed: ['id', 'createdAt'],
+          missing: () => new HangarError('SESSION_NOT_FOUND', `session ${id} does not exist`),
+          alsoWrite: async (trx, next) => {
+            if (patch.metadata !== undefined) await writeSessionMetadata(trx, id, next.metadata);
+          },
         },
-      });
+      );
     },
     async get(id) {
       const row = await db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst();

@@ -19,7 +19,11 @@ function sharedSandboxToRow(sandbox: SharedSandboxRecord): SharedSandboxesTable 
   return { id: sandbox.id, status: sandbox.status, resources_json: json(sandbox.resources), created_at: sandbox.createdAt, closed_at: sandbox.closedAt };
 }
 
-const SHARED_SANDBOXES: RowMapping<'shared_sandboxes', SharedSandboxRecord> = { table: 'shared_sandboxes', toRecord: rowToSharedSandbox, toRow: sharedSandboxToRow };
+const SHARED_SANDBOXES: RowMapping<'shared_sandboxes', SharedSandboxRecord> = {
+  table: 'shared_sandboxes',
+  toRecord: rowToSharedSandbox,
+  toRow: sharedSandboxToRow,
+};
 
 export function createSharedSandboxRepository(db: Kysely<StoreDatabase>): SharedSandboxRepository {
   return {

@@ -71,10 +71,7 @@ export function createTaskRepository(db: Kysely<StoreDatabase>): TaskRepository 
         const anchor = await db.selectFrom('tasks').select(['created_at', 'id']).where('id', '=', query.before).executeTakeFirst();
         if (anchor === undefined) throw new HangarError('TASK_NOT_FOUND', `task ${query.before} (the paging cursor) does not exist`);
         select = select.where((eb) =>
-          eb.or([
-            eb('created_at', '<', anchor.created_at),
-            eb.and([eb('created_at', '=', anchor.created_at), eb('id', '<', anchor.id)]),
-          ]),
+          eb.or([eb('created_at', '<', anchor.created_at), eb.and([eb('created_at', '=', anchor.created_at), eb('id', '<', anchor.id)])]),
         );
       }
       const rows = await select.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(query.limit).execute();

@@ -110,7 +110,8 @@ export class LocalSandboxImpl implements LocalSandbox {
   spawn(request: SandboxSpawnRequest): ChildProcess & SpawnedProcess {
     const copyIn = request.copyIntoTmp === undefined ? undefined : checkCopyIntoTmp(request.copyIntoTmp);
     // env(1) would read such a command as a variable assignment.
-    if (copyIn !== undefined && request.command.includes('=')) throw invalid(`a command with a copied directory cannot contain '=': ${JSON.stringify(request.command)}`);
+    if (copyIn !== undefined && request.command.includes('='))
+      throw invalid(`a command with a copied directory cannot contain '=': ${JSON.stringify(request.command)}`);
     const child = this.launchers.spawn(request, copyIn) ?? this.chain.launch(request, this.checkLaunch(request), 'pipe');
     if (child.stdin === null || child.stdout === null) throw failed('sandbox process has no stdio pipes');
     return child as ChildProcess & { stdin: Writable; stdout: Readable };

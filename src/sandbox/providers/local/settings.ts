@@ -42,7 +42,7 @@ export const localSandboxSettingsSchema = z
       .enum(['ext4', 'tmpfs'])
       .default(D.workspaceBacking)
       .describe(
-        'What holds the workspace (diskMb) and the scratch area (scratchMb). ext4: each is a sparse image file in the sandbox\'s ' +
+        "What holds the workspace (diskMb) and the scratch area (scratchMb). ext4: each is a sparse image file in the sandbox's " +
           'directory, formatted ext4 (no journal) and loop-mounted nosuid,nodev; written pages are reclaimable page cache, so the ' +
           'memory limit does not cap the disk, and full images fail writes with ENOSPC (needs e2fsprogs and loop devices). tmpfs: ' +
           'each is a size-capped tmpfs, faster to create, but every byte stored counts toward the memory limit: with no swap a ' +
@@ -56,11 +56,15 @@ export const localSandboxSettingsSchema = z
       .default(D.ext4PoolSize)
       .describe(
         'ext4 backing: formatted and mounted image pairs kept ready per size (diskMb and scratchMb), for the two most recently ' +
-          'used sizes, so that create() only moves a pair into the sandbox\'s directory. Refilled in the background after each ' +
+          "used sizes, so that create() only moves a pair into the sandbox's directory. Refilled in the background after each " +
           'create; removed by close(). 0 formats on demand',
       ),
-    scratchMb: z.number().positive().optional().describe('Size in MiB of the second filesystem holding HOME, /tmp and /dev/shm (the CLI\'s own state); default: the sandbox\'s diskMb'),
-    cgroupParent: z.string().min(1).default(D.cgroupParent).describe('Parent cgroup of every sandbox\'s group, relative to each hierarchy root'),
+    scratchMb: z
+      .number()
+      .positive()
+      .optional()
+      .describe("Size in MiB of the second filesystem holding HOME, /tmp and /dev/shm (the CLI's own state); default: the sandbox's diskMb"),
+    cgroupParent: z.string().min(1).default(D.cgroupParent).describe("Parent cgroup of every sandbox's group, relative to each hierarchy root"),
     hostLimits: z
       .custom<HostLimitSettings>((value) => typeof value === 'object' && value !== null)
       .optional()
@@ -80,7 +84,7 @@ export const localSandboxSettingsSchema = z
       .boolean()
       .default(D.favorDynamicCgroups)
       .describe(
-        'Mounts a small cgroup hierarchy with the kernel\'s favordynmods option (see cgroups) so a process joining a sandbox\'s ' +
+        "Mounts a small cgroup hierarchy with the kernel's favordynmods option (see cgroups) so a process joining a sandbox's " +
           'cgroups does not wait for an RCU grace period (~20 ms measured on an idle host, on every launch). Host-wide: forks and ' +
           'exits take a slightly slower path, until reboot. When the kernel refuses (before Linux 6.2, or v1 hierarchies disabled), ' +
           'a warning is logged and sandboxes work as before',
@@ -92,12 +96,15 @@ export const localSandboxSettingsSchema = z
       .describe(
         'Host system paths visible read-only at the same place inside. Directories are bound; symlinks (/bin -> usr/bin on ' +
           'usr-merged systems) are recreated; missing paths are skipped. /etc is built per sandbox (isolation/etc-files.ts); ' +
-          'adding /etc here shows the host\'s whole /etc instead',
+          "adding /etc here shows the host's whole /etc instead",
       ),
     logger: z.custom<LocalSandboxLogger>((value) => typeof value === 'object' && value !== null).optional(),
   })
   .strict()
-  .refine((settings) => settings.uidRangeStart + settings.uidRangeSize <= 2 ** 31, { message: 'the uid range must end at or below 2^31', path: ['uidRangeSize'] });
+  .refine((settings) => settings.uidRangeStart + settings.uidRangeSize <= 2 ** 31, {
+    message: 'the uid range must end at or below 2^31',
+    path: ['uidRangeSize'],
+  });
 
 /** What createLocalSandboxProvider() takes. */
 export type LocalSandboxSettings = z.input<typeof localSandboxSettingsSchema>;

@@ -23,14 +23,16 @@ export function validateSpec(spec: SandboxSpec): void {
     if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) throw invalid(`sandbox resources.${key} must be a positive number`);
   }
   if (!Number.isInteger(resources.pids)) throw invalid('sandbox resources.pids must be an integer');
-  if (spec.id !== undefined && !ID_PATTERN.test(spec.id)) throw invalid(`invalid sandbox id ${JSON.stringify(spec.id)}: use letters, digits, '.', '_' or '-' (at most 128)`);
+  if (spec.id !== undefined && !ID_PATTERN.test(spec.id))
+    throw invalid(`invalid sandbox id ${JSON.stringify(spec.id)}: use letters, digits, '.', '_' or '-' (at most 128)`);
   const names = new Set<string>();
   const ports = new Set<number>();
   for (const bridge of spec.bridges ?? []) {
     if (!BRIDGE_NAME_PATTERN.test(bridge.name)) throw invalid(`invalid bridge name ${JSON.stringify(bridge.name)}`);
     if (!Number.isInteger(bridge.port) || bridge.port < 1 || bridge.port > 65535) throw invalid(`invalid bridge port ${bridge.port}`);
     if (names.has(bridge.name) || ports.has(bridge.port)) throw invalid(`duplicate bridge ${bridge.name}:${bridge.port}`);
-    if (!path.isAbsolute(bridge.hostSocketPath) || bridge.hostSocketPath.includes('\0')) throw invalid(`bridge ${bridge.name}: hostSocketPath must be absolute`);
+    if (!path.isAbsolute(bridge.hostSocketPath) || bridge.hostSocketPath.includes('\0'))
+      throw invalid(`bridge ${bridge.name}: hostSocketPath must be absolute`);
     names.add(bridge.name);
     ports.add(bridge.port);
   }
@@ -58,7 +60,8 @@ export function validateEnv(env: Record<string, string>): void {
 /** Checks a launch request; returns its complete environment (defaults first) and working directory. */
 export function checkLaunchRequest(request: SandboxSpawnRequest): { env: Record<string, string>; cwd: string } {
   if (typeof request.command !== 'string' || request.command === '' || request.command.includes('\0')) throw invalid('command must be a non-empty string');
-  if (!Array.isArray(request.args) || request.args.some((arg) => typeof arg !== 'string' || arg.includes('\0'))) throw invalid('args must be strings without NUL');
+  if (!Array.isArray(request.args) || request.args.some((arg) => typeof arg !== 'string' || arg.includes('\0')))
+    throw invalid('args must be strings without NUL');
   const env: Record<string, string> = { PATH: DEFAULT_SEARCH_PATH, HOME: HOME_PATH, USER: 'agent', ...request.env };
   validateEnv(env);
   const cwd = request.cwd ?? WORKSPACE_PATH;
@@ -85,7 +88,8 @@ export async function checkSpecHostPaths(spec: SandboxSpec): Promise<void> {
       throw failed(`bridge ${bridge.name}: sandbox uids cannot connect to ${bridge.hostSocketPath}; make it connectable by others (chmod 0666)`);
     }
     for (let dir = path.dirname(bridge.hostSocketPath); ; dir = path.dirname(dir)) {
-      if (((await stat(dir)).mode & 0o001) === 0) throw failed(`bridge ${bridge.name}: ${dir} must be searchable by others (chmod o+x) for sandboxes to reach ${bridge.hostSocketPath}`);
+      if (((await stat(dir)).mode & 0o001) === 0)
+        throw failed(`bridge ${bridge.name}: ${dir} must be searchable by others (chmod o+x) for sandboxes to reach ${bridge.hostSocketPath}`);
       if (dir === '/') break;
     }
   }

@@ -30,9 +30,7 @@ function fileError(error: unknown, relativePath: string): HangarError {
 
 /** One sandbox's workspace as root sees it: `dir` on the host, files owned by `uid`. */
 export class WorkspaceFiles {
-  constructor(
-    private readonly workspace: { dir: string; uid: number; assertLive(): void },
-  ) {}
+  constructor(private readonly workspace: { dir: string; uid: number; assertLive(): void }) {}
 
   async read(relativePath: string): Promise<Buffer> {
     const parts = workspaceComponents(relativePath);

@@ -7,7 +7,14 @@ import { constants as fsConstants, type BigIntStats, type Dirent } from 'node:fs
 import { lstat, open, opendir, type FileHandle } from 'node:fs/promises';
 import { HangarError } from '../../../errors/errors.js';
 import { DIR_FLAGS, errnoOf, pathAt } from '../../by-descriptor.js';
-import type { WorkspaceFileEntry, WorkspaceFileRead, WorkspaceFileStat, WorkspaceReadOptions, WorkspaceScan, WorkspaceScanOptions } from '../../sandbox-provider.js';
+import type {
+  WorkspaceFileEntry,
+  WorkspaceFileRead,
+  WorkspaceFileStat,
+  WorkspaceReadOptions,
+  WorkspaceScan,
+  WorkspaceScanOptions,
+} from '../../sandbox-provider.js';
 
 /** O_NONBLOCK: opening a FIFO swapped in after the scan returns at once (then fstat refuses it). */
 const FILE_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
@@ -34,7 +41,8 @@ type EntryKind = { kind: 'file'; stats: BigIntStats } | { kind: 'directory' } | 
  * entries of unknown d_type (some filesystems) are lstat'ed. undefined: the entry is gone.
  */
 async function kindOf(entry: Dirent, dir: FileHandle, name: Buffer): Promise<EntryKind | undefined> {
-  const known = entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice();
+  const known =
+    entry.isFile() || entry.isDirectory() || entry.isSymbolicLink() || entry.isFIFO() || entry.isSocket() || entry.isBlockDevice() || entry.isCharacterDevice();
   if (known && !entry.isFile() && !entry.isDirectory()) return { kind: 'other' };
   if (known && entry.isDirectory()) return { kind: 'directory' };
   let stats: BigIntStats;
@@ -148,7 +156,8 @@ function readError(error: unknown, relativePath: Buffer): unknown {
   const shown = JSON.stringify(relativePath.toString('utf8'));
   const code = errnoOf(error);
   if (code === 'ENOENT') return new HangarError('NOT_FOUND', `no such file in the workspace: ${shown}`, { cause: error });
-  if (code === 'ELOOP' || code === 'ENOTDIR') return new HangarError('VALIDATION_FAILED', `workspace path goes through a symbolic link or a non-directory: ${shown}`);
+  if (code === 'ELOOP' || code === 'ENOTDIR')
+    return new HangarError('VALIDATION_FAILED', `workspace path goes through a symbolic link or a non-directory: ${shown}`);
   return new HangarError('SANDBOX_FAILED', `reading ${shown} failed: ${(error as Error).message}`, { cause: error });
 }
 

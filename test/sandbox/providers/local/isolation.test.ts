@@ -10,7 +10,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHangarError } from '../../../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../../../src/sandbox/providers/local/index.js';
+import {
+  createLocalSandboxProvider,
+  type LocalSandbox,
+  type LocalSandboxProvider,
+  type WorkspaceBacking,
+} from '../../../../src/sandbox/providers/local/index.js';
 import type { SandboxBridge, SandboxResources } from '../../../../src/sandbox/sandbox-provider.js';
 import { assertLocalSandboxGone, exitOf, hostUids, makeSandboxRoot, waitAllGone } from '../../../helpers/sandbox-host.js';
 
@@ -78,8 +83,15 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
     await provider?.close();
   });
 
-  async function withSandbox<T>(options: { resources?: Partial<SandboxResources>; bridges?: SandboxBridge[]; readOnlyPaths?: string[] }, body: (sandbox: LocalSandbox) => Promise<T>): Promise<T> {
-    const sandbox = await provider.create({ resources: { ...resources, ...options.resources }, bridges: options.bridges ?? [], readOnlyPaths: options.readOnlyPaths ?? [] });
+  async function withSandbox<T>(
+    options: { resources?: Partial<SandboxResources>; bridges?: SandboxBridge[]; readOnlyPaths?: string[] },
+    body: (sandbox: LocalSandbox) => Promise<T>,
+  ): Promise<T> {
+    const sandbox = await provider.create({
+      resources: { ...resources, ...options.resources },
+      bridges: options.bridges ?? [],
+      readOnlyPaths: options.readOnlyPaths ?? [],
+    });
     try {
       return await body(sandbox);
     } finally {
@@ -120,7 +132,10 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
       for (const hostOnly of ['shadow', 'gshadow', 'machine-id', 'postgresql', 'ssh/sshd_config', 'sudoers', 'npmrc', 'fstab', 'crontab']) {
         expect(names).not.toContain(hostOnly);
       }
-      const programs = await sandbox.exec('sh', ['-c', 'awk "BEGIN { print 6 * 7 }" && getent passwd agent && getent hosts hangar && cat /etc/hostname /proc/cmdline && ls /etc/ssl/certs | head -1 | wc -l && cat /proc/kallsyms | wc -c']);
+      const programs = await sandbox.exec('sh', [
+        '-c',
+        'awk "BEGIN { print 6 * 7 }" && getent passwd agent && getent hosts hangar && cat /etc/hostname /proc/cmdline && ls /etc/ssl/certs | head -1 | wc -l && cat /proc/kallsyms | wc -c',
+      ]);
       expect(programs.stderr).toBe('');
       expect(programs.stdout).toBe('42\nagent:x:1000:1000:agent:/home/agent:/bin/bash\n127.0.0.1       localhost hangar\nhangar\nhangar\n1\n0\n');
       // The binds of /etc and /proc show the sandbox's own filesystem, never the host's data directory.
@@ -152,7 +167,10 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
 
   it('lets nothing be written outside workspace, HOME and /tmp', async () => {
     await withSandbox({}, async (sandbox) => {
-      const found = await sandbox.exec('sh', ['-c', 'find / \\( -path /proc -o -path /sys \\) -prune -o \\( -type d -o -type f \\) -writable -print 2>/dev/null; exit 0']);
+      const found = await sandbox.exec('sh', [
+        '-c',
+        'find / \\( -path /proc -o -path /sys \\) -prune -o \\( -type d -o -type f \\) -writable -print 2>/dev/null; exit 0',
+      ]);
       const writable = found.stdout.split('\n').filter(Boolean);
       const outside = writable.filter(
         (entry) => !ALLOWED_DEVICES.includes(entry) && !ALLOWED_WRITABLE.some((allowed) => entry === allowed || entry.startsWith(`${allowed}/`)),
@@ -186,7 +204,11 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
         expect(abstract.exitCode).not.toBe(0);
         const interfaces = (await sandbox.exec('cat', ['/proc/net/dev'])).stdout.split('\n').slice(2).filter(Boolean);
         expect(interfaces.map((line) => line.trim().split(':')[0])).toEqual(['lo']);
-        const loopback = await sandbox.exec('sh', ['-c', 'socat TCP-LISTEN:7000,bind=127.0.0.1 SYSTEM:"echo inner" & sleep 0.2; socat - TCP:127.0.0.1:7000 </dev/null'], { env: ENV });
+        const loopback = await sandbox.exec(
+          'sh',
+          ['-c', 'socat TCP-LISTEN:7000,bind=127.0.0.1 SYSTEM:"echo inner" & sleep 0.2; socat - TCP:127.0.0.1:7000 </dev/null'],
+          { env: ENV },
+        );
         expect(loopback.stdout).toBe('inner\n');
       });
       expect(connections).toBe(0);
@@ -208,10 +230,12 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
 
         const child = sandbox.spawn({ command: 'sleep', args: ['60'], env: ENV });
         const exited = exitOf(child);
-        expect(await eventually(async () => {
-          const comms = await Promise.all((await sandbox.hostPids()).map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
-          return comms.some((comm) => comm.trim() === 'socat') && comms.some((comm) => comm.trim() === 'sleep');
-        })).toBe(true);
+        expect(
+          await eventually(async () => {
+            const comms = await Promise.all((await sandbox.hostPids()).map((pid) => readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '')));
+            return comms.some((comm) => comm.trim() === 'socat') && comms.some((comm) => comm.trim() === 'sleep');
+          }),
+        ).toBe(true);
         const pids = await sandbox.hostPids();
         child.kill('SIGTERM');
         await exited;
@@ -274,7 +298,9 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
       child.kill('SIGKILL');
       await exited;
       const share = (cpuAtEnd - cpuAtStart) / wall;
-      console.log(`busy loop with cpus 0.2 (${backing}): ${(cpuAtEnd - cpuAtStart).toFixed(2)} s of cpu in ${wall.toFixed(2)} s of wall time (${share.toFixed(2)} cores)`);
+      console.log(
+        `busy loop with cpus 0.2 (${backing}): ${(cpuAtEnd - cpuAtStart).toFixed(2)} s of cpu in ${wall.toFixed(2)} s of wall time (${share.toFixed(2)} cores)`,
+      );
       // A loaded machine may give the loop less than its quota, never more; one clock tick of slack.
       expect(share).toBeLessThanOrEqual(0.3);
       expect(cpuAtEnd - cpuAtStart).toBeGreaterThan(0);

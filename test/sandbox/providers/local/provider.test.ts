@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isHangarError } from '../../../../src/errors/errors.js';
-import { createLocalSandboxProvider, type LocalSandbox, type LocalSandboxProvider, type WorkspaceBacking } from '../../../../src/sandbox/providers/local/index.js';
+import {
+  createLocalSandboxProvider,
+  type LocalSandbox,
+  type LocalSandboxProvider,
+  type WorkspaceBacking,
+} from '../../../../src/sandbox/providers/local/index.js';
 import type { SandboxResources } from '../../../../src/sandbox/sandbox-provider.js';
 import { runSandboxProviderContract } from '../../../contracts/sandbox-provider.contract.js';
 import { assertLocalSandboxGone, exitOf, loopDevicesUnder, makeSandboxRoot, mountPoints, waitAllGone } from '../../../helpers/sandbox-host.js';
@@ -112,7 +117,14 @@ describe('local sandbox provider: warm pool', () => {
       const child = warm.spawn({
         command: '/bin/bash',
         // The bridge listens from the first instant: the launcher waited for it before the command came.
-        args: ['-c', 'pwd; printf "<%s>\\n" "$@"; env; exec 3<>/dev/tcp/127.0.0.1/4200; echo bridged >&3; read -r reply <&3; echo "$reply"; echo to-stderr >&2; cat', 'name', 'two words', 'new\nline', "it's"],
+        args: [
+          '-c',
+          'pwd; printf "<%s>\\n" "$@"; env; exec 3<>/dev/tcp/127.0.0.1/4200; echo bridged >&3; read -r reply <&3; echo "$reply"; echo to-stderr >&2; cat',
+          'name',
+          'two words',
+          'new\nline',
+          "it's",
+        ],
         env: { GREETING: 'hello world', MULTI: 'a\nb', EQUALS: 'x=y' },
         cwd: '/workspace/sub dir',
         onStderr: (chunk) => stderr.push(chunk),
@@ -446,7 +458,9 @@ async function eventually(predicate: () => Promise<boolean>, timeoutMs = 10_000)
 
 /** Cgroup directories a sandbox id would have (any hierarchy). */
 function cgroupDirsOf(id: string): string[] {
-  return ['memory', 'cpu', 'pids', 'freezer', 'unified', ''].map((hierarchy) => path.join('/sys/fs/cgroup', hierarchy, 'hangar', id)).filter((dir) => existsSync(dir));
+  return ['memory', 'cpu', 'pids', 'freezer', 'unified', '']
+    .map((hierarchy) => path.join('/sys/fs/cgroup', hierarchy, 'hangar', id))
+    .filter((dir) => existsSync(dir));
 }
 
 describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) => {
@@ -475,7 +489,7 @@ describe.each(BACKINGS)('local sandbox provider with %s workspaces', (backing) =
     }
   });
 
-  it('kills a crashed process\'s sandbox processes and sweeps its leftovers on the next start', async () => {
+  it("kills a crashed process's sandbox processes and sweeps its leftovers on the next start", async () => {
     const rootDir = await newRoot();
     const script = path.join(path.dirname(fileURLToPath(import.meta.url)), '../../../helpers/sandbox-crash-child.ts');
     const child = spawn(process.execPath, ['--import', 'tsx', script, rootDir, backing], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -624,7 +638,7 @@ describe('local sandbox provider with ext4 workspaces: leftovers', () => {
     const provider = createLocalSandboxProvider({ rootDir, workspaceBacking: 'ext4', ext4PoolSize: 0, warmPoolSize: 0 });
     try {
       const sandbox = await provider.create({ resources, bridges: [] });
-      expect(await loopDevicesUnder(rootDir)).toEqual((await loopDevicesUnder(sandbox.hostDir)));
+      expect(await loopDevicesUnder(rootDir)).toEqual(await loopDevicesUnder(sandbox.hostDir));
       expect(await readdir(rootDir)).toEqual([sandbox.id]);
       expect((await mountPoints()).filter((point) => point.startsWith(`${rootDir}/orphan-`))).toEqual([]);
     } finally {
@@ -672,7 +686,11 @@ describe('local sandbox provider with ext4 workspaces: prepared image pairs', ()
       // Only the two most recently used sizes keep pairs.
       for (const diskMb of [32, 48]) await (await provider.create({ resources: { ...resources, diskMb }, bridges: [] })).destroy();
       const sizes = async (): Promise<number[]> =>
-        (await Promise.all((await poolDirs(rootDir)).map(async (entry) => (await stat(path.join(rootDir, entry, 'workspace.img')).catch(() => undefined))?.size ?? 0))).sort((a, b) => a - b);
+        (
+          await Promise.all(
+            (await poolDirs(rootDir)).map(async (entry) => (await stat(path.join(rootDir, entry, 'workspace.img')).catch(() => undefined))?.size ?? 0),
+          )
+        ).sort((a, b) => a - b);
       const mib = 1024 * 1024;
       expect(await eventually(async () => JSON.stringify(await sizes()) === JSON.stringify([32 * mib, 32 * mib, 48 * mib, 48 * mib]))).toBe(true);
     } finally {

@@ -57,20 +57,39 @@ describe('local sandbox spec validation', () => {
       { bridges: [{ name: 'a', hostSocketPath: '/s', port: 0 }] },
       { bridges: [{ name: 'a', hostSocketPath: '/s', port: 65536 }] },
       { bridges: [{ name: 'a', hostSocketPath: 'relative.sock', port: 1 }] },
-      { bridges: [{ name: 'a', hostSocketPath: '/s', port: 1 }, { name: 'a', hostSocketPath: '/t', port: 2 }] },
-      { bridges: [{ name: 'a', hostSocketPath: '/s', port: 1 }, { name: 'b', hostSocketPath: '/t', port: 1 }] },
-      ...['/', 'opt', '/opt/../etc', '/tmp', '/workspace/x', '/home', '/home/agent', '/proc/1', '/dev', '/run', '/run/hangar/x', '/etc/passwd', '/etc'].map((entry) => ({
-        readOnlyPaths: [entry],
-      })),
+      {
+        bridges: [
+          { name: 'a', hostSocketPath: '/s', port: 1 },
+          { name: 'a', hostSocketPath: '/t', port: 2 },
+        ],
+      },
+      {
+        bridges: [
+          { name: 'a', hostSocketPath: '/s', port: 1 },
+          { name: 'b', hostSocketPath: '/t', port: 1 },
+        ],
+      },
+      ...['/', 'opt', '/opt/../etc', '/tmp', '/workspace/x', '/home', '/home/agent', '/proc/1', '/dev', '/run', '/run/hangar/x', '/etc/passwd', '/etc'].map(
+        (entry) => ({
+          readOnlyPaths: [entry],
+        }),
+      ),
     ];
     for (const overrides of bad) {
-      expect(codeOf(() => validateSpec({ resources, ...overrides } as SandboxSpec)), JSON.stringify(overrides)).toBe('VALIDATION_FAILED');
+      expect(
+        codeOf(() => validateSpec({ resources, ...overrides } as SandboxSpec)),
+        JSON.stringify(overrides),
+      ).toBe('VALIDATION_FAILED');
     }
   });
 
   it('refuses environment names with = or NUL and values with NUL', () => {
     validateEnv({ A: 'x=y', B: '' });
-    for (const env of [{ '': 'x' }, { 'A=B': 'x' }, { 'A\0': 'x' }, { A: 'x\0y' }] as Array<Record<string, string>>) expect(codeOf(() => validateEnv(env)), JSON.stringify(env)).toBe('VALIDATION_FAILED');
+    for (const env of [{ '': 'x' }, { 'A=B': 'x' }, { 'A\0': 'x' }, { A: 'x\0y' }] as Array<Record<string, string>>)
+      expect(
+        codeOf(() => validateEnv(env)),
+        JSON.stringify(env),
+      ).toBe('VALIDATION_FAILED');
   });
 
   it('gives a launch PATH, HOME and USER unless the request sets them, and the workspace as its directory', () => {
@@ -87,17 +106,24 @@ describe('local sandbox spec validation', () => {
       { command: 'x', args: [], env: {}, cwd: 'relative' },
       { command: 'x', args: [], env: { 'A=B': '1' } },
     ]) {
-      expect(codeOf(() => checkLaunchRequest(request as never)), JSON.stringify(request)).toBe('VALIDATION_FAILED');
+      expect(
+        codeOf(() => checkLaunchRequest(request as never)),
+        JSON.stringify(request),
+      ).toBe('VALIDATION_FAILED');
     }
   });
 
   it('checks on the host that read-only paths exist and bridges are sockets others can connect to', async () => {
     await checkSpecHostPaths({ resources, bridges: [], readOnlyPaths: [dir] });
-    await expect(checkSpecHostPaths({ resources, bridges: [], readOnlyPaths: [path.join(dir, 'missing')] })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    await expect(checkSpecHostPaths({ resources, bridges: [], readOnlyPaths: [path.join(dir, 'missing')] })).rejects.toMatchObject({
+      code: 'VALIDATION_FAILED',
+    });
     const file = path.join(dir, 'file.sock');
     await writeFile(file, '');
     await expect(checkSpecHostPaths({ resources, bridges: [{ name: 'a', hostSocketPath: file, port: 1 }] })).rejects.toThrow(/not a unix socket/);
-    await expect(checkSpecHostPaths({ resources, bridges: [{ name: 'a', hostSocketPath: path.join(dir, 'none.sock'), port: 1 }] })).rejects.toThrow(/no socket/);
+    await expect(checkSpecHostPaths({ resources, bridges: [{ name: 'a', hostSocketPath: path.join(dir, 'none.sock'), port: 1 }] })).rejects.toThrow(
+      /no socket/,
+    );
     const socketPath = path.join(dir, 'real.sock');
     const server = net.createServer();
     await new Promise<void>((resolve) => server.listen(socketPath, resolve));

@@ -22,7 +22,20 @@ export const EXT4_BLOCK_SIZE = 4096;
  *   blocks below 512 MiB), no blocks reserved for root.
  * The uid owning the root directory is appended (root_owner).
  */
-export const MKFS_EXT4_ARGS: readonly string[] = ['-q', '-F', '-b', String(EXT4_BLOCK_SIZE), '-i', '16384', '-I', '256', '-m', '0', '-O', '^has_journal,^resize_inode'];
+export const MKFS_EXT4_ARGS: readonly string[] = [
+  '-q',
+  '-F',
+  '-b',
+  String(EXT4_BLOCK_SIZE),
+  '-i',
+  '16384',
+  '-I',
+  '256',
+  '-m',
+  '0',
+  '-O',
+  '^has_journal,^resize_inode',
+];
 export const MKFS_EXT4_EXTENDED = 'nodiscard,lazy_itable_init=1,lazy_journal_init=1';
 /**
  * Mount options of an ext4 image: noinit_itable keeps the kernel from zeroing inode tables in the
@@ -85,18 +98,30 @@ export async function mountExt4(
   await Promise.all([
     makeSparseFile(images[0], sizes.diskMb),
     makeSparseFile(images[1], sizes.scratchMb),
-    writeFile(fstab, ext4Fstab([{ image: images[0], mountPoint: workspace }, { image: images[1], mountPoint: scratch }]), { mode: 0o600 }),
+    writeFile(
+      fstab,
+      ext4Fstab([
+        { image: images[0], mountPoint: workspace },
+        { image: images[1], mountPoint: scratch },
+      ]),
+      { mode: 0o600 },
+    ),
   ]);
   const script = formatAndMountScript({ mkfsExt4: tools.mkfsExt4 as string, mount: tools.mount }, sizes.uid);
   try {
     await shell.run(tools.sh, ['-c', script, 'hangar-ext4', images[0], images[1], fstab], { timeoutMs: 60_000 });
   } catch (error) {
-    throw new Error(`cannot make and mount the ext4 images (${sizes.diskMb} + ${sizes.scratchMb} MiB): ${stderrOf(error) || (error as Error).message}`, { cause: error });
+    throw new Error(`cannot make and mount the ext4 images (${sizes.diskMb} + ${sizes.scratchMb} MiB): ${stderrOf(error) || (error as Error).message}`, {
+      cause: error,
+    });
   }
   // lost+found serves fsck, which never runs on these filesystems; it would show in the workspace.
   await Promise.all([rmdir(path.join(workspace, 'lost+found')), rmdir(path.join(scratch, 'lost+found')), chmod(scratch, 0o700)]);
   const realDir = path.join(host.realRootDir, path.basename(dir));
-  const loops = await Promise.all([loopOfMountPoint(workspace, path.join(realDir, 'workspace.img')), loopOfMountPoint(scratch, path.join(realDir, 'scratch.img'))]);
+  const loops = await Promise.all([
+    loopOfMountPoint(workspace, path.join(realDir, 'workspace.img')),
+    loopOfMountPoint(scratch, path.join(realDir, 'scratch.img')),
+  ]);
   if (loops.some((loop) => loop === undefined)) throw new Error(`the workspace and scratch of ${dir} are not mounted from loop devices`);
   return loops as LoopRef[];
 }

@@ -21,7 +21,12 @@ export function tmpfsFstab(options: { id: string; uid: number; workspace: string
 }
 
 /** Mounts a sandbox directory's two tmpfs (workspace and scratch) with one `mount -a --fstab` run. */
-export async function mountTmpfs(mountProgram: string, dir: string, sandbox: { id: string; uid: number; diskMb: number; scratchMb: number }, shell: HostShell): Promise<void> {
+export async function mountTmpfs(
+  mountProgram: string,
+  dir: string,
+  sandbox: { id: string; uid: number; diskMb: number; scratchMb: number },
+  shell: HostShell,
+): Promise<void> {
   const [workspace, scratch] = mountPointsOf(dir);
   const fstab = path.join(dir, 'fstab');
   await writeFile(fstab, tmpfsFstab({ ...sandbox, workspace, scratch }), { mode: 0o600 });

@@ -56,7 +56,9 @@ async function checkRootDirReachable(rootDir: string): Promise<void> {
   for (let dir = path.dirname(rootDir); ; dir = path.dirname(dir)) {
     const mode = (await stat(dir)).mode;
     if ((mode & 0o001) === 0) {
-      throw unavailable(`sandbox rootDir ${rootDir} is not reachable by unprivileged uids: ${dir} lacks the o+x permission (chmod o+x ${dir}, or choose another rootDir)`);
+      throw unavailable(
+        `sandbox rootDir ${rootDir} is not reachable by unprivileged uids: ${dir} lacks the o+x permission (chmod o+x ${dir}, or choose another rootDir)`,
+      );
     }
     if (dir === '/') break;
   }
@@ -84,7 +86,13 @@ async function systemPathArgs(systemPaths: readonly string[]): Promise<{ args: s
 
 /** Runs a minimal sandbox once, so a host that cannot isolate fails here with a clear message. */
 async function probe(tools: HostTools, probeUid: number): Promise<void> {
-  const argv = dropToSandboxArgv({ bwrap: tools.bwrap, uid: probeUid, bwrapArgs: probeBwrapArgs(tools.systemArgs), cwd: '/', command: [tools.sh, '-c', 'exit 0'] });
+  const argv = dropToSandboxArgv({
+    bwrap: tools.bwrap,
+    uid: probeUid,
+    bwrapArgs: probeBwrapArgs(tools.systemArgs),
+    cwd: '/',
+    command: [tools.sh, '-c', 'exit 0'],
+  });
   try {
     await execFileAsync(tools.setpriv, argv, { env: {}, cwd: '/', timeout: 15_000 });
   } catch (error) {
@@ -132,14 +140,22 @@ async function preflight(ctx: ProviderContext): Promise<HostTools> {
   if (found.sh === undefined) missing.push('/bin/sh not found: install it with `apt-get install dash`');
   if (found.tar === undefined) missing.push('tar not found: install it with `apt-get install tar`');
   if (backing === 'ext4') {
-    if (found.mkfsExt4 === undefined) missing.push('mkfs.ext4 not found (ext4 workspaces): install it with `apt-get install e2fsprogs`, or set workspaceBacking to tmpfs');
-    if (found.losetup === undefined) missing.push('losetup not found (ext4 workspaces): install it with `apt-get install mount`, or set workspaceBacking to tmpfs');
-    if (!(await stat('/dev/loop-control').then(() => true, () => false))) {
+    if (found.mkfsExt4 === undefined)
+      missing.push('mkfs.ext4 not found (ext4 workspaces): install it with `apt-get install e2fsprogs`, or set workspaceBacking to tmpfs');
+    if (found.losetup === undefined)
+      missing.push('losetup not found (ext4 workspaces): install it with `apt-get install mount`, or set workspaceBacking to tmpfs');
+    if (
+      !(await stat('/dev/loop-control').then(
+        () => true,
+        () => false,
+      ))
+    ) {
       missing.push('/dev/loop-control not found (ext4 workspaces need loop devices): run `modprobe loop`, or set workspaceBacking to tmpfs');
     }
   }
   const seccompArch = hostSeccompArch();
-  if (seccompArch === undefined) missing.push(`no seccomp filter is built for the ${process.arch} architecture: local sandboxes run on x86_64 and aarch64 hosts`);
+  if (seccompArch === undefined)
+    missing.push(`no seccomp filter is built for the ${process.arch} architecture: local sandboxes run on x86_64 and aarch64 hosts`);
   if (missing.length > 0) throw unavailable(missing.join('; '));
 
   if ((await readSysctl('/proc/sys/user/max_user_namespaces')) === '0') {
@@ -149,7 +165,9 @@ async function preflight(ctx: ProviderContext): Promise<HostTools> {
     throw unavailable('unprivileged user namespaces are disabled: enable them with `sysctl -w kernel.unprivileged_userns_clone=1`');
   }
   if ((await readSysctl('/proc/sys/kernel/apparmor_restrict_unprivileged_userns')) === '1') {
-    throw unavailable('AppArmor restricts unprivileged user namespaces: run `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for bwrap');
+    throw unavailable(
+      'AppArmor restricts unprivileged user namespaces: run `sysctl -w kernel.apparmor_restrict_unprivileged_userns=0` or install an AppArmor profile for bwrap',
+    );
   }
   await cgroups.prepare();
   if (settings.favorDynamicCgroups) {

@@ -38,7 +38,9 @@ export function bridgePrelude(tools: BridgeTools, bridges: readonly SandboxBridg
   );
   lines.push(
     '__hangar_ready() {',
-    ss !== undefined ? `  __hangar_out=$(${shellQuote(ss)} -Hltn 2>/dev/null) || return 1` : `  __hangar_out=$(${shellQuote(tools.cat)} /proc/net/tcp) || return 1`,
+    ss !== undefined
+      ? `  __hangar_out=$(${shellQuote(ss)} -Hltn 2>/dev/null) || return 1`
+      : `  __hangar_out=$(${shellQuote(tools.cat)} /proc/net/tcp) || return 1`,
     `  for __hangar_w in ${listening.join(' ')}; do`,
     '    case "$__hangar_out" in *"$__hangar_w"*) ;; *) return 1 ;; esac',
     '  done',

@@ -16,18 +16,63 @@ import path from 'node:path';
 /** Host /etc entries bound read-only into every sandbox when the host has them. */
 export const ETC_ALLOWLIST: readonly string[] = [
   // Dynamic linker and system identity tools rely on.
-  'ld.so.cache', 'ld.so.conf', 'ld.so.conf.d', 'os-release', 'debian_version', 'lsb-release',
+  'ld.so.cache',
+  'ld.so.conf',
+  'ld.so.conf.d',
+  'os-release',
+  'debian_version',
+  'lsb-release',
   // Debian's alternatives: /usr/bin/awk, editor, pager, java... are links through here.
   'alternatives',
   // TLS trust and crypto configuration.
-  'ssl', 'ca-certificates', 'ca-certificates.conf', 'pki', 'crypto-policies', 'gnutls',
+  'ssl',
+  'ca-certificates',
+  'ca-certificates.conf',
+  'pki',
+  'crypto-policies',
+  'gnutls',
   // Time, locale, MIME and protocol tables.
-  'localtime', 'timezone', 'locale.alias', 'locale.conf', 'mime.types', 'magic', 'magic.mime', 'protocols', 'services', 'rpc', 'ethertypes', 'gai.conf', 'host.conf', 'networks',
+  'localtime',
+  'timezone',
+  'locale.alias',
+  'locale.conf',
+  'mime.types',
+  'magic',
+  'magic.mime',
+  'protocols',
+  'services',
+  'rpc',
+  'ethertypes',
+  'gai.conf',
+  'host.conf',
+  'networks',
   // Shells, terminals and editors.
-  'bash.bashrc', 'profile', 'profile.d', 'inputrc', 'shells', 'terminfo', 'vim', 'nanorc', 'skel', 'login.defs',
+  'bash.bashrc',
+  'profile',
+  'profile.d',
+  'inputrc',
+  'shells',
+  'terminfo',
+  'vim',
+  'nanorc',
+  'skel',
+  'login.defs',
   // Language runtimes and developer tools (not npmrc, pip.conf, gitconfig or environment: they may
   // carry the host's tokens or proxies).
-  'python3', 'perl', 'java-17-openjdk', 'java-21-openjdk', 'maven', 'ssh/ssh_config', 'ssh/ssh_config.d', 'dpkg', 'fonts', 'xml', 'sgml', 'mke2fs.conf', 'wgetrc', 'manpath.config',
+  'python3',
+  'perl',
+  'java-17-openjdk',
+  'java-21-openjdk',
+  'maven',
+  'ssh/ssh_config',
+  'ssh/ssh_config.d',
+  'dpkg',
+  'fonts',
+  'xml',
+  'sgml',
+  'mke2fs.conf',
+  'wgetrc',
+  'manpath.config',
   // mtab is a link to /proc/self/mounts (df reads it).
   'mtab',
 ];
@@ -38,7 +83,15 @@ export type GeneratedEtcFile = (typeof GENERATED_ETC_FILES)[number];
 
 /** /proc files that show the host (kernel command line) or its kernel internals: masked. */
 export const PROC_CMDLINE = '/proc/cmdline';
-export const PROC_MASKED_EMPTY: readonly string[] = ['/proc/kallsyms', '/proc/kcore', '/proc/sched_debug', '/proc/timer_list', '/proc/keys', '/proc/key-users', '/proc/config.gz'];
+export const PROC_MASKED_EMPTY: readonly string[] = [
+  '/proc/kallsyms',
+  '/proc/kcore',
+  '/proc/sched_debug',
+  '/proc/timer_list',
+  '/proc/keys',
+  '/proc/key-users',
+  '/proc/config.gz',
+];
 
 /** The contents of the generated files, for a sandbox user of `uid` with home `home` and host name `hostname`. */
 export function generatedEtcContents(options: { uid: number; home: string; hostname: string }): Record<GeneratedEtcFile, string> {
@@ -50,7 +103,8 @@ export function generatedEtcContents(options: { uid: number; home: string; hostn
     hostname: `${hostname}\n`,
     // No resolver is reachable from a sandbox: names resolve from /etc/hosts only.
     'resolv.conf': '# Hangar sandbox: no DNS server is reachable from inside.\noptions timeout:1 attempts:1\n',
-    'nsswitch.conf': 'passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nprotocols: files\nservices: files\nethers: files\nrpc: files\n',
+    'nsswitch.conf':
+      'passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\nprotocols: files\nservices: files\nethers: files\nrpc: files\n',
   };
 }
 
@@ -76,7 +130,14 @@ export async function readHostEtcEntries(allowlist: readonly string[] = ETC_ALLO
 /** Lists which /proc files to mask exist on the host (a bind needs its destination). */
 export async function readMaskableProcFiles(candidates: readonly string[] = PROC_MASKED_EMPTY): Promise<string[]> {
   const present: string[] = [];
-  for (const file of candidates) if (await lstat(file).then(() => true, () => false)) present.push(file);
+  for (const file of candidates)
+    if (
+      await lstat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      present.push(file);
   return present;
 }
 

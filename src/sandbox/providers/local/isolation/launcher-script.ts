@@ -40,7 +40,12 @@ export function scriptShell(tools: Pick<HostTools, 'sh' | 'bash'>): string[] {
 }
 
 /** The command bubblewrap runs for a launch: the command itself, or with bridges a shell running the prelude first. */
-export function launchCommand(tools: BridgeTools & Pick<HostTools, 'sh'>, bridges: readonly SandboxBridge[], command: string, args: readonly string[]): string[] {
+export function launchCommand(
+  tools: BridgeTools & Pick<HostTools, 'sh'>,
+  bridges: readonly SandboxBridge[],
+  command: string,
+  args: readonly string[],
+): string[] {
   if (bridges.length === 0) return [command, ...args];
   return [...scriptShell(tools), '-c', [...bridgePrelude(tools, bridges), 'exec "$@"'].join('\n'), 'hangar-bridges', command, ...args];
 }
@@ -68,7 +73,13 @@ export function launcherScript(options: { prelude: readonly string[]; specPath: 
 }
 
 /** What a warm launcher runs: working directory, directory to copy in ('' for none), environment, command. */
-export function launcherSpec(options: { cwd: string; copyName: string | undefined; env: Readonly<Record<string, string>>; command: string; args: readonly string[] }): Buffer {
+export function launcherSpec(options: {
+  cwd: string;
+  copyName: string | undefined;
+  env: Readonly<Record<string, string>>;
+  command: string;
+  args: readonly string[];
+}): Buffer {
   const entries = Object.entries(options.env).map(([name, value]) => `${name}=${value}`);
   return nulSeparated([options.cwd, options.copyName ?? '', String(entries.length), ...entries, options.command, ...options.args]);
 }

@@ -71,7 +71,9 @@ export class LaunchChain {
   start(options: ChainOptions): ChildProcess {
     const { tools } = this.sandbox;
     const argv = [
-      '-c', cgroupJoinScript(this.sandbox.procsFiles), 'hangar-sandbox',
+      '-c',
+      cgroupJoinScript(this.sandbox.procsFiles),
+      'hangar-sandbox',
       tools.setpriv,
       ...dropToSandboxArgv({
         bwrap: tools.bwrap,

@@ -57,7 +57,8 @@ export function checkCopyIntoTmp(hostPath: string): CopyIntoTmp {
     throw invalid(`copyIntoTmp ${hostPath} does not exist on the host: ${(error as Error).message}`);
   }
   if (!info.isDirectory()) throw invalid(`copyIntoTmp ${hostPath} is not a directory`);
-  if (info.uid !== (process.getuid?.() ?? 0)) throw invalid(`copyIntoTmp ${hostPath} is owned by uid ${info.uid}, not by Hangar: refusing to copy what another user may change`);
+  if (info.uid !== (process.getuid?.() ?? 0))
+    throw invalid(`copyIntoTmp ${hostPath} is owned by uid ${info.uid}, not by Hangar: refusing to copy what another user may change`);
   return { hostPath, name };
 }
 
@@ -128,7 +129,8 @@ export class Launchers {
     const { sandbox } = this;
     sandbox.assertLive();
     const { bash, env: envTool, tar } = sandbox.tools;
-    if (bash === undefined || envTool === undefined) throw unavailable('bash and env(1) are needed to launch a process with a copied directory: apt-get install bash coreutils');
+    if (bash === undefined || envTool === undefined)
+      throw unavailable('bash and env(1) are needed to launch a process with a copied directory: apt-get install bash coreutils');
     const specName = `spec-${this.sequence++}`;
     const script = launcherScript({ prelude: bridgePrelude(sandbox.tools, sandbox.bridges), specPath: `${LAUNCH_DIR}/${specName}`, tar, env: envTool });
     const child = this.chain.start({

@@ -108,7 +108,8 @@ export async function createSandbox({ ctx, host, pairs }: SandboxMaking, spec: S
     if (pair !== undefined) loops = await pairs.adopt(pair, dir, uid);
     await Promise.all([chown(dir, uid, uid), chmod(dir, 0o700), ...(pair === undefined ? [mkdir(workspace), mkdir(scratch)] : [])]);
     const mounted = async (): Promise<void> => {
-      if (backing === 'ext4') loops = pair !== undefined ? loops : await mountExt4({ tools, realRootDir: state.realRootDir }, dir, { uid, diskMb, scratchMb }, ctx.hostShell);
+      if (backing === 'ext4')
+        loops = pair !== undefined ? loops : await mountExt4({ tools, realRootDir: state.realRootDir }, dir, { uid, diskMb, scratchMb }, ctx.hostShell);
       else await mountTmpfs(tools.mount, dir, { id, uid, diskMb, scratchMb }, ctx.hostShell);
       await layoutScratch(scratch, uid);
     };

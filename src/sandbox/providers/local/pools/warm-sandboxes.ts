@@ -31,7 +31,14 @@ export function poolSpec(spec: SandboxSpec): SandboxSpec {
 /** Device and inode of each host path a spec binds in; a warm sandbox is used only while they are unchanged. */
 export async function bindIdentities(spec: SandboxSpec): Promise<string> {
   const paths = [...(spec.bridges ?? []).map((bridge) => bridge.hostSocketPath), ...(spec.readOnlyPaths ?? [])];
-  const identities = await Promise.all(paths.map((hostPath) => stat(hostPath).then((info) => `${info.dev}:${info.ino}`, () => 'missing')));
+  const identities = await Promise.all(
+    paths.map((hostPath) =>
+      stat(hostPath).then(
+        (info) => `${info.dev}:${info.ino}`,
+        () => 'missing',
+      ),
+    ),
+  );
   return identities.join(',');
 }
 
@@ -170,7 +177,9 @@ export class WarmSandboxes {
 
   /** Destroys a warm sandbox nobody will use, in the background. */
   private discard(sandbox: LocalSandboxImpl): void {
-    this.discards.add(sandbox.destroy().catch((error: unknown) => this.ctx.logger?.warn({ sandboxId: sandbox.id, err: error }, 'cannot destroy a warm sandbox')));
+    this.discards.add(
+      sandbox.destroy().catch((error: unknown) => this.ctx.logger?.warn({ sandboxId: sandbox.id, err: error }, 'cannot destroy a warm sandbox')),
+    );
   }
 }
 

@@ -1,7 +1,14 @@
 // The setpriv and bubblewrap arguments of local sandboxes: pure builders, checked without root. Launches
 // and the preflight probe share them, so the probe checks the isolation every launch gets.
 import { describe, expect, it } from 'vitest';
-import { dropToSandboxArgv, ISOLATION_ARGS, probeBwrapArgs, sandboxBwrapArgs, setprivArgs, type SandboxBwrapInput } from '../../../../../src/sandbox/providers/local/isolation/bwrap-args.js';
+import {
+  dropToSandboxArgv,
+  ISOLATION_ARGS,
+  probeBwrapArgs,
+  sandboxBwrapArgs,
+  setprivArgs,
+  type SandboxBwrapInput,
+} from '../../../../../src/sandbox/providers/local/isolation/bwrap-args.js';
 
 const tools: SandboxBwrapInput['tools'] = {
   systemArgs: ['--ro-bind', '/usr', '/usr', '--symlink', 'usr/bin', '/bin'],
@@ -23,7 +30,15 @@ function indexOfSequence(args: readonly string[], sequence: readonly string[]): 
 
 describe('local sandbox bwrap and setpriv arguments', () => {
   it('drops to the sandbox uid with no groups, no capabilities and no new privileges', () => {
-    expect(setprivArgs(200_007)).toEqual(['--reuid=200007', '--regid=200007', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--no-new-privs', '--']);
+    expect(setprivArgs(200_007)).toEqual([
+      '--reuid=200007',
+      '--regid=200007',
+      '--clear-groups',
+      '--inh-caps=-all',
+      '--bounding-set=-all',
+      '--no-new-privs',
+      '--',
+    ]);
   });
 
   it('isolates with every namespace, the inside user 1000, no nested user namespaces and no capabilities', () => {
@@ -75,8 +90,17 @@ describe('local sandbox bwrap and setpriv arguments', () => {
       cwd: '/workspace',
       command: ['claude', '--print'],
     });
-    const probe = dropToSandboxArgv({ bwrap: '/usr/bin/bwrap', uid: 209_999, bwrapArgs: probeBwrapArgs(tools.systemArgs), cwd: '/', command: ['/bin/sh', '-c', 'exit 0'] });
-    for (const [argv, uid] of [[launch, 200_001], [probe, 209_999]] as const) {
+    const probe = dropToSandboxArgv({
+      bwrap: '/usr/bin/bwrap',
+      uid: 209_999,
+      bwrapArgs: probeBwrapArgs(tools.systemArgs),
+      cwd: '/',
+      command: ['/bin/sh', '-c', 'exit 0'],
+    });
+    for (const [argv, uid] of [
+      [launch, 200_001],
+      [probe, 209_999],
+    ] as const) {
       const setpriv = setprivArgs(uid);
       expect(argv.slice(0, setpriv.length)).toEqual(setpriv);
       expect(argv[setpriv.length]).toBe('/usr/bin/bwrap');

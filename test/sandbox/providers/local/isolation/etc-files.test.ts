@@ -3,11 +3,34 @@ import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ETC_ALLOWLIST, etcArgs, GENERATED_ETC_FILES, generatedEtcContents, procMaskArgs, readHostEtcEntries } from '../../../../../src/sandbox/providers/local/isolation/etc-files.js';
+import {
+  ETC_ALLOWLIST,
+  etcArgs,
+  GENERATED_ETC_FILES,
+  generatedEtcContents,
+  procMaskArgs,
+  readHostEtcEntries,
+} from '../../../../../src/sandbox/providers/local/isolation/etc-files.js';
 
 describe('local sandbox /etc', () => {
   it('never lets host files that may carry secrets or host identity in', () => {
-    for (const hostOnly of ['shadow', 'gshadow', 'machine-id', 'hostname', 'hosts', 'resolv.conf', 'npmrc', 'pip.conf', 'gitconfig', 'environment', 'ssh', 'sudoers', 'postgresql', 'passwd', 'group']) {
+    for (const hostOnly of [
+      'shadow',
+      'gshadow',
+      'machine-id',
+      'hostname',
+      'hosts',
+      'resolv.conf',
+      'npmrc',
+      'pip.conf',
+      'gitconfig',
+      'environment',
+      'ssh',
+      'sudoers',
+      'postgresql',
+      'passwd',
+      'group',
+    ]) {
       expect(ETC_ALLOWLIST).not.toContain(hostOnly);
     }
   });
@@ -44,8 +67,12 @@ describe('local sandbox /etc', () => {
 
   it('masks /proc files with regular files (binds are nodev)', () => {
     expect(procMaskArgs(['/proc/kallsyms'], { cmdline: '/s/cmdline', empty: '/s/empty' })).toEqual([
-      '--ro-bind', '/s/cmdline', '/proc/cmdline',
-      '--ro-bind', '/s/empty', '/proc/kallsyms',
+      '--ro-bind',
+      '/s/cmdline',
+      '/proc/cmdline',
+      '--ro-bind',
+      '/s/empty',
+      '/proc/kallsyms',
     ]);
   });
 });

@@ -55,7 +55,14 @@ describe('local sandbox launch scripts', () => {
   it('joins every cgroup, raises its OOM score, then execs the command', async () => {
     const procs = [path.join(dir, 'memory procs'), path.join(dir, "pids'procs")];
     await Promise.all(procs.map((file) => writeFile(file, '')));
-    const { stdout } = await execFileAsync('/bin/sh', ['-c', cgroupJoinScript(procs), 'hangar-sandbox', '/bin/sh', '-c', 'echo $$; cat /proc/self/oom_score_adj']);
+    const { stdout } = await execFileAsync('/bin/sh', [
+      '-c',
+      cgroupJoinScript(procs),
+      'hangar-sandbox',
+      '/bin/sh',
+      '-c',
+      'echo $$; cat /proc/self/oom_score_adj',
+    ]);
     const [pid, score] = stdout.trim().split('\n');
     for (const file of procs) expect((await readFile(file, 'utf8')).trim()).toBe(pid);
     expect(score).toBe('1000');
@@ -69,13 +76,20 @@ describe('local sandbox launch scripts', () => {
   it('waits for its go line, then runs the spec with only its environment and in its directory', async () => {
     const specPath = path.join(dir, 'spec-0');
     const script = launcherScript({ prelude: [], specPath, tar: '/usr/bin/tar', env: '/usr/bin/env' });
-    const child = spawn('/usr/bin/bash', [...NO_STARTUP_FILES, '-c', script, 'hangar-launcher'], { env: { LEAKED: 'host' }, cwd: '/', stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/bash', [...NO_STARTUP_FILES, '-c', script, 'hangar-launcher'], {
+      env: { LEAKED: 'host' },
+      cwd: '/',
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
     // The spec is written after the launcher started, as a hand-off does.
     const command = ['/bin/sh', '-c', 'printf "%s|%s|%s|%s" "$GREETING" "$LEAKED" "$(pwd)" "$1"', 'sh', 'it is "quoted"'];
-    await writeFile(specPath, launcherSpec({ cwd: dir, copyName: undefined, env: { GREETING: 'a b=c' }, command: command[0] as string, args: command.slice(1) }));
+    await writeFile(
+      specPath,
+      launcherSpec({ cwd: dir, copyName: undefined, env: { GREETING: 'a b=c' }, command: command[0] as string, args: command.slice(1) }),
+    );
     child.stdin.end('\n');
     expect(await exited).toBe(0);
     expect(stdout).toBe(`a b=c||${dir}|it is "quoted"`);

@@ -30,9 +30,13 @@ describe('local sandbox warm pool shapes', () => {
     expect(shapeOf(base, 64)).toBe(key);
     expect(shapeOf({ ...base, bridges: base.bridges?.slice(1) }, undefined)).not.toBe(key);
     expect(shapeOf({ ...base, bridges: base.bridges?.map((bridge) => ({ ...bridge, port: bridge.port + 10 })) }, undefined)).not.toBe(key);
-    expect(shapeOf({ ...base, bridges: base.bridges?.map((bridge) => ({ ...bridge, hostSocketPath: `${bridge.hostSocketPath}.2` })) }, undefined)).not.toBe(key);
+    expect(shapeOf({ ...base, bridges: base.bridges?.map((bridge) => ({ ...bridge, hostSocketPath: `${bridge.hostSocketPath}.2` })) }, undefined)).not.toBe(
+      key,
+    );
     expect(shapeOf({ ...base, readOnlyPaths: ['/opt/a'] }, undefined)).not.toBe(key);
-    expect(shapeOf({ resources: base.resources } as SandboxSpec, undefined)).toBe(shapeOf({ resources: base.resources, bridges: [], readOnlyPaths: [] }, undefined));
+    expect(shapeOf({ resources: base.resources } as SandboxSpec, undefined)).toBe(
+      shapeOf({ resources: base.resources, bridges: [], readOnlyPaths: [] }, undefined),
+    );
   });
 
   it('makes warm sandboxes from a copy of the spec without its id', () => {
