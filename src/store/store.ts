@@ -353,6 +353,33 @@ export interface EgressLogRepository {
   deleteOwner(ownerId: string): Promise<void>;
 }
 
+/** What an API key may do: read (GET), run (create and act on tasks, sessions, sandboxes), admin (manage keys; implies the others). */
+export type ApiKeyScope = 'admin' | 'run' | 'read';
+
+/** An API key as stored: its secret only as a SHA-256 hash. */
+export interface ApiKeyRecord {
+  id: string;
+  tenantId: string;
+  name: string;
+  secretHash: string;
+  scopes: ApiKeyScope[];
+  createdAt: string;
+  revokedAt: string | null;
+  lastUsedAt: string | null;
+}
+
+export interface ApiKeyRepository {
+  /** Fails with CONFLICT when the id is taken. */
+  insert(key: ApiKeyRecord): Promise<void>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Every key, oldest first (revoked ones too). */
+  list(): Promise<ApiKeyRecord[]>;
+  /** Marks the key revoked (a no-op when it already is); fails with API_KEY_NOT_FOUND when absent. */
+  revoke(id: string, at: string): Promise<ApiKeyRecord>;
+  /** Records when the key was last used. */
+  touch(id: string, at: string): Promise<void>;
+}
+
 export interface Store {
   readonly tasks: TaskRepository;
   readonly sessions: SessionRepository;
@@ -363,6 +390,7 @@ export interface Store {
   readonly schedules: ScheduleRepository;
   readonly sharedSandboxes: SharedSandboxRepository;
   readonly egress: EgressLogRepository;
+  readonly apiKeys: ApiKeyRepository;
   close(): Promise<void>;
 }
 

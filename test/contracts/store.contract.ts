@@ -221,6 +221,34 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       });
     });
 
+    describe('API keys', () => {
+      const key = (id: string, createdAt: string) => ({
+        id,
+        tenantId: 'default',
+        name: `key ${id}`,
+        secretHash: 'a'.repeat(64),
+        scopes: ['run' as const, 'read' as const],
+        createdAt,
+        revokedAt: null,
+        lastUsedAt: null,
+      });
+
+      it('stores keys, lists them oldest first, revokes once, and records their last use', async () => {
+        await store.apiKeys.insert(key('k2', '2026-01-01T00:00:02.000Z'));
+        await store.apiKeys.insert(key('k1', '2026-01-01T00:00:01.000Z'));
+        await expect(store.apiKeys.insert(key('k1', '2026-01-01T00:00:01.000Z'))).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await store.apiKeys.get('k1')).toEqual(key('k1', '2026-01-01T00:00:01.000Z'));
+        expect(await store.apiKeys.get('ghost')).toBeUndefined();
+        expect((await store.apiKeys.list()).map((stored) => stored.id)).toEqual(['k1', 'k2']);
+        const revoked = await store.apiKeys.revoke('k1', '2026-01-02T00:00:00.000Z');
+        expect(revoked.revokedAt).toBe('2026-01-02T00:00:00.000Z');
+        expect((await store.apiKeys.revoke('k1', '2026-01-03T00:00:00.000Z')).revokedAt).toBe('2026-01-02T00:00:00.000Z');
+        await expect(store.apiKeys.revoke('ghost', '2026-01-02T00:00:00.000Z')).rejects.toMatchObject({ code: 'API_KEY_NOT_FOUND' });
+        await store.apiKeys.touch('k2', '2026-01-04T00:00:00.000Z');
+        expect((await store.apiKeys.get('k2'))?.lastUsedAt).toBe('2026-01-04T00:00:00.000Z');
+      });
+    });
+
     if (options.reopen) {
       const reopen = options.reopen;
       it('keeps tasks after the store is closed and opened again', async () => {
@@ -794,6 +822,34 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         expect(await store.egress.list('s1', { limit: 100 })).toEqual([]);
         await store.egress.append('s1', [entry('again.test')], 5);
         expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([1]);
+      });
+    });
+
+    describe('API keys', () => {
+      const key = (id: string, createdAt: string) => ({
+        id,
+        tenantId: 'default',
+        name: `key ${id}`,
+        secretHash: 'a'.repeat(64),
+        scopes: ['run' as const, 'read' as const],
+        createdAt,
+        revokedAt: null,
+        lastUsedAt: null,
+      });
+
+      it('stores keys, lists them oldest first, revokes once, and records their last use', async () => {
+        await store.apiKeys.insert(key('k2', '2026-01-01T00:00:02.000Z'));
+        await store.apiKeys.insert(key('k1', '2026-01-01T00:00:01.000Z'));
+        await expect(store.apiKeys.insert(key('k1', '2026-01-01T00:00:01.000Z'))).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await store.apiKeys.get('k1')).toEqual(key('k1', '2026-01-01T00:00:01.000Z'));
+        expect(await store.apiKeys.get('ghost')).toBeUndefined();
+        expect((await store.apiKeys.list()).map((stored) => stored.id)).toEqual(['k1', 'k2']);
+        const revoked = await store.apiKeys.revoke('k1', '2026-01-02T00:00:00.000Z');
+        expect(revoked.revokedAt).toBe('2026-01-02T00:00:00.000Z');
+        expect((await store.apiKeys.revoke('k1', '2026-01-03T00:00:00.000Z')).revokedAt).toBe('2026-01-02T00:00:00.000Z');
+        await expect(store.apiKeys.revoke('ghost', '2026-01-02T00:00:00.000Z')).rejects.toMatchObject({ code: 'API_KEY_NOT_FOUND' });
+        await store.apiKeys.touch('k2', '2026-01-04T00:00:00.000Z');
+        expect((await store.apiKeys.get('k2'))?.lastUsedAt).toBe('2026-01-04T00:00:00.000Z');
       });
     });
 

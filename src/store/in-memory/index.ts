@@ -2,6 +2,7 @@
 // way in and out, so callers never share objects with the store. Nothing survives close().
 import { HangarError } from '../../errors/errors.js';
 import type {
+  ApiKeyRecord,
   EgressLogEntry,
   CheckpointRecord,
   QueuedMessage,
@@ -57,6 +58,7 @@ export function createInMemoryStore(): Store {
   /** Egress log entries by owner, oldest first, and the last number given per owner. */
   const egress = new Map<string, EgressLogEntry[]>();
   const egressSeqs = new Map<string, number>();
+  const apiKeys = new Map<string, ApiKeyRecord>();
 
   const transcriptId = (key: TranscriptKey): string => JSON.stringify([key.projectKey, key.sessionId, key.subpath ?? '']);
   const transcriptParts = (id: string): [string, string, string] => JSON.parse(id) as [string, string, string];
@@ -372,8 +374,33 @@ export function createInMemoryStore(): Store {
       },
     },
 
+    apiKeys: {
+      async insert(key) {
+        if (apiKeys.has(key.id)) throw new HangarError('CONFLICT', `API key ${key.id} already exists`);
+        apiKeys.set(key.id, copy(key));
+      },
+      async get(id) {
+        const key = apiKeys.get(id);
+        return key === undefined ? undefined : copy(key);
+      },
+      async list() {
+        return [...apiKeys.values()].sort(oldestFirst).map(copy);
+      },
+      async revoke(id, at) {
+        const key = apiKeys.get(id);
+        if (key === undefined) throw new HangarError('API_KEY_NOT_FOUND', `API key ${id} does not exist`);
+        if (key.revokedAt === null) key.revokedAt = at;
+        return copy(key);
+      },
+      async touch(id, at) {
+        const key = apiKeys.get(id);
+        if (key !== undefined) key.lastUsedAt = at;
+      },
+    },
+
     async close() {
-      for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes, egress, egressSeqs]) map.clear();
+      for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes, egress, egressSeqs, apiKeys])
+        map.clear();
     },
   };
 }

@@ -21,6 +21,7 @@ import { Kysely, Migrator, SqliteDialect } from 'kysely';
 import { HangarError } from '../../errors/errors.js';
 import type { Store } from '../store.js';
 import { createCheckpointRepository } from './checkpoints.js';
+import { createApiKeyRepository } from './api-keys.js';
 import { createEgressLogRepository } from './egress.js';
 import { createEventLogRepository } from './events.js';
 import { createMessageQueueRepository } from './messages.js';
@@ -61,6 +62,7 @@ export async function createSqliteStore(settings: SqliteStoreSettings): Promise<
     schedules: createScheduleRepository(db),
     sharedSandboxes: createSharedSandboxRepository(db),
     egress: createEgressLogRepository(db),
+    apiKeys: createApiKeyRepository(db),
     async close() {
       await db.destroy();
     },

@@ -148,6 +148,17 @@ export interface EgressLogTable {
   duration_ms: number;
 }
 
+export interface ApiKeysTable {
+  id: string;
+  tenant_id: string;
+  name: string;
+  secret_hash: string;
+  scopes_json: string;
+  created_at: string;
+  revoked_at: string | null;
+  last_used_at: string | null;
+}
+
 export interface StoreDatabase {
   tasks: TasksTable;
   sessions: SessionsTable;
@@ -161,4 +172,5 @@ export interface StoreDatabase {
   schedules: SchedulesTable;
   shared_sandboxes: SharedSandboxesTable;
   egress_log: EgressLogTable;
+  api_keys: ApiKeysTable;
 }

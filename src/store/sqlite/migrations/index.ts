@@ -7,6 +7,7 @@ import { sessions } from './0002-sessions.js';
 import { checkpointBlobKeys } from './0003-checkpoint-blob-keys.js';
 import { checkpointManifests } from './0004-checkpoint-manifests.js';
 import { egressLog } from './0005-egress-log.js';
+import { apiKeys } from './0006-api-keys.js';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-tasks': tasks,
@@ -14,4 +15,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0003-checkpoint-blob-keys': checkpointBlobKeys,
   '0004-checkpoint-manifests': checkpointManifests,
   '0005-egress-log': egressLog,
+  '0006-api-keys': apiKeys,
 };
