@@ -24,7 +24,7 @@ export { createEgressPolicy, type EgressMode, type EgressPolicy, type NetworkSet
 export { EGRESS_PRESET_NAMES, EGRESS_PRESETS, type EgressPresetName } from './presets.js';
 export { DEFAULT_PROXY_LIMITS, type ProxyLimits } from './proxy-context.js';
 export { PROXY_USER, proxyToken, startEgressProxy, type EgressProxy, type EgressProxySettings, type EgressRegistration } from './egress-proxy.js';
-export { writeCaFiles, type CaFiles } from './ca-bundle.js';
+export { buildCaFiles, SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_CERT_PATH, type CaFiles } from './ca-bundle.js';
 export { egressEnvironment, type EgressEnvironmentSettings } from './sandbox-environment.js';
 export { createSandboxEgress, type SandboxEgress, type SandboxNetwork } from './sandbox-egress.js';
 export { createEgressAuditWriter, type EgressAuditWriter } from './audit-writer.js';

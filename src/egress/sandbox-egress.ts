@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
-import type { CaFiles } from './ca-bundle.js';
+import { SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_CERT_PATH, type CaFiles } from './ca-bundle.js';
 import type { EgressProxy } from './egress-proxy.js';
 import type { NetworkSettings } from './policy.js';
 import { egressEnvironment } from './sandbox-environment.js';
@@ -21,8 +21,8 @@ export interface SandboxNetwork extends NetworkSettings {
 }
 
 export interface SandboxEgress {
-  /** Host paths sandboxes get read-only (the CA files). */
-  readonly readOnlyPaths: readonly string[];
+  /** Files every sandbox gets read-only (the CA files). */
+  readonly readOnlyFiles: ReadonlyArray<{ path: string; content: string }>;
   /** The egress proxy's socket, bridged into every sandbox. */
   readonly socketPath: string;
   /** Registers an owner and returns its CLI's environment for the proxy. */
@@ -35,7 +35,6 @@ export function createSandboxEgress(settings: {
   proxy: EgressProxy;
   config: Pick<HangarConfig, 'egress'>;
   caFiles: CaFiles;
-  caDir: string;
   /** Writes the records waiting (audit-writer.ts). */
   flushRecords: () => Promise<void>;
 }): SandboxEgress {
@@ -58,7 +57,10 @@ export function createSandboxEgress(settings: {
   };
 
   return {
-    readOnlyPaths: [settings.caDir],
+    readOnlyFiles: [
+      { path: SANDBOX_CA_CERT_PATH, content: settings.caFiles.caCert },
+      { path: SANDBOX_CA_BUNDLE_PATH, content: settings.caFiles.bundle },
+    ],
     socketPath: proxy.socketPath,
     async environmentFor(ownerId, network) {
       const secrets: EgressSecret[] = [];
@@ -78,8 +80,8 @@ export function createSandboxEgress(settings: {
       return egressEnvironment({
         port: config.egress.sandboxPort,
         token: registration.token,
-        caBundlePath: settings.caFiles.bundlePath,
-        caCertPath: settings.caFiles.caCertPath,
+        caBundlePath: SANDBOX_CA_BUNDLE_PATH,
+        caCertPath: SANDBOX_CA_CERT_PATH,
         secretPlaceholders: registration.secretPlaceholders,
       });
     },

@@ -1,7 +1,7 @@
 // Starts the egress side of a Hangar process: the installation CA (made once under the data
 // directory), the CA files sandboxes trust, the proxy on its socket, and the writer of its
 // decisions to the store's egress log.
-import { chmod, mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -10,7 +10,7 @@ import { HangarError } from '../errors/errors.js';
 import type { EgressLogRepository } from '../store/store.js';
 import { createAddressPolicy } from './address-policy.js';
 import { createEgressAuditWriter } from './audit-writer.js';
-import { writeCaFiles } from './ca-bundle.js';
+import { buildCaFiles } from './ca-bundle.js';
 import { loadOrCreateCa } from './certificate-authority.js';
 import { startEgressProxy } from './egress-proxy.js';
 import { createResolver } from './resolver.js';
@@ -29,18 +29,14 @@ export async function startEgress(settings: {
   logger: Logger;
 }): Promise<StartedEgress> {
   const { config } = settings;
-  // The key stays under the data directory (egress/, 0700); sandboxes get only the certificates,
-  // rewritten at each start beside the sockets they reach (which their uids can traverse to).
+  // The key stays under the data directory (egress/, 0700); sandboxes get copies of the certificates only.
   const ca = await loadOrCreateCa(path.join(settings.dataDir, 'egress'));
-  const caDir = path.join(settings.runDir, 'egress-ca');
-  await mkdir(caDir, { recursive: true, mode: 0o755 });
-  await chmod(caDir, 0o755);
   const extraCa = config.egress.extraCaFile === undefined ? undefined : await readFile(config.egress.extraCaFile, 'utf8');
   if (extraCa !== undefined && !extraCa.includes('-----BEGIN CERTIFICATE-----')) {
     throw new HangarError('CONFIG_INVALID', `egress.extraCaFile ${config.egress.extraCaFile} holds no PEM certificate`);
   }
   // Sandboxes trust Hangar's CA (for intercepted hosts) and the extra CAs (for tunnelled ones).
-  const caFiles = await writeCaFiles(caDir, extraCa === undefined ? ca.certPem : `${ca.certPem}${extraCa.trimEnd()}\n`);
+  const caFiles = await buildCaFiles(extraCa === undefined ? ca.certPem : `${ca.certPem}${extraCa.trimEnd()}\n`);
   const audit = createEgressAuditWriter({ log: settings.store.egress, keepPerOwner: config.egress.keepRecordsPerOwner, logger: settings.logger });
   const proxy = await startEgressProxy({
     socketPath: path.join(settings.runDir, 'egress-proxy.sock'),
@@ -53,7 +49,7 @@ export async function startEgress(settings: {
     onRecord: (ownerId, record) => audit.record(ownerId, record),
   });
   return {
-    egress: createSandboxEgress({ proxy, config, caFiles, caDir, flushRecords: () => audit.flush() }),
+    egress: createSandboxEgress({ proxy, config, caFiles, flushRecords: () => audit.flush() }),
     async close() {
       await proxy.close();
       await audit.close();

@@ -38,6 +38,12 @@ export interface SandboxSpec {
    * (for example the Claude Code binary's directory).
    */
   readOnlyPaths?: string[];
+  /**
+   * Files Hangar gives the sandbox, read-only, at absolute paths under /run/hangar/files/ (for
+   * example the CA certificates of the egress proxy). They are copied into the sandbox's own
+   * filesystem, so no host path shows inside. At most 4 MiB together.
+   */
+  readOnlyFiles?: Array<{ path: string; content: string }>;
 }
 
 export interface SandboxExecResult {

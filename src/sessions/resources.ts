@@ -21,7 +21,7 @@ export function resolveResources(config: HangarConfig, requested: RequestedResou
 
 /**
  * The sandbox an agent runs in: the gateway and the egress proxy bridged to loopback ports inside,
- * the Claude Code binary's directory and the egress CA files visible read-only. Tasks and sessions share this shape, so they share the
+ * the Claude Code binary's directory visible read-only and the egress CA files copied in. Tasks and sessions share this shape, so they share the
  * provider's warm pool.
  */
 export function agentSandboxSpec(
@@ -29,7 +29,7 @@ export function agentSandboxSpec(
   dependencies: {
     gateway: Pick<ModelGateway, 'socketPath'>;
     claudeExecutable: string;
-    egress?: Pick<SandboxEgress, 'socketPath' | 'readOnlyPaths'> | undefined;
+    egress?: Pick<SandboxEgress, 'socketPath' | 'readOnlyFiles'> | undefined;
   },
   resources: ResourceLimits,
   id?: string,
@@ -42,6 +42,7 @@ export function agentSandboxSpec(
       { name: 'model-gateway', hostSocketPath: dependencies.gateway.socketPath, port: config.gateway.sandboxPort },
       ...(egress !== undefined ? [{ name: 'egress-proxy', hostSocketPath: egress.socketPath, port: config.egress.sandboxPort }] : []),
     ],
-    readOnlyPaths: [path.dirname(dependencies.claudeExecutable), ...(egress?.readOnlyPaths ?? [])],
+    readOnlyPaths: [path.dirname(dependencies.claudeExecutable)],
+    ...(egress !== undefined ? { readOnlyFiles: egress.readOnlyFiles.map((file) => ({ ...file })) } : {}),
   };
 }

@@ -1,10 +1,7 @@
 // What a sandbox is given to use the egress proxy: its variables and CA files.
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createSecretSet, egressEnvironment, generateCa, proxyToken, writeCaFiles } from '../../src/egress/index.js';
+import { buildCaFiles, createSecretSet, egressEnvironment, generateCa, proxyToken, SANDBOX_CA_BUNDLE_PATH } from '../../src/egress/index.js';
 
 describe('egress environment', () => {
   it("points every common tool at the proxy with the session's credentials and keeps loopback direct", () => {
@@ -35,20 +32,13 @@ describe('egress environment', () => {
     }
   });
 
-  it("writes Hangar's CA and a bundle of the host's CAs with it, readable by sandboxes", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), 'hangar-ca-files-'));
-    try {
-      const ca = await generateCa('Hangar bundle test');
-      const files = await writeCaFiles(dir, ca.certPem);
-      expect(await readFile(files.caCertPath, 'utf8')).toBe(ca.certPem);
-      const bundle = await readFile(files.bundlePath, 'utf8');
-      expect(bundle.endsWith(ca.certPem)).toBe(true);
-      const certificates = bundle.match(/-----BEGIN CERTIFICATE-----/g) ?? [];
-      expect(certificates.length).toBeGreaterThan(50);
-      expect((await stat(files.bundlePath)).mode & 0o777).toBe(0o644);
-      expect(new X509Certificate(ca.certPem).ca).toBe(true);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+  it("builds Hangar's CA file and a bundle of the host's CAs with it", async () => {
+    const ca = await generateCa('Hangar bundle test');
+    const files = await buildCaFiles(ca.certPem);
+    expect(files.caCert).toBe(ca.certPem);
+    expect(files.bundle.endsWith(ca.certPem)).toBe(true);
+    expect((files.bundle.match(/-----BEGIN CERTIFICATE-----/g) ?? []).length).toBeGreaterThan(50);
+    expect(new X509Certificate(ca.certPem).ca).toBe(true);
+    expect(SANDBOX_CA_BUNDLE_PATH.startsWith('/run/hangar/files/')).toBe(true);
   });
 });

@@ -10,6 +10,10 @@ export const INSIDE_ID = 1000;
 export const SANDBOX_HOSTNAME = 'hangar';
 /** Directory inside holding the bridges' unix sockets (`<name>.sock`). */
 export const BRIDGE_DIR = '/run/hangar';
+/** Where a spec's readOnlyFiles may be placed inside. */
+export const GIVEN_FILES_DIR = '/run/hangar/files';
+/** Most bytes of a spec's readOnlyFiles together. */
+export const MAX_GIVEN_FILES_BYTES = 4 * 1024 * 1024;
 /** Read-only directory inside holding the command files of launchers (see launch/warm-launcher.ts). */
 export const LAUNCH_DIR = `${BRIDGE_DIR}/launch`;
 /** PATH of every sandbox process unless the request sets one; also where host tools are looked up. */
@@ -26,6 +30,11 @@ export function mountPointsOf(dir: string): [workspace: string, scratch: string]
 }
 
 /** Host directory of Hangar's own files for a sandbox (generated /etc files, /proc masks, launch specs). */
+/** Where the given file number `index` of a spec's readOnlyFiles is kept on the sandbox's scratch filesystem. */
+export function givenFilePath(dir: string, index: number): string {
+  return path.join(hangarFilesDir(dir), 'given', String(index));
+}
+
 export function hangarFilesDir(dir: string): string {
   return path.join(dir, 'scratch', HANGAR_SCRATCH_DIR);
 }

@@ -45,6 +45,8 @@ export interface LocalSandboxParts {
   tools: HostTools;
   bridges: readonly SandboxBridge[];
   readOnlyPaths: readonly string[];
+  /** Paths inside of the spec's readOnlyFiles, in order. */
+  givenFiles: readonly string[];
   /** The share of the parent's pids ceiling this sandbox holds (see cgroups/pids-budget.ts). */
   pidsBudget: PidsBudget;
   /** Removes everything the sandbox has on the host (lifecycle/teardown.ts). */
@@ -80,7 +82,7 @@ export class LocalSandboxImpl implements LocalSandbox {
     this.workspaceBacking = parts.backing;
     this.loops = parts.loops;
     this.cgroup = parts.cgroup;
-    const bwrapArgs = sandboxBwrapArgs({ tools, hostDir, readOnlyPaths: parts.readOnlyPaths, bridges });
+    const bwrapArgs = sandboxBwrapArgs({ tools, hostDir, readOnlyPaths: parts.readOnlyPaths, givenFiles: parts.givenFiles, bridges });
     this.chain = new LaunchChain({ tools, uid: hostUid, procsFiles: parts.cgroup.procsFiles, bwrapArgs, bridges });
     this.launchers = new Launchers(this.chain, {
       id,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { SandboxSpawnRequest, SandboxSpec } from '../../sandbox-provider.js';
 import { GENERATED_ETC_FILES } from './isolation/etc-files.js';
 import { failed, invalid } from './errors.js';
-import { BRIDGE_DIR, DEFAULT_SEARCH_PATH, HOME_PATH, isUnder, WORKSPACE_PATH } from './layout.js';
+import { BRIDGE_DIR, DEFAULT_SEARCH_PATH, GIVEN_FILES_DIR, HOME_PATH, isUnder, MAX_GIVEN_FILES_BYTES, WORKSPACE_PATH } from './layout.js';
 
 /** Sandbox ids (also the names of their host directories and cgroups). */
 export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -47,6 +47,30 @@ export function validateSpec(spec: SandboxSpec): void {
       throw invalid(`readOnlyPaths entry ${readOnlyPath} overlaps a path the sandbox manages`);
     }
   }
+  validateGivenFiles(spec.readOnlyFiles ?? []);
+}
+
+/** Checks a spec's readOnlyFiles: distinct normalized paths under GIVEN_FILES_DIR, bounded in size. */
+function validateGivenFiles(files: NonNullable<SandboxSpec['readOnlyFiles']>): void {
+  const seen = new Set<string>();
+  let bytes = 0;
+  for (const file of files) {
+    const inside = file.path;
+    if (
+      typeof inside !== 'string' ||
+      path.normalize(inside) !== inside ||
+      !isUnder(inside, GIVEN_FILES_DIR) ||
+      inside === GIVEN_FILES_DIR ||
+      inside.includes('\0')
+    ) {
+      throw invalid(`readOnlyFiles paths must be normalized paths under ${GIVEN_FILES_DIR}/: ${JSON.stringify(inside)}`);
+    }
+    if (seen.has(inside)) throw invalid(`readOnlyFiles names ${inside} twice`);
+    seen.add(inside);
+    if (typeof file.content !== 'string') throw invalid(`readOnlyFiles ${inside}: content must be a string`);
+    bytes += Buffer.byteLength(file.content);
+  }
+  if (bytes > MAX_GIVEN_FILES_BYTES) throw invalid(`readOnlyFiles hold ${bytes} bytes, more than ${MAX_GIVEN_FILES_BYTES}`);
 }
 
 /** Checks the env of a process: names without '=' or NUL, values without NUL (they travel NUL-separated). */

@@ -39,6 +39,7 @@ describe('local sandbox spec validation', () => {
         { name: 'egress', hostSocketPath: '/run/eg.sock', port: 65535 },
       ],
       readOnlyPaths: ['/opt/claude', '/tmp/checkout/node_modules', '/etc/ssl/certs'],
+      readOnlyFiles: [{ path: '/run/hangar/files/egress/ca.pem', content: 'pem' }],
     });
   });
 
@@ -54,6 +55,16 @@ describe('local sandbox spec validation', () => {
       { id: '.hidden' },
       { id: 'a'.repeat(129) },
       { bridges: [{ name: 'a b', hostSocketPath: '/s', port: 1 }] },
+      { readOnlyFiles: [{ path: '/etc/passwd', content: 'x' }] },
+      { readOnlyFiles: [{ path: '/run/hangar/files', content: 'x' }] },
+      { readOnlyFiles: [{ path: '/run/hangar/files/../gateway.sock', content: 'x' }] },
+      {
+        readOnlyFiles: [
+          { path: '/run/hangar/files/a', content: 'x' },
+          { path: '/run/hangar/files/a', content: 'y' },
+        ],
+      },
+      { readOnlyFiles: [{ path: '/run/hangar/files/big', content: 'x'.repeat(4 * 1024 * 1024 + 1) }] },
       { bridges: [{ name: 'a', hostSocketPath: '/s', port: 0 }] },
       { bridges: [{ name: 'a', hostSocketPath: '/s', port: 65536 }] },
       { bridges: [{ name: 'a', hostSocketPath: 'relative.sock', port: 1 }] },

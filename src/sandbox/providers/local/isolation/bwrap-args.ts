@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { SandboxBridge } from '../../../sandbox-provider.js';
 import { etcArgs, procMaskArgs } from './etc-files.js';
 import type { HostTools } from '../host/host-tools.js';
-import { BRIDGE_DIR, hangarFilesDir, HOME_PATH, INSIDE_ID, isUnder, mountPointsOf, SANDBOX_HOSTNAME, WORKSPACE_PATH } from '../layout.js';
+import { BRIDGE_DIR, givenFilePath, hangarFilesDir, HOME_PATH, INSIDE_ID, isUnder, mountPointsOf, SANDBOX_HOSTNAME, WORKSPACE_PATH } from '../layout.js';
 
 /**
  * setpriv's arguments: become host uid `uid` (and gid of the same number) with no supplementary
@@ -44,6 +44,8 @@ export interface SandboxBwrapInput {
   /** The sandbox's host directory (workspace and scratch mounts, Hangar's files). */
   hostDir: string;
   readOnlyPaths: readonly string[];
+  /** Paths inside of the spec's readOnlyFiles, in order (their copies are on the scratch filesystem). */
+  givenFiles?: readonly string[];
   bridges: readonly SandboxBridge[];
 }
 
@@ -80,6 +82,7 @@ export function sandboxBwrapArgs(input: SandboxBwrapInput): string[] {
     '/tmp',
   ];
   for (const readOnlyPath of input.readOnlyPaths) args.push('--ro-bind', readOnlyPath, readOnlyPath);
+  (input.givenFiles ?? []).forEach((inside, index) => args.push('--ro-bind', givenFilePath(hostDir, index), inside));
   if (bridges.length > 0) {
     for (const tool of [tools.socat, tools.sleep, tools.cat, tools.ss, tools.bash]) {
       if (tool !== undefined && !tools.systemBinds.some((root) => isUnder(tool, root))) args.push('--ro-bind', tool, tool);

@@ -30,7 +30,7 @@ import { checkSpecHostPaths, validateSpec } from '../spec-validation.js';
 import { teardownSandbox } from './teardown.js';
 
 /** Creates home, tmp and shm on the scratch filesystem, and Hangar's own files beside them. */
-async function layoutScratch(scratch: string, uid: number): Promise<void> {
+async function layoutScratch(scratch: string, uid: number, givenFiles: NonNullable<SandboxSpec['readOnlyFiles']>): Promise<void> {
   const owned = async (name: string, mode: number): Promise<void> => {
     const sub = path.join(scratch, name);
     await mkdir(sub);
@@ -50,7 +50,10 @@ async function layoutScratch(scratch: string, uid: number): Promise<void> {
     writeFile(path.join(hangarDir, 'cmdline'), `${SANDBOX_HOSTNAME}\n`, { mode: 0o644 }),
     writeFile(path.join(hangarDir, 'empty'), '', { mode: 0o444 }),
     ...GENERATED_ETC_FILES.map((name) => writeFile(path.join(hangarDir, name), contents[name], { mode: 0o644 })),
+    mkdir(path.join(hangarDir, 'given'), { mode: 0o755 }),
   ]);
+  // The spec's readOnlyFiles, by number (bwrap-args.ts binds each at its path inside).
+  await Promise.all(givenFiles.map((file, index) => writeFile(path.join(hangarDir, 'given', String(index)), file.content, { mode: 0o644 })));
 }
 
 /** What creating sandboxes takes besides the context. */
@@ -111,7 +114,7 @@ export async function createSandbox({ ctx, host, pairs }: SandboxMaking, spec: S
       if (backing === 'ext4')
         loops = pair !== undefined ? loops : await mountExt4({ tools, realRootDir: state.realRootDir }, dir, { uid, diskMb, scratchMb }, ctx.hostShell);
       else await mountTmpfs(tools.mount, dir, { id, uid, diskMb, scratchMb }, ctx.hostShell);
-      await layoutScratch(scratch, uid);
+      await layoutScratch(scratch, uid, spec.readOnlyFiles ?? []);
     };
     // The cgroups and the identity files are made while the filesystems are being mounted.
     const [cgroupResult, ...rest] = await Promise.allSettled([
@@ -136,6 +139,7 @@ export async function createSandbox({ ctx, host, pairs }: SandboxMaking, spec: S
       tools,
       bridges: [...(spec.bridges ?? [])],
       readOnlyPaths: [...(spec.readOnlyPaths ?? [])],
+      givenFiles: (spec.readOnlyFiles ?? []).map((file) => file.path),
       pidsBudget,
       teardown: (target) => teardownSandbox(ctx, pairs, tools, target),
     });

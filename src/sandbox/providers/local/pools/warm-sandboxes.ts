@@ -1,5 +1,6 @@
 // The warm pool: sandboxes kept ready per shape (everything fixed at creation but the cgroup limits),
 // used only while the host paths they bind are the same files.
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { AheadOfNeedPool } from '../../../ahead-of-need-pool.js';
 import { isPidsExhausted } from '../../../cgroups.js';
@@ -20,12 +21,19 @@ export function shapeOf(spec: SandboxSpec, scratchMb: number | undefined): strin
     scratchMb: scratchMb ?? spec.resources.diskMb,
     bridges: [...(spec.bridges ?? [])].sort((a, b) => (a.name < b.name ? -1 : 1)).map((bridge) => [bridge.name, bridge.hostSocketPath, bridge.port]),
     readOnlyPaths: [...(spec.readOnlyPaths ?? [])].sort(),
+    // The files themselves, by digest: a warm sandbox holds copies made when it was created.
+    readOnlyFiles: (spec.readOnlyFiles ?? []).map((file) => [file.path, createHash('sha256').update(file.content).digest('hex')]),
   });
 }
 
 /** The spec the warm pool makes sandboxes of this shape from (no id, copied). */
 export function poolSpec(spec: SandboxSpec): SandboxSpec {
-  return { resources: { ...spec.resources }, bridges: [...(spec.bridges ?? [])], readOnlyPaths: [...(spec.readOnlyPaths ?? [])] };
+  return {
+    resources: { ...spec.resources },
+    bridges: [...(spec.bridges ?? [])],
+    readOnlyPaths: [...(spec.readOnlyPaths ?? [])],
+    readOnlyFiles: (spec.readOnlyFiles ?? []).map((file) => ({ ...file })),
+  };
 }
 
 /** Device and inode of each host path a spec binds in; a warm sandbox is used only while they are unchanged. */

@@ -39,10 +39,17 @@ describe('local sandbox warm pool shapes', () => {
     );
   });
 
+  it('keys sandboxes by their given files too: other content, another shape', () => {
+    const withFile = (content: string): SandboxSpec => ({ ...base, readOnlyFiles: [{ path: '/run/hangar/files/ca.pem', content }] });
+    expect(shapeOf(withFile('a'), undefined)).toBe(shapeOf(withFile('a'), undefined));
+    expect(shapeOf(withFile('a'), undefined)).not.toBe(shapeOf(withFile('b'), undefined));
+    expect(shapeOf(withFile('a'), undefined)).not.toBe(shapeOf(base, undefined));
+  });
+
   it('makes warm sandboxes from a copy of the spec without its id', () => {
     const spec: SandboxSpec = { ...base, id: 'named' };
     const copy = poolSpec(spec);
-    expect(copy).toEqual({ resources: base.resources, bridges: base.bridges, readOnlyPaths: base.readOnlyPaths });
+    expect(copy).toEqual({ resources: base.resources, bridges: base.bridges, readOnlyPaths: base.readOnlyPaths, readOnlyFiles: [] });
     expect(copy.resources).not.toBe(spec.resources);
     expect(copy.bridges).not.toBe(spec.bridges);
   });
