@@ -8,6 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { buildApiServer } from './api/server.js';
 import { resolveDataPaths, type HangarConfig } from './config/config.js';
+import { startAuthentication } from './auth/start-authentication.js';
 import { startEgress } from './egress/start-egress.js';
 import { startModelGateway, type ModelGateway } from './gateway/model-gateway.js';
 import { DEMO_SCENARIO } from './model/demo-scenario.js';
@@ -154,7 +155,19 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     await sessionManager.start();
     closers.unshift(() => sessionManager.shutdown());
     const checkSandboxHost = sandboxProvider.checkHost?.bind(sandboxProvider);
-    const app = await buildApiServer({ config, taskService, sessionManager, eventHub, store, logger, version: HANGAR_VERSION, admission, checkSandboxHost });
+    const authenticator = await startAuthentication(config, store, paths.dataDir, logger);
+    const app = await buildApiServer({
+      config,
+      taskService,
+      sessionManager,
+      eventHub,
+      store,
+      logger,
+      version: HANGAR_VERSION,
+      admission,
+      checkSandboxHost,
+      ...(authenticator !== undefined ? { authenticator } : {}),
+    });
     closers.unshift(async () => {
       // The server stops taking requests while running tasks are interrupted (bounded: server.shutdownDrainMs),
       // so the requests waiting on them answer; connections still open a second later (event streams) are cut.

@@ -1,6 +1,7 @@
 // What the HTTP API's routes call: the services, the store, config and logger. Its own file, so the
 // server and the route files all import it and none of them imports another for a type.
 import type { Logger } from 'pino';
+import type { Authenticator } from '../auth/authenticator.js';
 import type { HangarConfig } from '../config/config.js';
 import type { Admission } from '../sessions/admission.js';
 import type { EventHub } from '../sessions/event-hub.js';
@@ -20,4 +21,6 @@ export interface ApiDependencies {
   admission?: Admission;
   /** Fails (with the reason) when sandboxes cannot run on this host: /readyz then answers 503. */
   checkSandboxHost?: () => Promise<void>;
+  /** Who each /v1 request is (auth.mode keys); absent: every request is let in (auth.mode none). */
+  authenticator?: Authenticator;
 }

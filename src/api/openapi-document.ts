@@ -1,6 +1,6 @@
 // The OpenAPI document's last touches, on what @fastify/swagger built from the route schemas: the
-// components (the schemas with a meta id, views.ts), the Retry-After header of every 429 answer, and
-// which request bodies are optional.
+// components (the schemas with a meta id, views.ts), the Retry-After header of every 429 answer,
+// which request bodies are optional, and the API key every /v1 operation needs (401 and 403).
 import { jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 
 /** Operations whose body may be left out (an empty object is assumed). */
@@ -11,15 +11,28 @@ const RETRY_AFTER = {
   schema: { type: 'integer', minimum: 0 },
 };
 
+interface Answer {
+  description?: string;
+  headers?: Record<string, unknown>;
+  content?: unknown;
+}
+
 interface Operation {
   requestBody?: { required?: boolean };
-  responses?: Record<string, { headers?: Record<string, unknown> }>;
+  responses?: Record<string, Answer>;
+  security?: Array<Record<string, string[]>>;
 }
 
 interface OpenApiShape {
   paths?: Record<string, Record<string, Operation> | undefined>;
-  components?: { schemas?: Record<string, unknown> };
+  components?: { schemas?: Record<string, unknown>; securitySchemes?: Record<string, unknown> };
 }
+
+/** API keys (auth.mode keys): as a bearer token, or in x-api-key as Anthropic's SDKs send it. */
+const SECURITY_SCHEMES = {
+  bearer: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer hgk_...' },
+  apiKey: { type: 'apiKey', in: 'header', name: 'x-api-key', description: 'The same API key in x-api-key' },
+};
 
 /**
  * Adds the view components. The zod provider writes each registered schema twice, as read (`<id>Input`)
@@ -43,7 +56,15 @@ export function finishOpenApiDocument(documents: Parameters<typeof jsonSchemaTra
       const tooMany = operation.responses?.['429'];
       if (tooMany !== undefined) tooMany.headers = { ...tooMany.headers, 'Retry-After': RETRY_AFTER };
       if (OPTIONAL_BODIES.has(`${method} ${path}`) && operation.requestBody !== undefined) operation.requestBody.required = false;
+      const errorContent = operation.responses?.['500']?.content;
+      if (path.startsWith('/v1/') && errorContent !== undefined) {
+        operation.security = [{ bearer: [] }, { apiKey: [] }];
+        operation.responses!['401'] = { description: 'No API key, an invalid one or a revoked one (UNAUTHORIZED)', content: errorContent };
+        const scope = path.startsWith('/v1/keys') ? 'admin' : method === 'get' ? 'read' : 'run';
+        operation.responses!['403'] = { description: `The API key lacks the ${scope} scope (FORBIDDEN)`, content: errorContent };
+      }
     }
   }
+  openapi.components = { ...openapi.components, securitySchemes: SECURITY_SCHEMES };
   return openapi as ReturnType<typeof jsonSchemaTransformObject>;
 }

@@ -3,6 +3,7 @@
 import swagger from '@fastify/swagger';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { HangarError } from '../errors/errors.js';
 import type { ApiDependencies } from './dependencies.js';
 import { allowedHostNames, isAllowedHost } from './host-check.js';
 import { errorBody, errorServerOptions, registerErrorHandling } from './http-errors.js';
@@ -10,6 +11,7 @@ import { finishOpenApiDocument } from './openapi-document.js';
 import { OneLinePerRequest } from './request-log.js';
 import { errors, json } from './responses.js';
 import { registerEgressRoutes } from './egress-routes.js';
+import { registerKeyRoutes } from './key-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { healthSchema, readinessSchema } from './views.js';
@@ -61,6 +63,22 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   }
   registerErrorHandling(app);
 
+  // API keys: every /v1 request needs one with the scope it asks for (auth/authenticator.ts).
+  const { authenticator } = dependencies;
+  if (authenticator !== undefined) {
+    app.addHook('onRequest', async (request, reply) => {
+      const path = request.url.split('?')[0] ?? '';
+      if (!path.startsWith('/v1/') && path !== '/v1') return;
+      try {
+        // The matched route's pattern decides the scope, not the raw path (percent-encodings, //).
+        await authenticator.authenticate({ method: request.method, path: request.routeOptions.url ?? path, headers: request.headers });
+      } catch (error) {
+        if (error instanceof HangarError && error.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="hangar"');
+        throw error;
+      }
+    });
+  }
+
   app.get(
     '/healthz',
     { schema: { operationId: 'health', tags: ['health'], description: 'The server answers', response: { 200: json('Alive', healthSchema), ...errors({}) } } },
@@ -92,5 +110,6 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   registerTaskRoutes(app, dependencies);
   registerSessionRoutes(app, dependencies);
   registerEgressRoutes(app, dependencies);
+  registerKeyRoutes(app, dependencies);
   return app;
 }

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import { ADMIN_KEY_FILE } from '../auth/admin-key.js';
 import { HangarClient } from '../client/hangar-client.js';
 import { HangarError } from '../errors/errors.js';
 
@@ -136,8 +137,23 @@ export function jsonOption(command: Command): Command {
   return command.option('--json', 'print JSON instead of text');
 }
 
+/**
+ * The API key the CLI sends: $HANGAR_API_KEY, else the admin key a local server wrote to its data
+ * directory ($HANGAR_DATA_DIR, default .hangar, as the configuration's dataDir), else none.
+ */
+export function cliApiKey(dataDir = process.env.HANGAR_DATA_DIR ?? '.hangar'): string | undefined {
+  const fromEnvironment = process.env.HANGAR_API_KEY?.trim();
+  if (fromEnvironment !== undefined && fromEnvironment !== '') return fromEnvironment;
+  try {
+    const token = readFileSync(path.join(dataDir, ADMIN_KEY_FILE), 'utf8').trim();
+    return token === '' ? undefined : token;
+  } catch {
+    return undefined;
+  }
+}
+
 export function clientFor(flags: { server: string }): HangarClient {
-  return new HangarClient(flags.server);
+  return new HangarClient(flags.server, { apiKey: cliApiKey() });
 }
 
 export function printJson(value: unknown): void {

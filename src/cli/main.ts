@@ -24,6 +24,7 @@ import {
 } from './cli-options.js';
 import { describeMessage, printSummary } from './output.js';
 import { registerResourceCommands } from './resource-commands.js';
+import { registerKeyCommands } from './key-commands.js';
 import { registerSessionCommands } from './session-commands.js';
 import { INTERRUPTED_EXIT_CODE, registerTaskCommands, runTaskInTerminal, taskExitCode, watchInterrupts } from './task-commands.js';
 import { HANGAR_VERSION } from '../version.js';
@@ -173,7 +174,7 @@ export function buildProgram(): Command {
           process.exitCode = INTERRUPTED_EXIT_CODE;
           return;
         }
-        const task = await runTaskInTerminal(new HangarClient(target.baseUrl), request, {
+        const task = await runTaskInTerminal(new HangarClient(target.baseUrl, { apiKey: process.env.HANGAR_API_KEY ?? target.apiKey }), request, {
           json: flags.json === true,
           interrupts,
           printers: { describeMessage, printSummary },
@@ -188,6 +189,7 @@ export function buildProgram(): Command {
     });
 
   registerSessionCommands(program);
+  registerKeyCommands(program);
   registerResourceCommands(program);
   registerTaskCommands(program, { describeMessage, printSummary });
 

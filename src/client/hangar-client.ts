@@ -14,10 +14,12 @@ import type {
   TaskView,
 } from '../api/views.js';
 import type { EgressLogView } from '../api/egress-routes.js';
+import type { ApiKeyView, CreatedApiKeyView } from '../api/key-routes.js';
 import { SseParser } from './sse-parser.js';
 
 // The views are the API's response schemas (src/api/views.ts), inferred.
 export type { EgressEntryView, EgressLogView } from '../api/egress-routes.js';
+export type { ApiKeyView, CreatedApiKeyView } from '../api/key-routes.js';
 export type { CheckpointView, SandboxView, ScheduleView, SessionMessageView, SessionView, TaskView };
 
 /** A task to run: a prompt and the agent options (the request schema of POST /v1/tasks, src/api/schemas.ts). */
@@ -65,7 +67,16 @@ export interface TaskStreamHandlers {
 }
 
 export class HangarClient {
-  constructor(readonly baseUrl: string) {}
+  /** `options.apiKey`: sent as Authorization: Bearer on every request (auth.mode keys). */
+  constructor(
+    readonly baseUrl: string,
+    private readonly options: { apiKey?: string | undefined } = {},
+  ) {}
+
+  /** The headers every request carries, with `extra` on top. */
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.options.apiKey !== undefined ? { authorization: `Bearer ${this.options.apiKey}` } : {}), ...extra };
+  }
 
   private async failure(response: Response): Promise<HangarApiError> {
     const text = await response.text();
@@ -81,7 +92,7 @@ export class HangarClient {
   async runTask(request: TaskRequest): Promise<TaskView> {
     const response = await fetch(new URL('/v1/tasks', this.baseUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: this.headers({ 'content-type': 'application/json' }),
       body: JSON.stringify(request),
     });
     if (!response.ok) throw await this.failure(response);
@@ -92,7 +103,7 @@ export class HangarClient {
   async streamTask(request: TaskRequest, handlers: TaskStreamHandlers): Promise<TaskView> {
     const response = await fetch(new URL('/v1/tasks', this.baseUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      headers: this.headers({ 'content-type': 'application/json', accept: 'text/event-stream' }),
       body: JSON.stringify({ ...request, stream: true }),
     });
     if (!response.ok || response.body === null) throw await this.failure(response);
@@ -126,6 +137,20 @@ export class HangarClient {
   /** What the egress proxy decided for a task's or a session's sandbox, oldest first; pass nextAfter as `after` for the next page. */
   listEgress(kind: 'tasks' | 'sessions', id: string, query: { after?: number; limit?: number } = {}): Promise<EgressLogView> {
     return this.call('GET', `/v1/${kind}/${encodeURIComponent(id)}/egress${queryString(query)}`);
+  }
+
+  /** Makes an API key (admin scope); the answer holds its token, shown this once. */
+  createApiKey(request: { name: string; scopes: Array<'admin' | 'run' | 'read'> }): Promise<CreatedApiKeyView> {
+    return this.call('POST', '/v1/keys', request);
+  }
+
+  async listApiKeys(): Promise<ApiKeyView[]> {
+    return (await this.call<{ keys: ApiKeyView[] }>('GET', '/v1/keys')).keys;
+  }
+
+  /** Revokes an API key: requests with it answer 401 at once. */
+  revokeApiKey(id: string): Promise<ApiKeyView> {
+    return this.call('DELETE', `/v1/keys/${encodeURIComponent(id)}`);
   }
 
   /** Starts a task in the background (202) and returns its record at once; follow it with followTask(). */
@@ -188,7 +213,8 @@ export class HangarClient {
   async call<T>(method: string, pathname: string, body?: unknown): Promise<T> {
     const response = await fetch(new URL(pathname, this.baseUrl), {
       method,
-      ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
+      headers: this.headers(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
     if (!response.ok) throw await this.failure(response);
     return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
@@ -283,7 +309,7 @@ export class HangarClient {
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
     const response = await fetch(url, {
-      headers: { accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) },
+      headers: this.headers({ accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) }),
       signal: controller.signal,
     });
     if (!response.ok || response.body === null) throw await this.failure(response);

@@ -155,6 +155,19 @@ export const configSchema = z
   .object({
     dataDir: z.string().min(1).default('.hangar').describe('Directory for the SQLite database, sandbox roots and sockets (relative to the working directory)'),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('pino log level'),
+    auth: z
+      .object({
+        mode: z
+          .enum(['keys', 'none'])
+          .default('keys')
+          .describe(
+            'keys: every /v1 request needs an API key (the first admin key is written to <dataDir>/admin-key at first start); ' +
+              'none: no authentication, for local use only (refused unless server.host is a loopback address); env HANGAR_AUTH_MODE',
+          ),
+      })
+      .strict()
+      .default({ mode: 'keys' })
+      .describe('Who may use the HTTP API'),
     server: z
       .object({
         host: z.string().default('127.0.0.1').describe('Address the HTTP API listens on'),

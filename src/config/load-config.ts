@@ -47,6 +47,7 @@ function hasPath(layer: PlainObject, dotted: string): boolean {
 /** Environment variables Hangar reads, and the config field each one sets. */
 export const ENVIRONMENT_VARIABLES: ReadonlyArray<{ name: string; path: string; kind: 'string' | 'number'; secret?: boolean }> = [
   { name: 'HANGAR_DATA_DIR', path: 'dataDir', kind: 'string' },
+  { name: 'HANGAR_AUTH_MODE', path: 'auth.mode', kind: 'string' },
   { name: 'HANGAR_LOG_LEVEL', path: 'logLevel', kind: 'string' },
   { name: 'HANGAR_HOST', path: 'server.host', kind: 'string' },
   { name: 'HANGAR_PORT', path: 'server.port', kind: 'number' },

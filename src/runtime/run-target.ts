@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { createHangar, type Hangar } from '../app.js';
-import type { HangarConfig } from '../config/config.js';
+import { readAdminKey } from '../auth/admin-key.js';
+import { resolveDataPaths, type HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import { removeTreeByDescriptor } from '../sandbox/safe-remove.js';
 import { assertModelUpstream } from './model-upstream.js';
@@ -19,6 +20,8 @@ export interface RunTarget {
   readonly embedded: boolean;
   /** A line for the user saying where the task runs, when that is not obvious. */
   readonly note?: string;
+  /** The API key to send: the admin key of the data directory (embedded, or the configured server's). */
+  readonly apiKey?: string;
   /** Stops what this command started (idempotent); a server it only used is left alone. */
   close(): Promise<void>;
 }
@@ -101,9 +104,12 @@ async function startEmbedded(options: RunTargetOptions, privateDir: boolean): Pr
     return closing;
   };
   try {
+    const baseUrl = await hangar.listen();
+    const apiKey = await readAdminKey(resolveDataPaths(hangar.config).dataDir);
     return {
-      baseUrl: await hangar.listen(),
+      baseUrl,
       embedded: true,
+      ...(apiKey !== undefined ? { apiKey } : {}),
       close,
       ...(options.demo === true ? { note: "· demo mode: the model is Hangar's scripted demo, not Claude; every answer is marked [demo]" } : {}),
     };
@@ -122,9 +128,11 @@ export async function openRunTarget(options: RunTargetOptions): Promise<RunTarge
     const baseUrl = `http://${urlHost(configured.server.host)}:${configured.server.port}`;
     const probe = await probeServer(baseUrl, options.probeTimeoutMs ?? 3_000);
     if (probe.state === 'ready') {
+      const apiKey = await readAdminKey(resolveDataPaths(configured).dataDir);
       return {
         baseUrl,
         embedded: false,
+        ...(apiKey !== undefined ? { apiKey } : {}),
         note: `· using the Hangar server at ${baseUrl} (--data-dir runs a Hangar of this command's own instead)`,
         close: async () => undefined,
       };

@@ -17,7 +17,8 @@ describe('hangar CLI commands against a running server', () => {
   beforeAll(async () => {
     server = startCli(['serve', '--demo', '--port', '0', '--data-dir', path.join(directory, 'data')]);
     const url = (await waitForOutput(server, /listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-    env = { HANGAR_URL: url };
+    // The CLI finds the server's admin key in the data directory, as a user's local CLI does.
+    env = { HANGAR_URL: url, HANGAR_DATA_DIR: path.join(directory, 'data') };
   }, 60_000);
   afterAll(async () => {
     if (server !== undefined) await stopCli(server);

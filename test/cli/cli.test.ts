@@ -134,38 +134,38 @@ describe('hangar CLI', () => {
     });
     try {
       const url = (await waitFor(server.stdout, /listening on (http:\/\/127\.0\.0\.1:\d+)/))[1]!;
-      const created = await startCli(['sessions', 'new', '--server', url, '--allowed-tools', 'Bash']).done;
+      const created = await startCli(['sessions', 'new', '--server', url, '--allowed-tools', 'Bash'], { HANGAR_DATA_DIR: dataDir }).done;
       expect(created.code).toBe(0);
       const sessionId = created.stdout.trim();
       expect(sessionId).toMatch(/^sess_/);
 
-      const first = await startCli(['sessions', 'send', sessionId, 'remember this', '--follow', '--server', url]).done;
+      const first = await startCli(['sessions', 'send', sessionId, 'remember this', '--follow', '--server', url], { HANGAR_DATA_DIR: dataDir }).done;
       expect(first.code).toBe(0);
       expect(first.stdout).toMatch(/queued msg_/);
       expect(first.stdout).toMatch(/→ Bash/);
       expect(first.stdout).toMatch(/turn done: Stored it\./);
-      const second = await startCli(['sessions', 'send', sessionId, 'recall it', '--follow', '--server', url]).done;
+      const second = await startCli(['sessions', 'send', sessionId, 'recall it', '--follow', '--server', url], { HANGAR_DATA_DIR: dataDir }).done;
       expect(second.stdout).toMatch(/← kept/);
 
-      const listed = await startCli(['sessions', 'ls', '--server', url]).done;
+      const listed = await startCli(['sessions', 'ls', '--server', url], { HANGAR_DATA_DIR: dataDir }).done;
       expect(listed.stdout).toMatch(new RegExp(`${sessionId}\\s+long-running\\s+idle\\s+turns\\s+2`));
-      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--json', '--server', url]).done).stdout) as {
+      const shown = JSON.parse((await startCli(['sessions', 'show', sessionId, '--json', '--server', url], { HANGAR_DATA_DIR: dataDir }).done).stdout) as {
         turns: number;
         checkpoint: unknown;
       };
       expect(shown.turns).toBe(2);
       expect(shown.checkpoint).not.toBeNull();
-      const events = (await startCli(['sessions', 'events', sessionId, '--no-follow', '--server', url]).done).stdout
+      const events = (await startCli(['sessions', 'events', sessionId, '--no-follow', '--server', url], { HANGAR_DATA_DIR: dataDir }).done).stdout
         .trim()
         .split('\n')
         .map((line) => JSON.parse(line) as { seq: number; type: string });
       expect(events.map((event) => event.seq)).toEqual(events.map((_, index) => index + 1));
       expect(events.filter((event) => event.type === 'turn_completed')).toHaveLength(2);
-      const fork = await startCli(['sessions', 'fork', sessionId, '--server', url]).done;
+      const fork = await startCli(['sessions', 'fork', sessionId, '--server', url], { HANGAR_DATA_DIR: dataDir }).done;
       expect(fork.stdout.trim()).toMatch(/^sess_/);
-      const removed = await startCli(['sessions', 'rm', sessionId, '--server', url]).done;
+      const removed = await startCli(['sessions', 'rm', sessionId, '--server', url], { HANGAR_DATA_DIR: dataDir }).done;
       expect(removed.stdout.trim()).toBe(`${sessionId} closed`);
-      const missing = await startCli(['sessions', 'show', 'sess_nope', '--server', url]).done;
+      const missing = await startCli(['sessions', 'show', 'sess_nope', '--server', url], { HANGAR_DATA_DIR: dataDir }).done;
       expect(missing.code).toBe(1);
       expect(missing.stderr).toMatch(/SESSION_NOT_FOUND/);
     } finally {

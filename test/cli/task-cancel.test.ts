@@ -43,7 +43,11 @@ function dataDirectory(): string {
   return dir;
 }
 
-function startRun(args: string[], modelUrl: string): { child: ChildProcess; done: Promise<Finished>; stdout: () => string; taskId: () => Promise<string> } {
+function startRun(
+  args: string[],
+  modelUrl: string,
+  apiKey?: string,
+): { child: ChildProcess; done: Promise<Finished>; stdout: () => string; taskId: () => Promise<string> } {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'run', ...args], {
     cwd: ROOT,
     env: {
@@ -51,6 +55,7 @@ function startRun(args: string[], modelUrl: string): { child: ChildProcess; done
       HOME: process.env.HOME ?? '/root',
       ANTHROPIC_BASE_URL: modelUrl,
       ANTHROPIC_API_KEY: 'sk-cancel-cli-test',
+      ...(apiKey !== undefined ? { HANGAR_API_KEY: apiKey } : {}),
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -142,7 +147,7 @@ describe('stopping tasks from the terminal', () => {
     const server = await startServerProcess(dataDir, model.url);
     servers.push(server);
     const marker = scriptSleeper();
-    const run = startRun(['sleep for ten minutes', '--allowed-tools', 'Bash', '--max-turns', '4', '--server', server.client.baseUrl], model.url);
+    const run = startRun(['sleep for ten minutes', '--allowed-tools', 'Bash', '--max-turns', '4', '--server', server.client.baseUrl], model.url, server.apiKey);
     const taskId = await run.taskId();
     const uid = await eventually(() => sandboxUidRunningSleep(marker), 60_000, "the agent's sleep 600");
 

@@ -33,7 +33,7 @@ describe('tasks across a server crash', () => {
 
     const response = await fetch(new URL('/v1/tasks', server.client.baseUrl), {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${server.apiKey}` },
       body: JSON.stringify({ prompt: 'second', allowedTools: ['Bash'], wait: false }),
     });
     const inFlight = (await response.json()) as { id: string };

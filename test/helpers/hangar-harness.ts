@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { createHangar, type Hangar } from '../../src/app.js';
+import { readAdminKey } from '../../src/auth/admin-key.js';
 import { HangarClient, type SessionView } from '../../src/client/hangar-client.js';
 import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
 import type { Scenario } from '../../src/model/scenario.js';
@@ -40,6 +41,8 @@ export interface Harness {
   hangar: Hangar;
   model: ScriptedModelServer;
   client: HangarClient;
+  /** The admin key the client sends, with config auth.mode keys (undefined with the harness default, none). */
+  apiKey: string | undefined;
   baseUrl: string;
   dataDir: string;
   /** Sandboxes created so far, by sandbox id (a task's is in its record: sandbox.sandboxId). */
@@ -90,6 +93,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     logLevel: 'silent',
     server: { host: '127.0.0.1', port: 0 },
     gateway: { upstreamUrl: model.url, upstreamApiKey: options.upstreamApiKey ?? 'sk-ant-test-upstream-key' },
+    // Tests of other things talk to the API without keys; test/api/auth.test.ts turns them on.
+    auth: { mode: 'none' },
     agent: { maxRetries: 2 },
     ...options.config,
   });
@@ -109,10 +114,12 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const provider = recordingProvider(local, sandboxes);
   const hangar = await createHangar(config, { logger, sandboxProvider: provider });
   const baseUrl = await hangar.listen();
+  const apiKey = config.auth.mode === 'keys' ? await readAdminKey(dataDir) : undefined;
   return {
     hangar,
     model,
-    client: new HangarClient(baseUrl),
+    client: new HangarClient(baseUrl, { apiKey }),
+    apiKey,
     baseUrl,
     dataDir,
     sandboxes,

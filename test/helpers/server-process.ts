@@ -2,6 +2,7 @@
 // listens.
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { readAdminKey } from '../../src/auth/admin-key.js';
 import { HangarClient } from '../../src/client/hangar-client.js';
 import { eventually } from './hangar-harness.js';
 
@@ -9,7 +10,9 @@ const ROOT = path.resolve(import.meta.dirname, '../..');
 
 export interface ServerProcess {
   child: ChildProcess;
+  /** A client with the admin key the server wrote to its data directory (auth.mode keys, the default). */
   client: HangarClient;
+  apiKey: string;
   exited: Promise<void>;
   /** Everything the process wrote so far (stdout and stderr). */
   output(): string;
@@ -37,7 +40,8 @@ export async function startServerProcess(dataDir: string, modelUrl: string): Pro
   child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
   try {
     const match = await eventually(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output) ?? undefined, 20_000, 'hangar serve to start');
-    return { child, client: new HangarClient(match[1]!), exited, output: () => output };
+    const apiKey = await eventually(() => readAdminKey(dataDir), 5_000, 'the admin key in the data directory');
+    return { child, client: new HangarClient(match[1]!, { apiKey }), apiKey, exited, output: () => output };
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
