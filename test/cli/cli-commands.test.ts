@@ -1,7 +1,7 @@
 // The CLI's commands for every API resource, as a user runs them against a real `hangar serve`
 // (the demo model as its upstream): the server named once through HANGAR_URL, readable output and
 // --json, and the server's own log on stderr as readable lines, one per request.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -38,6 +38,27 @@ describe('hangar CLI commands against a running server', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/cannot reach the server.*\n.*HANGAR_URL/);
   }, 30_000);
+
+  it('finds the admin key in the data directory; keys create, ls and revoke; a missing or read-only key is refused with a hint', async () => {
+    const empty = path.join(directory, 'no-key-here');
+    mkdirSync(empty, { recursive: true });
+    const anonymous = await startCli(['sessions', 'ls'], { HANGAR_URL: env.HANGAR_URL!, HANGAR_DATA_DIR: empty }).done;
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toMatch(/API key is required.*HANGAR_API_KEY/);
+    const token = (await hangar('keys', 'create', '--name', 'reader', '--scopes', 'read')).trim();
+    expect(token).toMatch(/^hgk_[0-9a-f]{16}_/);
+    const listed = await hangar('keys', 'ls');
+    expect(listed).toMatch(/admin\s+active\s+admin \(first start\)/);
+    expect(listed).toMatch(/read\s+active\s+reader/);
+    expect(listed).not.toContain(token.slice(21));
+    const asReader = { HANGAR_URL: env.HANGAR_URL!, HANGAR_API_KEY: token };
+    expect((await startCli(['sessions', 'ls'], asReader).done).code).toBe(0);
+    const refused = await startCli(['sessions', 'new'], asReader).done;
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/has scopes read; POST \/v1\/sessions needs run/);
+    expect(await hangar('keys', 'revoke', token.slice(4, 20))).toMatch(/revoked/);
+    expect((await startCli(['sessions', 'ls'], asReader).done).stderr).toMatch(/revoked/);
+  }, 60_000);
 
   it('sessions new takes budget, files, resources, metadata and max turns; show, ls --json, send, checkpoints, hibernate, interrupt', async () => {
     const local = path.join(directory, 'notes-local.md');
