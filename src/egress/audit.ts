@@ -22,3 +22,33 @@ export interface EgressRecord {
 }
 
 export type EgressRecorder = (record: EgressRecord) => void;
+
+/** What a decision adds to the request it is about. */
+export interface DecisionDetails {
+  address?: string;
+  bytesOut?: number;
+  bytesIn?: number;
+}
+
+/**
+ * A function that records the decision about one request (method, host, port, started at
+ * `started` ms): its verdict, why, and what was dialed and carried; the duration is measured then.
+ */
+export function decisionRecorder(
+  record: EgressRecorder,
+  request: { method: string; host: string; port: number; started: number },
+): (verdict: EgressVerdict, reason: string, details?: DecisionDetails) => void {
+  return (verdict, reason, details = {}) =>
+    record({
+      at: new Date(request.started).toISOString(),
+      method: request.method,
+      host: request.host,
+      port: request.port,
+      verdict,
+      reason,
+      ...(details.address !== undefined ? { address: details.address } : {}),
+      bytesOut: details.bytesOut ?? 0,
+      bytesIn: details.bytesIn ?? 0,
+      durationMs: Date.now() - request.started,
+    });
+}

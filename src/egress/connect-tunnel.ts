@@ -6,6 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { isIP, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { MAX_CLIENT_HELLO_BYTES, parseClientHello } from './client-hello.js';
+import { decisionRecorder } from './audit.js';
 import { dial } from './dial.js';
 import { DEFAULT_PORTS, normalizeHost } from './host-rules.js';
 import { serveIntercepted } from './intercept.js';
@@ -42,8 +43,7 @@ export async function handleConnect(context: ProxyContext, request: IncomingMess
     return;
   }
   const base = { method: 'CONNECT', host: target.host, port: target.port };
-  const finish = (verdict: 'allowed' | 'denied', reason: string, extra: { address?: string; bytesOut?: number; bytesIn?: number } = {}): void =>
-    context.record({ at: new Date(started).toISOString(), ...base, verdict, reason, bytesOut: 0, bytesIn: 0, ...extra, durationMs: Date.now() - started });
+  const finish = decisionRecorder(context.record, { ...base, started });
   const name = context.policy.checkName(target.host, target.port);
   if (!name.allowed) {
     finish('denied', name.reason);

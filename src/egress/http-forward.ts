@@ -3,6 +3,7 @@
 // the URL's host (so a virtual host the policy did not allow cannot be named), without the
 // proxy's own and hop-by-hop headers, over a connection used for this request only.
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { decisionRecorder } from './audit.js';
 import { dial } from './dial.js';
 import { normalizeHost } from './host-rules.js';
 import type { ProxyContext } from './proxy-context.js';
@@ -29,19 +30,9 @@ export async function handleHttpRequest(context: ProxyContext, request: Incoming
   const method = request.method ?? 'GET';
   let bytesOut = 0;
   let bytesIn = 0;
+  const record = decisionRecorder(context.record, { method, host, port, started });
   const finish = (verdict: 'allowed' | 'denied', reason: string, address?: string): void =>
-    context.record({
-      at: new Date(started).toISOString(),
-      method,
-      host,
-      port,
-      verdict,
-      reason,
-      ...(address !== undefined ? { address } : {}),
-      bytesOut,
-      bytesIn,
-      durationMs: Date.now() - started,
-    });
+    record(verdict, reason, { ...(address !== undefined ? { address } : {}), bytesOut, bytesIn });
   const name = context.policy.checkName(host, port);
   if (!name.allowed) {
     finish('denied', name.reason);

@@ -7,6 +7,7 @@ import { request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import { connect as tlsConnect, createSecureContext, TLSSocket } from 'node:tls';
+import { decisionRecorder } from './audit.js';
 import { dial } from './dial.js';
 import { forwardHeaders, refuseResponse, relay } from './relay.js';
 import type { Interception, ProxyContext } from './proxy-context.js';
@@ -78,19 +79,9 @@ async function forward(
   const path = request.url ?? '/';
   let bytesOut = 0;
   let bytesIn = 0;
+  const record = decisionRecorder(context.record, { method, host, port, started });
   const finish = (verdict: 'allowed' | 'denied', reason: string, address?: string): void =>
-    context.record({
-      at: new Date(started).toISOString(),
-      method,
-      host,
-      port,
-      verdict,
-      reason,
-      ...(address !== undefined ? { address } : {}),
-      bytesOut,
-      bytesIn,
-      durationMs: Date.now() - started,
-    });
+    record(verdict, reason, { ...(address !== undefined ? { address } : {}), bytesOut, bytesIn });
   const refuse = (status: number, reason: string): void => {
     finish('denied', reason);
     refuseResponse(response, status, reason);
