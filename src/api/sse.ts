@@ -21,6 +21,8 @@ export function openEventStream(reply: FastifyReply): EventStream {
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  // Sent now: a stream with nothing to replay yet (a client reconnecting with the last Last-Event-ID) is open at once.
+  raw.flushHeaders();
   const abort = new AbortController();
   raw.on('close', () => abort.abort());
   const heartbeat = setInterval(() => {
