@@ -27,6 +27,7 @@ import { registerResourceCommands } from './resource-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerSessionCommands } from './session-commands.js';
 import { INTERRUPTED_EXIT_CODE, registerTaskCommands, runTaskInTerminal, taskExitCode, watchInterrupts } from './task-commands.js';
+import { ADMIN_KEY_FILE } from '../auth/admin-key.js';
 import { HANGAR_VERSION } from '../version.js';
 
 interface ServerFlags {
@@ -110,6 +111,12 @@ export function buildProgram(): Command {
       closeOnSignals(() => hangar.close());
       process.stdout.write(`hangar ${HANGAR_VERSION} listening on ${url} (data in ${path.resolve(config.dataDir)})\n`);
       if (output.file !== undefined) process.stdout.write(`logs: ${output.file}\n`);
+      if (config.auth.mode === 'keys') {
+        const keyFile = path.resolve(config.dataDir, ADMIN_KEY_FILE);
+        process.stdout.write(`API keys required: the admin key is in ${keyFile} (the local CLI reads it; elsewhere set HANGAR_API_KEY)\n`);
+      } else {
+        process.stdout.write('auth.mode none: the API takes requests without a key (local use only)\n');
+      }
       if (flags.demo)
         process.stdout.write(
           "demo mode: the model is Hangar's scripted demo, not Claude; every answer is marked [demo] (set ANTHROPIC_API_KEY and drop --demo for Claude)\n",
