@@ -133,14 +133,20 @@ describe('API fuzz', () => {
   it(`answers ${MIN_REQUESTS}+ generated requests across every route without a 5xx, and keeps every record whole`, { timeout: 240_000 }, async () => {
     const started = Date.now();
     expect(operations.length).toBeGreaterThanOrEqual(28);
-    const pools: Record<PoolName, string[]> = { task: [], session: [], sandbox: [], schedule: [] };
+    const pools: Record<PoolName, string[]> = { task: [], session: [], sandbox: [], schedule: [], key: [] };
     /** Records created before and during the run, with their views when created. */
-    const created = { tasks: new Map<string, TaskView>(), sessions: new Map<string, SessionView>(), sandboxes: new Set<string>() };
-    const track = (pool: PoolName, view: { id: string }): void => {
+    const created = {
+      tasks: new Map<string, TaskView>(),
+      sessions: new Map<string, SessionView>(),
+      sandboxes: new Set<string>(),
+      keys: new Map<string, string>(),
+    };
+    const track = (pool: PoolName, view: { id: string; name?: string }): void => {
       pools[pool].push(view.id);
       if (pool === 'task') created.tasks.set(view.id, view as TaskView);
       if (pool === 'session') created.sessions.set(view.id, view as SessionView);
       if (pool === 'sandbox') created.sandboxes.add(view.id);
+      if (pool === 'key') created.keys.set(view.id, view.name ?? '');
     };
 
     // The fixed records: made before the run, never named by it, compared whole afterwards.
@@ -195,11 +201,17 @@ describe('API fuzz', () => {
             const problem = problemWith(request.method, answer);
             if (problem !== undefined) return `${describeRequest(request, url)}\n  ${problem}: ${answer.text.slice(0, 300)}`;
             if (answer.status < 300 && request.method === operation.method.toUpperCase() && answer.contentType.startsWith('application/json')) {
-              const view = JSON.parse(answer.text) as { id: string };
-              const pool = { createSession: 'session', forkSession: 'session', runTask: 'task', createSandbox: 'sandbox', addSchedule: 'schedule' }[
-                operation.operationId
-              ];
-              if (pool !== undefined) track(pool as PoolName, view);
+              const answered = JSON.parse(answer.text) as { id: string; key?: { id: string; name: string } };
+              const pool = {
+                createSession: 'session',
+                forkSession: 'session',
+                runTask: 'task',
+                createSandbox: 'sandbox',
+                addSchedule: 'schedule',
+                createApiKey: 'key',
+              }[operation.operationId];
+              // A new API key is answered with its token: { key, token }.
+              if (pool !== undefined) track(pool as PoolName, answered.key ?? answered);
             }
             return undefined;
           }),
@@ -212,7 +224,7 @@ describe('API fuzz', () => {
     const elapsedMs = Date.now() - started;
     console.log(
       `API fuzz: ${total} requests in ${(elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}; ` +
-        `created ${created.tasks.size} tasks, ${created.sessions.size} sessions, ${created.sandboxes.size} sandboxes`,
+        `created ${created.tasks.size} tasks, ${created.sessions.size} sessions, ${created.sandboxes.size} sandboxes, ${created.keys.size} API keys`,
     );
     expect(total).toBeGreaterThanOrEqual(MIN_REQUESTS);
     for (const operation of operations) expect(sent.get(operation.operationId) ?? 0, operation.operationId).toBeGreaterThanOrEqual(100);
@@ -255,6 +267,8 @@ describe('API fuzz', () => {
       expect(sandboxes.sandboxes.map((item) => item.id)).toContain(id);
       await read(`/v1/sandboxes/${id}`);
     }
+    const keys = await read<{ keys: Array<{ id: string; name: string }> }>('/v1/keys');
+    for (const [id, name] of created.keys) expect(keys.keys.find((key) => key.id === id)?.name, id).toBe(name);
     expect((await read<{ sessions: SessionView[] }>('/v1/sessions?metadata=fixture=fuzz')).sessions.map((session) => session.id)).toContain(fixedSession.id);
 
     // The fixed records are as they were.

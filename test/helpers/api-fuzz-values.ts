@@ -225,4 +225,5 @@ export const VALID_BODIES: Record<string, fc.Arbitrary<Record<string, unknown>>>
     fc.record({ cron: fc.constantFrom('0 0 1 1 *', '30 4 * * 0', '0 3 29 2 *'), prompt: safeText }),
   ),
   createSandbox: fc.record({ resources }, { requiredKeys: [] }),
+  createApiKey: fc.record({ name: safeText, scopes: fc.uniqueArray(fc.constantFrom('admin', 'run', 'read'), { minLength: 1, maxLength: 3 }) }),
 };

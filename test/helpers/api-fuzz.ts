@@ -17,8 +17,8 @@ export interface Operation {
 }
 
 /** Kinds of records whose ids the fuzzer reuses in paths. */
-export type PoolName = 'task' | 'session' | 'sandbox' | 'schedule';
-export const POOL_NAMES: readonly PoolName[] = ['task', 'session', 'sandbox', 'schedule'];
+export type PoolName = 'task' | 'session' | 'sandbox' | 'schedule' | 'key';
+export const POOL_NAMES: readonly PoolName[] = ['task', 'session', 'sandbox', 'schedule', 'key'];
 
 /** Text for a URL: `raw` sends bytes 0x21-0xff as they are (a sloppy client), the rest percent-encoded. */
 export interface UrlText {
@@ -279,6 +279,7 @@ function poolOf(route: string, param: string): PoolName {
   if (param === 'scheduleId') return 'schedule';
   if (route.startsWith('/v1/tasks')) return 'task';
   if (route.startsWith('/v1/sandboxes')) return 'sandbox';
+  if (route.startsWith('/v1/keys')) return 'key';
   return 'session';
 }
 
