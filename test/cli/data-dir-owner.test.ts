@@ -7,6 +7,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { readAdminKey } from '../../src/auth/admin-key.js';
 import { HangarClient } from '../../src/client/hangar-client.js';
 import { acquireDataDirLock } from '../../src/runtime/data-dir-lock.js';
 import { startCli, stopCli, waitForOutput, type CliProcess } from '../helpers/cli-process.js';
@@ -54,7 +55,8 @@ describe('one data directory, one owner', () => {
     server = startCli(['serve', '--demo', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn']);
     const url = (await waitForOutput(server, /listening on (http:\/\/127\.0\.0\.1:(\d+))/))[1]!;
     const port = new URL(url).port;
-    const client = new HangarClient(url);
+    // The server wrote its admin key to the data directory at its first start.
+    const client = new HangarClient(url, { apiKey: await readAdminKey(dataDir) });
     const pid = server.child.pid!;
 
     const session = await client.createSession({ pattern: 'long-running', allowedTools: ['Bash'] });
