@@ -10,6 +10,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 import pino from 'pino';
+import { readAdminKey } from '../src/auth/admin-key.js';
 import { createHangar } from '../src/app.js';
 import { HangarClient } from '../src/client/hangar-client.js';
 import { parseConfig } from '../src/config/config.js';
@@ -100,7 +101,7 @@ async function benchTasks(dataDir: string): Promise<TaskBench> {
     sandbox: { uidRangeStart: 301000, uidRangeSize: 100 },
   });
   const hangar = await createHangar(config, { logger: pino({ level: 'silent' }) });
-  const client = new HangarClient(await hangar.listen());
+  const client = new HangarClient(await hangar.listen(), { apiKey: await readAdminKey(dataDir) });
   const claudeExecutable = resolveBundledClaudeExecutable();
   const result: TaskBench = { hosted: [], bare: [], hostedBackToBack: [], bareBackToBack: [], hostedCpuMs: [], bareCpuMs: [] };
   const provider = hangar.sandboxProvider as LocalSandboxProvider;

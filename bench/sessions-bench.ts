@@ -7,6 +7,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 import pino from 'pino';
+import { readAdminKey } from '../src/auth/admin-key.js';
 import { createHangar, type Hangar } from '../src/app.js';
 import { HangarClient, type SessionEventView } from '../src/client/hangar-client.js';
 import { parseConfig } from '../src/config/config.js';
@@ -112,7 +113,7 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
       sandboxes.push(sandbox);
       return sandbox;
     };
-    const client = new HangarClient(await hangar.listen());
+    const client = new HangarClient(await hangar.listen(), { apiKey: await readAdminKey(dataDir) });
 
     // All the machine's cores, as the bare baseline has: the benchmark measures Hangar, not a CPU quota.
     const session = await client.createSession({

@@ -92,7 +92,8 @@ export function registerKeyRoutes(app: FastifyInstance, dependencies: ApiDepende
         operationId: 'listApiKeys',
         tags: ['keys'],
         description: 'Every API key, oldest first, revoked ones included; never a secret',
-        response: { 200: json('The keys', z.object({ keys: z.array(apiKeyViewSchema) })), ...errors({}) },
+        querystring: z.object({}).strict(),
+        response: { 200: json('The keys', z.object({ keys: z.array(apiKeyViewSchema) })), ...errors({ query: true }) },
       },
     },
     async () => ({ keys: (await store.apiKeys.list()).map(present) }),
@@ -108,7 +109,7 @@ export function registerKeyRoutes(app: FastifyInstance, dependencies: ApiDepende
         params: z.object({ id: z.string().min(1).max(200) }).strict(),
         response: {
           200: json('The key, revoked', apiKeyViewSchema),
-          ...errors({ params: true }, { 404: 'No such key (API_KEY_NOT_FOUND)', 409: 'The last admin key cannot be revoked (CONFLICT)' }),
+          ...errors({ params: true, body: true }, { 404: 'No such key (API_KEY_NOT_FOUND)', 409: 'The last admin key cannot be revoked (CONFLICT)' }),
         },
       },
     },

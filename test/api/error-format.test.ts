@@ -57,7 +57,13 @@ describe('error answers in the documented format', () => {
   let port: number;
 
   beforeAll(async () => {
-    const config = parseConfig({ dataDir: directory, logLevel: 'silent', server: { host: '127.0.0.1', port: 0, bodyLimitBytes: 16 * 1024 } });
+    // Requests here test validation and error answers without keys; test/api/auth.test.ts covers keys.
+    const config = parseConfig({
+      dataDir: directory,
+      logLevel: 'silent',
+      auth: { mode: 'none' },
+      server: { host: '127.0.0.1', port: 0, bodyLimitBytes: 16 * 1024 },
+    });
     hangar = await createHangar(config, { logger: pino({ level: 'silent' }), sandboxProvider: createInMemorySandboxProvider() });
     port = Number(new URL(await hangar.listen()).port);
   });

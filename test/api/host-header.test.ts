@@ -7,6 +7,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHangar, type Hangar } from '../../src/app.js';
+import { readAdminKey } from '../../src/auth/admin-key.js';
 import { HangarApiError, HangarClient } from '../../src/client/hangar-client.js';
 import { parseConfig } from '../../src/config/config.js';
 import { createInMemorySandboxProvider } from '../../src/sandbox/providers/in-memory.js';
@@ -81,7 +82,7 @@ describe('API Host header check', () => {
   });
 
   it('keeps the client working with the address listen() returned', async () => {
-    const client = new HangarClient(baseUrl);
+    const client = new HangarClient(baseUrl, { apiKey: await readAdminKey(path.join(directory, 'default')) });
     await expect(client.getTask('task_missing')).rejects.toSatisfy((error: unknown) => error instanceof HangarApiError && error.status === 404);
     const health = await fetch(new URL('/healthz', baseUrl));
     expect(health.status).toBe(200);

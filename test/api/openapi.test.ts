@@ -40,7 +40,13 @@ describe('the OpenAPI document', () => {
   let operations: Array<{ method: string; path: string; operation: Operation }>;
 
   beforeAll(async () => {
-    const config = parseConfig({ dataDir: directory, logLevel: 'silent', server: { host: '127.0.0.1', port: 0, bodyLimitBytes: 16 * 1024 } });
+    // The document is the same with keys on; test/api/auth.test.ts covers 401 and 403.
+    const config = parseConfig({
+      dataDir: directory,
+      logLevel: 'silent',
+      auth: { mode: 'none' },
+      server: { host: '127.0.0.1', port: 0, bodyLimitBytes: 16 * 1024 },
+    });
     hangar = await createHangar(config, { logger: pino({ level: 'silent' }), sandboxProvider: createInMemorySandboxProvider() });
     host = new URL(await hangar.listen()).host;
     const answer = await inject('GET', '/openapi.json');
@@ -104,6 +110,9 @@ describe('the OpenAPI document', () => {
         'GET /v1/sandboxes',
         'GET /v1/sandboxes/{id}',
         'DELETE /v1/sandboxes/{id}',
+        'POST /v1/keys',
+        'GET /v1/keys',
+        'DELETE /v1/keys/{id}',
       ].sort(),
     );
     const ids = operations.map(({ operation }) => operation.operationId);

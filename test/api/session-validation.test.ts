@@ -44,7 +44,8 @@ describe('session and task requests: validation before anything is created', () 
         return sandbox;
       },
     };
-    const config = parseConfig({ dataDir: directory, logLevel: 'silent' });
+    // Requests here test validation and error answers without keys; test/api/auth.test.ts covers keys.
+    const config = parseConfig({ dataDir: directory, logLevel: 'silent', auth: { mode: 'none' } });
     hangar = await createHangar(config, { logger: pino({ level: 'silent' }), sandboxProvider: counting });
   });
   afterAll(async () => {

@@ -39,7 +39,8 @@ describe('task deadline during file collection', () => {
   let hangar: Hangar;
 
   beforeAll(async () => {
-    const config = parseConfig({ dataDir: directory, logLevel: 'silent', agent: { taskTimeoutMs: 1500 } });
+    // Requests here test validation and error answers without keys; test/api/auth.test.ts covers keys.
+    const config = parseConfig({ dataDir: directory, logLevel: 'silent', auth: { mode: 'none' }, agent: { taskTimeoutMs: 1500 } });
     hangar = await createHangar(config, { logger: pino({ level: 'silent' }), sandboxProvider: stallingProvider() });
   });
   afterAll(async () => {

@@ -13,7 +13,14 @@ describe('task API input validation', () => {
   let hangar: Hangar;
 
   beforeAll(async () => {
-    const config = parseConfig({ dataDir: directory, logLevel: 'silent', agent: { maxPromptChars: 1000 }, server: { bodyLimitBytes: 64 * 1024 } });
+    // Requests here test validation and error answers without keys; test/api/auth.test.ts covers keys.
+    const config = parseConfig({
+      dataDir: directory,
+      logLevel: 'silent',
+      auth: { mode: 'none' },
+      agent: { maxPromptChars: 1000 },
+      server: { bodyLimitBytes: 64 * 1024 },
+    });
     hangar = await createHangar(config, { logger: pino({ level: 'silent' }), sandboxProvider: createInMemorySandboxProvider() });
   });
   afterAll(async () => {
