@@ -1,7 +1,7 @@
 // The pids budget: live sandboxes share the parent's pids ceiling without overcommit.
 import { describe, expect, it } from 'vitest';
-import { HangarError } from '../../src/errors/errors.js';
-import { createPidsBudget, isPidsExhausted } from '../../src/sandbox/cgroups/pids-budget.js';
+import { HangarError } from '../../../src/errors/errors.js';
+import { createPidsBudget, isPidsExhausted } from '../../../src/sandbox/cgroups/pids-budget.js';
 
 function refusal(action: () => void): HangarError {
   try {
