@@ -3,6 +3,11 @@
 // by name through egress.hosts. Allowed hosts answer (plain, tunnelled TLS, intercepted TLS with a
 // secret put in by the proxy); every other way out fails with a clear error; the sandbox never sees
 // the secret; each decision is in the task's egress log.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TaskView } from '../../src/client/hangar-client.js';
 import { HangarApiError } from '../../src/client/hangar-client.js';
@@ -13,14 +18,63 @@ import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-h
 const isRoot = process.getuid?.() === 0;
 const SECRET = `REALSECRET-${Date.now()}`;
 
+/** A bare repository with one commit (README.md: hello from git), served by dumb HTTP. */
+function makeGitRepository(staticDir: string): void {
+  const work = mkdtempSync(path.join(tmpdir(), 'hangar-egress-git-'));
+  const git = (...args: string[]): void =>
+    void execFileSync('git', args, { cwd: work, stdio: 'pipe', env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work } });
+  try {
+    writeFileSync(path.join(work, 'README.md'), 'hello from git\n');
+    git('init', '-q', '-b', 'main');
+    git('add', 'README.md');
+    git('-c', 'user.name=Hangar Test', '-c', 'user.email=test@hangar.invalid', 'commit', '-q', '-m', 'first');
+    git('clone', '-q', '--bare', work, path.join(staticDir, 'repo.git'));
+    git('--git-dir', path.join(staticDir, 'repo.git'), 'update-server-info');
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** An npm registry's files for one package, hello-hangar@1.0.0 (exports 'hello from npm'), its tarball URL on tunnel.test. */
+function makeNpmRegistry(staticDir: string): void {
+  const work = mkdtempSync(path.join(tmpdir(), 'hangar-egress-npm-'));
+  try {
+    mkdirSync(path.join(work, 'package'));
+    writeFileSync(path.join(work, 'package', 'package.json'), JSON.stringify({ name: 'hello-hangar', version: '1.0.0', main: 'index.js' }));
+    writeFileSync(path.join(work, 'package', 'index.js'), "module.exports = 'hello from npm';\n");
+    const tarballDir = path.join(staticDir, 'npm', 'hello-hangar', '-');
+    mkdirSync(tarballDir, { recursive: true });
+    const tarball = path.join(tarballDir, 'hello-hangar-1.0.0.tgz');
+    execFileSync('tar', ['-czf', tarball, '-C', work, 'package']);
+    const bytes = readFileSync(tarball);
+    const dist = {
+      tarball: 'https://tunnel.test:8443/static/npm/hello-hangar/-/hello-hangar-1.0.0.tgz',
+      shasum: createHash('sha1').update(bytes).digest('hex'),
+      integrity: `sha512-${createHash('sha512').update(bytes).digest('base64')}`,
+    };
+    const packument = {
+      name: 'hello-hangar',
+      'dist-tags': { latest: '1.0.0' },
+      versions: { '1.0.0': { name: 'hello-hangar', version: '1.0.0', main: 'index.js', dist } },
+    };
+    writeFileSync(path.join(staticDir, 'npm', 'hello-hangar.json'), JSON.stringify(packument));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
 describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
   let upstream: EgressUpstream;
   let harness: Harness;
   let task: TaskView;
   let report: string;
 
+  const staticDir = mkdtempSync(path.join(tmpdir(), 'hangar-egress-static-'));
+
   beforeAll(async () => {
-    upstream = await startEgressUpstream(SECRET);
+    makeGitRepository(staticDir);
+    makeNpmRegistry(staticDir);
+    upstream = await startEgressUpstream(SECRET, staticDir);
     const address = upstream.namespace.address;
     process.env.HANGAR_TEST_EGRESS_SECRET = SECRET;
     harness = await startHarness({
@@ -42,6 +96,15 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
       ['denied', 'curl -sS -m 20 https://other.test:8443/hello'],
       ['metadata', 'curl -sS -m 20 http://169.254.169.254/latest/meta-data/'],
       ['direct', `curl -sS -m 5 --noproxy "*" http://${address}:8080/hello`],
+      ['git_clone', 'git clone -q https://tunnel.test:8443/static/repo.git /tmp/clone && cat /tmp/clone/README.md'],
+      [
+        'npm_install',
+        'mkdir -p /tmp/npm-project && cd /tmp/npm-project && npm install --no-audit --no-fund --fetch-retries=0 --registry https://tunnel.test:8443/static/npm/ hello-hangar > /tmp/npm.log 2>&1; node -p "require(\'/tmp/npm-project/node_modules/hello-hangar\')" || tail -5 /tmp/npm.log',
+      ],
+      [
+        'npm_denied',
+        'cd /tmp/npm-project && npm install --no-audit --no-fund --fetch-retries=0 --registry https://registry.npmjs.org/ left-pad 2>&1 | grep -m1 -i -E "403|tunnel|forbidden"',
+      ],
       ['placeholder', 'printenv GITHUB_TOKEN'],
       ['leaked', `env | grep -c ${SECRET}`],
     ]);
@@ -58,6 +121,7 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
       prompt: 'Use the network.',
       allowedTools: ['Bash'],
       network: { allowedHosts: ['mirror.test:8080', 'mirror.test:8443', 'tunnel.test:8443', '169.254.169.254:80'], secrets: ['GITHUB_TOKEN'] },
+      maxTurns: 4,
     });
     report = toolResultsSent(harness.model).join('\n');
   }, 300_000);
@@ -66,6 +130,7 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     await harness?.close();
     upstream?.close();
     delete process.env.HANGAR_TEST_EGRESS_SECRET;
+    rmSync(staticDir, { recursive: true, force: true });
   });
 
   const line = (name: string): string => checkOutput(report, name);
@@ -76,6 +141,12 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     expect(line('plain')).toBe('hello-plain');
     expect(line('intercepted')).toBe('hello-tls');
     expect(line('tunnelled')).toBe('hello-tls');
+  });
+
+  it('lets git clone over HTTPS and npm install from a registry mirror through the proxy; a registry not allowed fails clearly', () => {
+    expect(line('git_clone')).toBe('hello from git');
+    expect(line('npm_install')).toBe('hello from npm');
+    expect(line('npm_denied')).toMatch(/403|tunnel|forbidden/i);
   });
 
   it('puts the secret in for its host only; the sandbox sees a placeholder', () => {

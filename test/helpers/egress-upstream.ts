@@ -10,12 +10,25 @@ import { createCertificateAuthority, generateCa } from '../../src/egress/index.j
 import { createNetworkNamespace, type NetworkNamespace } from './network-namespace.js';
 
 const UPSTREAM = String.raw`
+import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
+import path from 'node:path';
 import tls from 'node:tls';
+/** /static/<file> from STATIC_DIR; a path without an extension is served from <path>.json when there (npm packuments). */
+const serveStatic = (request, response) => {
+  const relative = path.normalize(decodeURIComponent(request.url.split('?')[0]).slice('/static/'.length));
+  if (relative.startsWith('..') || path.isAbsolute(relative)) return response.writeHead(400).end();
+  const file = path.join(process.env.STATIC_DIR, relative);
+  const candidate = fs.existsSync(file) && fs.statSync(file).isFile() ? file : fs.existsSync(file + '.json') ? file + '.json' : undefined;
+  if (candidate === undefined) return response.writeHead(404).end('not found');
+  response.writeHead(200, { 'content-type': candidate.endsWith('.json') ? 'application/json' : 'application/octet-stream' });
+  fs.createReadStream(candidate).pipe(response);
+};
 const handle = (scheme) => (request, response) => {
   console.log(JSON.stringify({ scheme, host: request.headers.host, path: request.url, authorization: request.headers.authorization ?? null }));
-  if (request.url === '/auth') response.end(request.headers.authorization === 'Bearer ' + process.env.EXPECTED ? 'auth-ok' : 'auth-bad');
+  if (request.url.startsWith('/static/') && process.env.STATIC_DIR) serveStatic(request, response);
+  else if (request.url === '/auth') response.end(request.headers.authorization === 'Bearer ' + process.env.EXPECTED ? 'auth-ok' : 'auth-bad');
   else response.end('hello-' + scheme);
 };
 let open = 0;
@@ -41,7 +54,8 @@ export interface EgressUpstream {
   close(): void;
 }
 
-export async function startEgressUpstream(expectedSecret: string): Promise<EgressUpstream> {
+/** `staticDir`: files served under /static/ (a bare git repository for dumb-HTTP clones, an npm registry's files). */
+export async function startEgressUpstream(expectedSecret: string, staticDir?: string): Promise<EgressUpstream> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-egress-upstream-'));
   const namespace = createNetworkNamespace();
   try {
@@ -57,6 +71,7 @@ export async function startEgressUpstream(expectedSecret: string): Promise<Egres
       TUNNEL_CERT: tunnel.certPem,
       KEY: mirror.keyPem,
       EXPECTED: expectedSecret,
+      ...(staticDir !== undefined ? { STATIC_DIR: staticDir } : {}),
     });
     const seen: SeenRequest[] = [];
     let buffered = '';
