@@ -4,6 +4,7 @@
 import { HangarError } from '../errors/errors.js';
 import type { ApiKeyRepository, ApiKeyScope } from '../store/store.js';
 import { parseApiKey, presentedToken, secretMatches } from './api-keys.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { allows, requiredScope } from './scopes.js';
 
 export interface Caller {
@@ -19,7 +20,7 @@ export interface Authenticator {
   authenticate(request: { method: string; path: string; headers: Record<string, string | string[] | undefined> }): Promise<Caller>;
 }
 
-export function createAuthenticator(keys: ApiKeyRepository, now: () => Date = () => new Date()): Authenticator {
+export function createAuthenticator(keys: ApiKeyRepository, now: () => Date = () => new Date(), limiter?: RateLimiter): Authenticator {
   const touched = new Map<string, number>();
   const unauthorized = (message: string): HangarError => new HangarError('UNAUTHORIZED', message);
   return {
@@ -42,6 +43,8 @@ export function createAuthenticator(keys: ApiKeyRepository, now: () => Date = ()
         if (touched.size > 10_000) touched.clear();
         void keys.touch(key.id, at.toISOString()).catch(() => undefined);
       }
+      // Counted once the key is known good: a flood of bad keys costs the flooder, not a tenant.
+      limiter?.take(key.tenantId);
       return { keyId: key.id, tenantId: key.tenantId, scopes: key.scopes };
     },
   };

@@ -8,6 +8,7 @@ import { HangarError } from '../errors/errors.js';
 import type { Store } from '../store/store.js';
 import { ensureAdminKey } from './admin-key.js';
 import { createAuthenticator, type Authenticator } from './authenticator.js';
+import { createRateLimiter } from './rate-limiter.js';
 
 /** True for a host name or address that only this machine reaches. */
 export function isLoopbackHost(host: string): boolean {
@@ -36,5 +37,5 @@ export async function startAuthentication(
   const admin = await ensureAdminKey(store.apiKeys, dataDir);
   if (admin.created)
     logger.info({ file: admin.file }, 'first start: an admin API key was written to the data directory (the local CLI reads it; HANGAR_API_KEY elsewhere)');
-  return createAuthenticator(store.apiKeys);
+  return createAuthenticator(store.apiKeys, undefined, createRateLimiter(config.auth.rateLimit));
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { ensureAdminKey, readAdminKey } from '../../src/auth/admin-key.js';
 import { generateApiKey, parseApiKey, presentedToken, secretMatches } from '../../src/auth/api-keys.js';
 import { createAuthenticator } from '../../src/auth/authenticator.js';
+import { createRateLimiter } from '../../src/auth/rate-limiter.js';
 import { allows, requiredScope } from '../../src/auth/scopes.js';
 import { isLoopbackHost, startAuthentication } from '../../src/auth/start-authentication.js';
 import { createInMemoryStore } from '../../src/store/in-memory/index.js';
@@ -83,5 +84,27 @@ describe('authentication at startup', () => {
       message: expect.stringContaining('auth.mode none is for local use only'),
     });
     expect(await startAuthentication({ auth: { mode: 'none' }, server: { host: '127.0.0.1' } } as never, store, '/nonexistent', logger)).toBeUndefined();
+  });
+});
+
+describe('rate limits per tenant', () => {
+  it('lets a burst through, then refuses with RATE_LIMITED and the seconds until a token is back; tenants apart', () => {
+    let now = 0;
+    const limiter = createRateLimiter({ requestsPerSecond: 2, burst: 3 }, () => now);
+    for (let i = 0; i < 3; i += 1) limiter.take('a');
+    let refusal: unknown;
+    try {
+      limiter.take('a');
+    } catch (error) {
+      refusal = error;
+    }
+    expect(refusal).toMatchObject({ code: 'RATE_LIMITED', httpStatus: 429, retryAfterSec: 1 });
+    limiter.take('b');
+    now = 500;
+    limiter.take('a');
+    expect(() => limiter.take('a')).toThrow(/over its rate limit of 2 requests per second \(burst 3/);
+    now = 10_000;
+    for (let i = 0; i < 3; i += 1) limiter.take('a');
+    expect(() => limiter.take('a')).toThrow();
   });
 });
