@@ -93,6 +93,8 @@ export async function benchSessions(dataDir: string, options: SessionBenchOption
     dataDir,
     logLevel: 'silent',
     server: { host: '127.0.0.1', port: 0 },
+    // The bench polls the API as fast as it can: the per-tenant request rate limit is not what it measures.
+    auth: { rateLimit: { requestsPerSecond: 100_000, burst: 100_000 } },
     gateway: { upstreamUrl: model.url, upstreamApiKey: 'sk-bench' },
     sandbox: { uidRangeStart: 302000, uidRangeSize: 100 },
     ...(options.homeExcludes !== undefined ? { sessions: { checkpointHomeExcludes: options.homeExcludes } } : {}),
