@@ -1,53 +1,17 @@
 // Contract suite of the Store port: every adapter must pass it.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckpointRecord, ScheduleRecord, SessionRecord, Store, TaskRecord, TranscriptEntry } from '../../src/store/store.js';
-import { ZERO_USAGE } from '../../src/store/store.js';
+import { newSessionRecord, newTaskRecord } from '../../src/store/store.js';
 
+/** A running task as the task service records it (store.ts newTaskRecord), with `overrides` on top. */
 export function makeTask(id: string, createdAt: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return {
-    id,
-    status: 'running',
-    prompt: `prompt of ${id}`,
-    options: { maxTurns: 3, allowedTools: ['Bash'] },
-    createdAt,
-    finishedAt: null,
-    durationMs: null,
-    result: null,
-    error: null,
-    numTurns: null,
-    agentSessionId: null,
-    usage: { ...ZERO_USAGE },
-    usageByModel: {},
-    costUsd: 0,
-    files: [],
-    sandboxReport: null,
-    ...overrides,
-  };
+  return { ...newTaskRecord({ id, prompt: `prompt of ${id}`, options: { maxTurns: 3, allowedTools: ['Bash'] }, createdAt }), ...overrides };
 }
 
+/** An idle session as the session manager records it (store.ts newSessionRecord), with `overrides` on top. */
 export function makeSession(id: string, createdAt: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id,
-    pattern: 'long-running',
-    status: 'idle',
-    options: { maxTurns: 5, allowedTools: ['Bash', 'Read'], resources: { memoryMb: 512 }, idleTimeoutSec: 60 },
-    metadata: {},
-    sandboxId: null,
-    agentSessionId: null,
-    forkedFrom: null,
-    turns: 0,
-    usage: { ...ZERO_USAGE },
-    usageByModel: {},
-    costUsd: 0,
-    contextTokens: 0,
-    contextWindow: null,
-    lastCheckpointId: null,
-    error: null,
-    createdAt,
-    updatedAt: createdAt,
-    lastActivityAt: createdAt,
-    ...overrides,
-  };
+  const options = { maxTurns: 5, allowedTools: ['Bash', 'Read'], resources: { memoryMb: 512 }, idleTimeoutSec: 60 };
+  return { ...newSessionRecord({ id, pattern: 'long-running', options, metadata: {}, sandboxId: null, createdAt }), ...overrides };
 }
 
 export function makeCheckpoint(id: string, sessionId: string, createdAt: string, overrides: Partial<CheckpointRecord> = {}): CheckpointRecord {
