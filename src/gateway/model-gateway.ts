@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
 import type { Logger } from 'pino';
+import { presentedToken } from '../auth/api-keys.js';
 import { listenForSandboxes } from '../runtime/sandbox-socket.js';
 import { Agent } from 'undici';
 import { addUsage, type TokenUsage, ZERO_USAGE } from '../store/store.js';
@@ -113,14 +114,6 @@ const ALLOWED_ROUTES: ReadonlyArray<{ method: string; path: string }> = [
   { method: 'POST', path: '/v1/messages' },
   { method: 'POST', path: '/v1/messages/count_tokens' },
 ];
-
-function presentedToken(headers: http.IncomingHttpHeaders): string | undefined {
-  const apiKey = headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
-  const authorization = headers.authorization;
-  if (typeof authorization === 'string' && authorization.startsWith('Bearer ')) return authorization.slice(7);
-  return undefined;
-}
 
 /** Starts the gateway on its unix socket. */
 export async function startModelGateway(settings: ModelGatewaySettings): Promise<ModelGateway> {
