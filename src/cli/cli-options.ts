@@ -5,6 +5,7 @@ import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ADMIN_KEY_FILE } from '../auth/admin-key.js';
 import { HangarClient } from '../client/hangar-client.js';
 import { HangarError } from '../errors/errors.js';
+import { CLI_RETRY } from './output.js';
 
 /** The server of commands that talk to one, when neither --server nor HANGAR_URL names it. */
 export const DEFAULT_SERVER_URL = 'http://127.0.0.1:8080';
@@ -153,7 +154,7 @@ export function cliApiKey(dataDir = process.env.HANGAR_DATA_DIR ?? '.hangar'): s
 }
 
 export function clientFor(flags: { server: string }): HangarClient {
-  return new HangarClient(flags.server, { apiKey: cliApiKey() });
+  return new HangarClient(flags.server, { apiKey: cliApiKey(), retry: CLI_RETRY });
 }
 
 export function printJson(value: unknown): void {

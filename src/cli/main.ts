@@ -22,7 +22,7 @@ import {
   type NetworkFlags,
   type ResourceFlags,
 } from './cli-options.js';
-import { describeMessage, printSummary } from './output.js';
+import { apiErrorHint, CLI_RETRY, describeMessage, printSummary } from './output.js';
 import { registerResourceCommands } from './resource-commands.js';
 import { registerKeyCommands } from './key-commands.js';
 import { registerSessionCommands } from './session-commands.js';
@@ -181,7 +181,8 @@ export function buildProgram(): Command {
           process.exitCode = INTERRUPTED_EXIT_CODE;
           return;
         }
-        const task = await runTaskInTerminal(new HangarClient(target.baseUrl, { apiKey: process.env.HANGAR_API_KEY ?? target.apiKey }), request, {
+        const client = new HangarClient(target.baseUrl, { apiKey: process.env.HANGAR_API_KEY ?? target.apiKey, retry: CLI_RETRY });
+        const task = await runTaskInTerminal(client, request, {
           json: flags.json === true,
           interrupts,
           printers: { describeMessage, printSummary },
@@ -222,7 +223,8 @@ export function buildProgram(): Command {
 /** Prints an error with a hint instead of a stack trace. */
 function reportFailure(error: unknown): void {
   if (error instanceof HangarApiError) {
-    process.stderr.write(`hangar: ${error.code}: ${error.message}\n`);
+    const hint = apiErrorHint(error);
+    process.stderr.write(`hangar: ${error.code}: ${error.message}\n${hint !== undefined ? `${hint}\n` : ''}`);
   } else if (error instanceof HangarError) {
     const hint =
       error.code === 'SANDBOX_UNAVAILABLE'

@@ -1,7 +1,7 @@
 // How the CLI prints what agents do: SDK messages as readable lines, a session's event stream, a
-// task's summary.
+// task's summary; and what it says while it waits out a 429 and when it gives up.
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
-import type { HangarClient, TaskView } from '../client/hangar-client.js';
+import type { HangarApiError, HangarClient, RetryNotice, RetryOptions, TaskView } from '../client/hangar-client.js';
 
 /**
  * The CLI in the sandbox ends a model error with "check your inference gateway (127.0.0.1:4100)",
@@ -69,4 +69,33 @@ export function printSummary(task: TaskView): void {
     `task ${task.id}: ${task.numTurns ?? 0} turns, ${task.durationMs ?? 0} ms, tokens in ${usage.inputTokens} out ${usage.outputTokens} ` +
       `cache write ${usage.cacheCreationInputTokens} read ${usage.cacheReadInputTokens}, cost $${task.costUsd.toFixed(6)}\n`,
   );
+}
+
+/** What a 429 code means and what the user can do about it. */
+const REFUSAL_ADVICE: Record<string, string> = {
+  RATE_LIMITED:
+    "too many requests for this API key's tenant (the limit is named above): run the command again after the wait, space out scripted calls, or ask the operator for a higher rate limit",
+  CAPACITY_EXCEEDED:
+    'every sandbox you may run is in use (the ceiling is named above): run the command again once tasks or sessions finish (close or hibernate idle sessions with `hangar sessions`), or ask the operator for more',
+};
+
+/** The line the CLI prints on stderr before it waits out a 429 and tries again. */
+export function describeRetry(notice: RetryNotice): string {
+  return `· ${notice.code}: refused for now (429), trying again in ${formatSeconds(notice.waitMs)} s (attempt ${notice.attempt + 1} of ${notice.maxAttempts})`;
+}
+
+/** The CLI's clients retry a 429 with the client's default bounds and say so on stderr before each wait. */
+export const CLI_RETRY: RetryOptions = { onRetry: (notice) => process.stderr.write(`${describeRetry(notice)}\n`) };
+
+/** A `hint:` line for an API error the CLI gave up on, or undefined when it has none. */
+export function apiErrorHint(error: HangarApiError): string | undefined {
+  if (error.status !== 429) return undefined;
+  const refused = error.attempts > 1 ? `still refused after ${error.attempts} attempts over ${formatSeconds(error.waitedMs)} s` : 'refused the request';
+  const wait = error.retryAfterSec !== undefined ? ` and asks to wait ${formatSeconds(error.retryAfterSec * 1000)} s (Retry-After) before the next try` : '';
+  const advice = REFUSAL_ADVICE[error.code] ?? 'run the command again later';
+  return `hint: the server ${refused}${wait}; ${advice}`;
+}
+
+function formatSeconds(ms: number): string {
+  return String(Math.round(ms / 100) / 10);
 }

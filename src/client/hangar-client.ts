@@ -15,12 +15,16 @@ import type {
 } from '../api/views.js';
 import type { EgressLogView } from '../api/egress-routes.js';
 import type { ApiKeyView, CreatedApiKeyView } from '../api/key-routes.js';
+import { apiErrorOf, HangarApiError } from './api-error.js';
+import { nextRetryWaitMs, retrySettings, type RetryOptions, type RetrySettings } from './retry-policy.js';
 import { SseParser } from './sse-parser.js';
 
 // The views are the API's response schemas (src/api/views.ts), inferred.
 export type { EgressEntryView, EgressLogView } from '../api/egress-routes.js';
 export type { ApiKeyView, CreatedApiKeyView } from '../api/key-routes.js';
 export type { CheckpointView, SandboxView, ScheduleView, SessionMessageView, SessionView, TaskView };
+export type { RetryNotice, RetryOptions } from './retry-policy.js';
+export { HangarApiError };
 
 /** A task to run: a prompt and the agent options (the request schema of POST /v1/tasks, src/api/schemas.ts). */
 export type TaskRequest = Omit<TaskRequestBody, 'stream' | 'wait'>;
@@ -32,17 +36,6 @@ export type CreateSessionRequest = CreateSessionBody;
 function queryString(query: Record<string, string | number | undefined>): string {
   const entries = Object.entries(query).filter((entry): entry is [string, string | number] => entry[1] !== undefined);
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries.map(([key, value]): [string, string] => [key, String(value)]))}`;
-}
-
-export class HangarApiError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'HangarApiError';
-  }
 }
 
 /** One event of a session's stream. */
@@ -66,47 +59,70 @@ export interface TaskStreamHandlers {
   onMessage?: (message: SDKMessage) => void;
 }
 
+export interface HangarClientOptions {
+  /** Sent as Authorization: Bearer on every request (auth.mode keys). */
+  apiKey?: string | undefined;
+  /**
+   * Retries of a 429 that created nothing (RATE_LIMITED, CAPACITY_EXCEEDED) after its Retry-After,
+   * bounded (src/client/retry-policy.ts); false sends every request once.
+   */
+  retry?: RetryOptions | false;
+}
+
 export class HangarClient {
-  /** `options.apiKey`: sent as Authorization: Bearer on every request (auth.mode keys). */
+  private readonly retry: RetrySettings;
+
   constructor(
     readonly baseUrl: string,
-    private readonly options: { apiKey?: string | undefined } = {},
-  ) {}
+    private readonly options: HangarClientOptions = {},
+  ) {
+    this.retry = retrySettings(options.retry);
+  }
 
   /** The headers every request carries, with `extra` on top. */
   private headers(extra: Record<string, string> = {}): Record<string, string> {
     return { ...(this.options.apiKey !== undefined ? { authorization: `Bearer ${this.options.apiKey}` } : {}), ...extra };
   }
 
-  private async failure(response: Response): Promise<HangarApiError> {
-    const text = await response.text();
-    try {
-      const body = JSON.parse(text) as { error?: { code?: string; message?: string } };
-      return new HangarApiError(response.status, body.error?.code ?? 'UNKNOWN', body.error?.message ?? text);
-    } catch {
-      return new HangarApiError(response.status, 'UNKNOWN', text || response.statusText);
+  /**
+   * Sends a request and resolves with its 2xx answer. A 429 that created nothing is sent again after
+   * its Retry-After, within the retry bounds; any other non-2xx answer, or the last 429, throws
+   * HangarApiError.
+   */
+  private async send(pathname: string | URL, init: RequestInit): Promise<Response> {
+    const url = new URL(pathname, this.baseUrl);
+    let waitedMs = 0;
+    for (let attempt = 1; ; attempt += 1) {
+      const response = await fetch(url, init);
+      if (response.ok) return response;
+      const error = await apiErrorOf(response, { attempts: attempt, waitedMs });
+      const retryAfter = error.retryAfterSec === undefined ? undefined : error.retryAfterSec * 1000;
+      const waitMs = nextRetryWaitMs({ status: error.status, code: error.code, retryAfterMs: retryAfter }, attempt, waitedMs, this.retry);
+      if (waitMs === undefined) throw error;
+      this.retry.onRetry?.({ code: error.code, attempt, maxAttempts: this.retry.maxAttempts, waitMs });
+      await this.retry.sleep(waitMs);
+      waitedMs += waitMs;
     }
   }
 
   /** Runs a task and waits for its final record. */
   async runTask(request: TaskRequest): Promise<TaskView> {
-    const response = await fetch(new URL('/v1/tasks', this.baseUrl), {
+    const response = await this.send('/v1/tasks', {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/json' }),
       body: JSON.stringify(request),
     });
-    if (!response.ok) throw await this.failure(response);
     return (await response.json()) as TaskView;
   }
 
   /** Runs a task as an SSE stream, calling the handlers live; resolves with the final record. */
   async streamTask(request: TaskRequest, handlers: TaskStreamHandlers): Promise<TaskView> {
-    const response = await fetch(new URL('/v1/tasks', this.baseUrl), {
+    const response = await this.send('/v1/tasks', {
       method: 'POST',
       headers: this.headers({ 'content-type': 'application/json', accept: 'text/event-stream' }),
       body: JSON.stringify({ ...request, stream: true }),
     });
-    if (!response.ok || response.body === null) throw await this.failure(response);
+    if (response.body === null) throw new HangarApiError(502, 'STREAM_ENDED', 'the task stream answered without a body');
     const parser = new SseParser();
     let final: TaskView | undefined;
     for await (const chunk of response.body) {
@@ -209,14 +225,13 @@ export class HangarClient {
     }
   }
 
-  /** Sends a JSON request and returns the parsed answer; non-2xx answers throw HangarApiError. */
+  /** Sends a JSON request and returns the parsed answer; non-2xx answers throw HangarApiError (429s retried first, see send). */
   async call<T>(method: string, pathname: string, body?: unknown): Promise<T> {
-    const response = await fetch(new URL(pathname, this.baseUrl), {
+    const response = await this.send(pathname, {
       method,
       headers: this.headers(body !== undefined ? { 'content-type': 'application/json' } : {}),
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     });
-    if (!response.ok) throw await this.failure(response);
     return response.status === 204 ? (undefined as T) : ((await response.json()) as T);
   }
 
@@ -308,11 +323,11 @@ export class HangarClient {
     if (options.follow === false) url.searchParams.set('follow', 'false');
     const controller = new AbortController();
     options.signal?.addEventListener('abort', () => controller.abort(), { once: true });
-    const response = await fetch(url, {
+    const response = await this.send(url, {
       headers: this.headers({ accept: 'text/event-stream', ...(options.after !== undefined ? { 'last-event-id': String(options.after) } : {}) }),
       signal: controller.signal,
     });
-    if (!response.ok || response.body === null) throw await this.failure(response);
+    if (response.body === null) throw new HangarApiError(502, 'STREAM_ENDED', `the event stream of ${pathname} answered without a body`);
     const parser = new SseParser();
     let last = options.after ?? 0;
     try {
