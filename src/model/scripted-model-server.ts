@@ -1,10 +1,10 @@
 // The scripted model server: an Anthropic Messages API look-alike that answers from a scenario.
 // The Claude Code CLI runs against it unchanged (ANTHROPIC_BASE_URL), so agents and Hangar's own
 // tests run offline and deterministically. Every request is recorded; /_scripted/ drives it remotely.
-import { lstat, unlink } from 'node:fs/promises';
-import { createServer, type Server, type ServerResponse } from 'node:http';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Server } from 'node:http';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyReply } from 'fastify';
 import type pino from 'pino';
+import { registerControlRoutes } from './control-routes.js';
 import { HangarError, isHangarError } from '../errors/errors.js';
 import {
   classifyRequest,
@@ -13,12 +13,16 @@ import {
   estimateInputTokens,
   matchSubject,
   messagesRequestSchema,
-  sampleFromJsonSchema,
-  type MessagesRequest,
 } from './messages-request.js';
+import { createRequestRecorder, type RecordedOutcome, type RecordedRequest } from './recorded-requests.js';
 import { createReplyCursor, type ReplyCursor, type ReplyUse } from './reply-cursor.js';
-import { parseScenario, type Scenario, type ScenarioContentBlock, type ScenarioReply } from './scenario.js';
-import { errorBody, errorTypeForStatus, estimateOutputTokens, formatSseEvent, messageEvents, newId, toMessageContent, type AnthropicMessage } from './sse.js';
+import { parseScenario, type Scenario, type ScenarioReply } from './scenario.js';
+import { auxiliaryDefault, buildMessage } from './scripted-message.js';
+import { closeSocket, listenOnSocket } from './socket-listener.js';
+import { errorBody, errorTypeForStatus, newId } from './sse.js';
+import { sleep, streamMessage } from './stream-response.js';
+
+export type { RecordedOutcome, RecordedRequest, RecordedRequestKind } from './recorded-requests.js';
 
 export interface ScriptedModelServerOptions {
   scenario: Scenario;
@@ -32,33 +36,6 @@ export interface ScriptedModelServerOptions {
   logger?: pino.Logger | false;
   /** Most requests kept in `requests`; the oldest are dropped past it. Default 1000. */
   maxRecordedRequests?: number;
-}
-
-export type RecordedRequestKind = 'main' | 'auxiliary' | 'count_tokens' | 'other';
-
-export type RecordedOutcome = 'message' | 'fault' | 'cut' | 'auxiliary-default' | 'exhausted' | 'invalid' | 'not-found' | 'count-tokens';
-
-export interface RecordedRequest {
-  /** 1-based order of arrival. */
-  seq: number;
-  /** ISO time the request arrived. */
-  time: string;
-  method: string;
-  /** Path with query string, e.g. `/v1/messages?beta=true`. */
-  path: string;
-  /** Request headers; x-api-key and authorization keep only their last 4 characters. */
-  headers: Record<string, string>;
-  /** Parsed JSON body; undefined when there was none or it was not JSON. */
-  body: unknown;
-  kind: RecordedRequestKind;
-  /** Why the request was classified auxiliary. */
-  auxiliaryReason?: string;
-  /** Index in scenario.replies of the reply that answered; -1 for a whenExhausted text. */
-  replyIndex?: number;
-  outcome: RecordedOutcome;
-  /** HTTP status sent (200 for a stream even if it was cut later). */
-  status: number;
-  stream?: boolean;
 }
 
 export interface ScriptedModelServer {
@@ -76,41 +53,6 @@ export interface ScriptedModelServer {
   close(): Promise<void>;
 }
 
-/** Text a side request gets when no reply is scripted for it. */
-const AUXILIARY_DEFAULT_TEXT = 'OK';
-
-function redactHeaders(headers: FastifyRequest['headers']): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined) continue;
-    const text = Array.isArray(value) ? value.join(', ') : value;
-    out[name] = name === 'x-api-key' || name === 'authorization' ? `***${text.slice(-4)}` : text;
-  }
-  return out;
-}
-
-/** Resolves after `ms`, or at once when the signal aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  if (ms <= 0 || signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
-/** Writes a chunk and resolves once it is handed to the socket (or the response is gone). */
-function write(res: ServerResponse, chunk: string): Promise<void> {
-  if (res.destroyed || res.writableEnded) return Promise.resolve();
-  return new Promise((resolve) => {
-    res.write(chunk, () => resolve());
-  });
-}
-
 function urlHost(host: string): string {
   if (host === '0.0.0.0' || host === '::') return '127.0.0.1';
   return host.includes(':') ? `[${host}]` : host;
@@ -119,9 +61,8 @@ function urlHost(host: string): string {
 export async function startScriptedModelServer(options: ScriptedModelServerOptions): Promise<ScriptedModelServer> {
   let scenario = parseScenario(options.scenario);
   let cursor: ReplyCursor = createReplyCursor(scenario);
-  const requests: RecordedRequest[] = [];
-  const maxRecorded = options.maxRecordedRequests ?? 1000;
-  let seq = 0;
+  const recorder = createRequestRecorder(options.maxRecordedRequests ?? 1000);
+  const { requests, record } = recorder;
   /** Aborted on close(), so delayed or slow responses stop at once. */
   const closing = new AbortController();
 
@@ -132,20 +73,6 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
     logController: new LogController({ disableRequestLogging: true }),
   };
   const app = options.logger ? Fastify({ ...common, loggerInstance: options.logger as FastifyBaseLogger }) : Fastify({ ...common, logger: false });
-
-  function record(request: FastifyRequest, entry: Omit<RecordedRequest, 'seq' | 'time' | 'method' | 'path' | 'headers'>): RecordedRequest {
-    const recorded: RecordedRequest = {
-      seq: ++seq,
-      time: new Date().toISOString(),
-      method: request.method,
-      path: request.url,
-      headers: redactHeaders(request.headers),
-      ...entry,
-    };
-    requests.push(recorded);
-    if (requests.length > maxRecorded) requests.splice(0, requests.length - maxRecorded);
-    return recorded;
-  }
 
   function log(recorded: RecordedRequest): void {
     app.log.info(
@@ -167,78 +94,6 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
       .code(status)
       .header('request-id', requestId)
       .send(errorBody(type, message, requestId));
-  }
-
-  /** Streams a message as SSE; with `cutAfter`, destroys the connection after that many events. */
-  async function stream(
-    request: FastifyRequest,
-    reply: FastifyReply,
-    message: AnthropicMessage,
-    chunkDelayMs: number,
-    cutAfter: number | undefined,
-  ): Promise<void> {
-    reply.hijack();
-    const res = reply.raw;
-    const gone = new AbortController();
-    const abort = (): void => gone.abort();
-    res.on('close', abort);
-    closing.signal.addEventListener('abort', abort, { once: true });
-    const signal = gone.signal;
-    try {
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache',
-        connection: 'keep-alive',
-        'request-id': newId('req'),
-      });
-      // The status line goes out at once, so even a cut after 0 events is a started stream.
-      res.flushHeaders();
-      const events = messageEvents(message);
-      for (const [i, event] of events.entries()) {
-        if (cutAfter !== undefined && i >= cutAfter) break;
-        if (signal.aborted) return;
-        if (i > 0) await sleep(chunkDelayMs, signal);
-        if (signal.aborted) return;
-        await write(res, formatSseEvent(event));
-      }
-      if (cutAfter !== undefined) {
-        request.raw.socket.destroy();
-        return;
-      }
-      res.end();
-    } finally {
-      res.off('close', abort);
-      closing.signal.removeEventListener('abort', abort);
-    }
-  }
-
-  function buildMessage(request: MessagesRequest, content: ScenarioContentBlock[], scripted: ScenarioReply): AnthropicMessage {
-    const blocks = toMessageContent(content);
-    const usage = scripted.usage ?? {};
-    return {
-      id: newId('msg'),
-      type: 'message',
-      role: 'assistant',
-      model: scenario.model ?? request.model,
-      content: blocks,
-      stop_reason: scripted.stopReason ?? (blocks.some((b) => b.type === 'tool_use') ? 'tool_use' : 'end_turn'),
-      stop_sequence: null,
-      usage: {
-        input_tokens: usage.inputTokens ?? estimateInputTokens(request),
-        output_tokens: usage.outputTokens ?? estimateOutputTokens(blocks),
-        cache_creation_input_tokens: usage.cacheCreationInputTokens ?? 0,
-        cache_read_input_tokens: usage.cacheReadInputTokens ?? 0,
-      },
-    };
-  }
-
-  /** Content of the default answer to a side request: JSON for a structured-output request, else OK. */
-  function auxiliaryDefault(request: MessagesRequest): ScenarioContentBlock[] {
-    const format = request.output_config?.format;
-    if (format?.type === 'json_schema') {
-      return [{ type: 'text', text: JSON.stringify(sampleFromJsonSchema(format['schema'])) }];
-    }
-    return [{ type: 'text', text: AUXILIARY_DEFAULT_TEXT }];
   }
 
   app.post('/v1/messages', async (request, reply) => {
@@ -301,9 +156,9 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
       );
     }
 
-    const message = buildMessage(body, scripted.content ?? [], scripted);
+    const message = buildMessage(body, scripted.content ?? [], scripted, scenario.model);
     if (streamed) {
-      await stream(request, reply, message, scripted.chunkDelayMs ?? 0, cutAfter);
+      await streamMessage(request, reply, message, { chunkDelayMs: scripted.chunkDelayMs ?? 0, cutAfter, closing: closing.signal });
       return reply;
     }
     if (cutAfter !== undefined) {
@@ -324,23 +179,15 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
     return { input_tokens: estimateInputTokens(parsed.data) };
   });
 
-  app.get('/_scripted/requests', async () => ({ requests }));
-
-  app.delete('/_scripted/requests', async () => {
-    requests.length = 0;
-    return { cleared: true };
-  });
-
-  app.get('/_scripted/scenario', async () => ({ scenario, uses: cursor.uses() }));
-
-  app.post('/_scripted/reset', async () => {
-    cursor = createReplyCursor(scenario);
-    return { ok: true, replies: scenario.replies.length };
-  });
-
-  app.post('/_scripted/scenario', async (request) => {
-    setScenario(parseScenario(request.body, 'posted scenario'));
-    return { ok: true, replies: scenario.replies.length };
+  registerControlRoutes(app, {
+    requests,
+    clearRequests: () => recorder.clear(),
+    scenario: () => scenario,
+    replyUses: () => cursor.uses(),
+    reset: () => {
+      cursor = createReplyCursor(scenario);
+    },
+    setScenario,
   });
 
   app.setNotFoundHandler(async (request, reply) => {
@@ -366,7 +213,7 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
   function setScenario(next: Scenario): void {
     scenario = parseScenario(next);
     cursor = createReplyCursor(scenario);
-    requests.length = 0;
+    recorder.clear();
   }
 
   await app.listen({ host: options.host ?? '127.0.0.1', port: options.port ?? 0 });
@@ -378,24 +225,11 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
 
   let socketServer: Server | undefined;
   if (options.socketPath !== undefined) {
-    const socketPath = options.socketPath;
-    const existing = await lstat(socketPath).catch(() => undefined);
-    if (existing?.isSocket()) await unlink(socketPath);
-    socketServer = createServer((req, res) => app.routing(req, res));
-    const server = socketServer;
     try {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(socketPath, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
+      socketServer = await listenOnSocket(app, options.socketPath);
     } catch (error) {
       await app.close();
-      throw new HangarError('INTERNAL', `cannot listen on ${socketPath}: ${(error as Error).message}`, {
-        cause: error,
-      });
+      throw error;
     }
   }
 
@@ -409,12 +243,7 @@ export async function startScriptedModelServer(options: ScriptedModelServerOptio
     replyUses: () => cursor.uses(),
     async close() {
       closing.abort();
-      if (socketServer !== undefined) {
-        const server = socketServer;
-        server.closeAllConnections();
-        await new Promise<void>((resolve) => server.close(() => resolve()));
-        if (options.socketPath !== undefined) await unlink(options.socketPath).catch(() => undefined);
-      }
+      if (socketServer !== undefined && options.socketPath !== undefined) await closeSocket(socketServer, options.socketPath);
       await app.close();
     },
   };
