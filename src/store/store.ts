@@ -1,5 +1,8 @@
 // The Store port: durable metadata Hangar keeps about its work. Adapters: sqlite (embedded default),
 // in-memory (unit tests of code above the port); Postgres slots in as another adapter.
+import type { SecretRepository } from './secret-records.js';
+
+export * from './secret-records.js';
 
 /** Token counts of a task or session, as metered by the model gateway. */
 export interface TokenUsage {
@@ -391,6 +394,8 @@ export interface Store {
   readonly sharedSandboxes: SharedSandboxRepository;
   readonly egress: EgressLogRepository;
   readonly apiKeys: ApiKeyRepository;
+  /** Secrets declared with values, sealed (secret-records.ts). */
+  readonly secrets: SecretRepository;
   close(): Promise<void>;
 }
 

@@ -2,6 +2,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckpointRecord, ScheduleRecord, SessionRecord, Store, TaskRecord, TranscriptEntry } from '../../src/store/store.js';
 import { newSessionRecord, newTaskRecord } from '../../src/store/store.js';
+import { secretRepositoryContract } from './store-secrets.contract.js';
 
 /** A running task as the task service records it (store.ts newTaskRecord), with `overrides` on top. */
 export function makeTask(id: string, createdAt: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
@@ -716,6 +717,11 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         await store.egress.append('s1', [entry('again.test')], 5);
         expect((await store.egress.list('s1', { limit: 100 })).map((logged) => logged.seq)).toEqual([1]);
       });
+    });
+
+    secretRepositoryContract({
+      store: () => store,
+      ...(options.reopen !== undefined ? { reopen: async () => void (store = await options.reopen!(store)) } : {}),
     });
 
     describe('API keys', () => {

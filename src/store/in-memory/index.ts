@@ -16,6 +16,7 @@ import type {
   TranscriptKey,
 } from '../store.js';
 import { newQueuedMessage } from '../store.js';
+import { createInMemorySecretRepository } from './secrets.js';
 
 const copy = <T>(value: T): T => structuredClone(value);
 
@@ -59,6 +60,7 @@ export function createInMemoryStore(): Store {
   const egress = new Map<string, EgressLogEntry[]>();
   const egressSeqs = new Map<string, number>();
   const apiKeys = new Map<string, ApiKeyRecord>();
+  const secrets = createInMemorySecretRepository();
 
   const transcriptId = (key: TranscriptKey): string => JSON.stringify([key.projectKey, key.sessionId, key.subpath ?? '']);
   const transcriptParts = (id: string): [string, string, string] => JSON.parse(id) as [string, string, string];
@@ -398,7 +400,10 @@ export function createInMemoryStore(): Store {
       },
     },
 
+    secrets,
+
     async close() {
+      secrets.clear();
       for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes, egress, egressSeqs, apiKeys])
         map.clear();
     },

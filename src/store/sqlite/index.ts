@@ -28,6 +28,7 @@ import { createMessageQueueRepository } from './messages.js';
 import { MIGRATIONS } from './migrations/index.js';
 import type { StoreDatabase } from './schema.js';
 import { createScheduleRepository } from './schedules.js';
+import { createSecretRepository } from './secrets.js';
 import { createSessionRepository } from './sessions.js';
 import { createSharedSandboxRepository } from './shared-sandboxes.js';
 import { createTaskRepository } from './tasks.js';
@@ -63,6 +64,7 @@ export async function createSqliteStore(settings: SqliteStoreSettings): Promise<
     sharedSandboxes: createSharedSandboxRepository(db),
     egress: createEgressLogRepository(db),
     apiKeys: createApiKeyRepository(db),
+    secrets: createSecretRepository(db),
     async close() {
       await db.destroy();
     },

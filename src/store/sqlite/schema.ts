@@ -159,6 +159,15 @@ export interface ApiKeysTable {
   last_used_at: string | null;
 }
 
+export interface SecretsTable {
+  owner_kind: string;
+  owner_id: string;
+  name: string;
+  /** The sealed value (egress/secret-sealing.ts), never the value in clear. */
+  sealed: Buffer;
+  created_at: string;
+}
+
 export interface StoreDatabase {
   tasks: TasksTable;
   sessions: SessionsTable;
@@ -173,4 +182,5 @@ export interface StoreDatabase {
   shared_sandboxes: SharedSandboxesTable;
   egress_log: EgressLogTable;
   api_keys: ApiKeysTable;
+  secrets: SecretsTable;
 }

@@ -8,6 +8,7 @@ import { checkpointBlobKeys } from './0003-checkpoint-blob-keys.js';
 import { checkpointManifests } from './0004-checkpoint-manifests.js';
 import { egressLog } from './0005-egress-log.js';
 import { apiKeys } from './0006-api-keys.js';
+import { secrets } from './0008-secrets.js';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-tasks': tasks,
@@ -16,4 +17,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004-checkpoint-manifests': checkpointManifests,
   '0005-egress-log': egressLog,
   '0006-api-keys': apiKeys,
+  '0008-secrets': secrets,
 };
