@@ -29,6 +29,8 @@ import { createLocalBlobStore } from './store/blobs/local.js';
 import { createStore } from './store/registry.js';
 import type { Store } from './store/store.js';
 import { HANGAR_VERSION } from './version.js';
+import { createTenantDirectory } from './tenants/tenant-directory.js';
+import { createTenantGatewayLimits } from './gateway/tenant-limits.js';
 
 export interface Hangar {
   readonly app: FastifyInstance;
@@ -80,6 +82,9 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     if (demo !== undefined) closers.unshift(() => demo.close());
     const store = await createStore(config, paths);
     closers.unshift(() => store.close());
+    // Tenants: the default one always exists; every tenant's policy is read through the directory.
+    const tenants = createTenantDirectory(store);
+    await tenants.ensureDefault();
     const upstreamApiKey = demo !== undefined ? DEMO_API_KEY : config.gateway.upstreamApiKey;
     const gateway = await startModelGateway({
       socketPath: path.join(paths.runDir, 'model-gateway.sock'),
@@ -99,6 +104,12 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       allowedBetas: config.gateway.allowedBetas,
       allowedBodyFields: config.gateway.allowedBodyFields,
       allowServerTools: config.gateway.allowServerTools,
+      tenantLimits: createTenantGatewayLimits({
+        policies: tenants,
+        usage: store.tenantUsage,
+        prices: config.pricing,
+        logger: logger.child({ component: 'gateway' }),
+      }),
       logger: logger.child({ component: 'gateway' }),
     });
     closers.unshift(() => gateway.close());
@@ -132,6 +143,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       launcher,
       claudeExecutable,
       admission,
+      tenants,
       events: eventHub,
       logger: logger.child({ component: 'tasks' }),
     });
@@ -150,12 +162,13 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       launcher,
       claudeExecutable,
       admission,
+      tenants,
       logger: logger.child({ component: 'sessions' }),
     });
     await sessionManager.start();
     closers.unshift(() => sessionManager.shutdown());
     const checkSandboxHost = sandboxProvider.checkHost?.bind(sandboxProvider);
-    const authenticator = await startAuthentication(config, store, paths.dataDir, logger);
+    const authenticator = await startAuthentication(config, store, paths.dataDir, logger, tenants);
     const app = await buildApiServer({
       config,
       taskService,
@@ -165,6 +178,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       logger,
       version: HANGAR_VERSION,
       admission,
+      tenants,
       checkSandboxHost,
       ...(authenticator !== undefined ? { authenticator } : {}),
     });

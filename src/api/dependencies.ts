@@ -8,6 +8,7 @@ import type { EventHub } from '../sessions/event-hub.js';
 import type { SessionManager } from '../sessions/session-manager.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { Store } from '../store/store.js';
+import type { TenantDirectory } from '../tenants/tenant-directory.js';
 
 export interface ApiDependencies {
   config: HangarConfig;
@@ -23,4 +24,6 @@ export interface ApiDependencies {
   checkSandboxHost?: () => Promise<void>;
   /** Who each /v1 request is (auth.mode keys); absent: every request is let in (auth.mode none). */
   authenticator?: Authenticator;
+  /** Tenants and their policies; absent: no policy applies (unit tests of the routes). */
+  tenants?: TenantDirectory;
 }

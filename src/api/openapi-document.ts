@@ -2,6 +2,7 @@
 // components (the schemas with a meta id, views.ts), the Retry-After header of every 429 answer,
 // which request bodies are optional, and the API key every /v1 operation needs (401 and 403).
 import { jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import { requiredScope } from '../auth/scopes.js';
 
 /** Operations whose body may be left out (an empty object is assumed). */
 const OPTIONAL_BODIES = new Set(['post /v1/sessions/{id}/fork', 'post /v1/sandboxes']);
@@ -60,8 +61,10 @@ export function finishOpenApiDocument(documents: Parameters<typeof jsonSchemaTra
       if (path.startsWith('/v1/') && errorContent !== undefined) {
         operation.security = [{ bearer: [] }, { apiKey: [] }];
         operation.responses!['401'] = { description: 'No API key, an invalid one or a revoked one (UNAUTHORIZED)', content: errorContent };
-        const scope = path.startsWith('/v1/keys') ? 'admin' : method === 'get' ? 'read' : 'run';
-        operation.responses!['403'] = { description: `The API key lacks the ${scope} scope (FORBIDDEN)`, content: errorContent };
+        const scope = requiredScope(method.toUpperCase(), path);
+        const own = operation.responses!['403']?.description;
+        const lacking = `the API key lacks the ${scope} scope (FORBIDDEN)`;
+        operation.responses!['403'] = { description: own === undefined ? lacking.replace(/^t/, 'T') : `${own}; or ${lacking}`, content: errorContent };
       }
     }
   }

@@ -8,6 +8,7 @@ import { errorSchema } from './views.js';
 const ERROR_DESCRIPTIONS = {
   400: 'Invalid request (VALIDATION_FAILED names the fields in details, INVALID_JSON, BAD_REQUEST)',
   402: 'The session spent its maxBudgetUsd (BUDGET_EXCEEDED)',
+  403: "Beyond the tenant's policy (POLICY_VIOLATION, details.limit names the limit)",
   404: 'No such resource',
   409: 'The resource is in a state that refuses this',
   413: 'Request body larger than server.bodyLimitBytes (PAYLOAD_TOO_LARGE)',

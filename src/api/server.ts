@@ -14,6 +14,8 @@ import { registerEgressRoutes } from './egress-routes.js';
 import { registerKeyRoutes } from './key-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
+import { registerTenantGuard } from './tenant-scope.js';
+import { registerTenantRoutes } from './tenant-routes.js';
 import { healthSchema, readinessSchema } from './views.js';
 
 export async function buildApiServer(dependencies: ApiDependencies): Promise<FastifyInstance> {
@@ -71,7 +73,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
       if (!path.startsWith('/v1/') && path !== '/v1') return;
       try {
         // The matched route's pattern decides the scope, not the raw path (percent-encodings, //).
-        await authenticator.authenticate({ method: request.method, path: request.routeOptions.url ?? path, headers: request.headers });
+        request.caller = await authenticator.authenticate({ method: request.method, path: request.routeOptions.url ?? path, headers: request.headers });
       } catch (error) {
         if (error instanceof HangarError && error.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="hangar"');
         throw error;
@@ -107,9 +109,12 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
+  // Another tenant's task, session or sandbox answers 404 (tenant-scope.ts).
+  registerTenantGuard(app, dependencies);
   registerTaskRoutes(app, dependencies);
   registerSessionRoutes(app, dependencies);
   registerEgressRoutes(app, dependencies);
   registerKeyRoutes(app, dependencies);
+  registerTenantRoutes(app, dependencies);
   return app;
 }

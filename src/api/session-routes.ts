@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDependencies } from './dependencies.js';
+import { callerOf, scopedToCaller } from './tenant-scope.js';
 import { errors, json, noContent, storedEventStream } from './responses.js';
 import { createSessionSchema, metadataSchema, resourcesSchema } from './schemas.js';
 import { eventReplayQuery, sendStoredEvents } from './sse.js';
@@ -53,8 +54,9 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
           ...errors(
             { body: true },
             {
+              403: "Beyond the tenant's policy (POLICY_VIOLATION, details.limit names the limit)",
               404: 'The shared sandbox named by sandboxId does not exist or is closed (SANDBOX_NOT_FOUND)',
-              429: 'No free sandbox for the initial files or the first message (CAPACITY_EXCEEDED): retry after the seconds of Retry-After',
+              429: "No free sandbox for the initial files or the first message (CAPACITY_EXCEEDED: sandbox.maxLive, or the tenant's maxConcurrentSandboxes): retry after the seconds of Retry-After",
               500: 'Writing the initial files failed (SANDBOX_FAILED, CHECKPOINT_FAILED: the session is recorded as failed), or INTERNAL',
               503: 'No sandbox can be made for the initial files (SANDBOX_UNAVAILABLE)',
             },
@@ -62,7 +64,7 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         },
       },
     },
-    async (request, reply) => reply.status(201).send(presentSession(await sessionManager.create(request.body))),
+    async (request, reply) => reply.status(201).send(presentSession(await sessionManager.create(await scopedToCaller(dependencies, request, request.body)))),
   );
 
   routes.get(
@@ -90,7 +92,7 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
     async (request) => {
       const { metadata, ...rest } = request.query;
       const metadataFilter = metadata === undefined ? undefined : Object.fromEntries(metadata.split(',').map((pair) => pair.split('=', 2) as [string, string]));
-      const sessions = await sessionManager.list({ ...rest, ...(metadataFilter ? { metadata: metadataFilter } : {}) });
+      const sessions = await sessionManager.list({ ...rest, tenantId: callerOf(request).tenantId, ...(metadataFilter ? { metadata: metadataFilter } : {}) });
       return {
         sessions: sessions.map((session) => presentSession(session)),
         nextBefore: sessions.length === rest.limit ? (sessions.at(-1)?.id ?? null) : null,
@@ -345,7 +347,8 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
           ...errors(
             { body: true },
             {
-              429: 'No free sandbox (CAPACITY_EXCEEDED): retry after the seconds of Retry-After',
+              403: "Beyond the tenant's policy (POLICY_VIOLATION: maxResources)",
+              429: "No free sandbox (CAPACITY_EXCEEDED: sandbox.maxLive, or the tenant's maxConcurrentSandboxes): retry after the seconds of Retry-After",
               500: 'The sandbox could not be made (SANDBOX_FAILED), or INTERNAL',
               503: 'Sandboxes cannot run on this host (SANDBOX_UNAVAILABLE)',
             },
@@ -353,7 +356,10 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         },
       },
     },
-    async (request, reply) => reply.status(201).send(await sessionManager.createSharedSandbox(request.body)),
+    async (request, reply) => {
+      const { resources, tenantId } = await scopedToCaller(dependencies, request, request.body);
+      return reply.status(201).send(await sessionManager.createSharedSandbox({ ...(resources !== undefined ? { resources } : {}), tenantId }));
+    },
   );
 
   routes.get(
@@ -367,7 +373,12 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         response: { 200: json('The shared sandboxes', z.object({ sandboxes: z.array(sandboxViewSchema) })), ...errors({ query: true }) },
       },
     },
-    async (request) => ({ sandboxes: await sessionManager.listSharedSandboxes(request.query.status) }),
+    async (request) => ({
+      sandboxes: await sessionManager.listSharedSandboxes({
+        ...(request.query.status !== undefined ? { status: request.query.status } : {}),
+        tenantId: callerOf(request).tenantId,
+      }),
+    }),
   );
 
   routes.get(

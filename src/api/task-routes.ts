@@ -8,7 +8,9 @@ import { z } from 'zod';
 import { TASK_EVENT } from '../tasks/task-events.js';
 import { TASK_STATUSES } from '../tasks/task-view.js';
 import type { TaskRecord } from '../store/store.js';
+import { tenantShareOf } from '../tenants/tenant-share.js';
 import type { ApiDependencies } from './dependencies.js';
+import { callerOf, scopedToCaller } from './tenant-scope.js';
 import { errors, eventStreamSchema, json, storedEventStream } from './responses.js';
 import { taskRequestSchema } from './schemas.js';
 import { eventReplayQuery, openEventStream, sendStoredEvents } from './sse.js';
@@ -54,7 +56,8 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
           ...errors(
             { body: true },
             {
-              429: 'No free sandbox (CAPACITY_EXCEEDED, sandbox.maxLive): retry after the seconds of Retry-After',
+              403: "Beyond the tenant's policy (POLICY_VIOLATION, details.limit names the limit)",
+              429: "No free sandbox (CAPACITY_EXCEEDED: sandbox.maxLive, or the tenant's maxConcurrentSandboxes): retry after the seconds of Retry-After",
               503: 'The server is shutting down and takes no new tasks (SANDBOX_UNAVAILABLE)',
             },
           ),
@@ -62,10 +65,12 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
       },
     },
     async (request, reply) => {
-      const { stream: streamed, wait, ...input } = request.body;
+      const { stream: streamed, wait, ...body } = request.body;
+      // The caller's tenant, and its policy: 403 beyond it, before anything is created.
+      const input = await scopedToCaller(dependencies, request, body);
       if (streamed === true) {
-        // A full host answers 429 before the stream opens (sandbox.maxLive).
-        dependencies.admission?.assertRoom('a new task');
+        // A full host, or a tenant at its ceiling, answers 429 before the stream opens.
+        dependencies.admission?.assertRoom('a new task', await tenantShareOf(dependencies.tenants, input.tenantId));
         // Server-sent events: `task` (created), `message` (each SDK message), `result` (final task).
         const stream = openEventStream(reply);
         let sequence = 0;
@@ -174,7 +179,7 @@ export function registerTaskRoutes(app: FastifyInstance, dependencies: ApiDepend
       },
     },
     async (request) => {
-      const tasks = await taskService.list(request.query);
+      const tasks = await taskService.list({ ...request.query, tenantId: callerOf(request).tenantId });
       return { tasks: tasks.map(presentTaskView), nextBefore: tasks.length === request.query.limit ? (tasks.at(-1)?.id ?? null) : null };
     },
   );

@@ -75,9 +75,12 @@ export const taskSandboxReportSchema = z.looseObject({
 });
 export type TaskSandboxReport = z.infer<typeof taskSandboxReportSchema>;
 
+const tenantIdView = z.string().describe('The tenant it belongs to');
+
 export const taskViewSchema = z
   .object({
     id: z.string(),
+    tenantId: tenantIdView,
     status: z.enum(TASK_STATUSES).describe('cancelled: a client cancelled it; interrupted: the server stopped it (shutdown, crash, timeout)'),
     prompt: z.string(),
     options: recordedOptions,
@@ -107,6 +110,7 @@ export const SESSION_STATUSES = ['running', 'idle', 'hibernated', 'failed', 'clo
 export const sessionViewSchema = z
   .object({
     id: z.string(),
+    tenantId: tenantIdView,
     pattern: z.enum(SESSION_PATTERNS),
     status: z.enum(SESSION_STATUSES),
     options: recordedOptions,
@@ -196,6 +200,7 @@ export const scheduleViewSchema = z
 export const sandboxViewSchema = z
   .object({
     id: z.string(),
+    tenantId: tenantIdView,
     status: z.enum(['active', 'closed']),
     resources: z.record(z.string(), z.unknown()).describe('Its limits: memoryMb, cpus, diskMb, pids'),
     createdAt: timestamp,
@@ -240,6 +245,7 @@ export function presentTaskView(task: TaskRecord): TaskView {
 export function presentSession(session: SessionRecord, checkpoint?: CheckpointRecord): SessionView {
   return {
     id: session.id,
+    tenantId: session.tenantId,
     pattern: session.pattern,
     status: session.status,
     options: session.options,

@@ -4,6 +4,7 @@
 import { HangarError } from '../errors/errors.js';
 import type { ApiKeyRepository, ApiKeyScope } from '../store/store.js';
 import { parseApiKey, presentedToken, secretMatches } from './api-keys.js';
+import type { TenantPolicies } from '../tenants/tenant-share.js';
 import type { RateLimiter } from './rate-limiter.js';
 import { allows, requiredScope } from './scopes.js';
 
@@ -20,7 +21,13 @@ export interface Authenticator {
   authenticate(request: { method: string; path: string; headers: Record<string, string | string[] | undefined> }): Promise<Caller>;
 }
 
-export function createAuthenticator(keys: ApiKeyRepository, now: () => Date = () => new Date(), limiter?: RateLimiter): Authenticator {
+export function createAuthenticator(
+  keys: ApiKeyRepository,
+  now: () => Date = () => new Date(),
+  limiter?: RateLimiter,
+  /** Tenant policies: a tenant's own requestsPerSecond and burst replace the configured ones. */
+  policies?: TenantPolicies,
+): Authenticator {
   const touched = new Map<string, number>();
   const unauthorized = (message: string): HangarError => new HangarError('UNAUTHORIZED', message);
   return {
@@ -44,7 +51,13 @@ export function createAuthenticator(keys: ApiKeyRepository, now: () => Date = ()
         void keys.touch(key.id, at.toISOString()).catch(() => undefined);
       }
       // Counted once the key is known good: a flood of bad keys costs the flooder, not a tenant.
-      limiter?.take(key.tenantId);
+      if (limiter !== undefined) {
+        const policy = policies === undefined ? undefined : await policies.policyOf(key.tenantId);
+        limiter.take(key.tenantId, {
+          ...(policy?.requestsPerSecond !== undefined ? { requestsPerSecond: policy.requestsPerSecond } : {}),
+          ...(policy?.burst !== undefined ? { burst: policy.burst } : {}),
+        });
+      }
       return { keyId: key.id, tenantId: key.tenantId, scopes: key.scopes };
     },
   };

@@ -9,8 +9,11 @@ export interface RateLimitSettings {
 }
 
 export interface RateLimiter {
-  /** Takes one request's token for `tenantId`, or fails with RATE_LIMITED (429, Retry-After). */
-  take(tenantId: string): void;
+  /**
+   * Takes one request's token for `tenantId`, or fails with RATE_LIMITED (429, Retry-After). `own`:
+   * the tenant's own rate (its policy), replacing the configured one, and where it comes from.
+   */
+  take(tenantId: string, own?: Partial<RateLimitSettings> & { source?: string }): void;
 }
 
 /** Buckets kept at most; the least recently used go first (a tenant without a bucket starts full). */
@@ -19,20 +22,23 @@ const MAX_BUCKETS = 10_000;
 export function createRateLimiter(settings: RateLimitSettings, now: () => number = () => Date.now()): RateLimiter {
   const buckets = new Map<string, { tokens: number; at: number }>();
   return {
-    take(tenantId) {
+    take(tenantId, own) {
+      const rate = own?.requestsPerSecond ?? settings.requestsPerSecond;
+      const burst = own?.burst ?? settings.burst;
+      const source = own?.requestsPerSecond !== undefined || own?.burst !== undefined ? (own.source ?? 'tenant policy') : 'auth.rateLimit';
       const at = now();
-      const bucket = buckets.get(tenantId) ?? { tokens: settings.burst, at };
+      const bucket = buckets.get(tenantId) ?? { tokens: burst, at };
       buckets.delete(tenantId);
-      bucket.tokens = Math.min(settings.burst, bucket.tokens + ((at - bucket.at) / 1000) * settings.requestsPerSecond);
+      bucket.tokens = Math.min(burst, bucket.tokens + ((at - bucket.at) / 1000) * rate);
       bucket.at = at;
       buckets.set(tenantId, bucket);
       if (buckets.size > MAX_BUCKETS) buckets.delete(buckets.keys().next().value as string);
       if (bucket.tokens < 1) {
-        const retryAfterSec = Math.max(1, Math.ceil((1 - bucket.tokens) / settings.requestsPerSecond));
+        const retryAfterSec = Math.max(1, Math.ceil((1 - bucket.tokens) / rate));
         throw new HangarError(
           'RATE_LIMITED',
-          `tenant ${tenantId} is over its rate limit of ${settings.requestsPerSecond} requests per second (burst ${settings.burst}, auth.rateLimit); retry in ${retryAfterSec} s`,
-          { retryAfterSec, details: { requestsPerSecond: settings.requestsPerSecond, burst: settings.burst } },
+          `tenant ${tenantId} is over its rate limit of ${rate} requests per second (burst ${burst}, ${source}); retry in ${retryAfterSec} s`,
+          { retryAfterSec, details: { requestsPerSecond: rate, burst } },
         );
       }
       bucket.tokens -= 1;

@@ -4,9 +4,12 @@ import type { ApiKeyScope } from '../store/store.js';
 
 export const API_KEY_SCOPES: readonly ApiKeyScope[] = ['admin', 'run', 'read'];
 
-/** The scope a request needs: admin for /v1/keys, read for GET and HEAD, run otherwise. */
+/** Route prefixes only admin keys reach: API keys and tenants. */
+const ADMIN_PREFIXES = ['/v1/keys', '/v1/tenants'];
+
+/** The scope a request needs: admin for /v1/keys and /v1/tenants, read for GET and HEAD, run otherwise. */
 export function requiredScope(method: string, path: string): ApiKeyScope {
-  if (path === '/v1/keys' || path.startsWith('/v1/keys/')) return 'admin';
+  if (ADMIN_PREFIXES.some((prefix) => path === prefix || path.startsWith(`${prefix}/`))) return 'admin';
   return method === 'GET' || method === 'HEAD' ? 'read' : 'run';
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { Store } from '../store/store.js';
+import type { TenantPolicies } from '../tenants/tenant-share.js';
 import { ensureAdminKey } from './admin-key.js';
 import { createAuthenticator, type Authenticator } from './authenticator.js';
 import { createRateLimiter } from './rate-limiter.js';
@@ -23,6 +24,7 @@ export async function startAuthentication(
   store: Pick<Store, 'apiKeys'>,
   dataDir: string,
   logger: Logger,
+  policies?: TenantPolicies,
 ): Promise<Authenticator | undefined> {
   if (config.auth.mode === 'none') {
     if (!isLoopbackHost(config.server.host)) {
@@ -37,5 +39,5 @@ export async function startAuthentication(
   const admin = await ensureAdminKey(store.apiKeys, dataDir);
   if (admin.created)
     logger.info({ file: admin.file }, 'first start: an admin API key was written to the data directory (the local CLI reads it; HANGAR_API_KEY elsewhere)');
-  return createAuthenticator(store.apiKeys, undefined, createRateLimiter(config.auth.rateLimit));
+  return createAuthenticator(store.apiKeys, undefined, createRateLimiter(config.auth.rateLimit), policies);
 }

@@ -1,23 +1,29 @@
-// What tasks and sessions use of the egress proxy: register an owner (a task or session id) with
-// its network settings before its agent starts, and get the environment its CLI needs (the
-// proxy's address with the owner's credentials, CA variables, secret placeholders); revoke it when
-// the agent stops. Secret values are read here, from the configured variable or file, at each
-// registration, so a rotated file takes effect with the next run.
+// What tasks and sessions use of the egress proxy: keep the secrets an owner (a task or session)
+// declares with values, sealed in the store, before its record is stored; register the owner with
+// its network settings before its agent starts, and get the environment its CLI needs (the proxy's
+// address with the owner's credentials, CA variables, secret placeholders); revoke it when the
+// agent stops; forget its secrets when it ends. Configured secret values are read here, from their
+// variable or file, at each registration, so a rotated file takes effect with the next run;
+// declared ones are opened from the store at each registration, so an owner set up again after a
+// restart (a hybrid session's next turn) has them back.
 import { readFile } from 'node:fs/promises';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import { SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_CERT_PATH, type CaFiles } from './ca-bundle.js';
+import type { SecretOwner, SecretRepository } from '../store/store.js';
+import { declaredSecrets, type RecordedSecretDeclaration, type RecordedSecretEntry, type SecretEntry } from './declared-secrets.js';
 import type { EgressProxy } from './egress-proxy.js';
 import type { NetworkSettings } from './policy.js';
 import { egressEnvironment } from './sandbox-environment.js';
+import type { SecretSealer } from './secret-sealing.js';
 import type { EgressSecret } from './secrets.js';
 
 /** Most bytes of a secret file. */
 const MAX_SECRET_BYTES = 64 * 1024;
 
 export interface SandboxNetwork extends NetworkSettings {
-  /** Names of configured secrets (egress.secrets). */
-  secrets?: readonly string[];
+  /** Names of configured secrets (egress.secrets), and declarations of the owner's stored secrets (keepSecrets). */
+  secrets?: readonly RecordedSecretEntry[];
 }
 
 export interface SandboxEgress {
@@ -25,8 +31,14 @@ export interface SandboxEgress {
   readonly readOnlyFiles: ReadonlyArray<{ path: string; content: string }>;
   /** The egress proxy's socket, bridged into every sandbox. */
   readonly socketPath: string;
+  /** Seals the values of the secrets the network declares and stores them under the owner: before its record is stored. */
+  keepSecrets(owner: SecretOwner, network: { secrets?: readonly SecretEntry[] | undefined } | undefined): Promise<void>;
+  /** Gives `to` the stored secrets of `from`, sealed for it (a fork). */
+  copySecrets(from: SecretOwner, to: SecretOwner): Promise<void>;
+  /** Deletes the owner's stored secrets (its task finished, its session closed). */
+  forgetSecrets(owner: SecretOwner): Promise<void>;
   /** Registers an owner and returns its CLI's environment for the proxy. */
-  environmentFor(ownerId: string, network: SandboxNetwork | undefined): Promise<Record<string, string>>;
+  environmentFor(owner: SecretOwner, network: SandboxNetwork | undefined): Promise<Record<string, string>>;
   /** Ends the owner's access and writes its last records to the egress log. */
   revoke(ownerId: string): Promise<void>;
 }
@@ -37,8 +49,13 @@ export function createSandboxEgress(settings: {
   caFiles: CaFiles;
   /** Writes the records waiting (audit-writer.ts). */
   flushRecords: () => Promise<void>;
+  /** Where declared secrets are kept, sealed by `sealer`. */
+  secrets: SecretRepository;
+  sealer: SecretSealer;
+  now?: () => string;
 }): SandboxEgress {
-  const { proxy, config } = settings;
+  const { proxy, config, sealer } = settings;
+  const now = settings.now ?? (() => new Date().toISOString());
 
   const secretValue = async (name: string): Promise<string> => {
     const declared = config.egress.secrets[name];
@@ -56,21 +73,63 @@ export function createSandboxEgress(settings: {
     return text.trim();
   };
 
+  /** The declared secret with its value, opened from the owner's stored ones. */
+  const openDeclared = (owner: SecretOwner, declared: RecordedSecretDeclaration, stored: Map<string, Uint8Array>): EgressSecret => {
+    const sealed = stored.get(declared.name);
+    if (sealed === undefined) throw new HangarError('INTERNAL', `secret ${declared.name} of ${owner.kind} ${owner.id} is not stored (any more)`);
+    return {
+      name: declared.name,
+      value: sealer.open(owner, declared.name, sealed),
+      hosts: declared.hosts,
+      ...(declared.inject !== undefined ? { inject: declared.inject } : {}),
+    };
+  };
+
   return {
     readOnlyFiles: [
       { path: SANDBOX_CA_CERT_PATH, content: settings.caFiles.caCert },
       { path: SANDBOX_CA_BUNDLE_PATH, content: settings.caFiles.bundle },
     ],
     socketPath: proxy.socketPath,
-    async environmentFor(ownerId, network) {
+    async keepSecrets(owner, network) {
+      const createdAt = now();
+      await settings.secrets.put(
+        declaredSecrets(network?.secrets).map((secret) => ({ owner, name: secret.name, sealed: sealer.seal(owner, secret.name, secret.value), createdAt })),
+      );
+    },
+    async copySecrets(from, to) {
+      const createdAt = now();
+      const stored = await settings.secrets.list(from);
+      await settings.secrets.put(
+        stored.map((secret) => ({
+          owner: to,
+          name: secret.name,
+          sealed: sealer.seal(to, secret.name, sealer.open(from, secret.name, secret.sealed)),
+          createdAt,
+        })),
+      );
+    },
+    async forgetSecrets(owner) {
+      await settings.secrets.deleteOwner(owner);
+    },
+    async environmentFor(owner, network) {
+      const entries = network?.secrets ?? [];
+      const stored = entries.some((entry) => typeof entry !== 'string')
+        ? new Map((await settings.secrets.list(owner)).map((secret) => [secret.name, secret.sealed]))
+        : new Map<string, Uint8Array>();
       const secrets: EgressSecret[] = [];
-      for (const name of network?.secrets ?? []) {
-        const declared = config.egress.secrets[name]!;
-        secrets.push({ name, value: await secretValue(name), hosts: declared.hosts, inject: declared.inject });
+      for (const entry of entries) {
+        if (typeof entry !== 'string') {
+          secrets.push(openDeclared(owner, entry, stored));
+          continue;
+        }
+        const declared = config.egress.secrets[entry];
+        if (declared === undefined) throw new HangarError('VALIDATION_FAILED', `unknown secret ${entry}: configure it under egress.secrets`);
+        secrets.push({ name: entry, value: await secretValue(entry), hosts: declared.hosts, inject: declared.inject });
       }
       let registration;
       try {
-        registration = proxy.register(ownerId, {
+        registration = proxy.register(owner.id, {
           network: { allowedHosts: network?.allowedHosts ?? [], presets: network?.presets ?? [], mode: network?.mode ?? 'enforce' },
           secrets,
         });

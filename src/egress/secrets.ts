@@ -44,6 +44,33 @@ const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const RESERVED_NAMES =
   /^(PATH|HOME|USER|LOGNAME|SHELL|PWD|TMPDIR|LANG|TERM|LD_[A-Z_]*|NODE_[A-Z_]*|ANTHROPIC_[A-Z_]*|CLAUDE_[A-Z_]*|HANGAR_[A-Z_]*|(HTTPS?|NO|ALL)_PROXY|(https?|no|all)_proxy|npm_config_[a-z_]*|SSL_CERT_[A-Z_]*|REQUESTS_CA_BUNDLE|CURL_CA_BUNDLE|GIT_SSL_CAINFO|PIP_CERT)$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+/** Headers that frame or route the request (or the proxy hop): a secret may not set them. */
+const RESERVED_HEADERS = /^(host|content-length|transfer-encoding|connection|keep-alive|upgrade|te|trailer|proxy-[a-z-]*)$/i;
+/** What a header value may hold (Node's own rule): tab, space, visible ASCII and Latin-1; one line. */
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]+$/;
+
+/** Why `name` cannot name a secret, or undefined when it can. */
+export function secretNameProblem(name: string): string | undefined {
+  if (!ENV_NAME.test(name)) return `secret name ${JSON.stringify(name)} must be an environment variable name`;
+  if (RESERVED_NAMES.test(name)) return `secret name ${name} is reserved: Hangar or the agent sets that variable`;
+  return undefined;
+}
+
+/** Why `value` cannot be a secret's value (it goes into a header), or undefined; never quotes the value. */
+export function secretValueProblem(value: string): string | undefined {
+  return HEADER_VALUE.test(value)
+    ? undefined
+    : 'the value must be non-empty, on one line, of characters a header may carry (tab, space, visible ASCII, Latin-1)';
+}
+
+/** Why a secret cannot be injected this way, or undefined when it can. */
+export function secretInjectionProblem(inject: SecretInjection): string | undefined {
+  if (inject === 'placeholder') return undefined;
+  if (!HEADER_NAME.test(inject.header)) return `${JSON.stringify(inject.header)} is not a header name`;
+  if (RESERVED_HEADERS.test(inject.header)) return `header ${inject.header} frames or routes the request: a secret cannot set it`;
+  if (inject.template !== undefined && !HEADER_VALUE.test(inject.template)) return 'the template must be one line of characters a header may carry';
+  return undefined;
+}
 
 /** Prepares secrets for one sandbox; throws a RangeError naming the first bad declaration. */
 export function createSecretSet(
@@ -51,13 +78,14 @@ export function createSecretSet(
   placeholderOf: (name: string) => string = (name) => `hangar-secret-${name}-${randomBytes(12).toString('hex')}`,
 ): SecretSet {
   const prepared: PreparedSecret[] = secrets.map((secret) => {
-    if (!ENV_NAME.test(secret.name)) throw new RangeError(`secret name ${JSON.stringify(secret.name)} must be an environment variable name`);
-    if (RESERVED_NAMES.test(secret.name)) throw new RangeError(`secret name ${secret.name} is reserved: Hangar or the agent sets that variable`);
-    if (secret.value.length === 0 || /[\r\n\0]/.test(secret.value)) throw new RangeError(`secret ${secret.name}: the value must be non-empty, on one line`);
+    const nameProblem = secretNameProblem(secret.name);
+    if (nameProblem !== undefined) throw new RangeError(nameProblem);
+    const valueProblem = secretValueProblem(secret.value);
+    if (valueProblem !== undefined) throw new RangeError(`secret ${secret.name}: ${valueProblem}`);
     if (secret.hosts.length === 0) throw new RangeError(`secret ${secret.name}: name at least one host it may be sent to`);
     const inject = secret.inject ?? 'placeholder';
-    if (inject !== 'placeholder' && !HEADER_NAME.test(inject.header))
-      throw new RangeError(`secret ${secret.name}: ${JSON.stringify(inject.header)} is not a header name`);
+    const injectProblem = secretInjectionProblem(inject);
+    if (injectProblem !== undefined) throw new RangeError(`secret ${secret.name}: ${injectProblem}`);
     return { name: secret.name, value: secret.value, rules: secret.hosts.map(parseHostRule), inject, placeholder: placeholderOf(secret.name) };
   });
   const names = new Set<string>();

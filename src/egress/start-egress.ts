@@ -1,13 +1,14 @@
 // Starts the egress side of a Hangar process: the installation CA (made once under the data
-// directory), the CA files sandboxes trust, the proxy on its socket, and the writer of its
-// decisions to the store's egress log.
+// directory), the CA files sandboxes trust, the proxy on its socket, the writer of its decisions to
+// the store's egress log, and the key that seals declared secrets (made once there too). Secrets
+// left by owners that ended without forgetting them (a crash) are deleted here.
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
-import type { EgressLogRepository } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { createAddressPolicy } from './address-policy.js';
 import { createEgressAuditWriter } from './audit-writer.js';
 import { buildCaFiles } from './ca-bundle.js';
@@ -15,6 +16,7 @@ import { loadOrCreateCa } from './certificate-authority.js';
 import { startEgressProxy } from './egress-proxy.js';
 import { createResolver } from './resolver.js';
 import { createSandboxEgress, type SandboxEgress } from './sandbox-egress.js';
+import { createSecretSealer, loadOrCreateSecretsKey } from './secret-sealing.js';
 
 export interface StartedEgress {
   egress: SandboxEgress;
@@ -25,7 +27,7 @@ export async function startEgress(settings: {
   config: Pick<HangarConfig, 'egress'>;
   dataDir: string;
   runDir: string;
-  store: { egress: EgressLogRepository };
+  store: Pick<Store, 'egress' | 'secrets' | 'sessions'>;
   logger: Logger;
 }): Promise<StartedEgress> {
   const { config } = settings;
@@ -48,11 +50,29 @@ export async function startEgress(settings: {
     limits: { idleTimeoutMs: config.egress.idleTimeoutSec * 1000, maxConnections: config.egress.maxConnectionsPerSession },
     onRecord: (ownerId, record) => audit.record(ownerId, record),
   });
+  const sealer = createSecretSealer(await loadOrCreateSecretsKey(settings.dataDir));
+  const swept = await sweepSecrets(settings.store);
+  if (swept > 0) settings.logger.info({ owners: swept }, 'deleted the stored secrets of tasks and sessions that ended without deleting them');
   return {
-    egress: createSandboxEgress({ proxy, config, caFiles, flushRecords: () => audit.flush() }),
+    egress: createSandboxEgress({ proxy, config, caFiles, flushRecords: () => audit.flush(), secrets: settings.store.secrets, sealer }),
     async close() {
       await proxy.close();
       await audit.close();
     },
   };
+}
+
+/**
+ * Deletes the stored secrets no owner will use again: every task's (no task runs in a process that is
+ * starting; those of the previous one are interrupted) and those of sessions closed or gone.
+ * Resolves with the number of owners whose secrets went.
+ */
+async function sweepSecrets(store: Pick<Store, 'secrets' | 'sessions'>): Promise<number> {
+  let swept = 0;
+  for (const id of await store.secrets.owners('task')) swept += (await store.secrets.deleteOwner({ kind: 'task', id })) > 0 ? 1 : 0;
+  for (const id of await store.secrets.owners('session')) {
+    const session = await store.sessions.get(id);
+    if (session === undefined || session.status === 'closed') swept += (await store.secrets.deleteOwner({ kind: 'session', id })) > 0 ? 1 : 0;
+  }
+  return swept;
 }

@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import { presentedToken } from '../auth/api-keys.js';
 import { listenForSandboxes } from '../runtime/sandbox-socket.js';
 import { Agent } from 'undici';
-import { addUsage, type TokenUsage, ZERO_USAGE } from '../store/store.js';
+import { addUsage, DEFAULT_TENANT_ID, type TokenUsage, ZERO_USAGE } from '../store/store.js';
+import type { TenantGatewayLimits } from './tenant-limits.js';
 import { declaredContentLength, readRequestBody } from './read-request-body.js';
 import { createInFlightLimiter, type InFlightLimiter } from './request-limits.js';
 import { checkBetas, checkBody, checkQuery, createRequestPolicy, isRefusal } from './request-policy.js';
@@ -54,6 +55,8 @@ export interface ModelGatewaySettings {
   maxRequestBytes?: number;
   /** Requests one session token may have open at once. Default 8. */
   maxConcurrentRequestsPerToken?: number;
+  /** Per-tenant model calls per minute and spend per day (tenant-limits.ts); none: tenants have no limits at the gateway. */
+  tenantLimits?: TenantGatewayLimits;
   /** Request-body bytes one token may have buffered at once. Default 2 x maxRequestBytes. */
   maxInFlightBytesPerToken?: number;
   /** Request-body bytes the whole gateway may have buffered at once. Default 256 MiB. */
@@ -87,8 +90,8 @@ export interface ModelGateway {
   readonly socketPath: string;
   /** The upstream as users may see it (upstream-error.ts upstreamLabel): no credentials. */
   readonly upstreamLabel: string;
-  /** Issues a fresh token for a session; the token is what the sandbox uses as its API key. */
-  registerSession(sessionId: string): string;
+  /** Issues a fresh token for a session (of a tenant: default the default one); the token is what the sandbox uses as its API key. */
+  registerSession(sessionId: string, tenantId?: string): string;
   /** Invalidates the session's token; usage stays readable. */
   revokeSession(sessionId: string): void;
   /**
@@ -132,6 +135,9 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     maxInFlightBytes: settings.maxInFlightBytes ?? 256 * 1024 * 1024,
   });
   const tokensBySession = new Map<string, string>();
+  const tenantBySession = new Map<string, string>();
+  const tenantOf = (sessionId: string): string => tenantBySession.get(sessionId) ?? DEFAULT_TENANT_ID;
+  const tenantLimits = settings.tenantLimits;
   const sessionsByToken = new Map<string, string>();
   const usageBySession = new Map<string, GatewaySessionUsage>();
   const refused: Partial<Record<GatewayRefusalReason, number>> = {};
@@ -164,6 +170,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     usage.total = addUsage(usage.total, call.usage);
     usage.byModel[call.model] = addUsage(usage.byModel[call.model] ?? ZERO_USAGE, call.usage);
     budgets.meter(sessionId, call.model, call.usage);
+    tenantLimits?.meter(tenantOf(sessionId), call.model, call.usage);
   };
 
   const forwardContext: ForwardContext = {
@@ -182,7 +189,14 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   };
 
   /** Counts a refusal, logs it (at most once a minute per session and reason; never the token or body) and answers. */
-  const refuse = (response: http.ServerResponse, sessionId: string | undefined, reason: GatewayRefusalReason, message: string, bodyUnread: boolean): void => {
+  const refuse = (
+    response: http.ServerResponse,
+    sessionId: string | undefined,
+    reason: GatewayRefusalReason,
+    message: string,
+    bodyUnread: boolean,
+    retryAfterSec?: number,
+  ): void => {
     refused[reason] = (refused[reason] ?? 0) + 1;
     const key = `${sessionId ?? '-'}:${reason}`;
     const now = Date.now();
@@ -195,7 +209,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       last.suppressed += 1;
     }
     const answer = REFUSAL_ANSWERS[reason];
-    anthropicError(response, answer.status, answer.type, message, bodyUnread);
+    anthropicError(response, answer.status, answer.type, message, bodyUnread, retryAfterSec === undefined ? {} : { 'retry-after': String(retryAfterSec) });
   };
 
   const handle = async (incoming: http.IncomingMessage, response: http.ServerResponse): Promise<void> => {
@@ -225,6 +239,10 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       if (!read.ok) return refuse(response, sessionId, read.reason, read.message, true);
       const checked = checkBody(read.body, policy);
       if (isRefusal(checked)) return refuse(response, sessionId, checked.reason, checked.message, false);
+      // The tenant's calls per minute and spend per day (tenant-limits.ts), then the session's own budget.
+      const tenantAdmission =
+        tenantLimits === undefined ? { ok: true as const } : await tenantLimits.admit(tenantOf(sessionId), url.pathname === '/v1/messages');
+      if (!tenantAdmission.ok) return refuse(response, sessionId, tenantAdmission.reason, tenantAdmission.message, false, tenantAdmission.retryAfterSec);
       // A budgeted session's calls go up one at a time, each only while budget is left.
       const admitted = url.pathname === '/v1/messages' ? await budgets.admit(sessionId) : { ok: true as const, release: () => undefined };
       if (!admitted.ok) return refuse(response, sessionId, 'budget', admitted.message, false);
@@ -281,7 +299,8 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   return {
     upstreamLabel: label,
     socketPath: settings.socketPath,
-    registerSession(sessionId) {
+    registerSession(sessionId, tenantId = DEFAULT_TENANT_ID) {
+      tenantBySession.set(sessionId, tenantId);
       const previous = tokensBySession.get(sessionId);
       if (previous !== undefined) sessionsByToken.delete(previous);
       const token = `hgr-${randomBytes(32).toString('base64url')}`;
@@ -307,6 +326,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     forgetSession(sessionId) {
       revokeSession(sessionId);
       usageBySession.delete(sessionId);
+      tenantBySession.delete(sessionId);
       budgets.forget(sessionId);
     },
     stats() {
@@ -317,6 +337,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await dispatcher.close();
+      await tenantLimits?.flush();
       key.close();
       await rm(settings.socketPath, { force: true });
     },

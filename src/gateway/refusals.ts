@@ -19,7 +19,9 @@ export type GatewayRefusalReason =
   | 'body_field'
   | 'server_tool'
   | 'provider_fetch'
-  | 'budget';
+  | 'budget'
+  | 'tenant_rate'
+  | 'tenant_budget';
 
 export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; type: string }> = {
   unauthenticated: { status: 401, type: 'authentication_error' },
@@ -38,6 +40,8 @@ export const REFUSAL_ANSWERS: Record<GatewayRefusalReason, { status: number; typ
   server_tool: { status: 400, type: 'invalid_request_error' },
   provider_fetch: { status: 400, type: 'invalid_request_error' },
   budget: { status: 402, type: 'billing_error' },
+  tenant_rate: { status: 429, type: 'rate_limit_error' },
+  tenant_budget: { status: 402, type: 'billing_error' },
 };
 
 /** Writes an Anthropic-style error; `close` ends the connection (the request body was not read). */
@@ -55,7 +59,7 @@ export function anthropicError(
   }
   const body = JSON.stringify({ type: 'error', error: { type, message } });
   const headers: Record<string, string | number> = { ...extraHeaders, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-  if (status === 429) headers['retry-after'] = 1;
+  if (status === 429 && headers['retry-after'] === undefined) headers['retry-after'] = 1;
   if (close) {
     headers.connection = 'close';
     // Stop reading the unread body once the answer is out: nothing more of it is received or buffered.

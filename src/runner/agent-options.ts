@@ -5,7 +5,9 @@
 import { z } from 'zod';
 import type { HangarConfig } from '../config/config.js';
 import { parseHostRule } from '../egress/host-rules.js';
+import type { RecordedSecretEntry } from '../egress/declared-secrets.js';
 import { EGRESS_PRESET_NAMES, type EgressPresetName } from '../egress/presets.js';
+import { secretInjectionProblem, secretNameProblem, secretValueProblem } from '../egress/secrets.js';
 import { permissionRuleProblem } from './permission-rules.js';
 import { describeWorkspaceFileProblem, workspaceFileProblems, workspaceFilesDiskProblem } from './workspace-files.js';
 
@@ -15,21 +17,86 @@ export type AgentPermissionMode = (typeof PERMISSION_MODES)[number];
 /** What the option schemas need of the configuration. */
 export type AgentOptionsConfig = Pick<HangarConfig, 'sandbox' | 'egress'>;
 
+/** A host rule as network.allowedHosts takes it (egress/host-rules.ts). */
+const hostRuleSchema = z.string().superRefine((rule, context) => {
+  try {
+    parseHostRule(rule);
+  } catch (error) {
+    context.addIssue({ code: 'custom', message: (error as Error).message });
+  }
+});
+
+/** Adds the problem (a string) as an issue, when there is one. */
+const issueOf =
+  <T>(problemOf: (value: T) => string | undefined) =>
+  (value: T, context: z.RefinementCtx): void => {
+    const problem = problemOf(value);
+    if (problem !== undefined) context.addIssue({ code: 'custom', message: problem });
+  };
+
+/** Most bytes of a declared secret's value. */
+export const MAX_SECRET_VALUE_BYTES = 16 * 1024;
+
+/**
+ * A secret the request declares with its value (never a file: only the configuration names files,
+ * a request never makes Hangar read a host path). The value is sealed into the store; records and
+ * answers show the declaration without it.
+ */
+const secretDeclarationSchema = z
+  .object({
+    name: z.string().max(128).superRefine(issueOf(secretNameProblem)).describe('The environment variable the sandbox sees the placeholder in'),
+    // Optional here only so that a declaration without it (or with a file instead) is answered
+    // with the message below rather than zod's "Invalid input" for the union.
+    value: z
+      .string()
+      .superRefine(
+        issueOf((value) =>
+          Buffer.byteLength(value) > MAX_SECRET_VALUE_BYTES ? `the value is over ${MAX_SECRET_VALUE_BYTES} bytes` : secretValueProblem(value),
+        ),
+      )
+      .optional()
+      .describe(`Required. The value, one line, at most ${MAX_SECRET_VALUE_BYTES} bytes: stored sealed, never shown, put into requests by the proxy only`),
+    hosts: z
+      .array(hostRuleSchema)
+      .superRefine(issueOf((hosts) => (hosts.length === 0 ? 'name at least one host' : hosts.length > 32 ? 'at most 32 hosts' : undefined)))
+      .describe('Host rules (as allowedHosts) the value may be sent to; the proxy intercepts TLS for these only'),
+    inject: z
+      .union([
+        z.literal('placeholder'),
+        z
+          .object({
+            header: z.string().max(128),
+            template: z
+              .string()
+              .max(1024)
+              .refine((template) => template.includes('{value}'), 'the template must contain {value}')
+              .optional(),
+          })
+          .strict(),
+      ])
+      .superRefine(issueOf(secretInjectionProblem))
+      .optional()
+      .describe(
+        'placeholder (default): the value replaces the placeholder in headers; { header, template }: the proxy sets that header ({value} in the template)',
+      ),
+  })
+  .strict()
+  .superRefine((declaration, context) => {
+    if (declaration.value === undefined)
+      context.addIssue({
+        code: 'custom',
+        path: ['value'],
+        message: 'a declared secret needs its value (a request cannot name a file: only the configuration does, egress.secrets)',
+      });
+  });
+
 /** What a task or session may reach through the egress proxy: nothing unless named here. */
 export function networkSchema(config: Pick<HangarConfig, 'egress'>) {
-  const secretNames = Object.keys(config.egress.secrets);
+  const configured = Object.keys(config.egress.secrets);
   return z
     .object({
       allowedHosts: z
-        .array(
-          z.string().superRefine((rule, context) => {
-            try {
-              parseHostRule(rule);
-            } catch (error) {
-              context.addIssue({ code: 'custom', message: (error as Error).message });
-            }
-          }),
-        )
+        .array(hostRuleSchema)
         .max(256)
         .optional()
         .describe('Hosts the agent may reach: "api.github.com", "*.example.com", "example.org:8443" (no port: 443 and 80)'),
@@ -41,19 +108,44 @@ export function networkSchema(config: Pick<HangarConfig, 'egress'>) {
       mode: z.enum(['enforce', 'learn']).optional().describe('enforce (default): allow what is listed; learn: allow nothing, record every host tried'),
       secrets: z
         .array(
-          z
-            .string()
-            .refine((name) => secretNames.includes(name), { message: `unknown secret; configured: ${secretNames.join(', ') || 'none'} (egress.secrets)` }),
+          z.union([
+            z
+              .string()
+              .refine((name) => configured.includes(name), { message: `unknown secret; configured: ${configured.join(', ') || 'none'} (egress.secrets)` }),
+            secretDeclarationSchema,
+          ]),
         )
         .max(64)
+        .superRefine((entries, context) => {
+          const seen = new Set<string>();
+          entries.forEach((entry, index) => {
+            const name = typeof entry === 'string' ? entry : entry.name;
+            if (typeof entry !== 'string' && configured.includes(name)) {
+              context.addIssue({
+                code: 'custom',
+                path: [index, 'name'],
+                message: `secret ${name} is configured by the installation (egress.secrets): name it without a value to use it, or declare another name`,
+              });
+            } else if (seen.has(name)) {
+              context.addIssue({ code: 'custom', path: [index], message: `secret ${name} is named twice` });
+            }
+            seen.add(name);
+          });
+        })
         .optional()
-        .describe('Names of configured secrets (egress.secrets) the agent gets as placeholders, put in by the proxy for their hosts only'),
+        .describe(
+          'Secrets the agent gets as placeholders, put in by the proxy for their hosts only: the name of a configured secret (egress.secrets), ' +
+            'or { name, value, hosts, inject? } declared here (the value is stored sealed and never shown)',
+        ),
     })
     .strict();
 }
 
-/** A task's or session's network settings. */
+/** A task's or session's network settings, as a request gives them (declared secrets with their values). */
 export type NetworkOptions = z.infer<ReturnType<typeof networkSchema>>;
+
+/** A task's or session's network settings as its record keeps them: declared secrets without values. */
+export type RecordedNetworkOptions = Omit<NetworkOptions, 'secrets'> & { secrets?: RecordedSecretEntry[] };
 
 /** Sandbox limits a request may ask for, bounded by the configured maximum. */
 export function resourcesSchema(config: AgentOptionsConfig) {

@@ -45,6 +45,12 @@ export function defaultMaxLive(host: HostCapacity, sandbox: { uidRangeSize: numb
   return Math.max(1, Math.min(sandbox.uidRangeSize, byMemory, byPids));
 }
 
+/** Whose sandbox a slot is for, and that tenant's own ceiling (its policy's maxConcurrentSandboxes). */
+export interface TenantShare {
+  tenantId: string;
+  maxLive?: number | undefined;
+}
+
 export interface AdmissionSlot {
   /** Gives the slot back; later calls do nothing. */
   release(): void;
@@ -54,47 +60,75 @@ export interface Admission {
   readonly maxLive: number;
   /** Slots held now. */
   readonly live: number;
-  /** Takes a slot, or fails with CAPACITY_EXCEEDED (429, Retry-After) when none is free. */
-  acquire(what: string): AdmissionSlot;
+  /** Slots the tenant holds now. */
+  liveOf(tenantId: string): number;
+  /** Takes a slot, or fails with CAPACITY_EXCEEDED (429, Retry-After) when none is free (for the host, or for the tenant). */
+  acquire(what: string, tenant?: TenantShare): AdmissionSlot;
   /** Fails with CAPACITY_EXCEEDED when no slot is free right now (takes none). */
-  assertRoom(what: string): void;
-  /** The provider with every create() holding a slot until that sandbox's destroy(). */
-  guardProvider(provider: SandboxProvider): SandboxProvider;
+  assertRoom(what: string, tenant?: TenantShare): void;
+  /** The provider with every create() holding a slot (of the tenant given) until that sandbox's destroy(). */
+  guardProvider(provider: SandboxProvider): GuardedSandboxProvider;
+}
+
+/** A provider whose create() also takes the tenant the sandbox counts against. */
+export interface GuardedSandboxProvider extends SandboxProvider {
+  create(spec: Parameters<SandboxProvider['create']>[0], tenant?: TenantShare): Promise<Sandbox>;
 }
 
 export function createAdmission(settings: { maxLive: number }): Admission {
   const { maxLive } = settings;
   let live = 0;
+  const liveByTenant = new Map<string, number>();
+  const liveOf = (tenantId: string): number => liveByTenant.get(tenantId) ?? 0;
   const full = (what: string): HangarError =>
     new HangarError('CAPACITY_EXCEEDED', `no sandbox is free for ${what}: ${live} of ${maxLive} are live (sandbox.maxLive); retry in a few seconds`, {
       details: { live, maxLive },
       retryAfterSec: RETRY_AFTER_SEC,
     });
+  const tenantFull = (what: string, tenant: TenantShare): HangarError =>
+    new HangarError(
+      'CAPACITY_EXCEEDED',
+      `no sandbox is free for ${what}: tenant ${tenant.tenantId} has ${liveOf(tenant.tenantId)} of its ${tenant.maxLive} live (policy maxConcurrentSandboxes); retry when one ends`,
+      {
+        details: { tenantId: tenant.tenantId, live: liveOf(tenant.tenantId), maxLive: tenant.maxLive, limit: 'maxConcurrentSandboxes' },
+        retryAfterSec: RETRY_AFTER_SEC,
+      },
+    );
+  const check = (what: string, tenant: TenantShare | undefined): void => {
+    if (live >= maxLive) throw full(what);
+    if (tenant?.maxLive !== undefined && liveOf(tenant.tenantId) >= tenant.maxLive) throw tenantFull(what, tenant);
+  };
   const admission: Admission = {
     maxLive,
     get live() {
       return live;
     },
-    acquire(what) {
-      if (live >= maxLive) throw full(what);
+    liveOf,
+    acquire(what, tenant) {
+      check(what, tenant);
       live += 1;
+      if (tenant !== undefined) liveByTenant.set(tenant.tenantId, liveOf(tenant.tenantId) + 1);
       let released = false;
       return {
         release() {
           if (released) return;
           released = true;
           live -= 1;
+          if (tenant === undefined) return;
+          const left = liveOf(tenant.tenantId) - 1;
+          if (left > 0) liveByTenant.set(tenant.tenantId, left);
+          else liveByTenant.delete(tenant.tenantId);
         },
       };
     },
-    assertRoom(what) {
-      if (live >= maxLive) throw full(what);
+    assertRoom(what, tenant) {
+      check(what, tenant);
     },
     guardProvider(provider) {
       return {
         name: provider.name,
-        async create(spec) {
-          const slot = admission.acquire('a new sandbox');
+        async create(spec, tenant) {
+          const slot = admission.acquire('a new sandbox', tenant);
           let sandbox: Sandbox;
           try {
             sandbox = await provider.create(spec);

@@ -2,13 +2,14 @@
 // last checkpoint stays), interrupt (the running turn is asked to stop), fork (a new session from a
 // copy of a checkpoint) and close (queue failed, schedules off, checkpoints deleted). Waking is
 // live-sessions.ts ensureLive, on the next turn.
+import { withoutSecretValues } from '../egress/declared-secrets.js';
 import { HangarError } from '../errors/errors.js';
 import { newRecordId } from '../ids.js';
 import { resolveResources } from './resources.js';
 import type { ResourceLimits } from '../config/config.js';
 import { assertWorkspaceFiles } from '../runner/workspace-files.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
-import { newSessionRecord, type SessionRecord } from '../store/store.js';
+import { DEFAULT_TENANT_ID, newSessionRecord, type SessionRecord } from '../store/store.js';
 import type { CheckpointKeeper } from './checkpoint-keeper.js';
 import { processesLeftIn } from './left-processes.js';
 import type { LiveSessions } from './live-sessions.js';
@@ -47,7 +48,8 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
     model: input.model ?? config.agent.model ?? null,
     resources: resolveResources(config, input.resources),
     idleTimeoutSec: input.idleTimeoutSec ?? config.sessions.defaultIdleTimeoutSec,
-    ...(input.network !== undefined ? { network: input.network } : {}),
+    // The record keeps declared secrets without their values (sealed into the store by create).
+    ...(input.network !== undefined ? { network: withoutSecretValues(input.network) } : {}),
   });
 
   /** Initial files become checkpoint 0: every pattern restores its workspace from it. */
@@ -84,24 +86,30 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
         throw new HangarError('VALIDATION_FAILED', 'a hybrid session runs each turn in a fresh sandbox and cannot use a shared sandbox');
       }
       const options = resolveOptions(input);
+      const tenantId = input.tenantId ?? DEFAULT_TENANT_ID;
       let diskMb = options.resources.diskMb;
       if (input.sandboxId !== undefined) {
         const shared = await parts.shared().requireRecord(input.sandboxId);
+        // Another tenant's sandbox is one that does not exist, for this tenant.
+        if (shared.tenantId !== tenantId) throw new HangarError('SANDBOX_NOT_FOUND', `sandbox ${input.sandboxId} does not exist`);
         if (shared.status !== 'active' || !sharedSandboxes.has(shared.id)) throw new HangarError('SANDBOX_NOT_FOUND', `sandbox ${input.sandboxId} is closed`);
         diskMb = (shared.resources as unknown as ResourceLimits).diskMb;
       }
       // Checked before anything is created: a refused create leaves no session and no sandbox.
       assertWorkspaceFiles(input.files, { diskMb });
       if (input.sandboxId === undefined && (input.prompt !== undefined || Object.keys(input.files ?? {}).length > 0))
-        context.admission.assertRoom('a new session');
+        context.admission.assertRoom('a new session', await context.tenantShare(tenantId));
       const session = newSessionRecord({
         id: newRecordId('sess'),
+        tenantId,
         pattern: input.pattern,
         options: options as unknown as Record<string, unknown>,
         metadata: input.metadata ?? {},
         sandboxId: input.sandboxId ?? null,
         createdAt: context.nowIso(),
       });
+      // Declared secret values are sealed into the store before the record that names them.
+      await context.egress?.keepSecrets({ kind: 'session', id: session.id }, input.network);
       await store.sessions.insert(session);
       await context.publish(session.id, 'session_created', { pattern: session.pattern, sandboxId: session.sandboxId, metadata: session.metadata });
       const files = Object.entries(input.files ?? {});
@@ -126,6 +134,10 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
         }
         for (const schedule of await store.schedules.list(sessionId)) await store.schedules.update(schedule.id, { enabled: false });
         const updated = await context.setStatus(sessionId, 'closed', { lastCheckpointId: null });
+        // Its declared secrets go too (a restart deletes those a crash left behind).
+        await context.egress
+          ?.forgetSecrets({ kind: 'session', id: sessionId })
+          .catch((caught: unknown) => logger.error({ err: caught, sessionId }, 'deleting the secrets of a closed session failed'));
         // A closed session is never restored: its checkpoints and their blobs go with it.
         const deleted = await keeper.deleteAll(sessionId).catch((caught: unknown) => {
           logger.error({ err: caught, sessionId }, 'deleting the checkpoints of a closed session failed (the next sweep retries)');
@@ -152,6 +164,7 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
       const fork: SessionRecord = {
         ...newSessionRecord({
           id: forkId,
+          tenantId: source.tenantId,
           pattern: source.pattern,
           options: source.options,
           metadata: { ...source.metadata, ...options.metadata },
@@ -165,6 +178,7 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
         contextWindow: source.contextWindow,
         lastCheckpointId: copied.id,
       };
+      await context.egress?.copySecrets({ kind: 'session', id: sessionId }, { kind: 'session', id: forkId });
       await store.sessions.insert(fork);
       await context.publish(forkId, 'session_created', { pattern: fork.pattern, forkedFrom: fork.forkedFrom, metadata: fork.metadata });
       await context.publish(sessionId, 'forked', { forkId, checkpointId });

@@ -49,6 +49,7 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     }
     const sandbox = await context.sandboxProvider.create(
       agentSandboxSpec(config, { gateway, claudeExecutable: context.claudeExecutable, egress: context.egress }, context.optionsOf(session).resources),
+      await context.tenantShare(session.tenantId),
     );
     return { sandbox, ownsSandbox: true };
   };
@@ -72,10 +73,10 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     // position under a new conversation id; the transcript beyond that position is left behind.
     const forking = session.agentSessionId === null && checkpoint !== undefined && checkpoint.agentSessionId !== '';
     const resume = session.agentSessionId ?? (forking ? checkpoint?.agentSessionId : undefined);
-    const token = gateway.registerSession(session.id);
+    const token = gateway.registerSession(session.id, session.tenantId);
     // The budget holds at the gateway too: no model call starts once it is spent, this run or before.
     if (options.maxBudgetUsd !== null) gateway.setBudget(session.id, { limitUsd: options.maxBudgetUsd, spentUsd: session.costUsd });
-    const environment = context.egress === undefined ? undefined : await context.egress.environmentFor(session.id, options.network);
+    const environment = context.egress === undefined ? undefined : await context.egress.environmentFor({ kind: 'session', id: session.id }, options.network);
     const sessionStore =
       forking && checkpoint !== undefined
         ? transcriptUpTo(checkpoints.agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries)

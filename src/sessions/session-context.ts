@@ -3,7 +3,7 @@
 import type { SessionStore } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { SandboxEgress } from '../egress/sandbox-egress.js';
-import type { NetworkOptions } from '../runner/agent-options.js';
+import type { RecordedNetworkOptions } from '../runner/agent-options.js';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
@@ -12,7 +12,9 @@ import type { AgentOptions, AgentPermissionMode } from '../runner/agent-options.
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { SessionRecord, SharedSandboxRecord, Store } from '../store/store.js';
-import type { Admission } from './admission.js';
+import type { TenantPolicies } from '../tenants/tenant-share.js';
+import type { Admission, GuardedSandboxProvider, TenantShare } from './admission.js';
+import { tenantShareOf } from '../tenants/tenant-share.js';
 import { isoNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { EventHub } from './event-hub.js';
 import type { SandboxStateArchiver } from './workspace-snapshots.js';
@@ -43,6 +45,8 @@ export interface SessionManagerDependencies {
   archiver?: SandboxStateArchiver;
   /** The egress proxy (egress/sandbox-egress.ts); none: sandboxes reach nothing but the model. */
   egress?: SandboxEgress;
+  /** Tenant policies (maxConcurrentSandboxes); none: no tenant has a ceiling of its own. */
+  tenants?: TenantPolicies;
 }
 
 /** A session's agent options (runner/agent-options.ts) and its own. */
@@ -55,8 +59,10 @@ export interface CreateSessionInput extends SessionOptionsInput, Pick<AgentOptio
   pattern: 'long-running' | 'hybrid';
   prompt?: string;
   metadata?: Record<string, string>;
-  /** Run inside this shared sandbox (pattern 4). */
+  /** Run inside this shared sandbox (pattern 4); it must be the same tenant's. */
   sandboxId?: string;
+  /** The tenant the session belongs to (default: the default tenant). */
+  tenantId?: string;
 }
 
 /** Options a session runs with, after defaults (stored as the record's options). */
@@ -72,7 +78,7 @@ export interface ResolvedSessionOptions {
   resources: ResourceLimits;
   idleTimeoutSec: number;
   /** What the agent may reach through the egress proxy; absent: nothing. */
-  network?: NetworkOptions;
+  network?: RecordedNetworkOptions;
 }
 
 /** What this process holds for a session that has a sandbox right now. */
@@ -103,7 +109,9 @@ export interface SessionContext {
   readonly clock: Clock;
   readonly admission: Admission;
   /** The provider behind admission: every sandbox made through it counts until destroyed. */
-  readonly sandboxProvider: SandboxProvider;
+  readonly sandboxProvider: GuardedSandboxProvider;
+  /** The tenant's share of live sandboxes (its policy's ceiling), for admission. */
+  tenantShare(tenantId: string): Promise<TenantShare>;
   readonly live: Map<string, LiveSession>;
   readonly sharedSandboxes: Map<string, LiveSharedSandbox>;
   /** Session id -> the message id of the turn running now. */
@@ -139,6 +147,7 @@ export function createSessionContext(dependencies: SessionManagerDependencies, a
     admission,
     // Every sandbox the sessions hold counts against the ceiling until it is destroyed.
     sandboxProvider: admission.guardProvider(dependencies.sandboxProvider),
+    tenantShare: (tenantId) => tenantShareOf(dependencies.tenants, tenantId),
     live: new Map(),
     sharedSandboxes: new Map(),
     runningTurns: new Map(),

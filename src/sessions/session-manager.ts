@@ -40,10 +40,10 @@ export interface SessionManager {
   addSchedule(sessionId: string, input: { every?: string; cron?: string; prompt: string }): Promise<ScheduleRecord>;
   schedules(sessionId: string): Promise<ScheduleRecord[]>;
   removeSchedule(sessionId: string, scheduleId: string): Promise<void>;
-  createSharedSandbox(input: { resources?: Partial<ResourceLimits> }): Promise<SharedSandboxRecord & { sessions: string[] }>;
+  createSharedSandbox(input: { resources?: Partial<ResourceLimits>; tenantId?: string }): Promise<SharedSandboxRecord & { sessions: string[] }>;
   getSharedSandbox(id: string): Promise<SharedSandboxRecord & { sessions: string[] }>;
-  /** Shared sandboxes, oldest first, optionally only those in the given status. */
-  listSharedSandboxes(status?: SharedSandboxRecord['status']): Promise<Array<SharedSandboxRecord & { sessions: string[] }>>;
+  /** Shared sandboxes, oldest first, optionally only those in the given status and of the given tenant. */
+  listSharedSandboxes(query?: { status?: SharedSandboxRecord['status']; tenantId?: string }): Promise<Array<SharedSandboxRecord & { sessions: string[] }>>;
   closeSharedSandbox(id: string): Promise<SharedSandboxRecord>;
   /** True when the session will emit no more events (closed or failed, nothing queued or running). */
   isQuiescent(sessionId: string): Promise<boolean>;

@@ -5,7 +5,7 @@ import type { ResourceLimits } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
 import { newRecordId } from '../ids.js';
 import type { Sandbox } from '../sandbox/sandbox-provider.js';
-import type { CheckpointRecord, SharedSandboxRecord } from '../store/store.js';
+import { DEFAULT_TENANT_ID, type CheckpointRecord, type SharedSandboxRecord } from '../store/store.js';
 import type { CheckpointKeeper } from './checkpoint-keeper.js';
 import { agentSandboxSpec, resolveResources } from './resources.js';
 import type { SessionContext } from './session-context.js';
@@ -13,9 +13,9 @@ import type { SessionContext } from './session-context.js';
 export type SharedSandboxView = SharedSandboxRecord & { sessions: string[] };
 
 export interface SharedSandboxes {
-  create(input: { resources?: Partial<ResourceLimits> }): Promise<SharedSandboxView>;
+  create(input: { resources?: Partial<ResourceLimits>; tenantId?: string }): Promise<SharedSandboxView>;
   get(id: string): Promise<SharedSandboxView>;
-  list(status?: SharedSandboxRecord['status']): Promise<SharedSandboxView[]>;
+  list(query?: { status?: SharedSandboxRecord['status']; tenantId?: string }): Promise<SharedSandboxView[]>;
   /** Closes the sandbox and every session in it. */
   close(id: string): Promise<SharedSandboxRecord>;
   closeIfEmpty(id: string): Promise<void>;
@@ -57,7 +57,8 @@ export function createSharedSandboxes(
     }
     let sandbox: Sandbox | undefined;
     try {
-      sandbox = await context.sandboxProvider.create(specFor(record.resources as unknown as ResourceLimits, record.id));
+      // Counted against its tenant, never refused by the tenant's ceiling: it was admitted before the restart.
+      sandbox = await context.sandboxProvider.create(specFor(record.resources as unknown as ResourceLimits, record.id), { tenantId: record.tenantId });
       if (newest !== undefined) await keeper.restore(sandbox, newest);
       sharedSandboxes.set(record.id, { record, sandbox, members: new Set() });
       for (const member of members) await context.publish(member.id, 'sandbox_restored', { sandboxId: record.id, fromCheckpointId: newest?.id ?? null });
@@ -80,9 +81,11 @@ export function createSharedSandboxes(
     async create(input) {
       const resources = resolveResources(config, input.resources);
       const id = newRecordId('sbx');
-      const sandbox = await context.sandboxProvider.create(specFor(resources, id));
+      const tenantId = input.tenantId ?? DEFAULT_TENANT_ID;
+      const sandbox = await context.sandboxProvider.create(specFor(resources, id), await context.tenantShare(tenantId));
       const record: SharedSandboxRecord = {
         id,
+        tenantId,
         status: 'active',
         resources: resources as unknown as Record<string, unknown>,
         createdAt: context.nowIso(),
@@ -95,8 +98,8 @@ export function createSharedSandboxes(
     async get(id) {
       return view(await requireRecord(id));
     },
-    async list(status) {
-      return Promise.all((await store.sharedSandboxes.list(status)).map(view));
+    async list(query = {}) {
+      return Promise.all((await store.sharedSandboxes.list(query)).map(view));
     },
     async close(id) {
       const record = await requireRecord(id);
@@ -115,7 +118,7 @@ export function createSharedSandboxes(
     },
     requireRecord,
     async restoreAll() {
-      for (const record of await store.sharedSandboxes.list('active')) await restore(record);
+      for (const record of await store.sharedSandboxes.list({ status: 'active' })) await restore(record);
     },
     async destroyAll() {
       for (const live of sharedSandboxes.values()) await live.sandbox.destroy().catch(() => undefined);

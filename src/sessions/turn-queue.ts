@@ -76,7 +76,8 @@ export function createTurnQueue(context: SessionContext, runTurn: (message: Queu
         );
       }
       // A session without a live sandbox (hibernated, hybrid) needs a new one for this message.
-      if (!context.live.has(sessionId) && session.sandboxId === null) context.admission.assertRoom(`session ${sessionId}`);
+      if (!context.live.has(sessionId) && session.sandboxId === null)
+        context.admission.assertRoom(`session ${sessionId}`, await context.tenantShare(session.tenantId));
       const message = await store.messages.enqueue({ id: newRecordId('msg'), sessionId, prompt, source, createdAt: context.nowIso() });
       await context.publish(sessionId, 'message_queued', { messageId: message.id, seq: message.seq, source });
       pump(sessionId);

@@ -1,7 +1,9 @@
 // The Store port: durable metadata Hangar keeps about its work. Adapters: sqlite (embedded default),
 // in-memory (unit tests of code above the port); Postgres slots in as another adapter.
 import type { SecretRepository } from './secret-records.js';
+import type { TenantRepository, TenantUsageRepository } from './tenant-records.js';
 
+export * from './tenant-records.js';
 export * from './secret-records.js';
 
 /** Token counts of a task or session, as metered by the model gateway. */
@@ -44,6 +46,8 @@ export interface TaskError {
 
 export interface TaskRecord {
   id: string;
+  /** The tenant the task belongs to (DEFAULT_TENANT_ID unless a key of another tenant created it). */
+  tenantId: string;
   status: TaskStatus;
   prompt: string;
   /** The options the task ran with, after defaults were applied. */
@@ -66,6 +70,8 @@ export interface TaskRecord {
 }
 
 export interface TaskListQuery {
+  /** Only this tenant's tasks. */
+  tenantId?: string;
   status?: TaskStatus;
   limit: number;
   /** Return tasks created before this id's creation (paging, newest first). */
@@ -121,6 +127,8 @@ export interface CheckpointManifest {
 
 export interface SessionRecord {
   id: string;
+  /** The tenant the session belongs to; its fork, schedules, checkpoints and events belong to it too. */
+  tenantId: string;
   pattern: SessionPattern;
   status: SessionStatus;
   /** Options after defaults: allowedTools, maxTurns, maxBudgetUsd, resources, idleTimeoutSec, model, permissionMode... */
@@ -147,6 +155,8 @@ export interface SessionRecord {
 }
 
 export interface SessionListQuery {
+  /** Only this tenant's sessions. */
+  tenantId?: string;
   status?: SessionStatus;
   pattern?: SessionPattern;
   /** Sessions running in this shared sandbox. */
@@ -316,6 +326,8 @@ export interface ScheduleRepository {
 /** A sandbox created on its own (pattern 4) and shared by several sessions. */
 export interface SharedSandboxRecord {
   id: string;
+  /** The tenant the sandbox belongs to: only its sessions may join it. */
+  tenantId: string;
   status: 'active' | 'closed';
   resources: Record<string, unknown>;
   createdAt: string;
@@ -328,8 +340,8 @@ export interface SharedSandboxRepository {
   /** Applies a patch; fails with SANDBOX_NOT_FOUND when absent. */
   update(id: string, patch: Partial<Pick<SharedSandboxRecord, 'status' | 'closedAt'>>): Promise<SharedSandboxRecord>;
   get(id: string): Promise<SharedSandboxRecord | undefined>;
-  /** Oldest first, optionally only those in the given status. */
-  list(status?: SharedSandboxRecord['status']): Promise<SharedSandboxRecord[]>;
+  /** Oldest first, optionally only those in the given status and of the given tenant. */
+  list(query?: { status?: SharedSandboxRecord['status']; tenantId?: string }): Promise<SharedSandboxRecord[]>;
 }
 
 /** One decision of the egress proxy for a task or session (its owner), numbered per owner from 1. */
@@ -396,6 +408,8 @@ export interface Store {
   readonly apiKeys: ApiKeyRepository;
   /** Secrets declared with values, sealed (secret-records.ts). */
   readonly secrets: SecretRepository;
+  readonly tenants: TenantRepository;
+  readonly tenantUsage: TenantUsageRepository;
   close(): Promise<void>;
 }
 
@@ -416,9 +430,10 @@ export function addUsage(a: TokenUsage, b: TokenUsage): TokenUsage {
 }
 
 /** A task as it is recorded when it starts: running, nothing measured yet. */
-export function newTaskRecord(task: Pick<TaskRecord, 'id' | 'prompt' | 'options' | 'createdAt'>): TaskRecord {
+export function newTaskRecord(task: Pick<TaskRecord, 'id' | 'tenantId' | 'prompt' | 'options' | 'createdAt'>): TaskRecord {
   return {
     id: task.id,
+    tenantId: task.tenantId,
     status: 'running',
     prompt: task.prompt,
     options: task.options,
@@ -438,9 +453,12 @@ export function newTaskRecord(task: Pick<TaskRecord, 'id' | 'prompt' | 'options'
 }
 
 /** A session as it is recorded when it is created: idle, no turn, no spend, no checkpoint yet. */
-export function newSessionRecord(session: Pick<SessionRecord, 'id' | 'pattern' | 'options' | 'metadata' | 'sandboxId' | 'createdAt'>): SessionRecord {
+export function newSessionRecord(
+  session: Pick<SessionRecord, 'id' | 'tenantId' | 'pattern' | 'options' | 'metadata' | 'sandboxId' | 'createdAt'>,
+): SessionRecord {
   return {
     id: session.id,
+    tenantId: session.tenantId,
     pattern: session.pattern,
     status: 'idle',
     options: session.options,

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { SDKMessage } from '@anthropic-ai/claude-agent-sdk';
 import type { Logger } from 'pino';
 import type { HangarConfig, ResourceLimits } from '../config/config.js';
+import { withoutSecretValues } from '../egress/declared-secrets.js';
 import type { SandboxEgress, SandboxNetwork } from '../egress/sandbox-egress.js';
 import { HangarError } from '../errors/errors.js';
 import type { ModelGateway } from '../gateway/model-gateway.js';
@@ -20,7 +21,8 @@ import type { Admission } from '../sessions/admission.js';
 import { isoNow, systemClock, type Clock } from '../sessions/clock.js';
 import type { EventHub } from '../sessions/event-hub.js';
 import { agentSandboxSpec, resolveResources } from '../sessions/resources.js';
-import { newTaskRecord, type Store, type TaskError, type TaskRecord } from '../store/store.js';
+import { DEFAULT_TENANT_ID, newTaskRecord, type Store, type TaskError, type TaskRecord } from '../store/store.js';
+import { tenantShareOf, type TenantPolicies } from '../tenants/tenant-share.js';
 import { drainTasks } from './task-drain.js';
 import { taskEventWriter, type TaskEventWriter, type TaskStopReason } from './task-events.js';
 import { collectChanges, digestWorkspace } from './workspace-collection.js';
@@ -28,6 +30,8 @@ import { collectChanges, digestWorkspace } from './workspace-collection.js';
 /** A task: its prompt and the agent options (runner/agent-options.ts). */
 export interface TaskInput extends AgentOptions {
   prompt: string;
+  /** The tenant the task belongs to (default: the default tenant). */
+  tenantId?: string;
 }
 
 export interface TaskRunHooks {
@@ -57,13 +61,15 @@ export interface TaskServiceDependencies {
   clock?: Clock;
   /** The egress proxy (egress/sandbox-egress.ts); none: sandboxes reach nothing but the model. */
   egress?: SandboxEgress;
+  /** Tenant policies (maxConcurrentSandboxes); none: no tenant has a ceiling of its own. */
+  tenants?: TenantPolicies;
 }
 
 export interface TaskService {
   /** Runs a task to completion; resolves with its final record (failed tasks resolve too). */
   run(input: TaskInput, hooks?: TaskRunHooks): Promise<TaskRecord>;
   get(id: string): Promise<TaskRecord>;
-  list(query: { status?: TaskRecord['status']; limit: number; before?: string }): Promise<TaskRecord[]>;
+  list(query: { tenantId?: string; status?: TaskRecord['status']; limit: number; before?: string }): Promise<TaskRecord[]>;
   /**
    * Cancels a running task: its CLI and every process of its sandbox are killed, the sandbox is
    * destroyed, and the record ends `cancelled` (error CANCELLED), which this resolves with.
@@ -150,10 +156,11 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       events.started(sandbox.id);
       for (const [file, content] of Object.entries(input.files ?? {})) await sandbox.writeFile(file, content);
       const before = await digestWorkspace(sandbox, config.agent.fileCollection, abort.signal);
-      const token = gateway.registerSession(task.id);
+      const token = gateway.registerSession(task.id, task.tenantId);
       // The budget holds at the gateway too: no model call starts once it is spent.
       if (typeof task.options.maxBudgetUsd === 'number') gateway.setBudget(task.id, { limitUsd: task.options.maxBudgetUsd, spentUsd: 0 });
-      const environment = egress === undefined ? undefined : await egress.environmentFor(task.id, task.options.network as SandboxNetwork | undefined);
+      const environment =
+        egress === undefined ? undefined : await egress.environmentFor({ kind: 'task', id: task.id }, task.options.network as SandboxNetwork | undefined);
       const outcome = await launcher.run({
         ...(environment !== undefined ? { environment } : {}),
         sandbox,
@@ -252,6 +259,8 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
     } finally {
       gateway.forgetSession(task.id);
       await egress?.revoke(task.id);
+      // A task runs once: the secrets it declared go when it ends.
+      await egress?.forgetSecrets({ kind: 'task', id: task.id }).catch((error: unknown) => log.error({ err: error }, 'deleting the task secrets failed'));
       if (sandbox !== undefined) {
         await (destroying ?? sandbox.destroy().catch((error: unknown) => log.error({ err: error }, 'sandbox destroy failed')));
       }
@@ -264,8 +273,11 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       const resources = resolveResources(config, input.resources);
       // Checked before the task is recorded or a sandbox made (workspace-files.ts, shared with sessions).
       assertWorkspaceFiles(input.files, { diskMb: resources.diskMb });
+      const tenantId = input.tenantId ?? DEFAULT_TENANT_ID;
+      const share = await tenantShareOf(dependencies.tenants, tenantId);
       const task = newTaskRecord({
         id: newRecordId('task'),
+        tenantId,
         prompt: input.prompt,
         options: {
           maxTurns: input.maxTurns ?? config.agent.defaultMaxTurns,
@@ -277,13 +289,17 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
           ...((input.model ?? config.agent.model) ? { model: input.model ?? config.agent.model } : {}),
           ...(input.appendSystemPrompt ? { appendSystemPrompt: input.appendSystemPrompt } : {}),
           files: Object.keys(input.files ?? {}),
-          ...(input.network !== undefined ? { network: input.network } : {}),
+          // The record keeps declared secrets without their values (sealed into the store below).
+          ...(input.network !== undefined ? { network: withoutSecretValues(input.network) } : {}),
         },
         createdAt: isoNow(clock),
       });
       // Admission (admission.ts): a live-sandbox slot is held from before the task is recorded until its sandbox is gone.
-      const slot = dependencies.admission?.acquire('a new task');
-      await store.tasks.insert(task).catch((error: unknown) => {
+      const slot = dependencies.admission?.acquire('a new task', share);
+      await (async () => {
+        await egress?.keepSecrets({ kind: 'task', id: task.id }, input.network);
+        await store.tasks.insert(task);
+      })().catch((error: unknown) => {
         slot?.release();
         throw error;
       });

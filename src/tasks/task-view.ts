@@ -6,6 +6,7 @@ export const TASK_STATUSES = ['running', 'succeeded', 'failed', 'cancelled', 'in
 export function presentTask(task: TaskRecord) {
   return {
     id: task.id,
+    tenantId: task.tenantId,
     status: task.status,
     prompt: task.prompt,
     options: task.options,

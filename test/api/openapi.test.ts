@@ -113,6 +113,11 @@ describe('the OpenAPI document', () => {
         'POST /v1/keys',
         'GET /v1/keys',
         'DELETE /v1/keys/{id}',
+        'POST /v1/tenants',
+        'GET /v1/tenants',
+        'GET /v1/tenants/{id}',
+        'PATCH /v1/tenants/{id}',
+        'GET /v1/tenants/{id}/usage',
       ].sort(),
     );
     const ids = operations.map(({ operation }) => operation.operationId);
@@ -279,6 +284,7 @@ describe('the OpenAPI document', () => {
 
     const sandbox = {
       id: 'sbx_whole',
+      tenantId: 'default',
       status: 'closed' as const,
       resources: { memoryMb: 512, cpus: 1, diskMb: 64, pids: 128 },
       createdAt: '2026-01-01T00:00:00.000Z',

@@ -3,16 +3,20 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CheckpointRecord, ScheduleRecord, SessionRecord, Store, TaskRecord, TranscriptEntry } from '../../src/store/store.js';
 import { newSessionRecord, newTaskRecord } from '../../src/store/store.js';
 import { secretRepositoryContract } from './store-secrets.contract.js';
+import { tenantRepositoryContract } from './store-tenants.contract.js';
 
 /** A running task as the task service records it (store.ts newTaskRecord), with `overrides` on top. */
 export function makeTask(id: string, createdAt: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
-  return { ...newTaskRecord({ id, prompt: `prompt of ${id}`, options: { maxTurns: 3, allowedTools: ['Bash'] }, createdAt }), ...overrides };
+  return {
+    ...newTaskRecord({ id, tenantId: 'default', prompt: `prompt of ${id}`, options: { maxTurns: 3, allowedTools: ['Bash'] }, createdAt }),
+    ...overrides,
+  };
 }
 
 /** An idle session as the session manager records it (store.ts newSessionRecord), with `overrides` on top. */
 export function makeSession(id: string, createdAt: string, overrides: Partial<SessionRecord> = {}): SessionRecord {
   const options = { maxTurns: 5, allowedTools: ['Bash', 'Read'], resources: { memoryMb: 512 }, idleTimeoutSec: 60 };
-  return { ...newSessionRecord({ id, pattern: 'long-running', options, metadata: {}, sandboxId: null, createdAt }), ...overrides };
+  return { ...newSessionRecord({ id, tenantId: 'default', pattern: 'long-running', options, metadata: {}, sandboxId: null, createdAt }), ...overrides };
 }
 
 export function makeCheckpoint(id: string, sessionId: string, createdAt: string, overrides: Partial<CheckpointRecord> = {}): CheckpointRecord {
@@ -652,7 +656,14 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
     });
 
     describe('shared sandboxes', () => {
-      const sandbox = (id: string, createdAt: string) => ({ id, status: 'active' as const, resources: { memoryMb: 1024, cpus: 2 }, createdAt, closedAt: null });
+      const sandbox = (id: string, createdAt: string, tenantId = 'default') => ({
+        id,
+        tenantId,
+        status: 'active' as const,
+        resources: { memoryMb: 1024, cpus: 2 },
+        createdAt,
+        closedAt: null,
+      });
 
       it('returns an inserted sandbox, updates it, and fails with SANDBOX_NOT_FOUND for an unknown one', async () => {
         await store.sharedSandboxes.insert(sandbox('sbx1', '2026-01-01T00:00:00.000Z'));
@@ -671,8 +682,8 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         await store.sharedSandboxes.insert(sandbox('c', '2026-01-01T00:00:03.000Z'));
         await store.sharedSandboxes.update('b', { status: 'closed', closedAt: '2026-01-01T00:00:04.000Z' });
         expect((await store.sharedSandboxes.list()).map((record) => record.id)).toEqual(['a', 'b', 'c']);
-        expect((await store.sharedSandboxes.list('active')).map((record) => record.id)).toEqual(['a', 'c']);
-        expect((await store.sharedSandboxes.list('closed')).map((record) => record.id)).toEqual(['b']);
+        expect((await store.sharedSandboxes.list({ status: 'active' })).map((record) => record.id)).toEqual(['a', 'c']);
+        expect((await store.sharedSandboxes.list({ status: 'closed' })).map((record) => record.id)).toEqual(['b']);
       });
     });
 
@@ -724,6 +735,11 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
       ...(options.reopen !== undefined ? { reopen: async () => void (store = await options.reopen!(store)) } : {}),
     });
 
+    tenantRepositoryContract({
+      store: () => store,
+      ...(options.reopen !== undefined ? { reopen: async () => void (store = await options.reopen!(store)) } : {}),
+    });
+
     describe('API keys', () => {
       const key = (id: string, createdAt: string) => ({
         id,
@@ -768,7 +784,14 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         await store.transcripts.append({ ...key, subpath: 'subagents/agent-a' }, [makeEntry('u1', 'sub')]);
         const mtime = (await store.transcripts.listSessions('proj'))[0]?.mtime;
         await store.schedules.insert(makeSchedule('sch1', 's1', '2026-01-01T00:05:00.000Z'));
-        await store.sharedSandboxes.insert({ id: 'sbx1', status: 'active', resources: {}, createdAt: '2026-01-01T00:00:00.000Z', closedAt: null });
+        await store.sharedSandboxes.insert({
+          id: 'sbx1',
+          tenantId: 'default',
+          status: 'active',
+          resources: {},
+          createdAt: '2026-01-01T00:00:00.000Z',
+          closedAt: null,
+        });
 
         store = await reopen(store);
 
@@ -785,7 +808,7 @@ export function runStoreContract(name: string, openStore: () => Promise<Store>, 
         expect(await store.transcripts.load(key)).toEqual([makeEntry('u1', 'one'), makeEntry(undefined, 'title'), makeEntry('u2', 'two')]);
         expect(await store.transcripts.listSubkeys(key)).toEqual(['subagents/agent-a']);
         expect((await store.schedules.due('2026-01-01T00:05:00.000Z', 10)).map((schedule) => schedule.id)).toEqual(['sch1']);
-        expect((await store.sharedSandboxes.list('active')).map((record) => record.id)).toEqual(['sbx1']);
+        expect((await store.sharedSandboxes.list({ status: 'active' })).map((record) => record.id)).toEqual(['sbx1']);
       });
     }
   });

@@ -27,7 +27,14 @@ describe('SQLite store transactions', () => {
     await store.sessions.insert(makeSession('s1', '2026-01-01T00:00:00.000Z'));
     const message = await store.messages.enqueue({ id: 'm1', sessionId: 's1', prompt: 'p', source: 'api', createdAt: '2026-01-01T00:00:00.000Z' });
     await store.schedules.insert(makeSchedule('sch1', 's1', '2026-01-01T00:05:00.000Z'));
-    await store.sharedSandboxes.insert({ id: 'sbx1', status: 'active', resources: { memoryMb: 256 }, createdAt: '2026-01-01T00:00:00.000Z', closedAt: null });
+    await store.sharedSandboxes.insert({
+      id: 'sbx1',
+      tenantId: 'default',
+      status: 'active',
+      resources: { memoryMb: 256 },
+      createdAt: '2026-01-01T00:00:00.000Z',
+      closedAt: null,
+    });
 
     await Promise.all([
       store.tasks.update('t1', { status: 'succeeded' }),

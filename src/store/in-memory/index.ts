@@ -16,28 +16,9 @@ import type {
   TranscriptKey,
 } from '../store.js';
 import { newQueuedMessage } from '../store.js';
+import { copy, definedFields, newestFirst, oldestFirst } from './record-helpers.js';
 import { createInMemorySecretRepository } from './secrets.js';
-
-const copy = <T>(value: T): T => structuredClone(value);
-
-/** Orders newest first: by creation time, then by id, both descending; 0 only for the same record. */
-function newestFirst(a: { createdAt: string; id: string }, b: { createdAt: string; id: string }): number {
-  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
-  if (a.id === b.id) return 0;
-  return a.id < b.id ? 1 : -1;
-}
-
-const oldestFirst = (a: { createdAt: string; id: string }, b: { createdAt: string; id: string }): number => newestFirst(b, a);
-
-/** The patch without undefined fields and without the fields a patch may not change. */
-function definedFields<T extends object>(patch: T, immutable: string[]): Partial<T> {
-  const result: Partial<T> = {};
-  for (const [key, value] of Object.entries(patch)) {
-    if (value === undefined || immutable.includes(key)) continue;
-    (result as Record<string, unknown>)[key] = structuredClone(value);
-  }
-  return result;
-}
+import { createInMemoryTenants } from './tenants.js';
 
 interface StoredTranscript {
   entries: TranscriptEntry[];
@@ -60,6 +41,7 @@ export function createInMemoryStore(): Store {
   const egress = new Map<string, EgressLogEntry[]>();
   const egressSeqs = new Map<string, number>();
   const apiKeys = new Map<string, ApiKeyRecord>();
+  const tenancy = createInMemoryTenants();
   const secrets = createInMemorySecretRepository();
 
   const transcriptId = (key: TranscriptKey): string => JSON.stringify([key.projectKey, key.sessionId, key.subpath ?? '']);
@@ -74,7 +56,7 @@ export function createInMemoryStore(): Store {
       async update(id, patch) {
         const current = tasks.get(id);
         if (current === undefined) throw new HangarError('TASK_NOT_FOUND', `task ${id} does not exist`);
-        const next: TaskRecord = { ...current, ...definedFields(patch, ['id', 'createdAt']) };
+        const next: TaskRecord = { ...current, ...definedFields(patch, ['id', 'tenantId', 'createdAt']) };
         tasks.set(id, next);
         return copy(next);
       },
@@ -84,10 +66,12 @@ export function createInMemoryStore(): Store {
       },
       async list(query) {
         let all = [...tasks.values()].sort(newestFirst);
+        if (query.tenantId !== undefined) all = all.filter((task) => task.tenantId === query.tenantId);
         if (query.status !== undefined) all = all.filter((task) => task.status === query.status);
         if (query.before !== undefined) {
           const anchor = tasks.get(query.before);
-          if (anchor === undefined) throw new HangarError('TASK_NOT_FOUND', `task ${query.before} (the paging cursor) does not exist`);
+          if (anchor === undefined || (query.tenantId !== undefined && anchor.tenantId !== query.tenantId))
+            throw new HangarError('TASK_NOT_FOUND', `task ${query.before} (the paging cursor) does not exist`);
           all = all.filter((task) => newestFirst(anchor, task) < 0);
         }
         return all.slice(0, query.limit).map(copy);
@@ -113,7 +97,7 @@ export function createInMemoryStore(): Store {
       async update(id, patch) {
         const current = sessions.get(id);
         if (current === undefined) throw new HangarError('SESSION_NOT_FOUND', `session ${id} does not exist`);
-        const fields = definedFields(patch, ['id', 'createdAt']);
+        const fields = definedFields(patch, ['id', 'tenantId', 'createdAt']);
         const next: SessionRecord = { ...current, ...fields, updatedAt: fields.updatedAt ?? new Date().toISOString() };
         sessions.set(id, next);
         return copy(next);
@@ -124,6 +108,7 @@ export function createInMemoryStore(): Store {
       },
       async list(query) {
         let all = [...sessions.values()].sort(newestFirst);
+        if (query.tenantId !== undefined) all = all.filter((session) => session.tenantId === query.tenantId);
         if (query.status !== undefined) all = all.filter((session) => session.status === query.status);
         if (query.pattern !== undefined) all = all.filter((session) => session.pattern === query.pattern);
         if (query.sandboxId !== undefined) all = all.filter((session) => session.sandboxId === query.sandboxId);
@@ -131,7 +116,8 @@ export function createInMemoryStore(): Store {
         all = all.filter((session) => metadata.every(([key, value]) => Object.hasOwn(session.metadata, key) && session.metadata[key] === value));
         if (query.before !== undefined) {
           const anchor = sessions.get(query.before);
-          if (anchor === undefined) throw new HangarError('SESSION_NOT_FOUND', `session ${query.before} (the paging cursor) does not exist`);
+          if (anchor === undefined || (query.tenantId !== undefined && anchor.tenantId !== query.tenantId))
+            throw new HangarError('SESSION_NOT_FOUND', `session ${query.before} (the paging cursor) does not exist`);
           all = all.filter((session) => newestFirst(anchor, session) < 0);
         }
         return all.slice(0, query.limit).map(copy);
@@ -338,7 +324,7 @@ export function createInMemoryStore(): Store {
       async update(id, patch) {
         const current = sharedSandboxes.get(id);
         if (current === undefined) throw new HangarError('SANDBOX_NOT_FOUND', `sandbox ${id} does not exist`);
-        const next: SharedSandboxRecord = { ...current, ...definedFields(patch, ['id', 'resources', 'createdAt']) };
+        const next: SharedSandboxRecord = { ...current, ...definedFields(patch, ['id', 'tenantId', 'resources', 'createdAt']) };
         sharedSandboxes.set(id, next);
         return copy(next);
       },
@@ -346,9 +332,10 @@ export function createInMemoryStore(): Store {
         const sandbox = sharedSandboxes.get(id);
         return sandbox === undefined ? undefined : copy(sandbox);
       },
-      async list(status) {
+      async list(query = {}) {
         return [...sharedSandboxes.values()]
-          .filter((sandbox) => status === undefined || sandbox.status === status)
+          .filter((sandbox) => query.status === undefined || sandbox.status === query.status)
+          .filter((sandbox) => query.tenantId === undefined || sandbox.tenantId === query.tenantId)
           .sort(oldestFirst)
           .map(copy);
       },
@@ -400,9 +387,12 @@ export function createInMemoryStore(): Store {
       },
     },
 
+    tenants: tenancy.tenants,
+    tenantUsage: tenancy.tenantUsage,
     secrets,
 
     async close() {
+      tenancy.clear();
       secrets.clear();
       for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes, egress, egressSeqs, apiKeys])
         map.clear();

@@ -9,7 +9,7 @@
 //                     counters, and patchRecord: every update(id, patch) reads, merges and writes in one
 //                     transaction
 //   tasks.ts sessions.ts messages.ts events.ts checkpoints.ts transcripts.ts schedules.ts
-//   shared-sandboxes.ts
+//   shared-sandboxes.ts api-keys.ts egress.ts tenants.ts
 //                     one repository each, with its rowTo<Record> and <record>ToRow mappings beside it
 //
 // Sequence numbers (queued messages, events, transcript positions) come from a counter row incremented
@@ -32,6 +32,7 @@ import { createSecretRepository } from './secrets.js';
 import { createSessionRepository } from './sessions.js';
 import { createSharedSandboxRepository } from './shared-sandboxes.js';
 import { createTaskRepository } from './tasks.js';
+import { createTenantRepository, createTenantUsageRepository } from './tenants.js';
 import { createTranscriptRepository } from './transcripts.js';
 
 export interface SqliteStoreSettings {
@@ -65,6 +66,8 @@ export async function createSqliteStore(settings: SqliteStoreSettings): Promise<
     egress: createEgressLogRepository(db),
     apiKeys: createApiKeyRepository(db),
     secrets: createSecretRepository(db),
+    tenants: createTenantRepository(db),
+    tenantUsage: createTenantUsageRepository(db),
     async close() {
       await db.destroy();
     },

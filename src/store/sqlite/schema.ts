@@ -3,6 +3,7 @@
 
 export interface TasksTable {
   id: string;
+  tenant_id: string;
   status: string;
   prompt: string;
   options_json: string;
@@ -22,6 +23,7 @@ export interface TasksTable {
 
 export interface SessionsTable {
   id: string;
+  tenant_id: string;
   pattern: string;
   status: string;
   options_json: string;
@@ -127,6 +129,7 @@ export interface SchedulesTable {
 
 export interface SharedSandboxesTable {
   id: string;
+  tenant_id: string;
   status: string;
   resources_json: string;
   created_at: string;
@@ -159,6 +162,23 @@ export interface ApiKeysTable {
   last_used_at: string | null;
 }
 
+export interface TenantsTable {
+  id: string;
+  name: string;
+  policy_json: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface TenantDailyUsageTable {
+  tenant_id: string;
+  day: string;
+  requests: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost_usd: number;
+}
+
 export interface SecretsTable {
   owner_kind: string;
   owner_id: string;
@@ -182,5 +202,7 @@ export interface StoreDatabase {
   shared_sandboxes: SharedSandboxesTable;
   egress_log: EgressLogTable;
   api_keys: ApiKeysTable;
+  tenants: TenantsTable;
+  tenant_daily_usage: TenantDailyUsageTable;
   secrets: SecretsTable;
 }

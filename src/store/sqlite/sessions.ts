@@ -9,6 +9,7 @@ import { chunks, insertOrConflict, isoNow, json, jsonOrNull, parse, parseOrNull,
 function rowToSession(row: SessionsTable): SessionRecord {
   return {
     id: row.id,
+    tenantId: row.tenant_id,
     pattern: row.pattern as SessionRecord['pattern'],
     status: row.status as SessionRecord['status'],
     options: parse(row.options_json),
@@ -33,6 +34,7 @@ function rowToSession(row: SessionsTable): SessionRecord {
 function sessionToRow(session: SessionRecord): SessionsTable {
   return {
     id: session.id,
+    tenant_id: session.tenantId,
     pattern: session.pattern,
     status: session.status,
     options_json: json(session.options),
@@ -79,7 +81,7 @@ export function createSessionRepository(db: Kysely<StoreDatabase>): SessionRepos
         id,
         { ...patch, updatedAt: patch.updatedAt ?? isoNow() },
         {
-          fixed: ['id', 'createdAt'],
+          fixed: ['id', 'tenantId', 'createdAt'],
           missing: () => new HangarError('SESSION_NOT_FOUND', `session ${id} does not exist`),
           alsoWrite: async (trx, next) => {
             if (patch.metadata !== undefined) await writeSessionMetadata(trx, id, next.metadata);
@@ -93,6 +95,7 @@ export function createSessionRepository(db: Kysely<StoreDatabase>): SessionRepos
     },
     async list(query) {
       let select = db.selectFrom('sessions').selectAll('sessions');
+      if (query.tenantId !== undefined) select = select.where('sessions.tenant_id', '=', query.tenantId);
       if (query.status !== undefined) select = select.where('status', '=', query.status);
       if (query.pattern !== undefined) select = select.where('pattern', '=', query.pattern);
       if (query.sandboxId !== undefined) select = select.where('sandbox_id', '=', query.sandboxId);
@@ -109,7 +112,9 @@ export function createSessionRepository(db: Kysely<StoreDatabase>): SessionRepos
         );
       }
       if (query.before !== undefined) {
-        const anchor = await db.selectFrom('sessions').select(['created_at', 'id']).where('id', '=', query.before).executeTakeFirst();
+        let anchorQuery = db.selectFrom('sessions').select(['created_at', 'id']).where('id', '=', query.before);
+        if (query.tenantId !== undefined) anchorQuery = anchorQuery.where('tenant_id', '=', query.tenantId);
+        const anchor = await anchorQuery.executeTakeFirst();
         if (anchor === undefined) throw new HangarError('SESSION_NOT_FOUND', `session ${query.before} (the paging cursor) does not exist`);
         select = select.where((eb) =>
           eb.or([

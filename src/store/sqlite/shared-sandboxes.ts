@@ -8,6 +8,7 @@ import { insertOrConflict, json, parse, patchRecord, type RowMapping } from './s
 function rowToSharedSandbox(row: SharedSandboxesTable): SharedSandboxRecord {
   return {
     id: row.id,
+    tenantId: row.tenant_id,
     status: row.status as SharedSandboxRecord['status'],
     resources: parse(row.resources_json),
     createdAt: row.created_at,
@@ -16,7 +17,14 @@ function rowToSharedSandbox(row: SharedSandboxesTable): SharedSandboxRecord {
 }
 
 function sharedSandboxToRow(sandbox: SharedSandboxRecord): SharedSandboxesTable {
-  return { id: sandbox.id, status: sandbox.status, resources_json: json(sandbox.resources), created_at: sandbox.createdAt, closed_at: sandbox.closedAt };
+  return {
+    id: sandbox.id,
+    tenant_id: sandbox.tenantId,
+    status: sandbox.status,
+    resources_json: json(sandbox.resources),
+    created_at: sandbox.createdAt,
+    closed_at: sandbox.closedAt,
+  };
 }
 
 const SHARED_SANDBOXES: RowMapping<'shared_sandboxes', SharedSandboxRecord> = {
@@ -32,7 +40,7 @@ export function createSharedSandboxRepository(db: Kysely<StoreDatabase>): Shared
     },
     async update(id, patch) {
       return patchRecord(db, SHARED_SANDBOXES, id, patch, {
-        fixed: ['id', 'resources', 'createdAt'],
+        fixed: ['id', 'tenantId', 'resources', 'createdAt'],
         missing: () => new HangarError('SANDBOX_NOT_FOUND', `sandbox ${id} does not exist`),
       });
     },
@@ -40,9 +48,10 @@ export function createSharedSandboxRepository(db: Kysely<StoreDatabase>): Shared
       const row = await db.selectFrom('shared_sandboxes').selectAll().where('id', '=', id).executeTakeFirst();
       return row === undefined ? undefined : rowToSharedSandbox(row);
     },
-    async list(status) {
+    async list(query = {}) {
       let select = db.selectFrom('shared_sandboxes').selectAll();
-      if (status !== undefined) select = select.where('status', '=', status);
+      if (query.status !== undefined) select = select.where('status', '=', query.status);
+      if (query.tenantId !== undefined) select = select.where('tenant_id', '=', query.tenantId);
       const rows = await select.orderBy('created_at').orderBy('id').execute();
       return rows.map(rowToSharedSandbox);
     },

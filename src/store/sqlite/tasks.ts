@@ -8,6 +8,7 @@ import { insertOrConflict, isoNow, json, jsonOrNull, parse, parseOrNull, patchRe
 function rowToTask(row: TasksTable): TaskRecord {
   return {
     id: row.id,
+    tenantId: row.tenant_id,
     status: row.status as TaskRecord['status'],
     prompt: row.prompt,
     options: parse(row.options_json),
@@ -29,6 +30,7 @@ function rowToTask(row: TasksTable): TaskRecord {
 function taskToRow(task: TaskRecord): TasksTable {
   return {
     id: task.id,
+    tenant_id: task.tenantId,
     status: task.status,
     prompt: task.prompt,
     options_json: json(task.options),
@@ -56,7 +58,7 @@ export function createTaskRepository(db: Kysely<StoreDatabase>): TaskRepository 
     },
     async update(id, patch) {
       return patchRecord(db, TASKS, id, patch, {
-        fixed: ['id', 'createdAt'],
+        fixed: ['id', 'tenantId', 'createdAt'],
         missing: () => new HangarError('TASK_NOT_FOUND', `task ${id} does not exist`),
       });
     },
@@ -66,9 +68,12 @@ export function createTaskRepository(db: Kysely<StoreDatabase>): TaskRepository 
     },
     async list(query) {
       let select = db.selectFrom('tasks').selectAll();
+      if (query.tenantId !== undefined) select = select.where('tenant_id', '=', query.tenantId);
       if (query.status !== undefined) select = select.where('status', '=', query.status);
       if (query.before !== undefined) {
-        const anchor = await db.selectFrom('tasks').select(['created_at', 'id']).where('id', '=', query.before).executeTakeFirst();
+        let anchorQuery = db.selectFrom('tasks').select(['created_at', 'id']).where('id', '=', query.before);
+        if (query.tenantId !== undefined) anchorQuery = anchorQuery.where('tenant_id', '=', query.tenantId);
+        const anchor = await anchorQuery.executeTakeFirst();
         if (anchor === undefined) throw new HangarError('TASK_NOT_FOUND', `task ${query.before} (the paging cursor) does not exist`);
         select = select.where((eb) =>
           eb.or([eb('created_at', '<', anchor.created_at), eb.and([eb('created_at', '=', anchor.created_at), eb('id', '<', anchor.id)])]),

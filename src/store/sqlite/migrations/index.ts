@@ -8,6 +8,7 @@ import { checkpointBlobKeys } from './0003-checkpoint-blob-keys.js';
 import { checkpointManifests } from './0004-checkpoint-manifests.js';
 import { egressLog } from './0005-egress-log.js';
 import { apiKeys } from './0006-api-keys.js';
+import { tenants } from './0007-tenants.js';
 import { secrets } from './0008-secrets.js';
 
 export const MIGRATIONS: Record<string, Migration> = {
@@ -17,5 +18,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0004-checkpoint-manifests': checkpointManifests,
   '0005-egress-log': egressLog,
   '0006-api-keys': apiKeys,
+  '0007-tenants': tenants,
   '0008-secrets': secrets,
 };

@@ -1,0 +1,74 @@
+// Who each request acts for, and what of theirs it may touch. Every /v1 request has a caller (its
+// API key's tenant and scopes; with auth.mode none, the operator). A route naming a task, session or
+// shared sandbox by id is guarded before its handler: another tenant's resource answers 404, exactly
+// as one that does not exist (never 403: a tenant learns nothing of another's ids). Lists show the
+// caller's own. New tasks, sessions and sandboxes get the caller's tenant and pass its policy first.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { Caller } from '../auth/authenticator.js';
+import { HangarError } from '../errors/errors.js';
+import type { AgentOptions } from '../runner/agent-options.js';
+import { DEFAULT_TENANT_ID } from '../store/store.js';
+import { applyTenantPolicy } from '../tenants/policy-check.js';
+import type { ApiDependencies } from './dependencies.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set by the authentication hook; absent with auth.mode none. */
+    caller?: Caller;
+  }
+}
+
+/** The caller of a request made without API keys (auth.mode none, loopback only): the operator. */
+export const LOCAL_OPERATOR: Caller = { keyId: 'local', tenantId: DEFAULT_TENANT_ID, scopes: ['admin'] };
+
+export const callerOf = (request: FastifyRequest): Caller => request.caller ?? LOCAL_OPERATOR;
+
+/** The operator: an admin key of the default tenant. Only it manages tenants and other tenants' keys. */
+export const isOperator = (caller: Caller): boolean => caller.tenantId === DEFAULT_TENANT_ID && caller.scopes.includes('admin');
+
+/** What a guarded route's `:id` names, by the start of its route pattern. */
+const GUARDED_PREFIXES: ReadonlyArray<{ prefix: string; kind: 'task' | 'session' | 'sandbox' }> = [
+  { prefix: '/v1/tasks/:id', kind: 'task' },
+  { prefix: '/v1/sessions/:id', kind: 'session' },
+  { prefix: '/v1/sandboxes/:id', kind: 'sandbox' },
+];
+
+/** The tenant owning the resource, or undefined when there is none by that id. */
+async function ownerOf(dependencies: ApiDependencies, kind: 'task' | 'session' | 'sandbox', id: string): Promise<string | undefined> {
+  const { store } = dependencies;
+  if (kind === 'task') return (await store.tasks.get(id))?.tenantId;
+  if (kind === 'session') return (await store.sessions.get(id))?.tenantId;
+  return (await store.sharedSandboxes.get(id))?.tenantId;
+}
+
+const NOT_FOUND = {
+  task: (id: string) => new HangarError('TASK_NOT_FOUND', `task ${id} does not exist`),
+  session: (id: string) => new HangarError('SESSION_NOT_FOUND', `session ${id} does not exist`),
+  sandbox: (id: string) => new HangarError('SANDBOX_NOT_FOUND', `sandbox ${id} does not exist`),
+};
+
+/** Refuses, with the resource's 404, every request whose route names another tenant's task, session or sandbox. */
+export function registerTenantGuard(app: FastifyInstance, dependencies: ApiDependencies): void {
+  app.addHook('preHandler', async (request) => {
+    const pattern = request.routeOptions.url ?? '';
+    const guarded = GUARDED_PREFIXES.find(({ prefix }) => pattern === prefix || pattern.startsWith(`${prefix}/`));
+    if (guarded === undefined) return;
+    const id = (request.params as { id?: unknown }).id;
+    if (typeof id !== 'string') return;
+    const owner = await ownerOf(dependencies, guarded.kind, id);
+    if (owner !== undefined && owner !== callerOf(request).tenantId) throw NOT_FOUND[guarded.kind](id);
+  });
+}
+
+/** A new task's or session's options under the caller's tenant policy (defaults filled in, 403 beyond it), with its tenant. */
+export async function scopedToCaller<T extends AgentOptions>(
+  dependencies: ApiDependencies,
+  request: FastifyRequest,
+  input: T,
+): Promise<T & { tenantId: string }> {
+  const { tenantId } = callerOf(request);
+  if (dependencies.tenants === undefined) return { ...input, tenantId };
+  const policy = await dependencies.tenants.policyOf(tenantId);
+  const checked = applyTenantPolicy({ id: tenantId, policy, isDefaultTenant: tenantId === DEFAULT_TENANT_ID }, input, dependencies.config);
+  return { ...checked, tenantId };
+}
