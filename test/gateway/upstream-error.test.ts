@@ -4,12 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pino from 'pino';
-import { Agent, request } from 'undici';
+import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startModelGateway } from '../../src/gateway/model-gateway.js';
 import { explainUpstreamError, nameRealUpstream, upstreamLabel } from '../../src/gateway/upstream-error.js';
 import { startScriptedModelServer } from '../../src/model/scripted-model-server.js';
+import { startGatewayWithClient } from '../helpers/gateway-over-upstream.js';
 
 describe('upstream errors through the gateway', () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'hangar-upstream-error-'));
@@ -17,15 +16,12 @@ describe('upstream errors through the gateway', () => {
 
   it('names the real upstream and what it said, keeping status and retry headers', async () => {
     const model = await startScriptedModelServer({ scenario: { replies: [] }, port: 0 });
-    const gateway = await startModelGateway({
+    const { gateway, client, close } = await startGatewayWithClient({
       socketPath: path.join(directory, 'gateway.sock'),
       upstreamUrl: model.url,
       upstreamApiKey: 'sk-test',
-      requestTimeoutMs: 10_000,
       retry: { maxRetries: 0 },
-      logger: pino({ level: 'silent' }),
     });
-    const client = new Agent({ connect: { socketPath: gateway.socketPath } });
     try {
       const token = gateway.registerSession('task-1');
       const response = await request('http://gateway/v1/messages?beta=true', {
@@ -50,8 +46,7 @@ describe('upstream errors through the gateway', () => {
       expect(body.error.message).toMatch(/serve it with --loop/);
       expect(gateway.usage('task-1').failedRequests).toBe(1);
     } finally {
-      await client.close();
-      await gateway.close();
+      await close();
       await model.close();
     }
   });
