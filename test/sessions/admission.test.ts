@@ -62,4 +62,28 @@ describe('admission', () => {
     expect(admission.live).toBe(0);
     await inner.close();
   });
+
+  it("counts each tenant's slots against its own ceiling, inside the host's, and frees them with the sandbox", async () => {
+    const admission = createAdmission({ maxLive: 3 });
+    const acme = { tenantId: 'acme', maxLive: 1 };
+    const first = admission.acquire('task one', acme);
+    expect(() => admission.acquire('task two', acme)).toThrow(
+      expect.objectContaining({ code: 'CAPACITY_EXCEEDED', details: expect.objectContaining({ limit: 'maxConcurrentSandboxes', tenantId: 'acme' }) }),
+    );
+    expect(() => admission.assertRoom('a session', acme)).toThrow(expect.objectContaining({ code: 'CAPACITY_EXCEEDED' }));
+    // Another tenant, and slots counted without a ceiling (a sandbox restored after a restart), still fit the host.
+    admission.acquire('zeta task', { tenantId: 'zeta', maxLive: 5 });
+    admission.acquire('restored', { tenantId: 'acme' });
+    expect(admission.liveOf('acme')).toBe(2);
+    expect(() => admission.acquire('zeta again', { tenantId: 'zeta', maxLive: 5 })).toThrow(expect.objectContaining({ details: { live: 3, maxLive: 3 } }));
+    first.release();
+    first.release();
+    expect(admission.liveOf('acme')).toBe(1);
+    // Through the guarded provider: the slot is the tenant's until the sandbox is destroyed.
+    const provider = admission.guardProvider(createInMemorySandboxProvider());
+    const sandbox = await provider.create(spec, { tenantId: 'solo', maxLive: 1 });
+    await expect(provider.create(spec, { tenantId: 'solo', maxLive: 1 })).rejects.toMatchObject({ code: 'CAPACITY_EXCEEDED' });
+    await sandbox.destroy();
+    expect(admission.liveOf('solo')).toBe(0);
+  });
 });
