@@ -2,7 +2,7 @@
 // the task it started, embedded and with --server (through the cancel API); SIGTERM of `hangar serve`
 // with a task running interrupts it within the drain and exits. In each case the agent was running
 // `sleep 600`: no process of its sandbox is left and the record says what happened.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,18 +11,10 @@ import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
 import { createStore } from '../../src/store/registry.js';
 import type { TaskRecord } from '../../src/store/store.js';
+import { startCli, type Finished } from '../helpers/cli-process.js';
 import { eventually } from '../helpers/hangar-harness.js';
 import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
 import { markedSleep, processesOfUid, sandboxUidRunningSleep } from '../helpers/task-processes.js';
-
-const ROOT = path.resolve(import.meta.dirname, '../..');
-const ENTRY = path.join(ROOT, 'src/cli/entry.ts');
-
-interface Finished {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 const children: ChildProcess[] = [];
 const servers: ServerProcess[] = [];
@@ -43,35 +35,20 @@ function dataDirectory(): string {
   return dir;
 }
 
-function startRun(
-  args: string[],
-  modelUrl: string,
-  apiKey?: string,
-): { child: ChildProcess; done: Promise<Finished>; stdout: () => string; taskId: () => Promise<string> } {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, 'run', ...args], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '/usr/bin:/bin',
-      HOME: process.env.HOME ?? '/root',
-      ANTHROPIC_BASE_URL: modelUrl,
-      ANTHROPIC_API_KEY: 'sk-cancel-cli-test',
-      ...(apiKey !== undefined ? { HANGAR_API_KEY: apiKey } : {}),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+function startRun(args: string[], modelUrl: string, apiKey?: string): { child: ChildProcess; done: Promise<Finished>; taskId: () => Promise<string> } {
+  const { child, done, stdout, stderr } = startCli(['run', ...args], {
+    ANTHROPIC_BASE_URL: modelUrl,
+    ANTHROPIC_API_KEY: 'sk-cancel-cli-test',
+    ...(apiKey !== undefined ? { HANGAR_API_KEY: apiKey } : {}),
   });
   children.push(child);
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const done = new Promise<Finished>((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
   // The id `hangar run` prints once the task exists; fails at once with the output if the command ends first.
   const taskId = async (): Promise<string> => {
     const found = await eventually(
       () => {
-        const match = /· task (task_\w+)/.exec(stdout);
+        const match = /· task (task_\w+)/.exec(stdout());
         if (match) return match[1]!;
-        if (child.exitCode !== null) throw new Error(`hangar run ended (${child.exitCode}) before its task started:\n${stdout}\n${stderr}`);
+        if (child.exitCode !== null) throw new Error(`hangar run ended (${child.exitCode}) before its task started:\n${stdout()}\n${stderr()}`);
         return undefined;
       },
       60_000,
@@ -79,7 +56,7 @@ function startRun(
     );
     return found;
   };
-  return { child, done, stdout: () => stdout, taskId };
+  return { child, done, taskId };
 }
 
 /** Reads a task's record and last event from a data directory no process holds any more. */

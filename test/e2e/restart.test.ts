@@ -1,30 +1,17 @@
 // Durability across a crash: `hangar serve` is SIGKILLed with a task in flight and started again
 // on the same data directory. Finished tasks are all there; the one in flight is marked
 // interrupted; nothing of its sandbox (nor of the warm pool's) survives.
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { describe, expect, it } from 'vitest';
+import { useCrashableServer } from '../helpers/server-process.js';
 
 describe('tasks across a server crash', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-restart-'));
-  chmodSync(dataDir, 0o711);
-  let model: ScriptedModelServer;
-  let server: ServerProcess | undefined;
-
-  beforeAll(async () => {
-    model = await startScriptedModelServer({ scenario: { replies: [] }, host: '127.0.0.1', port: 0, logger: false });
-  });
-  afterAll(async () => {
-    await stopServerProcess(server);
-    await model.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const bed = useCrashableServer('hangar-restart-');
 
   it('keeps finished tasks, marks the one in flight interrupted and cleans its sandbox', async () => {
-    server = await startServerProcess(dataDir, model.url);
+    const { dataDir, model } = bed;
+    let server = await bed.start();
     model.setScenario({
       replies: [{ content: [{ type: 'text', text: 'finished before the crash' }] }, { delayMs: 60_000, content: [{ type: 'text', text: 'never sent' }] }],
     });
@@ -47,10 +34,9 @@ describe('tasks across a server crash', () => {
     const crashed = readdirSync(sandboxRoot);
     expect(crashed.filter((entry) => !entry.startsWith('.')).length).toBeGreaterThan(0);
 
-    server.child.kill('SIGKILL');
-    await server.exited;
+    await bed.crash();
 
-    server = await startServerProcess(dataDir, model.url);
+    server = await bed.start();
     const before = await server.client.getTask(finished.id);
     expect(before).toMatchObject({ status: 'succeeded', result: 'finished before the crash' });
     const interrupted = await server.client.getTask(inFlight.id);

@@ -5,14 +5,12 @@
 // after `hangar serve` is SIGKILLed and restarted, the agent's listing is the same byte for byte.
 // /tmp is scratch: cleared on wake. Hibernation names the process the agent left running. A stored
 // blob corrupted on disk makes the wake fail loudly, naming the checkpoint, with nothing restored.
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SessionView } from '../../src/client/hangar-client.js';
-import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
 import { eventually, startHarness, toolResultsSent, waitForTurns, type Harness } from '../helpers/hangar-harness.js';
-import { startServerProcess, stopServerProcess, type ServerProcess } from '../helpers/server-process.js';
+import { useCrashableServer } from '../helpers/server-process.js';
 import type { HangarClient } from '../../src/client/hangar-client.js';
 
 const bash = (command: string, match: string) => ({
@@ -180,21 +178,10 @@ describe('whole-state checkpoints', () => {
 });
 
 describe('whole-state checkpoints across a server crash', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-whole-state-'));
-  chmodSync(dataDir, 0o711);
-  let model: ScriptedModelServer;
-  let server: ServerProcess | undefined;
-
-  beforeAll(async () => {
-    model = await startScriptedModelServer({ scenario: { replies: [] }, host: '127.0.0.1', port: 0, logger: false });
-  });
-  afterAll(async () => {
-    await stopServerProcess(server);
-    await model.close();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  const bed = useCrashableServer('hangar-whole-state-');
 
   it('brings back every byte of the workspace and HOME after SIGKILL and restart; a shared sandbox whose checkpoint was corrupted fails naming it', async () => {
+    const { dataDir, model } = bed;
     model.setScenario({
       replies: [
         bash(`${WRITE} && ${LIST}`, 'write before crash'),
@@ -205,7 +192,7 @@ describe('whole-state checkpoints across a server crash', () => {
         say('listed'),
       ],
     });
-    server = await startServerProcess(dataDir, model.url);
+    let server = await bed.start();
     const session = await server.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], prompt: 'write before crash', idleTimeoutSec: 600 });
     await waitForTurns(server.client, session.id, 1, 120_000);
     const before = toolResultsSent(model).at(-1)!;
@@ -214,14 +201,13 @@ describe('whole-state checkpoints across a server crash', () => {
     const member = await server.client.createSession({ pattern: 'long-running', allowedTools: ['Bash'], sandboxId: shared.id, prompt: 'shared turn' });
     const memberCheckpoint = (await waitForTurns(server.client, member.id, 1, 120_000)).checkpoint!.id;
 
-    server.child.kill('SIGKILL');
-    await server.exited;
+    await bed.crash();
     // The shared sandbox comes back at start from its newest checkpoint: one byte of it changed on disk.
     const blobFile = path.join(dataDir, 'blobs', 'sessions', member.id, `${memberCheckpoint}.tar.zst`);
     const bytes = readFileSync(blobFile);
     bytes[bytes.length - 1]! ^= 0x01;
     writeFileSync(blobFile, bytes);
-    server = await startServerProcess(dataDir, model.url);
+    server = await bed.start();
     const failedMember = await server.client.getSession(member.id);
     expect(failedMember.status).toBe('failed');
     expect(failedMember.error?.code).toBe('CHECKPOINT_CORRUPT');
