@@ -1,11 +1,12 @@
 // The egress proxy end to end, used by a real agent: a scripted model has the CLI run curl inside
 // its sandbox against an HTTP and an HTTPS server in a network namespace the test creates, reached
 // by name through egress.hosts. Allowed hosts answer (plain, tunnelled TLS, intercepted TLS with a
-// secret put in by the proxy); every other way out fails with a clear error; the sandbox never sees
-// the secret; each decision is in the task's egress log.
+// secret put in by the proxy, configured or declared by the task with its value); every other way out
+// fails with a clear error; the sandbox never sees a secret's value; each decision is in the task's
+// egress log.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,6 +18,9 @@ import { startHarness, toolResultsSent, type Harness } from '../helpers/hangar-h
 
 const isRoot = process.getuid?.() === 0;
 const SECRET = `REALSECRET-${Date.now()}`;
+/** A value the task declares; the script the agent runs holds it only in two halves. */
+const DECLARED = `DECLAREDVALUE-${Date.now()}`;
+const DECLARED_HALVES = [DECLARED.slice(0, 7), DECLARED.slice(7)] as const;
 
 /** A bare repository with one commit (README.md: hello from git), served by dumb HTTP. */
 function makeGitRepository(staticDir: string): void {
@@ -107,6 +111,15 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
       ],
       ['placeholder', 'printenv GITHUB_TOKEN'],
       ['leaked', `env | grep -c ${SECRET}`],
+      ['declared', 'curl -sS -m 20 -H "Authorization: Bearer $DECLARED_TOKEN" https://mirror.test:8443/declared'],
+      ['declared_placeholder', 'printenv DECLARED_TOKEN'],
+      // The declared value, looked for without the script ever holding it whole: a pattern file made from its halves.
+      ['declared_pattern', `printf %s%s ${DECLARED_HALVES[0]} ${DECLARED_HALVES[1]} > /tmp/declared.pat && wc -c < /tmp/declared.pat`],
+      ['declared_in_files', 'grep -rlsF -f /tmp/declared.pat /workspace /home /tmp /etc /run /var | grep -vx /tmp/declared.pat | wc -l'],
+      ['declared_in_proc', 'cat /proc/[0-9]*/environ /proc/[0-9]*/cmdline 2>/dev/null | grep -caF -f /tmp/declared.pat'],
+      // The same searches find the value where it is put on purpose (after the checks above).
+      ['declared_control_file', 'cp /tmp/declared.pat /tmp/control.txt && grep -rlsF -f /tmp/declared.pat /tmp | grep -c control.txt; rm -f /tmp/control.txt'],
+      ['declared_control_proc', 'CONTROL="$(cat /tmp/declared.pat)" cat /proc/self/environ | grep -caF -f /tmp/declared.pat'],
     ]);
     harness.model.setScenario({
       replies: [
@@ -120,7 +133,10 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     task = await harness.client.runTask({
       prompt: 'Use the network.',
       allowedTools: ['Bash'],
-      network: { allowedHosts: ['mirror.test:8080', 'mirror.test:8443', 'tunnel.test:8443', '169.254.169.254:80'], secrets: ['GITHUB_TOKEN'] },
+      network: {
+        allowedHosts: ['mirror.test:8080', 'mirror.test:8443', 'tunnel.test:8443', '169.254.169.254:80'],
+        secrets: ['GITHUB_TOKEN', { name: 'DECLARED_TOKEN', value: DECLARED, hosts: ['mirror.test:8443'] }],
+      },
       maxTurns: 4,
     });
     report = toolResultsSent(harness.model).join('\n');
@@ -156,6 +172,30 @@ describe.skipIf(!isRoot)('egress through the proxy, by a real agent', () => {
     expect(line('leaked')).toBe('0');
     expect(report).not.toContain(SECRET);
     expect(JSON.stringify(task)).not.toContain(SECRET);
+  });
+
+  it('puts a secret the task declared with its value in for its host; the sandbox, the record and the database never hold the value', async () => {
+    expect(line('declared')).toBe('hello-tls');
+    expect(upstream.seen.find((request) => request.path === '/declared')?.authorization).toBe(`Bearer ${DECLARED}`);
+    expect(line('declared_placeholder')).toMatch(/^hangar-secret-DECLARED_TOKEN-[0-9a-f]{24}$/);
+    expect(line('declared_pattern')).toBe(String(DECLARED.length));
+    expect(line('declared_in_files')).toBe('0');
+    expect(line('declared_in_proc')).toBe('0');
+    expect(line('declared_control_file')).toBe('1');
+    expect(line('declared_control_proc')).toBe('1');
+    expect(report).not.toContain(DECLARED);
+    const read = await harness.client.getTask(task.id);
+    expect(read.options.network).toEqual({
+      allowedHosts: ['mirror.test:8080', 'mirror.test:8443', 'tunnel.test:8443', '169.254.169.254:80'],
+      secrets: ['GITHUB_TOKEN', { name: 'DECLARED_TOKEN', hosts: ['mirror.test:8443'] }],
+    });
+    expect(JSON.stringify(read)).not.toContain(DECLARED);
+    expect(JSON.stringify(await harness.hangar.store.egress.list(task.id, { limit: 100 }))).not.toContain(DECLARED);
+    for (const file of readdirSync(harness.dataDir).filter((name) => name.includes('.db'))) {
+      expect(readFileSync(path.join(harness.dataDir, file)).toString('latin1'), file).not.toContain(DECLARED);
+    }
+    // The task has ended: its declared secret is no longer stored, even sealed.
+    expect(await harness.hangar.store.secrets.list({ kind: 'task', id: task.id })).toEqual([]);
   });
 
   it('refuses hosts not allowed, the metadata address and a way around the proxy, each with a clear error', () => {
