@@ -133,6 +133,7 @@ const ALWAYS_EPERM: PolicySyscall[] = [
   'swapon',
   'swapoff',
   'acct',
+  'syslog',
   'open_by_handle_at',
   'name_to_handle_at',
 ];

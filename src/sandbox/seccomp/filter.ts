@@ -27,6 +27,8 @@
 //     the same, through clone; fork, vfork and threads (no CLONE_NEW* flag) are allowed.
 //   kexec_load, kexec_file_load, init_module, finit_module, delete_module, reboot, swapon,
 //     swapoff, acct: host administration, never a sandbox's business.
+//   syslog: the host kernel's log (host addresses, other containers' events); refused here rather
+//     than left to the host's kernel.dmesg_restrict.
 //   open_by_handle_at, name_to_handle_at: file handles open files by inode, around the mount tree
 //     (the "shocker" container escape).
 //   personality, unless its argument is PER_LINUX (0), PER_LINUX32 (8), UNAME26 (0x20000), both
@@ -98,7 +100,7 @@ export const SANDBOX_SECCOMP_POLICY: readonly SyscallRule[] = [
   ...always('EPERM', 'keyctl', 'add_key', 'request_key', 'bpf', 'perf_event_open'),
   ...always('EPERM', 'mount', 'umount2', 'pivot_root', 'open_tree', 'move_mount', 'fsopen', 'fsconfig', 'fsmount', 'fspick', 'mount_setattr'),
   ...always('EPERM', 'unshare', 'setns'),
-  ...always('EPERM', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'reboot', 'swapon', 'swapoff', 'acct'),
+  ...always('EPERM', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module', 'reboot', 'swapon', 'swapoff', 'acct', 'syslog'),
   ...always('EPERM', 'open_by_handle_at', 'name_to_handle_at'),
 ];
 
