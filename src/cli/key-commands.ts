@@ -20,24 +20,30 @@ export function registerKeyCommands(program: Command): void {
   jsonOption(serverOption(keys.command('create')))
     .requiredOption('--name <name>', 'what the key is for')
     .option('--scopes <scopes>', 'comma-separated: admin, run (tasks, sessions, sandboxes), read (GET only)', parseScopes, ['run', 'read'] as Scope[])
+    .option('--tenant <id>', "the tenant the key acts for (default the caller's; another tenant: operator only)")
     .description('make an API key and print its token (shown this once)')
-    .action(async (flags: { server: string; json?: boolean; name: string; scopes: Scope[] }) => {
-      const created = await clientFor(flags).createApiKey({ name: flags.name, scopes: flags.scopes });
+    .action(async (flags: { server: string; json?: boolean; name: string; scopes: Scope[]; tenant?: string }) => {
+      const created = await clientFor(flags).createApiKey({
+        name: flags.name,
+        scopes: flags.scopes,
+        ...(flags.tenant !== undefined ? { tenantId: flags.tenant } : {}),
+      });
       if (flags.json) return printJson(created);
       process.stdout.write(`${created.token}\n`);
       process.stderr.write(
-        `key ${created.key.id} (${created.key.scopes.join(', ')}): the token above is shown this once; send it as HANGAR_API_KEY or Authorization: Bearer\n`,
+        `key ${created.key.id} of tenant ${created.key.tenantId} (${created.key.scopes.join(', ')}): the token above is shown this once; send it as HANGAR_API_KEY or Authorization: Bearer\n`,
       );
     });
 
   jsonOption(serverOption(keys.command('ls')))
-    .description('list API keys: id, scopes, name, created, revoked, last used (never a secret)')
-    .action(async (flags: { server: string; json?: boolean }) => {
-      const listed = await clientFor(flags).listApiKeys();
+    .option('--tenant <id>', "only this tenant's keys (operator)")
+    .description('list API keys: id, tenant, scopes, name, created, revoked, last used (never a secret)')
+    .action(async (flags: { server: string; json?: boolean; tenant?: string }) => {
+      const listed = await clientFor(flags).listApiKeys(flags.tenant !== undefined ? { tenantId: flags.tenant } : {});
       if (flags.json) return printJson(listed);
       for (const key of listed) {
         process.stdout.write(
-          `${key.id}  ${key.scopes.join(',').padEnd(14)} ${key.revokedAt === null ? 'active ' : 'revoked'}  ${key.name}  created ${key.createdAt}${key.lastUsedAt !== null ? `, used ${key.lastUsedAt}` : ''}\n`,
+          `${key.id}  ${key.tenantId.padEnd(12)} ${key.scopes.join(',').padEnd(14)} ${key.revokedAt === null ? 'active ' : 'revoked'}  ${key.name}  created ${key.createdAt}${key.lastUsedAt !== null ? `, used ${key.lastUsedAt}` : ''}\n`,
         );
       }
     });

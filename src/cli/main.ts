@@ -25,6 +25,7 @@ import {
 import { apiErrorHint, CLI_RETRY, describeMessage, printSummary } from './output.js';
 import { registerResourceCommands } from './resource-commands.js';
 import { registerKeyCommands } from './key-commands.js';
+import { registerTenantCommands } from './tenant-commands.js';
 import { registerSessionCommands } from './session-commands.js';
 import { INTERRUPTED_EXIT_CODE, registerTaskCommands, runTaskInTerminal, taskExitCode, watchInterrupts } from './task-commands.js';
 import { ADMIN_KEY_FILE } from '../auth/admin-key.js';
@@ -198,6 +199,7 @@ export function buildProgram(): Command {
 
   registerSessionCommands(program);
   registerKeyCommands(program);
+  registerTenantCommands(program);
   registerResourceCommands(program);
   registerTaskCommands(program, { describeMessage, printSummary });
 

@@ -15,6 +15,8 @@ import type {
 } from '../api/views.js';
 import type { EgressLogView } from '../api/egress-routes.js';
 import type { ApiKeyView, CreatedApiKeyView } from '../api/key-routes.js';
+import type { TenantUsageView, TenantView } from '../api/tenant-routes.js';
+import type { TenantPolicy } from '../tenants/tenant-policy.js';
 import { apiErrorOf, HangarApiError } from './api-error.js';
 import { nextRetryWaitMs, retrySettings, type RetryOptions, type RetrySettings } from './retry-policy.js';
 import { SseParser } from './sse-parser.js';
@@ -22,6 +24,8 @@ import { SseParser } from './sse-parser.js';
 // The views are the API's response schemas (src/api/views.ts), inferred.
 export type { EgressEntryView, EgressLogView } from '../api/egress-routes.js';
 export type { ApiKeyView, CreatedApiKeyView } from '../api/key-routes.js';
+export type { TenantUsageView, TenantView } from '../api/tenant-routes.js';
+export type { TenantPolicy } from '../tenants/tenant-policy.js';
 export type { CheckpointView, SandboxView, ScheduleView, SessionMessageView, SessionView, TaskView };
 export type { RetryNotice, RetryOptions } from './retry-policy.js';
 export { HangarApiError };
@@ -156,12 +160,37 @@ export class HangarClient {
   }
 
   /** Makes an API key (admin scope); the answer holds its token, shown this once. */
-  createApiKey(request: { name: string; scopes: Array<'admin' | 'run' | 'read'> }): Promise<CreatedApiKeyView> {
+  createApiKey(request: { name: string; scopes: Array<'admin' | 'run' | 'read'>; tenantId?: string }): Promise<CreatedApiKeyView> {
     return this.call('POST', '/v1/keys', request);
   }
 
-  async listApiKeys(): Promise<ApiKeyView[]> {
-    return (await this.call<{ keys: ApiKeyView[] }>('GET', '/v1/keys')).keys;
+  /** The caller's tenant's keys (the operator's: every tenant's, or those of `tenantId`). */
+  async listApiKeys(query: { tenantId?: string } = {}): Promise<ApiKeyView[]> {
+    return (await this.call<{ keys: ApiKeyView[] }>('GET', `/v1/keys${queryString(query)}`)).keys;
+  }
+
+  /** Makes a tenant (operator only). */
+  createTenant(request: { id: string; name?: string; policy?: TenantPolicy }): Promise<TenantView> {
+    return this.call('POST', '/v1/tenants', request);
+  }
+
+  /** Every tenant for the operator; the caller's own otherwise. */
+  async listTenants(): Promise<TenantView[]> {
+    return (await this.call<{ tenants: TenantView[] }>('GET', '/v1/tenants')).tenants;
+  }
+
+  getTenant(id: string): Promise<TenantView> {
+    return this.call('GET', `/v1/tenants/${encodeURIComponent(id)}`);
+  }
+
+  /** Renames a tenant or replaces its whole policy (operator only). */
+  updateTenant(id: string, patch: { name?: string; policy?: TenantPolicy }): Promise<TenantView> {
+    return this.call('PATCH', `/v1/tenants/${encodeURIComponent(id)}`, patch);
+  }
+
+  /** A tenant's model spend of a UTC day (default today) and its live sandboxes. */
+  getTenantUsage(id: string, day?: string): Promise<TenantUsageView> {
+    return this.call('GET', `/v1/tenants/${encodeURIComponent(id)}/usage${queryString({ day })}`);
   }
 
   /** Revokes an API key: requests with it answer 401 at once. */

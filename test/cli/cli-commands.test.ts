@@ -60,6 +60,24 @@ describe('hangar CLI commands against a running server', () => {
     expect((await startCli(['sessions', 'ls'], asReader).done).stderr).toMatch(/revoked/);
   }, 60_000);
 
+  it('tenants create, ls, show, set-policy and usage; keys create --tenant makes a key that sees only its tenant', async () => {
+    expect(await hangar('tenants', 'create', 'acme', '--name', 'Acme', '--policy', '{"maxTurns": 4, "dailyBudgetUsd": 20}')).toMatch(
+      /acme {2}Acme.*\n.*"maxTurns":4/,
+    );
+    const badPolicy = await startCli(['tenants', 'set-policy', 'acme', '--policy', '{"maxTurns": "many"}'], env).done;
+    expect(badPolicy.code).not.toBe(0);
+    expect(badPolicy.stderr).toMatch(/policy is not valid: maxTurns/);
+    expect(await hangar('tenants', 'set-policy', 'acme', '--policy', '{"maxTurns": 2}')).toMatch(/"maxTurns":2/);
+    expect(await hangar('tenants', 'ls')).toMatch(/default[\s\S]*acme/);
+    const token = (await hangar('keys', 'create', '--name', 'acme runner', '--scopes', 'run', '--tenant', 'acme')).trim();
+    const asAcme = { HANGAR_URL: env.HANGAR_URL!, HANGAR_API_KEY: token };
+    const tooMany = await startCli(['sessions', 'new', '--max-turns', '3'], asAcme).done;
+    expect(tooMany.code).toBe(1);
+    expect(tooMany.stderr).toMatch(/POLICY_VIOLATION|maxTurns 3 is over the limit of 2/);
+    expect(await hangar('tenants', 'usage', 'acme')).toMatch(/acme on \d{4}-\d{2}-\d{2}: \$0\.0000 no daily budget, 0 model calls/);
+    expect(await hangar('keys', 'ls', '--tenant', 'acme')).toMatch(/acme\s+run\s+active\s+acme runner/);
+  }, 60_000);
+
   it('sessions new takes budget, files, resources, metadata and max turns; show, ls --json, send, checkpoints, hibernate, interrupt', async () => {
     const local = path.join(directory, 'notes-local.md');
     writeFileSync(local, '# notes\n');
