@@ -6,6 +6,8 @@
 // buffered bytes, and only allowlisted query parameters, betas and body fields go upstream. A
 // session given a budget (setBudget) has its calls refused once it is spent, before they go up;
 // "try again" answers are retried (forward-upstream.ts); the key may come from a file, re-read.
+// Each token belongs to a tenant, held to its policy's calls per minute and spend per UTC day
+// (tenant-limits.ts) before its session's own budget.
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import http from 'node:http';
