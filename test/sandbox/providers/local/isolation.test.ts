@@ -3,7 +3,7 @@
 // from inside the sandbox and from the host.
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +17,8 @@ import {
   type WorkspaceBacking,
 } from '../../../../src/sandbox/providers/local/index.js';
 import type { SandboxBridge, SandboxResources } from '../../../../src/sandbox/sandbox-provider.js';
-import { assertLocalSandboxGone, exitOf, hostUids, makeSandboxRoot, waitAllGone } from '../../../helpers/sandbox-host.js';
+import { assertLocalSandboxGone, exitOf, hostUids, waitAllGone } from '../../../helpers/sandbox-host.js';
+import { useTempDirs } from '../../../helpers/temp-dirs.js';
 
 const execFileAsync = promisify(execFile);
 const resources: SandboxResources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };
@@ -30,11 +31,8 @@ const ALLOWED_DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '
 const BACKINGS: WorkspaceBacking[] = ['ext4', 'tmpfs'];
 const CLOCK_TICKS_PER_SECOND = 100;
 
-const roots: string[] = [];
-
-afterAll(async () => {
-  await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
-});
+/** New host directories (sandbox roots, socket dirs), removed after the file's tests. */
+const newDir = useTempDirs();
 
 /** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat; 0 when it is gone. */
 async function cpuSecondsOf(pid: number): Promise<number> {
@@ -56,8 +54,7 @@ async function eventually(predicate: () => Promise<boolean>, timeoutMs = 5000): 
 
 /** A unix socket server on the host that answers each line with `pong:<line>`. */
 async function startBridgeServer(): Promise<{ socketPath: string; close: () => Promise<void> }> {
-  const dir = await makeSandboxRoot('hangar-bridge-');
-  roots.push(dir);
+  const dir = await newDir('hangar-bridge-');
   await chmod(dir, 0o755);
   const socketPath = path.join(dir, 'gateway.sock');
   const server = net.createServer((socket) => {
@@ -74,8 +71,7 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
   let provider: LocalSandboxProvider;
 
   beforeAll(async () => {
-    const rootDir = await makeSandboxRoot('hangar-isolation-');
-    roots.push(rootDir);
+    const rootDir = await newDir('hangar-isolation-');
     provider = createLocalSandboxProvider({ rootDir, workspaceBacking: backing, warmPoolSize: 0 });
   });
 
@@ -145,8 +141,7 @@ describe.each(BACKINGS)('local sandbox isolation (%s workspaces)', (backing) => 
   });
 
   it('hides root-only and unbound host files', async () => {
-    const hostDir = await makeSandboxRoot('hangar-host-file-');
-    roots.push(hostDir);
+    const hostDir = await newDir('hangar-host-file-');
     await chmod(hostDir, 0o755);
     const hostFile = path.join(hostDir, 'secret.txt');
     await writeFile(hostFile, 'host secret', { mode: 0o644 });

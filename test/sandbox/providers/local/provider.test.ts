@@ -20,27 +20,19 @@ import {
 } from '../../../../src/sandbox/providers/local/index.js';
 import type { SandboxResources } from '../../../../src/sandbox/sandbox-provider.js';
 import { runSandboxProviderContract } from '../../../contracts/sandbox-provider.contract.js';
-import { assertLocalSandboxGone, exitOf, loopDevicesUnder, makeSandboxRoot, mountPoints, waitAllGone } from '../../../helpers/sandbox-host.js';
+import { assertLocalSandboxGone, exitOf, loopDevicesUnder, mountPoints, waitAllGone } from '../../../helpers/sandbox-host.js';
+import { useTempDirs } from '../../../helpers/temp-dirs.js';
 
 const execFileAsync = promisify(execFile);
 const resources: SandboxResources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };
 const BACKINGS: WorkspaceBacking[] = ['ext4', 'tmpfs'];
-const roots: string[] = [];
-
-async function newRoot(): Promise<string> {
-  const rootDir = await makeSandboxRoot();
-  roots.push(rootDir);
-  return rootDir;
-}
+/** A new sandbox root dir, removed after the file's tests. */
+const newRoot = useTempDirs();
 
 async function newProvider(workspaceBacking?: WorkspaceBacking): Promise<LocalSandboxProvider> {
   const rootDir = await newRoot();
   return createLocalSandboxProvider(workspaceBacking === undefined ? { rootDir, warmPoolSize: 0 } : { rootDir, workspaceBacking, warmPoolSize: 0 });
 }
-
-afterAll(async () => {
-  await Promise.all(roots.map((root) => rm(root, { recursive: true, force: true })));
-});
 
 for (const backing of BACKINGS) {
   runSandboxProviderContract(`local (${backing})`, () => newProvider(backing), { resources, assertGone: (sandbox) => assertLocalSandboxGone(sandbox) });
@@ -277,8 +269,7 @@ describe('local sandbox provider', () => {
   });
 
   it('fails with SANDBOX_UNAVAILABLE naming the package when bubblewrap is missing', async () => {
-    const rootDir = await makeSandboxRoot();
-    roots.push(rootDir);
+    const rootDir = await newRoot();
     const broken = createLocalSandboxProvider({ rootDir, bwrapPath: '/nonexistent/bwrap', warmPoolSize: 0 });
     const error = await broken.create({ resources, bridges: [] }).catch((reason: unknown) => reason);
     expect(isHangarError(error) && error.code).toBe('SANDBOX_UNAVAILABLE');
@@ -294,8 +285,7 @@ describe('local sandbox provider', () => {
   });
 
   it('works under a rootDir with spaces in its path', async () => {
-    const parent = await makeSandboxRoot();
-    roots.push(parent);
+    const parent = await newRoot();
     await chmod(parent, 0o755);
     const spaced = createLocalSandboxProvider({ rootDir: path.join(parent, 'sand boxes'), warmPoolSize: 0 });
     try {
@@ -410,8 +400,7 @@ describe('local sandbox provider', () => {
     const overlap = await provider.create({ resources, bridges: [], readOnlyPaths: ['/workspace'] }).catch((reason: unknown) => reason);
     expect(isHangarError(overlap) && overlap.code).toBe('VALIDATION_FAILED');
 
-    const dir = await makeSandboxRoot('hangar-bridge-');
-    roots.push(dir);
+    const dir = await newRoot('hangar-bridge-');
     await chmod(dir, 0o755);
     const socketPath = path.join(dir, 'closed.sock');
     const server = net.createServer((socket) => socket.end());

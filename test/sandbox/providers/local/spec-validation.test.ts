@@ -1,16 +1,16 @@
 // Checks of local sandbox specs and launch requests: pure, without root (the host-path checks stat
 // temp files).
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { HangarError } from '../../../../src/errors/errors.js';
 import { checkLaunchRequest, checkSpecHostPaths, validateEnv, validateSpec } from '../../../../src/sandbox/providers/local/spec-validation.js';
 import type { SandboxSpec } from '../../../../src/sandbox/sandbox-provider.js';
+import { useTempDir } from '../../../helpers/temp-dirs.js';
 
 const resources = { memoryMb: 256, cpus: 1, diskMb: 64, pids: 128 };
-let dir: string;
+const dir = useTempDir('hangar-spec-');
 
 function codeOf(run: () => unknown): string | undefined {
   try {
@@ -20,14 +20,6 @@ function codeOf(run: () => unknown): string | undefined {
     return error instanceof HangarError ? error.code : 'not a HangarError';
   }
 }
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'hangar-spec-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 describe('local sandbox spec validation', () => {
   it('accepts a spec with positive resources, plain ids, distinct bridges and read-only paths outside its own mounts', () => {

@@ -1,25 +1,17 @@
 // The ext4 and tmpfs backings' format, fstab and mount builders: checked as values, and the format and
 // mount script run with stand-in mkfs.ext4 and mount programs, without root.
 import { execFile } from 'node:child_process';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ext4Fstab, formatAndMountScript, imageBytes, MKFS_EXT4_ARGS, mkfsExt4Command } from '../../../../../src/sandbox/providers/local/filesystems/ext4.js';
 import { fstabEscape } from '../../../../../src/sandbox/providers/local/filesystems/fstab.js';
 import { tmpfsFstab } from '../../../../../src/sandbox/providers/local/filesystems/tmpfs.js';
+import { useTempDir } from '../../../../helpers/temp-dirs.js';
 
 const execFileAsync = promisify(execFile);
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'hangar ext4-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useTempDir('hangar ext4-');
 
 describe('local sandbox filesystems', () => {
   it('formats a throwaway ext4: no journal, no resize inode, 4 KiB blocks, nothing reserved, lazy tables, the sandbox uid owning the root', () => {

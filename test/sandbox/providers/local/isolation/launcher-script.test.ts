@@ -1,11 +1,10 @@
 // The scripts and data of local sandbox launches: checked as values, and run with sh and bash on the
 // host without root (the cgroup.procs files are plain files here, the launch spec a temp file).
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cgroupJoinScript,
   environmentArgs,
@@ -16,18 +15,11 @@ import {
   nulSeparated,
   scriptShell,
 } from '../../../../../src/sandbox/providers/local/isolation/launcher-script.js';
+import { useTempDir } from '../../../../helpers/temp-dirs.js';
 
 const execFileAsync = promisify(execFile);
 const tools = { sh: '/bin/sh', bash: '/usr/bin/bash', ss: '/usr/bin/ss', socat: '/usr/bin/socat', sleep: '/usr/bin/sleep', cat: '/usr/bin/cat' };
-let dir: string;
-
-beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'hangar-launcher-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const dir = useTempDir('hangar-launcher-');
 
 describe('local sandbox launch scripts', () => {
   it('carries environments and specs NUL-separated, never in argv', () => {
