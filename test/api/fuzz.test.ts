@@ -133,13 +133,14 @@ describe('API fuzz', () => {
   it(`answers ${MIN_REQUESTS}+ generated requests across every route without a 5xx, and keeps every record whole`, { timeout: 240_000 }, async () => {
     const started = Date.now();
     expect(operations.length).toBeGreaterThanOrEqual(28);
-    const pools: Record<PoolName, string[]> = { task: [], session: [], sandbox: [], schedule: [], key: [] };
+    const pools: Record<PoolName, string[]> = { task: [], session: [], sandbox: [], schedule: [], key: [], tenant: [] };
     /** Records created before and during the run, with their views when created. */
     const created = {
       tasks: new Map<string, TaskView>(),
       sessions: new Map<string, SessionView>(),
       sandboxes: new Set<string>(),
       keys: new Map<string, string>(),
+      tenants: new Set<string>(),
     };
     const track = (pool: PoolName, view: { id: string; name?: string }): void => {
       pools[pool].push(view.id);
@@ -147,6 +148,7 @@ describe('API fuzz', () => {
       if (pool === 'session') created.sessions.set(view.id, view as SessionView);
       if (pool === 'sandbox') created.sandboxes.add(view.id);
       if (pool === 'key') created.keys.set(view.id, view.name ?? '');
+      if (pool === 'tenant') created.tenants.add(view.id);
     };
 
     // The fixed records: made before the run, never named by it, compared whole afterwards.
@@ -174,6 +176,8 @@ describe('API fuzz', () => {
     track('session', await post<SessionView>('/v1/sessions', { pattern: 'long-running', sandboxId: sandbox.id }, 201));
     track('schedule', await post<{ id: string }>(`/v1/sessions/${pools.session[0]}/schedules`, { every: '1d', prompt: 'a schedule that never fires' }, 201));
     track('task', await post<TaskView>('/v1/tasks', { prompt: 'a task the run names', wait: false }, 202));
+    // A tenant the run may rename and give policies (the default tenant's policy would hold every request of the run).
+    track('tenant', await post<{ id: string }>('/v1/tenants', { id: 'fuzz-seed' }, 201));
 
     const queryNames = [...new Set(operations.flatMap((operation) => operation.query.map((parameter) => parameter.name)))];
     const requests = fc.oneof(...operations.map((operation, index) => requestsFor(index, operation, queryNames, BODY_LIMIT_BYTES)));
@@ -209,6 +213,7 @@ describe('API fuzz', () => {
                 createSandbox: 'sandbox',
                 addSchedule: 'schedule',
                 createApiKey: 'key',
+                createTenant: 'tenant',
               }[operation.operationId];
               // A new API key is answered with its token: { key, token }.
               if (pool !== undefined) track(pool as PoolName, answered.key ?? answered);
@@ -224,7 +229,7 @@ describe('API fuzz', () => {
     const elapsedMs = Date.now() - started;
     console.log(
       `API fuzz: ${total} requests in ${(elapsedMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort(([a], [b]) => a - b)))}; ` +
-        `created ${created.tasks.size} tasks, ${created.sessions.size} sessions, ${created.sandboxes.size} sandboxes, ${created.keys.size} API keys`,
+        `created ${created.tasks.size} tasks, ${created.sessions.size} sessions, ${created.sandboxes.size} sandboxes, ${created.keys.size} API keys, ${created.tenants.size} tenants`,
     );
     expect(total).toBeGreaterThanOrEqual(MIN_REQUESTS);
     for (const operation of operations) expect(sent.get(operation.operationId) ?? 0, operation.operationId).toBeGreaterThanOrEqual(100);
@@ -269,6 +274,8 @@ describe('API fuzz', () => {
     }
     const keys = await read<{ keys: Array<{ id: string; name: string }> }>('/v1/keys');
     for (const [id, name] of created.keys) expect(keys.keys.find((key) => key.id === id)?.name, id).toBe(name);
+    const tenants = await read<{ tenants: Array<{ id: string }> }>('/v1/tenants');
+    for (const id of created.tenants) expect(tenants.tenants.map((tenant) => tenant.id)).toContain(id);
     expect((await read<{ sessions: SessionView[] }>('/v1/sessions?metadata=fixture=fuzz')).sessions.map((session) => session.id)).toContain(fixedSession.id);
 
     // The fixed records are as they were.

@@ -17,8 +17,8 @@ export interface Operation {
 }
 
 /** Kinds of records whose ids the fuzzer reuses in paths. */
-export type PoolName = 'task' | 'session' | 'sandbox' | 'schedule' | 'key';
-export const POOL_NAMES: readonly PoolName[] = ['task', 'session', 'sandbox', 'schedule', 'key'];
+export type PoolName = 'task' | 'session' | 'sandbox' | 'schedule' | 'key' | 'tenant';
+export const POOL_NAMES: readonly PoolName[] = ['task', 'session', 'sandbox', 'schedule', 'key', 'tenant'];
 
 /** Text for a URL: `raw` sends bytes 0x21-0xff as they are (a sloppy client), the rest percent-encoded. */
 export interface UrlText {
@@ -280,6 +280,7 @@ function poolOf(route: string, param: string): PoolName {
   if (route.startsWith('/v1/tasks')) return 'task';
   if (route.startsWith('/v1/sandboxes')) return 'sandbox';
   if (route.startsWith('/v1/keys')) return 'key';
+  if (route.startsWith('/v1/tenants')) return 'tenant';
   return 'session';
 }
 
