@@ -8,6 +8,8 @@
 //   connect-tunnel.ts  http-forward.ts         CONNECT tunnels and plain http:// requests
 //   secrets.ts  certificate-authority.ts  intercept.ts   secrets kept out of sandboxes: placeholders
 //                                               inside, TLS interception for their hosts only
+//   declared-secrets.ts  secret-sealing.ts       secrets a task or session declares with values:
+//                                               records keep them without values, the store sealed
 //   egress-proxy.ts  proxy-context.ts  audit.ts  one proxy for all sandboxes: sessions by token,
 //                                               their limits and records
 //   sandbox-environment.ts  ca-bundle.ts         what a sandbox is given to use it
@@ -18,7 +20,17 @@ export type { EgressRecord, EgressRecorder, EgressVerdict } from './audit.js';
 export { createCertificateAuthority, generateCa, loadOrCreateCa, type CertificateAuthority, type LeafCertificate } from './certificate-authority.js';
 export { parseClientHello, type ClientHelloResult } from './client-hello.js';
 export type { Interception } from './proxy-context.js';
-export { createSecretSet, type EgressSecret, type SecretInjection, type SecretSet } from './secrets.js';
+export {
+  createSecretSet,
+  secretInjectionProblem,
+  secretNameProblem,
+  secretValueProblem,
+  type EgressSecret,
+  type SecretInjection,
+  type SecretSet,
+} from './secrets.js';
+export { declaredSecrets, withoutSecretValues, type RecordedSecretEntry, type SecretDeclaration, type SecretEntry } from './declared-secrets.js';
+export { createSecretSealer, loadOrCreateSecretsKey, SECRETS_KEY_FILE, type SecretSealer } from './secret-sealing.js';
 export { matchHostRule, parseHostRule, type HostRule } from './host-rules.js';
 export { createEgressPolicy, type EgressMode, type EgressPolicy, type NetworkSettings } from './policy.js';
 export { EGRESS_PRESET_NAMES, EGRESS_PRESETS, type EgressPresetName } from './presets.js';

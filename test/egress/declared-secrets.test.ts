@@ -2,9 +2,10 @@
 // are in-memory (tar for checkpoints) and their agent is a stand-in that, instead of the CLI, sends
 // one request through the egress proxy with the environment the agent got, as curl would: to an
 // HTTPS server on 127.0.0.2 (allowed by egress.allowPrivateNetworks) named api.secret.test. The
-// server sees the value; the agent's environment, the records, answers, events, the egress log and
-// the SQLite files never do; the values are stored sealed, follow a fork, come back after a restart
-// and go with their task or session; bad declarations are 400 before anything is created.
+// server sees the value; the agent's environment, the records, answers, events, the egress log,
+// Hangar's log and the SQLite files never do; the values are stored sealed, follow a fork, come
+// back after a restart and go with their task or session; bad declarations are 400 before anything
+// is created.
 import { EventEmitter, once } from 'node:events';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
@@ -67,6 +68,7 @@ describe('secrets declared with values', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-declared-secrets-'));
   const seen: Array<{ authorization?: string; 'x-api-key'?: string }> = [];
   const probes: Probe[] = [];
+  const logged: string[] = [];
   let server: ReturnType<typeof createHttpsServer>;
   let target: string;
   let config: HangarConfig;
@@ -107,7 +109,8 @@ describe('secrets declared with values', () => {
 
   const startHangar = async (): Promise<Hangar> =>
     createHangar(config, {
-      logger: process.env.T_LOG ? pino({ level: 'debug' }, pino.destination(process.env.T_LOG)) : pino({ level: 'silent' }),
+      // Everything Hangar logs, at debug, kept to check that no value is in it.
+      logger: pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _encoding, callback) => callback(void logged.push(chunk.toString())) })),
       sandboxProvider: provider(),
     });
   const request = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; text: string; json: ApiBody }> => {
@@ -257,5 +260,11 @@ describe('secrets declared with values', () => {
     expect(await hangar.store.secrets.list({ kind: 'session', id: session.id })).toEqual([]);
     expect((await hangar.store.secrets.list({ kind: 'session', id: forked.json.id })).map((secret) => secret.name)).toEqual(['DECLARED_TOKEN']);
     expect(databaseBytes()).not.toContain(SESSION_VALUE);
+  });
+
+  it('logs no value, from the requests refused to the restart', () => {
+    expect(logged.length).toBeGreaterThan(10);
+    expect(logged.join('')).toContain('/v1/sessions');
+    for (const value of [TASK_VALUE, SESSION_VALUE]) expect(logged.join('')).not.toContain(value);
   });
 });

@@ -15,6 +15,9 @@ describe('secret set', () => {
       ]),
     ).toThrow(/declared twice/);
     expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: ['a b'] }])).toThrow(/invalid host rule/);
+    expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: ['a.test'], inject: { header: 'Content-Length' } }])).toThrow(/frames or routes the request/);
+    expect(() => createSecretSet([{ name: 'A', value: 'x', hosts: ['a.test'], inject: { header: 'X-Key', template: '{value}\r\nX: 1' } }])).toThrow(/one line/);
+    expect(() => createSecretSet([{ name: 'A', value: 'x\u0001', hosts: ['a.test'] }])).toThrow(/characters a header may carry/);
   });
 
   it('intercepts only the declared hosts and rewrites every header value there', () => {

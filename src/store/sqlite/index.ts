@@ -9,7 +9,7 @@
 //                     counters, and patchRecord: every update(id, patch) reads, merges and writes in one
 //                     transaction
 //   tasks.ts sessions.ts messages.ts events.ts checkpoints.ts transcripts.ts schedules.ts
-//   shared-sandboxes.ts api-keys.ts egress.ts tenants.ts
+//   shared-sandboxes.ts api-keys.ts egress.ts tenants.ts secrets.ts
 //                     one repository each, with its rowTo<Record> and <record>ToRow mappings beside it
 //
 // Sequence numbers (queued messages, events, transcript positions) come from a counter row incremented
