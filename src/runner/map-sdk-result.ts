@@ -16,10 +16,19 @@ const SUBTYPE_CODES: Record<SDKResultError['subtype'], OutcomeCode> = {
   error_max_structured_output_retries: 'AGENT_FAILED',
 };
 
+/**
+ * The CLI's result text when the gateway refused a call for a budget (402 billing_error, its message
+ * starting "Hangar:"): a session's maxBudgetUsd or its tenant's dailyBudgetUsd. An upstream 402 (the
+ * provider account's own billing) carries no such message and stays AGENT_FAILED.
+ */
+const GATEWAY_BUDGET_REFUSAL = /^API Error: 402\b.*\bHangar: .*\bbudget\b/s;
+
 /** Null when the run succeeded; else why it did not, as its record says it. */
 export function mapSdkResult(result: SDKResultMessage): RunFailure | null {
   if (result.subtype === 'success') {
-    return result.is_error ? { code: 'AGENT_FAILED', message: result.result || 'the agent reported an error' } : null;
+    if (!result.is_error) return null;
+    const message = result.result || 'the agent reported an error';
+    return { code: GATEWAY_BUDGET_REFUSAL.test(message) ? 'BUDGET_EXCEEDED' : 'AGENT_FAILED', message };
   }
   const detail = result.errors.length > 0 ? `: ${result.errors.join('; ')}` : '';
   return { code: SUBTYPE_CODES[result.subtype], message: `${result.subtype.replaceAll('_', ' ')}${detail}` };

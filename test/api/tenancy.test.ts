@@ -254,6 +254,19 @@ describe.skipIf(!isRoot)('tenants', () => {
     expect((await call(keys.zeta!, 'GET', '/v1/tasks')).status).toBe(200);
   });
 
+  it("ends a task of a tenant past its daily budget with the gateway's refusal, and counts the spend", async () => {
+    await ok(operator, 'POST', '/v1/tenants', { id: 'broke', policy: { dailyBudgetUsd: 0.000001 } });
+    const key = ((await ok(operator, 'POST', '/v1/keys', { name: 'broke runner', scopes: ['run'], tenantId: 'broke' })) as { token: string }).token;
+    // The first call starts with nothing spent and goes up; it spends past the budget.
+    expect((await ok(key, 'POST', '/v1/tasks', { prompt: 'say done' })).status).toBe('succeeded');
+    const refused = await ok(key, 'POST', '/v1/tasks', { prompt: 'say done' });
+    expect(refused.status).toBe('failed');
+    expect(refused.error).toMatchObject({ code: 'BUDGET_EXCEEDED', message: expect.stringContaining('daily budget') });
+    const usage = await ok(operator, 'GET', '/v1/tenants/broke/usage');
+    expect(usage).toMatchObject({ tenantId: 'broke', dailyBudgetUsd: 0.000001 });
+    expect(usage.costUsd as number).toBeGreaterThan(0.000001);
+  });
+
   it('refuses a revoked tenant key at once', async () => {
     const made = (await ok(operator, 'POST', '/v1/keys', { name: 'short-lived', scopes: ['read'], tenantId: 'zeta' })) as {
       token: string;

@@ -14,6 +14,12 @@ describe('mapSdkResult', () => {
   it('maps a success that reports an error to AGENT_FAILED with its text', () => {
     expect(mapSdkResult(result({ subtype: 'success', is_error: true, result: 'API Error: 500' }))).toEqual({ code: 'AGENT_FAILED', message: 'API Error: 500' });
     expect(mapSdkResult(result({ subtype: 'success', is_error: true, result: '' }))).toEqual({ code: 'AGENT_FAILED', message: 'the agent reported an error' });
+    // The gateway's budget refusals (a session's maxBudgetUsd, a tenant's daily budget) are BUDGET_EXCEEDED; the provider's own 402 is not.
+    const tenantRefusal =
+      'API Error: 402 Hangar: tenant acme has spent $2.0000 of its $2 daily budget (policy dailyBudgetUsd, UTC day 2026-12-01); no more model calls today';
+    expect(mapSdkResult(result({ subtype: 'success', is_error: true, result: tenantRefusal }))).toEqual({ code: 'BUDGET_EXCEEDED', message: tenantRefusal });
+    const providerRefusal = 'API Error: 402 {"type":"error","error":{"type":"billing_error","message":"Your credit balance is too low"}}';
+    expect(mapSdkResult(result({ subtype: 'success', is_error: true, result: providerRefusal }))?.code).toBe('AGENT_FAILED');
   });
 
   it('gives each error subtype its code, and names the subtype and its errors', () => {
