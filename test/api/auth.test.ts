@@ -3,9 +3,9 @@
 // revoked key is refused at once.
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HangarClient } from '../../src/client/hangar-client.js';
+import { requestApi } from '../helpers/api-request.js';
 import { startHarness, type Harness } from '../helpers/hangar-harness.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -22,22 +22,8 @@ describe.skipIf(!isRoot)('API keys', () => {
     await harness?.close();
   });
 
-  const call = async (method: string, route: string, key?: string, body?: unknown, header: 'authorization' | 'x-api-key' = 'authorization') => {
-    const headers: Record<string, string> = {};
-    if (key !== undefined) headers[header] = header === 'authorization' ? `Bearer ${key}` : key;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const answer = await request(new URL(route, harness.baseUrl), {
-      method: method as 'GET',
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await answer.body.text();
-    return {
-      status: answer.statusCode,
-      headers: answer.headers,
-      body: text === '' ? undefined : (JSON.parse(text) as { error?: { code: string; message: string } } & Record<string, unknown>),
-    };
-  };
+  const call = (method: string, route: string, key?: string, body?: unknown, header: 'authorization' | 'x-api-key' = 'authorization') =>
+    requestApi(harness.baseUrl, method, route, { key, body, header });
 
   it('writes the first admin key to the data directory, readable by root only', async () => {
     expect(admin).toMatch(/^hgk_/);

@@ -4,17 +4,11 @@
 // tenant; keys and tenants are managed per tenant; a request beyond the tenant's policy gets 403
 // naming the limit, with nothing created; the tenant's live-sandbox ceiling answers 429; its own
 // request rate applies.
-import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requestApi, type ApiAnswer } from '../helpers/api-request.js';
 import { startHarness, type Harness } from '../helpers/hangar-harness.js';
 
 const isRoot = process.getuid?.() === 0;
-
-interface Answer {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: ({ error?: { code: string; message: string; details?: Record<string, unknown> } } & Record<string, unknown>) | undefined;
-}
 
 describe.skipIf(!isRoot)('tenants', () => {
   let harness: Harness;
@@ -23,17 +17,7 @@ describe.skipIf(!isRoot)('tenants', () => {
   /** What tenant acme made, which zeta must never reach. */
   const acme = { taskId: '', sessionId: '', checkpointId: '', scheduleId: '', sandboxId: '', keyId: '' };
 
-  const call = async (key: string, method: string, route: string, body?: unknown): Promise<Answer> => {
-    const headers: Record<string, string> = { authorization: `Bearer ${key}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const answer = await request(new URL(route, harness.baseUrl), {
-      method: method as 'GET',
-      headers,
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    const text = await answer.body.text();
-    return { status: answer.statusCode, headers: answer.headers, body: text === '' ? undefined : (JSON.parse(text) as Answer['body']) };
-  };
+  const call = (key: string, method: string, route: string, body?: unknown): Promise<ApiAnswer> => requestApi(harness.baseUrl, method, route, { key, body });
 
   const ok = async (key: string, method: string, route: string, body?: unknown): Promise<Record<string, unknown>> => {
     const answer = await call(key, method, route, body);
@@ -242,7 +226,7 @@ describe.skipIf(!isRoot)('tenants', () => {
     const current = (await ok(operator, 'GET', '/v1/tenants/tiny')).policy as Record<string, unknown>;
     await ok(operator, 'PATCH', '/v1/tenants/tiny', { policy: { ...current, requestsPerSecond: 0.001, burst: 3 } });
     const statuses: number[] = [];
-    let limited: Answer | undefined;
+    let limited: ApiAnswer | undefined;
     for (let i = 0; i < 5; i += 1) {
       const answer = await call(tiny, 'GET', '/v1/tasks');
       statuses.push(answer.status);
