@@ -1,8 +1,14 @@
 // The Store port: durable metadata Hangar keeps about its work. Adapters: sqlite (embedded default),
 // in-memory (unit tests of code above the port); Postgres slots in as another adapter.
 import type { SecretRepository } from './secret-records.js';
+import type { ApiKeyRepository, EgressLogRepository } from './access-records.js';
+import type { ScheduleRepository } from './schedule-records.js';
+import type { SharedSandboxRepository } from './shared-sandbox-records.js';
 import type { TenantRepository, TenantUsageRepository } from './tenant-records.js';
 
+export * from './access-records.js';
+export * from './schedule-records.js';
+export * from './shared-sandbox-records.js';
 export * from './tenant-records.js';
 export * from './secret-records.js';
 
@@ -293,106 +299,6 @@ export interface TranscriptRepository {
   listSubkeys(key: { projectKey: string; sessionId: string }): Promise<string[]>;
   /** Deletes the key; deleting a main transcript deletes its subagent transcripts too. */
   delete(key: TranscriptKey): Promise<void>;
-}
-
-export interface ScheduleRecord {
-  id: string;
-  sessionId: string;
-  /** Interval like "30s", "5m", "2h", or null when cron is used. */
-  every: string | null;
-  /** Five-field cron expression, or null when every is used. */
-  cron: string | null;
-  prompt: string;
-  enabled: boolean;
-  nextRunAt: string;
-  lastRunAt: string | null;
-  createdAt: string;
-}
-
-export interface ScheduleRepository {
-  /** Fails with CONFLICT when the id is taken. */
-  insert(schedule: ScheduleRecord): Promise<void>;
-  /** Applies a patch; fails with SCHEDULE_NOT_FOUND when absent. */
-  update(id: string, patch: Partial<Omit<ScheduleRecord, 'id' | 'sessionId' | 'createdAt'>>): Promise<ScheduleRecord>;
-  get(id: string): Promise<ScheduleRecord | undefined>;
-  /** The session's schedules, oldest first. */
-  list(sessionId: string): Promise<ScheduleRecord[]>;
-  /** Enabled schedules whose nextRunAt <= now, earliest nextRunAt first. */
-  due(now: string, limit: number): Promise<ScheduleRecord[]>;
-  /** Removes the schedule; a no-op when absent. */
-  delete(id: string): Promise<void>;
-}
-
-/** A sandbox created on its own (pattern 4) and shared by several sessions. */
-export interface SharedSandboxRecord {
-  id: string;
-  /** The tenant the sandbox belongs to: only its sessions may join it. */
-  tenantId: string;
-  status: 'active' | 'closed';
-  resources: Record<string, unknown>;
-  createdAt: string;
-  closedAt: string | null;
-}
-
-export interface SharedSandboxRepository {
-  /** Fails with CONFLICT when the id is taken. */
-  insert(sandbox: SharedSandboxRecord): Promise<void>;
-  /** Applies a patch; fails with SANDBOX_NOT_FOUND when absent. */
-  update(id: string, patch: Partial<Pick<SharedSandboxRecord, 'status' | 'closedAt'>>): Promise<SharedSandboxRecord>;
-  get(id: string): Promise<SharedSandboxRecord | undefined>;
-  /** Oldest first, optionally only those in the given status and of the given tenant. */
-  list(query?: { status?: SharedSandboxRecord['status']; tenantId?: string }): Promise<SharedSandboxRecord[]>;
-}
-
-/** One decision of the egress proxy for a task or session (its owner), numbered per owner from 1. */
-export interface EgressLogEntry {
-  seq: number;
-  at: string;
-  /** `CONNECT` for a tunnel, else the HTTP method of a plain or intercepted request. */
-  method: string;
-  host: string;
-  port: number;
-  verdict: 'allowed' | 'denied';
-  reason: string;
-  address: string | null;
-  bytesOut: number;
-  bytesIn: number;
-  durationMs: number;
-}
-
-export interface EgressLogRepository {
-  /** Appends entries (numbered in order) and keeps only the owner's newest `keep`. */
-  append(ownerId: string, entries: ReadonlyArray<Omit<EgressLogEntry, 'seq'>>, keep: number): Promise<void>;
-  /** The owner's entries with seq > after, oldest first, at most limit. */
-  list(ownerId: string, query: { after?: number; limit: number }): Promise<EgressLogEntry[]>;
-  deleteOwner(ownerId: string): Promise<void>;
-}
-
-/** What an API key may do: read (GET), run (create and act on tasks, sessions, sandboxes), admin (manage keys; implies the others). */
-export type ApiKeyScope = 'admin' | 'run' | 'read';
-
-/** An API key as stored: its secret only as a SHA-256 hash. */
-export interface ApiKeyRecord {
-  id: string;
-  tenantId: string;
-  name: string;
-  secretHash: string;
-  scopes: ApiKeyScope[];
-  createdAt: string;
-  revokedAt: string | null;
-  lastUsedAt: string | null;
-}
-
-export interface ApiKeyRepository {
-  /** Fails with CONFLICT when the id is taken. */
-  insert(key: ApiKeyRecord): Promise<void>;
-  get(id: string): Promise<ApiKeyRecord | undefined>;
-  /** Every key, oldest first (revoked ones too). */
-  list(): Promise<ApiKeyRecord[]>;
-  /** Marks the key revoked (a no-op when it already is); fails with API_KEY_NOT_FOUND when absent. */
-  revoke(id: string, at: string): Promise<ApiKeyRecord>;
-  /** Records when the key was last used. */
-  touch(id: string, at: string): Promise<void>;
 }
 
 export interface Store {
