@@ -12,6 +12,7 @@ import { OneLinePerRequest } from './request-log.js';
 import { errors, json } from './responses.js';
 import { registerEgressRoutes } from './egress-routes.js';
 import { registerKeyRoutes } from './key-routes.js';
+import { registerSandboxRoutes } from './sandbox-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { registerTenantGuard } from './tenant-scope.js';
@@ -113,6 +114,7 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   registerTenantGuard(app, dependencies);
   registerTaskRoutes(app, dependencies);
   registerSessionRoutes(app, dependencies);
+  registerSandboxRoutes(app, dependencies);
   registerEgressRoutes(app, dependencies);
   registerKeyRoutes(app, dependencies);
   registerTenantRoutes(app, dependencies);

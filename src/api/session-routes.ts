@@ -1,19 +1,18 @@
 // Routes of sessions (long-running and hybrid), their messages, events (SSE with replay),
-// schedules, forks, and shared sandboxes.
+// schedules and forks. Shared sandboxes: sandbox-routes.ts.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiDependencies } from './dependencies.js';
 import { callerOf, scopedToCaller } from './tenant-scope.js';
 import { errors, json, noContent, storedEventStream } from './responses.js';
-import { createSessionSchema, metadataSchema, resourcesSchema } from './schemas.js';
+import { createSessionSchema, metadataSchema } from './schemas.js';
 import { eventReplayQuery, sendStoredEvents } from './sse.js';
 import {
   checkpointViewSchema,
   interruptAnswerSchema,
   presentCheckpoint,
   presentSession,
-  sandboxViewSchema,
   scheduleViewSchema,
   SESSION_PATTERNS,
   SESSION_STATUSES,
@@ -26,14 +25,13 @@ const idParams = z.object({ id: z.string().min(1).max(200) }).strict();
 
 const sessionNotFound = 'No such session (SESSION_NOT_FOUND)';
 const sessionClosed = 'The session is closed (SESSION_CLOSED)';
-const sandboxNotFound = 'No such shared sandbox (SANDBOX_NOT_FOUND)';
 /** A session route: its path names one. */
 const ofSession = { params: true } as const;
 /** A session route that reads a body (any POST or DELETE). */
 const ofSessionWithBody = { params: true, body: true } as const;
 
 /** For routes whose body is optional: no body (or an empty one) is the empty object. */
-async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
+export async function emptyBodyAsObject(request: FastifyRequest): Promise<void> {
   if (request.body === null || request.body === undefined) request.body = {};
 }
 
@@ -328,84 +326,5 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
       await sessionManager.get(sessionId);
       await sendStoredEvents(request, reply, { events: eventHub, streamId: sessionId, finished: () => sessionManager.isQuiescent(sessionId), kind: 'session' });
     },
-  );
-
-  routes.post(
-    '/v1/sandboxes',
-    {
-      preValidation: emptyBodyAsObject,
-      schema: {
-        operationId: 'createSandbox',
-        tags: ['sandboxes'],
-        description: 'Create a sandbox shared by several sessions (the body is optional)',
-        body: z
-          .object({ resources: resourcesSchema(config).optional() })
-          .strict()
-          .default({}),
-        response: {
-          201: json('The sandbox, running', sandboxViewSchema),
-          ...errors(
-            { body: true },
-            {
-              403: "Beyond the tenant's policy (POLICY_VIOLATION: maxResources)",
-              429: "No free sandbox (CAPACITY_EXCEEDED: sandbox.maxLive, or the tenant's maxConcurrentSandboxes): retry after the seconds of Retry-After",
-              500: 'The sandbox could not be made (SANDBOX_FAILED), or INTERNAL',
-              503: 'Sandboxes cannot run on this host (SANDBOX_UNAVAILABLE)',
-            },
-          ),
-        },
-      },
-    },
-    async (request, reply) => {
-      const { resources, tenantId } = await scopedToCaller(dependencies, request, request.body);
-      return reply.status(201).send(await sessionManager.createSharedSandbox({ ...(resources !== undefined ? { resources } : {}), tenantId }));
-    },
-  );
-
-  routes.get(
-    '/v1/sandboxes',
-    {
-      schema: {
-        operationId: 'listSandboxes',
-        tags: ['sandboxes'],
-        description: 'List shared sandboxes, oldest first, with the sessions in each',
-        querystring: z.object({ status: z.enum(['active', 'closed']).optional().describe('Only sandboxes in this status') }).strict(),
-        response: { 200: json('The shared sandboxes', z.object({ sandboxes: z.array(sandboxViewSchema) })), ...errors({ query: true }) },
-      },
-    },
-    async (request) => ({
-      sandboxes: await sessionManager.listSharedSandboxes({
-        ...(request.query.status !== undefined ? { status: request.query.status } : {}),
-        tenantId: callerOf(request).tenantId,
-      }),
-    }),
-  );
-
-  routes.get(
-    '/v1/sandboxes/:id',
-    {
-      schema: {
-        operationId: 'getSandbox',
-        tags: ['sandboxes'],
-        description: 'Read a shared sandbox, with the sessions in it',
-        params: idParams,
-        response: { 200: json('The sandbox', sandboxViewSchema), ...errors({ params: true }, { 404: sandboxNotFound }) },
-      },
-    },
-    async (request) => sessionManager.getSharedSandbox(request.params.id),
-  );
-
-  routes.delete(
-    '/v1/sandboxes/:id',
-    {
-      schema: {
-        operationId: 'closeSandbox',
-        tags: ['sandboxes'],
-        description: 'Close the sandbox and every session in it',
-        params: idParams,
-        response: { 200: json('The sandbox, closed', sandboxViewSchema), ...errors({ params: true, body: true }, { 404: sandboxNotFound }) },
-      },
-    },
-    async (request) => sessionManager.closeSharedSandbox(request.params.id),
   );
 }
