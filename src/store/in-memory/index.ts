@@ -2,8 +2,6 @@
 // way in and out, so callers never share objects with the store. Nothing survives close().
 import { HangarError } from '../../errors/errors.js';
 import type {
-  ApiKeyRecord,
-  EgressLogEntry,
   CheckpointRecord,
   QueuedMessage,
   ScheduleRecord,
@@ -18,6 +16,7 @@ import type {
 import { newQueuedMessage } from '../store.js';
 import { copy, definedFields, newestFirst, oldestFirst } from './record-helpers.js';
 import { createInMemorySecretRepository } from './secrets.js';
+import { createInMemoryAccess } from './access.js';
 import { createInMemoryTenants } from './tenants.js';
 
 interface StoredTranscript {
@@ -38,9 +37,7 @@ export function createInMemoryStore(): Store {
   const schedules = new Map<string, ScheduleRecord>();
   const sharedSandboxes = new Map<string, SharedSandboxRecord>();
   /** Egress log entries by owner, oldest first, and the last number given per owner. */
-  const egress = new Map<string, EgressLogEntry[]>();
-  const egressSeqs = new Map<string, number>();
-  const apiKeys = new Map<string, ApiKeyRecord>();
+  const access = createInMemoryAccess();
   const tenancy = createInMemoryTenants();
   const secrets = createInMemorySecretRepository();
 
@@ -341,61 +338,17 @@ export function createInMemoryStore(): Store {
       },
     },
 
-    egress: {
-      async append(ownerId, entries, keep) {
-        let seq = egressSeqs.get(ownerId) ?? 0;
-        const log = [...(egress.get(ownerId) ?? []), ...entries.map((entry) => ({ ...copy(entry), seq: ++seq }))];
-        egressSeqs.set(ownerId, seq);
-        egress.set(
-          ownerId,
-          log.filter((entry) => entry.seq > seq - keep),
-        );
-      },
-      async list(ownerId, query) {
-        return (egress.get(ownerId) ?? [])
-          .filter((entry) => entry.seq > (query.after ?? 0))
-          .slice(0, query.limit)
-          .map(copy);
-      },
-      async deleteOwner(ownerId) {
-        egress.delete(ownerId);
-        egressSeqs.delete(ownerId);
-      },
-    },
-
-    apiKeys: {
-      async insert(key) {
-        if (apiKeys.has(key.id)) throw new HangarError('CONFLICT', `API key ${key.id} already exists`);
-        apiKeys.set(key.id, copy(key));
-      },
-      async get(id) {
-        const key = apiKeys.get(id);
-        return key === undefined ? undefined : copy(key);
-      },
-      async list() {
-        return [...apiKeys.values()].sort(oldestFirst).map(copy);
-      },
-      async revoke(id, at) {
-        const key = apiKeys.get(id);
-        if (key === undefined) throw new HangarError('API_KEY_NOT_FOUND', `API key ${id} does not exist`);
-        if (key.revokedAt === null) key.revokedAt = at;
-        return copy(key);
-      },
-      async touch(id, at) {
-        const key = apiKeys.get(id);
-        if (key !== undefined) key.lastUsedAt = at;
-      },
-    },
-
+    egress: access.egress,
+    apiKeys: access.apiKeys,
     tenants: tenancy.tenants,
     tenantUsage: tenancy.tenantUsage,
     secrets,
 
     async close() {
       tenancy.clear();
+      access.clear();
       secrets.clear();
-      for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes, egress, egressSeqs, apiKeys])
-        map.clear();
+      for (const map of [tasks, sessions, messages, messageSeqs, events, checkpoints, transcripts, schedules, sharedSandboxes]) map.clear();
     },
   };
 }
