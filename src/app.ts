@@ -179,6 +179,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       version: HANGAR_VERSION,
       admission,
       tenants,
+      tenantSecrets: startedEgress.tenantSecrets,
       checkSandboxHost,
       ...(authenticator !== undefined ? { authenticator } : {}),
     });

@@ -9,6 +9,7 @@ import type { SessionManager } from '../sessions/session-manager.js';
 import type { TaskService } from '../tasks/task-service.js';
 import type { Store } from '../store/store.js';
 import type { TenantDirectory } from '../tenants/tenant-directory.js';
+import type { TenantSecrets } from '../egress/tenant-secrets.js';
 
 export interface ApiDependencies {
   config: HangarConfig;
@@ -26,4 +27,6 @@ export interface ApiDependencies {
   authenticator?: Authenticator;
   /** Tenants and their policies; absent: no policy applies (unit tests of the routes). */
   tenants?: TenantDirectory;
+  /** The tenants' own secrets; absent: tasks and sessions name configured secrets only. */
+  tenantSecrets?: TenantSecrets;
 }

@@ -17,6 +17,7 @@ import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
 import { registerTenantGuard } from './tenant-scope.js';
 import { registerTenantRoutes } from './tenant-routes.js';
+import { registerTenantSecretRoutes } from './tenant-secret-routes.js';
 import { healthSchema, readinessSchema } from './views.js';
 
 export async function buildApiServer(dependencies: ApiDependencies): Promise<FastifyInstance> {
@@ -118,5 +119,6 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   registerEgressRoutes(app, dependencies);
   registerKeyRoutes(app, dependencies);
   registerTenantRoutes(app, dependencies);
+  registerTenantSecretRoutes(app, dependencies);
   return app;
 }

@@ -10,7 +10,7 @@ import type { TenantRecord } from '../store/store.js';
 import { tenantIdSchema, tenantPolicySchema } from '../tenants/tenant-policy.js';
 import type { ApiDependencies } from './dependencies.js';
 import { errors, json } from './responses.js';
-import { callerOf, isOperator } from './tenant-scope.js';
+import { callerOf, isOperator, visibleTenant } from './tenant-scope.js';
 
 export const tenantViewSchema = z
   .object({
@@ -60,12 +60,7 @@ export function registerTenantRoutes(app: FastifyInstance, dependencies: ApiDepe
   const requireOperator = (request: FastifyRequest): void => {
     if (!isOperator(callerOf(request))) throw new HangarError('FORBIDDEN', 'only the operator (an admin key of the default tenant) manages tenants');
   };
-  /** The tenant, when the caller may see it: its own, or any for the operator. */
-  const visible = async (request: FastifyRequest, id: string): Promise<TenantRecord> => {
-    const caller = callerOf(request);
-    if (!isOperator(caller) && caller.tenantId !== id) throw new HangarError('TENANT_NOT_FOUND', `tenant ${id} does not exist`);
-    return directory().get(id);
-  };
+  const visible = (request: FastifyRequest, id: string): Promise<TenantRecord> => visibleTenant(dependencies, request, id);
 
   routes.post(
     '/v1/tenants',

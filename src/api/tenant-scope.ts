@@ -2,12 +2,13 @@
 // API key's tenant and scopes; with auth.mode none, the operator). A route naming a task, session or
 // shared sandbox by id is guarded before its handler: another tenant's resource answers 404, exactly
 // as one that does not exist (never 403: a tenant learns nothing of another's ids). Lists show the
-// caller's own. New tasks, sessions and sandboxes get the caller's tenant and pass its policy first.
+// caller's own. New tasks, sessions and sandboxes get the caller's tenant and pass its policy first;
+// the secrets they name must be the tenant's or configured ones.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Caller } from '../auth/authenticator.js';
 import { HangarError } from '../errors/errors.js';
-import type { AgentOptions } from '../runner/agent-options.js';
-import { DEFAULT_TENANT_ID } from '../store/store.js';
+import { unknownSecretsError, type AgentOptions } from '../runner/agent-options.js';
+import { DEFAULT_TENANT_ID, type TenantRecord } from '../store/store.js';
 import { applyTenantPolicy } from '../tenants/policy-check.js';
 import type { ApiDependencies } from './dependencies.js';
 
@@ -25,6 +26,14 @@ export const callerOf = (request: FastifyRequest): Caller => request.caller ?? L
 
 /** The operator: an admin key of the default tenant. Only it manages tenants and other tenants' keys. */
 export const isOperator = (caller: Caller): boolean => caller.tenantId === DEFAULT_TENANT_ID && caller.scopes.includes('admin');
+
+/** The tenant `id` when the caller may see it (its own; any for the operator); another answers TENANT_NOT_FOUND, as one that does not exist. */
+export async function visibleTenant(dependencies: ApiDependencies, request: FastifyRequest, id: string): Promise<TenantRecord> {
+  const caller = callerOf(request);
+  if (!isOperator(caller) && caller.tenantId !== id) throw new HangarError('TENANT_NOT_FOUND', `tenant ${id} does not exist`);
+  if (dependencies.tenants === undefined) throw new HangarError('NOT_FOUND', 'tenants are not enabled on this server');
+  return dependencies.tenants.get(id);
+}
 
 /** What a guarded route's `:id` names, by the start of its route pattern. */
 const GUARDED_PREFIXES: ReadonlyArray<{ prefix: string; kind: 'task' | 'session' | 'sandbox' }> = [
@@ -60,15 +69,21 @@ export function registerTenantGuard(app: FastifyInstance, dependencies: ApiDepen
   });
 }
 
-/** A new task's or session's options under the caller's tenant policy (defaults filled in, 403 beyond it), with its tenant. */
+/**
+ * A new task's or session's options under the caller's tenant policy (defaults filled in, 403 beyond
+ * it), with its tenant; 400 when it names a secret that is neither the tenant's nor configured.
+ */
 export async function scopedToCaller<T extends AgentOptions>(
   dependencies: ApiDependencies,
   request: FastifyRequest,
   input: T,
 ): Promise<T & { tenantId: string }> {
   const { tenantId } = callerOf(request);
+  const secretNames = input.network?.secrets === undefined ? [] : ((await dependencies.tenantSecrets?.names(tenantId)) ?? []);
+  const unknown = unknownSecretsError(input.network, { configured: Object.keys(dependencies.config.egress.secrets), tenantId, tenantSecrets: secretNames });
+  if (unknown !== undefined) throw unknown;
   if (dependencies.tenants === undefined) return { ...input, tenantId };
   const policy = await dependencies.tenants.policyOf(tenantId);
-  const checked = applyTenantPolicy({ id: tenantId, policy, isDefaultTenant: tenantId === DEFAULT_TENANT_ID }, input, dependencies.config);
+  const checked = applyTenantPolicy({ id: tenantId, policy, isDefaultTenant: tenantId === DEFAULT_TENANT_ID, secretNames }, input, dependencies.config);
   return { ...checked, tenantId };
 }

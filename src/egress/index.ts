@@ -39,6 +39,7 @@ export { PROXY_USER, proxyToken, startEgressProxy, type EgressProxy, type Egress
 export { buildCaFiles, SANDBOX_CA_BUNDLE_PATH, SANDBOX_CA_CERT_PATH, type CaFiles } from './ca-bundle.js';
 export { egressEnvironment, type EgressEnvironmentSettings } from './sandbox-environment.js';
 export { createSandboxEgress, type SandboxEgress, type SandboxNetwork } from './sandbox-egress.js';
+export { createTenantSecrets, MAX_TENANT_SECRETS, type TenantSecretInfo, type TenantSecrets } from './tenant-secrets.js';
 export { createEgressAuditWriter, type EgressAuditWriter } from './audit-writer.js';
 export { startEgress, type StartedEgress } from './start-egress.js';
 export { createResolver, type Resolver } from './resolver.js';

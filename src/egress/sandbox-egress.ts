@@ -2,10 +2,12 @@
 // declares with values, sealed in the store, before its record is stored; register the owner with
 // its network settings before its agent starts, and get the environment its CLI needs (the proxy's
 // address with the owner's credentials, CA variables, secret placeholders); revoke it when the
-// agent stops; forget its secrets when it ends. Configured secret values are read here, from their
-// variable or file, at each registration, so a rotated file takes effect with the next run;
-// declared ones are opened from the store at each registration, so an owner set up again after a
-// restart (a hybrid session's next turn) has them back.
+// agent stops; forget its secrets when it ends. A name in network.secrets is the tenant's secret
+// of that name (tenant-secrets.ts), else the configured one; declared secrets are the owner's own.
+// All are read at each registration: configured values from their variable or file (a rotated file
+// takes effect with the next run), declared and tenant ones opened from the store (an owner set up
+// again after a restart, a hybrid session's next turn, has them back; a tenant's secret replaced
+// or deleted since is so for it).
 import { readFile } from 'node:fs/promises';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
@@ -17,12 +19,13 @@ import type { NetworkSettings } from './policy.js';
 import { egressEnvironment } from './sandbox-environment.js';
 import type { SecretSealer } from './secret-sealing.js';
 import type { EgressSecret } from './secrets.js';
+import type { TenantSecrets } from './tenant-secrets.js';
 
 /** Most bytes of a secret file. */
 const MAX_SECRET_BYTES = 64 * 1024;
 
 export interface SandboxNetwork extends NetworkSettings {
-  /** Names of configured secrets (egress.secrets), and declarations of the owner's stored secrets (keepSecrets). */
+  /** Names of the tenant's or configured secrets (egress.secrets), and declarations of the owner's stored secrets (keepSecrets). */
   secrets?: readonly RecordedSecretEntry[];
 }
 
@@ -37,8 +40,8 @@ export interface SandboxEgress {
   copySecrets(from: SecretOwner, to: SecretOwner): Promise<void>;
   /** Deletes the owner's stored secrets (its task finished, its session closed). */
   forgetSecrets(owner: SecretOwner): Promise<void>;
-  /** Registers an owner and returns its CLI's environment for the proxy. */
-  environmentFor(owner: SecretOwner, network: SandboxNetwork | undefined): Promise<Record<string, string>>;
+  /** Registers an owner of `tenantId` and returns its CLI's environment for the proxy. */
+  environmentFor(owner: SecretOwner, network: SandboxNetwork | undefined, tenantId: string): Promise<Record<string, string>>;
   /** Ends the owner's access and writes its last records to the egress log. */
   revoke(ownerId: string): Promise<void>;
 }
@@ -52,14 +55,15 @@ export function createSandboxEgress(settings: {
   /** Where declared secrets are kept, sealed by `sealer`. */
   secrets: SecretRepository;
   sealer: SecretSealer;
+  /** The tenants' own secrets, which names in network.secrets name before configured ones. */
+  tenantSecrets: TenantSecrets;
   now?: () => string;
 }): SandboxEgress {
   const { proxy, config, sealer } = settings;
   const now = settings.now ?? (() => new Date().toISOString());
 
-  const secretValue = async (name: string): Promise<string> => {
-    const declared = config.egress.secrets[name];
-    if (declared === undefined) throw new HangarError('VALIDATION_FAILED', `unknown secret ${name}: configure it under egress.secrets`);
+  /** The value of the configured secret `name`, read from its variable or file. */
+  const configuredValue = async (name: string, declared: HangarConfig['egress']['secrets'][string]): Promise<string> => {
     if (declared.env !== undefined) {
       const value = process.env[declared.env];
       if (value === undefined || value === '') throw new HangarError('CONFIG_INVALID', `secret ${name}: environment variable ${declared.env} is not set`);
@@ -94,7 +98,13 @@ export function createSandboxEgress(settings: {
     async keepSecrets(owner, network) {
       const createdAt = now();
       await settings.secrets.put(
-        declaredSecrets(network?.secrets).map((secret) => ({ owner, name: secret.name, sealed: sealer.seal(owner, secret.name, secret.value), createdAt })),
+        declaredSecrets(network?.secrets).map((secret) => ({
+          owner,
+          name: secret.name,
+          sealed: sealer.seal(owner, secret.name, secret.value),
+          createdAt,
+          updatedAt: createdAt,
+        })),
       );
     },
     async copySecrets(from, to) {
@@ -106,26 +116,36 @@ export function createSandboxEgress(settings: {
           name: secret.name,
           sealed: sealer.seal(to, secret.name, sealer.open(from, secret.name, secret.sealed)),
           createdAt,
+          updatedAt: createdAt,
         })),
       );
     },
     async forgetSecrets(owner) {
       await settings.secrets.deleteOwner(owner);
     },
-    async environmentFor(owner, network) {
+    async environmentFor(owner, network, tenantId) {
       const entries = network?.secrets ?? [];
       const stored = entries.some((entry) => typeof entry !== 'string')
         ? new Map((await settings.secrets.list(owner)).map((secret) => [secret.name, secret.sealed]))
         : new Map<string, Uint8Array>();
+      const named = entries.filter((entry): entry is string => typeof entry === 'string');
+      const ofTenant = await settings.tenantSecrets.open(tenantId, named);
       const secrets: EgressSecret[] = [];
       for (const entry of entries) {
         if (typeof entry !== 'string') {
           secrets.push(openDeclared(owner, entry, stored));
           continue;
         }
-        const declared = config.egress.secrets[entry];
-        if (declared === undefined) throw new HangarError('VALIDATION_FAILED', `unknown secret ${entry}: configure it under egress.secrets`);
-        secrets.push({ name: entry, value: await secretValue(entry), hosts: declared.hosts, inject: declared.inject });
+        // The tenant's secret of that name, else the configured one.
+        const tenantSecret = ofTenant.get(entry);
+        if (tenantSecret !== undefined) {
+          secrets.push(tenantSecret);
+          continue;
+        }
+        const configured = config.egress.secrets[entry];
+        if (configured === undefined)
+          throw new HangarError('VALIDATION_FAILED', `unknown secret ${entry}: neither tenant ${tenantId}'s (deleted?) nor configured (egress.secrets)`);
+        secrets.push({ name: entry, value: await configuredValue(entry, configured), hosts: configured.hosts, inject: configured.inject });
       }
       let registration;
       try {

@@ -1,6 +1,7 @@
 // Starts the egress side of a Hangar process: the installation CA (made once under the data
 // directory), the CA files sandboxes trust, the proxy on its socket, the writer of its decisions to
-// the store's egress log, and the key that seals declared secrets (made once there too). Secrets
+// the store's egress log, the key that seals declared and tenant secrets (made once there too), and
+// the tenants' secrets, sealed with it. Secrets
 // left by owners that ended without forgetting them (a crash) are deleted here.
 import { readFile } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
@@ -17,9 +18,12 @@ import { startEgressProxy } from './egress-proxy.js';
 import { createResolver } from './resolver.js';
 import { createSandboxEgress, type SandboxEgress } from './sandbox-egress.js';
 import { createSecretSealer, loadOrCreateSecretsKey } from './secret-sealing.js';
+import { createTenantSecrets, type TenantSecrets } from './tenant-secrets.js';
 
 export interface StartedEgress {
   egress: SandboxEgress;
+  /** The tenants' own secrets (the admin API sets them; sandboxes of the tenant get them by name). */
+  tenantSecrets: TenantSecrets;
   close(): Promise<void>;
 }
 
@@ -53,8 +57,10 @@ export async function startEgress(settings: {
   const sealer = createSecretSealer(await loadOrCreateSecretsKey(settings.dataDir));
   const swept = await sweepSecrets(settings.store);
   if (swept > 0) settings.logger.info({ owners: swept }, 'deleted the stored secrets of tasks and sessions that ended without deleting them');
+  const tenantSecrets = createTenantSecrets({ secrets: settings.store.secrets, sealer });
   return {
-    egress: createSandboxEgress({ proxy, config, caFiles, flushRecords: () => audit.flush(), secrets: settings.store.secrets, sealer }),
+    egress: createSandboxEgress({ proxy, config, caFiles, flushRecords: () => audit.flush(), secrets: settings.store.secrets, sealer, tenantSecrets }),
+    tenantSecrets,
     async close() {
       await proxy.close();
       await audit.close();

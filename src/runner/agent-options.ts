@@ -4,6 +4,7 @@
 // sandbox resources (bounded by the configured maximum) and initial workspace files.
 import { z } from 'zod';
 import type { HangarConfig } from '../config/config.js';
+import { HangarError } from '../errors/errors.js';
 import { parseHostRule } from '../egress/host-rules.js';
 import type { RecordedSecretEntry } from '../egress/declared-secrets.js';
 import { EGRESS_PRESET_NAMES, type EgressPresetName } from '../egress/presets.js';
@@ -37,6 +38,46 @@ const issueOf =
 /** Most bytes of a declared secret's value. */
 export const MAX_SECRET_VALUE_BYTES = 16 * 1024;
 
+// The parts of a secret, as a request declares one in network.secrets and as a tenant's is set
+// (api/tenant-secret-routes.ts).
+
+/** A secret's name: the environment variable the sandbox sees its placeholder in. */
+export const secretNameSchema = z.string().max(128).superRefine(issueOf(secretNameProblem));
+
+const SECRET_VALUE_TEXT = `The value, one line, at most ${MAX_SECRET_VALUE_BYTES} bytes: stored sealed, never shown, put into requests by the proxy only`;
+
+/** A secret's value (never echoed in a problem). */
+export const secretValueSchema = z
+  .string()
+  .superRefine(
+    issueOf((value) => (Buffer.byteLength(value) > MAX_SECRET_VALUE_BYTES ? `the value is over ${MAX_SECRET_VALUE_BYTES} bytes` : secretValueProblem(value))),
+  )
+  .describe(SECRET_VALUE_TEXT);
+
+/** The host rules a secret's value may be sent to. */
+export const secretHostsSchema = z
+  .array(hostRuleSchema)
+  .superRefine(issueOf((hosts) => (hosts.length === 0 ? 'name at least one host' : hosts.length > 32 ? 'at most 32 hosts' : undefined)))
+  .describe('Host rules (as allowedHosts) the value may be sent to; the proxy intercepts TLS for these only');
+
+/** How the proxy puts a secret's value into a request. */
+export const secretInjectSchema = z
+  .union([
+    z.literal('placeholder'),
+    z
+      .object({
+        header: z.string().max(128),
+        template: z
+          .string()
+          .max(1024)
+          .refine((template) => template.includes('{value}'), 'the template must contain {value}')
+          .optional(),
+      })
+      .strict(),
+  ])
+  .superRefine(issueOf(secretInjectionProblem))
+  .describe('placeholder (default): the value replaces the placeholder in headers; { header, template }: the proxy sets that header ({value} in the template)');
+
 /**
  * A secret the request declares with its value (never a file: only the configuration names files,
  * a request never makes Hangar read a host path). The value is sealed into the store; records and
@@ -44,41 +85,12 @@ export const MAX_SECRET_VALUE_BYTES = 16 * 1024;
  */
 const secretDeclarationSchema = z
   .object({
-    name: z.string().max(128).superRefine(issueOf(secretNameProblem)).describe('The environment variable the sandbox sees the placeholder in'),
+    name: secretNameSchema.describe('The environment variable the sandbox sees the placeholder in'),
     // Optional here only so that a declaration without it (or with a file instead) is answered
     // with the message below rather than zod's "Invalid input" for the union.
-    value: z
-      .string()
-      .superRefine(
-        issueOf((value) =>
-          Buffer.byteLength(value) > MAX_SECRET_VALUE_BYTES ? `the value is over ${MAX_SECRET_VALUE_BYTES} bytes` : secretValueProblem(value),
-        ),
-      )
-      .optional()
-      .describe(`Required. The value, one line, at most ${MAX_SECRET_VALUE_BYTES} bytes: stored sealed, never shown, put into requests by the proxy only`),
-    hosts: z
-      .array(hostRuleSchema)
-      .superRefine(issueOf((hosts) => (hosts.length === 0 ? 'name at least one host' : hosts.length > 32 ? 'at most 32 hosts' : undefined)))
-      .describe('Host rules (as allowedHosts) the value may be sent to; the proxy intercepts TLS for these only'),
-    inject: z
-      .union([
-        z.literal('placeholder'),
-        z
-          .object({
-            header: z.string().max(128),
-            template: z
-              .string()
-              .max(1024)
-              .refine((template) => template.includes('{value}'), 'the template must contain {value}')
-              .optional(),
-          })
-          .strict(),
-      ])
-      .superRefine(issueOf(secretInjectionProblem))
-      .optional()
-      .describe(
-        'placeholder (default): the value replaces the placeholder in headers; { header, template }: the proxy sets that header ({value} in the template)',
-      ),
+    value: secretValueSchema.optional().describe(`Required. ${SECRET_VALUE_TEXT}`),
+    hosts: secretHostsSchema,
+    inject: secretInjectSchema.optional(),
   })
   .strict()
   .superRefine((declaration, context) => {
@@ -109,9 +121,8 @@ export function networkSchema(config: Pick<HangarConfig, 'egress'>) {
       secrets: z
         .array(
           z.union([
-            z
-              .string()
-              .refine((name) => configured.includes(name), { message: `unknown secret; configured: ${configured.join(', ') || 'none'} (egress.secrets)` }),
+            // Whether a name is the tenant's or configured is checked once the tenant is known (unknownSecretsError).
+            secretNameSchema,
             secretDeclarationSchema,
           ]),
         )
@@ -134,11 +145,35 @@ export function networkSchema(config: Pick<HangarConfig, 'egress'>) {
         })
         .optional()
         .describe(
-          'Secrets the agent gets as placeholders, put in by the proxy for their hosts only: the name of a configured secret (egress.secrets), ' +
+          'Secrets the agent gets as placeholders, put in by the proxy for their hosts only: the name of a secret of the tenant ' +
+            "(PUT /v1/tenants/{id}/secrets/{name}) or of the installation (egress.secrets; the tenant's wins), " +
             'or { name, value, hosts, inject? } declared here (the value is stored sealed and never shown)',
         ),
     })
     .strict();
+}
+
+/**
+ * The 400 for names in network.secrets that name no secret, or undefined when each names one of the
+ * tenant's secrets or a configured one (egress.secrets). The schema cannot know a tenant's secrets:
+ * the API checks this once it knows the caller, before anything is created (api/tenant-scope.ts).
+ */
+export function unknownSecretsError(
+  network: { secrets?: readonly unknown[] | undefined } | undefined,
+  usable: { configured: readonly string[]; tenantId: string; tenantSecrets: readonly string[] },
+): HangarError | undefined {
+  const known = new Set([...usable.configured, ...usable.tenantSecrets]);
+  const details = (network?.secrets ?? []).flatMap((entry, index) => {
+    if (typeof entry !== 'string' || known.has(entry)) return [];
+    const message =
+      `unknown secret ${entry}: name one of tenant ${usable.tenantId}'s secrets (${usable.tenantSecrets.join(', ') || 'none'}; ` +
+      `set with PUT /v1/tenants/${usable.tenantId}/secrets/${entry}) or a configured one (${usable.configured.join(', ') || 'none'}; egress.secrets)`;
+    return [{ in: 'body', path: `network.secrets.${index}`, message }];
+  });
+  if (details.length === 0) return undefined;
+  return new HangarError('VALIDATION_FAILED', `invalid request: ${details.map((detail) => `body.${detail.path}: ${detail.message}`).join('; ')}`, {
+    details,
+  });
 }
 
 /** A task's or session's network settings, as a request gives them (declared secrets with their values). */

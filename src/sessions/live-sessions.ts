@@ -76,7 +76,8 @@ export function createLiveSessions(context: SessionContext, checkpoints: Session
     const token = gateway.registerSession(session.id, session.tenantId);
     // The budget holds at the gateway too: no model call starts once it is spent, this run or before.
     if (options.maxBudgetUsd !== null) gateway.setBudget(session.id, { limitUsd: options.maxBudgetUsd, spentUsd: session.costUsd });
-    const environment = context.egress === undefined ? undefined : await context.egress.environmentFor({ kind: 'session', id: session.id }, options.network);
+    const environment =
+      context.egress === undefined ? undefined : await context.egress.environmentFor({ kind: 'session', id: session.id }, options.network, session.tenantId);
     const sessionStore =
       forking && checkpoint !== undefined
         ? transcriptUpTo(checkpoints.agentSessionStore, checkpoint.agentSessionId, checkpoint.transcriptEntries)

@@ -160,7 +160,9 @@ export function createTaskService(dependencies: TaskServiceDependencies): TaskSe
       // The budget holds at the gateway too: no model call starts once it is spent.
       if (typeof task.options.maxBudgetUsd === 'number') gateway.setBudget(task.id, { limitUsd: task.options.maxBudgetUsd, spentUsd: 0 });
       const environment =
-        egress === undefined ? undefined : await egress.environmentFor({ kind: 'task', id: task.id }, task.options.network as SandboxNetwork | undefined);
+        egress === undefined
+          ? undefined
+          : await egress.environmentFor({ kind: 'task', id: task.id }, task.options.network as SandboxNetwork | undefined, task.tenantId);
       const outcome = await launcher.run({
         ...(environment !== undefined ? { environment } : {}),
         sandbox,

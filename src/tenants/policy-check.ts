@@ -24,17 +24,29 @@ export function hostRuleWithin(requested: HostRule, allowed: readonly HostRule[]
   });
 }
 
-/** The configured secrets (egress.secrets) a request names; declared ones are objects. */
-function configuredSecretNames(secrets: unknown): string[] {
+/** The secrets a request names (the tenant's or configured ones); declared ones are objects. */
+function namedSecrets(secrets: unknown): string[] {
   return Array.isArray(secrets) ? secrets.filter((entry): entry is string => typeof entry === 'string') : [];
+}
+
+/** POLICY_VIOLATION when a host rule of a secret (declared by a request, or the tenant's own) is not within the policy's allowed hosts. */
+export function checkSecretHosts(tenant: { id: string; policy: TenantPolicy }, hosts: readonly string[]): void {
+  const allowedHosts = tenant.policy.network?.allowedHosts;
+  if (allowedHosts === undefined) return;
+  const allowed = allowedHosts.map((rule) => parseHostRule(rule));
+  for (const rule of hosts) {
+    if (!hostRuleWithin(parseHostRule(rule), allowed))
+      throw policyViolation(tenant.id, 'network.allowedHosts', `secret host rule ${rule} is not within the allowed ${allowedHosts.join(', ') || '(none)'}`);
+  }
 }
 
 /**
  * The options with the policy's defaults filled in, or POLICY_VIOLATION for the first limit the
- * request goes beyond. `isDefaultTenant`: the operator's tenant, which may use configured secrets unlisted.
+ * request goes beyond. `isDefaultTenant`: the operator's tenant, which may use configured secrets
+ * unlisted. `secretNames`: the tenant's own secrets, which it always may use.
  */
 export function applyTenantPolicy<T extends AgentOptions>(
-  tenant: { id: string; policy: TenantPolicy; isDefaultTenant: boolean },
+  tenant: { id: string; policy: TenantPolicy; isDefaultTenant: boolean; secretNames?: readonly string[] },
   input: T,
   config: PolicyConfig,
 ): T {
@@ -83,11 +95,7 @@ export function applyTenantPolicy<T extends AgentOptions>(
           throw policyViolation(id, 'network.allowedHosts', `host rule ${rule} is not within the allowed ${hosts.join(', ') || '(none)'}`);
       }
       for (const secret of (network.secrets ?? []) as unknown[]) {
-        if (typeof secret !== 'object' || secret === null) continue;
-        for (const rule of (secret as { hosts?: string[] }).hosts ?? []) {
-          if (!hostRuleWithin(parseHostRule(rule), allowed))
-            throw policyViolation(id, 'network.allowedHosts', `secret host rule ${rule} is not within the allowed ${hosts.join(', ') || '(none)'}`);
-        }
+        if (typeof secret === 'object' && secret !== null) checkSecretHosts(tenant, (secret as { hosts?: string[] }).hosts ?? []);
       }
     }
     const presets = policy.network?.presets;
@@ -96,7 +104,8 @@ export function applyTenantPolicy<T extends AgentOptions>(
       if (beyond.length > 0)
         throw policyViolation(id, 'network.presets', `presets ${beyond.join(', ')} are not allowed; allowed: ${presets.join(', ') || 'none'}`);
     }
-    const configured = configuredSecretNames(network.secrets);
+    const own = new Set(tenant.secretNames ?? []);
+    const configured = namedSecrets(network.secrets).filter((name) => !own.has(name));
     if (!tenant.isDefaultTenant || policy.network?.secrets !== undefined) {
       const usable = new Set(policy.network?.secrets ?? []);
       const beyond = configured.filter((name) => !usable.has(name));

@@ -118,6 +118,9 @@ describe('the OpenAPI document', () => {
         'GET /v1/tenants/{id}',
         'PATCH /v1/tenants/{id}',
         'GET /v1/tenants/{id}/usage',
+        'PUT /v1/tenants/{id}/secrets/{name}',
+        'GET /v1/tenants/{id}/secrets',
+        'DELETE /v1/tenants/{id}/secrets/{name}',
       ].sort(),
     );
     const ids = operations.map(({ operation }) => operation.operationId);
@@ -134,11 +137,11 @@ describe('the OpenAPI document', () => {
       const where = `${method.toUpperCase()} ${route}`;
       const statuses = Object.keys(operation.responses);
       // Every route answers the error format on 421 and 500, one that takes input on 400, one with an id
-      // on 404 and 414, one that reads a body on 413 and 415.
+      // on 404 and 414, one that reads a body (POST, PUT, DELETE) on 413 and 415.
       const expected = ['421', '500'];
       if (!['/healthz', '/readyz'].includes(route)) expected.push('400');
       if (route.includes('{')) expected.push('404', '414');
-      if (method === 'post' || method === 'delete') expected.push('413', '415');
+      if (method === 'post' || method === 'put' || method === 'delete') expected.push('413', '415');
       expect(statuses, where).toEqual(expect.arrayContaining(expected));
       expect(statuses.filter((status) => status.startsWith('2')).length, where).toBeGreaterThan(0);
       for (const [status, response] of Object.entries(operation.responses)) {
@@ -180,7 +183,7 @@ describe('the OpenAPI document', () => {
         inject(method, `${url('none')}?unknownParameter=1`),
         inject(method, url('none'), { host: 'rebound.example' }),
         ...(route.includes('{') ? [inject(method, url(long))] : []),
-        ...(method === 'post' || method === 'delete'
+        ...(method === 'post' || method === 'put' || method === 'delete'
           ? [
               inject(method, url('none'), { payload: 'text', contentType: 'text/plain' }),
               inject(method, url('none'), { payload: JSON.stringify({ x: 'y'.repeat(32 * 1024) }) }),

@@ -1,5 +1,6 @@
 // The Store port's secrets, for every adapter (called from runStoreContract): sealed values by
-// owner and name, replaced in place, listed, owners by kind, deleted with their owner, durable.
+// owner and name (with where a tenant's may go), replaced in place keeping when they were made,
+// listed, owners by kind, deleted one by one or with their owner, durable.
 import { describe, expect, it } from 'vitest';
 import type { SealedSecretRecord, SecretOwner, Store } from '../../src/store/store.js';
 
@@ -18,6 +19,7 @@ const secret = (owner: SecretOwner, name: string, bytes: number[], createdAt = '
   name,
   sealed: new Uint8Array(bytes),
   createdAt,
+  updatedAt: createdAt,
 });
 
 export function secretRepositoryContract(access: SecretContractAccess): void {
@@ -36,14 +38,34 @@ export function secretRepositoryContract(access: SecretContractAccess): void {
       await secrets.put([]);
     });
 
-    it('replaces the secret of the same owner and name, and hands out copies', async () => {
+    it('replaces the secret of the same owner and name (keeping when it was made), and hands out copies', async () => {
       const { secrets } = access.store();
       await secrets.put([secret(session, 'TOKEN', [1, 2, 3])]);
       await secrets.put([secret(session, 'TOKEN', [4, 5], '2026-01-02T00:00:00.000Z')]);
       const [stored] = await secrets.list(session);
-      expect(stored).toEqual(secret(session, 'TOKEN', [4, 5], '2026-01-02T00:00:00.000Z'));
+      expect(stored).toEqual({ ...secret(session, 'TOKEN', [4, 5]), updatedAt: '2026-01-02T00:00:00.000Z' });
       stored!.sealed[0] = 99;
       expect((await secrets.list(session))[0]!.sealed).toEqual(new Uint8Array([4, 5]));
+    });
+
+    it("keeps where a tenant's secret may go, replaced with it", async () => {
+      const { secrets } = access.store();
+      const use = { hosts: ['api.example.com', '*.example.org:8443'], inject: { header: 'X-Api-Key', template: 'Key {value}' } };
+      await secrets.put([{ ...secret(tenant, 'KEY', [1]), use }]);
+      expect(await secrets.list(tenant)).toEqual([{ ...secret(tenant, 'KEY', [1]), use }]);
+      await secrets.put([{ ...secret(tenant, 'KEY', [2], '2026-01-03T00:00:00.000Z'), use: { hosts: ['a.test'] } }]);
+      expect(await secrets.list(tenant)).toEqual([{ ...secret(tenant, 'KEY', [2]), updatedAt: '2026-01-03T00:00:00.000Z', use: { hosts: ['a.test'] } }]);
+    });
+
+    it('deletes one secret of an owner, and only that one', async () => {
+      const { secrets } = access.store();
+      await secrets.put([secret(tenant, 'A', [1]), secret(tenant, 'B', [2]), secret({ kind: 'tenant', id: 'zeta' }, 'A', [3])]);
+      expect(await secrets.delete(tenant, 'A')).toBe(true);
+      expect(await secrets.delete(tenant, 'A')).toBe(false);
+      expect(await secrets.list(tenant)).toEqual([secret(tenant, 'B', [2])]);
+      expect(await secrets.list({ kind: 'tenant', id: 'zeta' })).toEqual([secret({ kind: 'tenant', id: 'zeta' }, 'A', [3])]);
+      expect(await secrets.delete(tenant, 'B')).toBe(true);
+      expect(await secrets.owners('tenant')).toEqual(['zeta']);
     });
 
     it('deletes an owner with all its secrets, and only that owner', async () => {

@@ -242,7 +242,13 @@ describe('secrets declared with values', () => {
     // A restart: the key is read from the data directory again, the session's secret opens again,
     // and a task's secret a crash left behind is deleted.
     await hangar.store.secrets.put([
-      { owner: { kind: 'task', id: 'task_left_by_a_crash' }, name: 'X', sealed: new Uint8Array([1]), createdAt: '2026-01-01T00:00:00.000Z' },
+      {
+        owner: { kind: 'task', id: 'task_left_by_a_crash' },
+        name: 'X',
+        sealed: new Uint8Array([1]),
+        createdAt: '2026-01-01T00:00:00.000Z',
+        updatedAt: '2026-01-01T00:00:00.000Z',
+      },
     ]);
     await hangar.close();
     hangar = await startHangar();

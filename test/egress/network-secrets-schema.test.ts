@@ -1,10 +1,10 @@
-// network.secrets in a request: configured names and declarations with values, checked by the
-// schema before anything is created; no error message quotes a value; records keep declarations
+// network.secrets in a request: names (of the tenant's or configured secrets) and declarations with
+// values, checked by the schema before anything is created (a name's owner once the tenant is known); no error message quotes a value; records keep declarations
 // without values.
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { withoutSecretValues } from '../../src/egress/declared-secrets.js';
-import { networkSchema } from '../../src/runner/agent-options.js';
+import { networkSchema, unknownSecretsError } from '../../src/runner/agent-options.js';
 
 const config = parseConfig({ egress: { secrets: { CONFIGURED: { env: 'SOME_VAR', hosts: ['api.example.com'] } } } });
 const schema = networkSchema(config);
@@ -60,7 +60,7 @@ describe('network.secrets', () => {
     expect(problems([{ name: 'A', value: VALUE, hosts: ['a.test'], inject: { header: 'X-Key', template: '{value}\r\nX: 1' } }]).join()).toMatch(/one line/);
   });
 
-  it('refuses a declaration that shadows a configured secret, a name given twice, an unknown name and more than 64 secrets', () => {
+  it('refuses a declaration that shadows a configured secret, a name given twice, a bad or reserved name and more than 64 secrets', () => {
     expect(problems([{ name: 'CONFIGURED', value: VALUE, hosts: ['evil.test'] }])).toEqual([
       '0.name: secret CONFIGURED is configured by the installation (egress.secrets): name it without a value to use it, or declare another name',
     ]);
@@ -71,8 +71,24 @@ describe('network.secrets', () => {
       ]),
     ).toEqual(['1: secret A is named twice']);
     expect(problems(['CONFIGURED', 'CONFIGURED'])).toEqual(['1: secret CONFIGURED is named twice']);
-    expect(problems(['UNKNOWN']).join()).toMatch(/unknown secret; configured: CONFIGURED/);
+    expect(problems(['1BAD'])).toEqual(['0: secret name "1BAD" must be an environment variable name']);
+    expect(problems(['HANGAR_TOKEN']).join()).toMatch(/reserved/);
     expect(problems(Array.from({ length: 65 }, (_, index) => ({ name: `S${index}`, value: VALUE, hosts: ['a.test'] }))).join()).toMatch(/64/);
+  });
+
+  it("leaves a name to the tenant's secrets or the configured ones: unknownSecretsError names the one that is neither, and where names come from", () => {
+    const network = schema.parse({ secrets: ['CONFIGURED', 'TENANT_TOKEN', { name: 'A', value: VALUE, hosts: ['a.test'] }, 'NOWHERE'] });
+    const usable = { configured: ['CONFIGURED'], tenantId: 'acme', tenantSecrets: ['TENANT_TOKEN'] };
+    const error = unknownSecretsError(network, usable);
+    expect(error?.code).toBe('VALIDATION_FAILED');
+    expect(error?.message).toBe(
+      "invalid request: body.network.secrets.3: unknown secret NOWHERE: name one of tenant acme's secrets (TENANT_TOKEN; " +
+        'set with PUT /v1/tenants/acme/secrets/NOWHERE) or a configured one (CONFIGURED; egress.secrets)',
+    );
+    expect(error?.details).toEqual([{ in: 'body', path: 'network.secrets.3', message: expect.stringMatching(/^unknown secret NOWHERE/) }]);
+    expect(unknownSecretsError({ secrets: network.secrets!.slice(0, 3) }, usable)).toBeUndefined();
+    expect(unknownSecretsError(undefined, usable)).toBeUndefined();
+    expect(unknownSecretsError({ secrets: ['TENANT_TOKEN'] }, { ...usable, tenantSecrets: [] })?.message).toMatch(/secrets \(none; set with PUT/);
   });
 
   it('keeps declarations without their values for records', () => {

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/config.js';
 import { parseHostRule } from '../../src/egress/host-rules.js';
-import { applyTenantPolicy, hostRuleWithin } from '../../src/tenants/policy-check.js';
+import { applyTenantPolicy, checkSecretHosts, hostRuleWithin } from '../../src/tenants/policy-check.js';
 import { readTenantPolicy, tenantPolicySchema, type TenantPolicy } from '../../src/tenants/tenant-policy.js';
 
 const config = parseConfig({});
@@ -75,6 +75,21 @@ describe('tenant policy', () => {
       'GITHUB_TOKEN',
     ]);
     expect(applyTenantPolicy(tenant({}, true), { network: { secrets: ['GITHUB_TOKEN'] } }, config).network?.secrets).toEqual(['GITHUB_TOKEN']);
+    // The tenant's own secrets are its to use, also under a name the installation configured.
+    const withOwn = { ...tenant({ network: { secrets: [] } }), secretNames: ['GITHUB_TOKEN', 'DEPLOY_KEY'] };
+    expect(applyTenantPolicy(withOwn, { network: { secrets: ['GITHUB_TOKEN', 'DEPLOY_KEY'] } }, config).network?.secrets).toEqual([
+      'GITHUB_TOKEN',
+      'DEPLOY_KEY',
+    ]);
+    expect(() => applyTenantPolicy(withOwn, { network: { secrets: ['DEPLOY_KEY', 'OTHER_CONFIGURED'] } }, config)).toThrow(/OTHER_CONFIGURED are not/);
+  });
+
+  it("refuses a secret's host rule beyond the policy's allowed hosts (checkSecretHosts), and any without host rules in the policy", () => {
+    expect(() => checkSecretHosts({ id: 'acme', policy: { network: { allowedHosts: ['*.example.com'] } } }, ['api.example.com', 'evil.test'])).toThrow(
+      "tenant acme's policy (network.allowedHosts): secret host rule evil.test is not within the allowed *.example.com",
+    );
+    expect(() => checkSecretHosts({ id: 'acme', policy: { network: { allowedHosts: ['*.example.com'] } } }, ['api.example.com'])).not.toThrow();
+    expect(() => checkSecretHosts({ id: 'acme', policy: {} }, ['anything.test'])).not.toThrow();
   });
 
   it('validates policies strictly, and refuses everything under a stored policy that no longer parses', () => {

@@ -7,7 +7,9 @@ const copySecret = (secret: SealedSecretRecord): SealedSecretRecord => ({
   owner: { kind: secret.owner.kind, id: secret.owner.id },
   name: secret.name,
   sealed: new Uint8Array(secret.sealed),
+  ...(secret.use !== undefined ? { use: structuredClone(secret.use) } : {}),
   createdAt: secret.createdAt,
+  updatedAt: secret.updatedAt,
 });
 
 /** The repository, and clear() for the store's close(). */
@@ -18,7 +20,8 @@ export function createInMemorySecretRepository(): SecretRepository & { clear(): 
     async put(secrets) {
       for (const secret of secrets) {
         const owned = byOwner.get(keyOf(secret.owner)) ?? new Map<string, SealedSecretRecord>();
-        owned.set(secret.name, copySecret(secret));
+        const replaced = owned.get(secret.name);
+        owned.set(secret.name, { ...copySecret(secret), createdAt: replaced?.createdAt ?? secret.createdAt });
         byOwner.set(keyOf(secret.owner), owned);
       }
     },
@@ -28,6 +31,12 @@ export function createInMemorySecretRepository(): SecretRepository & { clear(): 
     async owners(kind) {
       const ids = [...byOwner.values()].flatMap((owned) => [...owned.values()].slice(0, 1)).filter((secret) => secret.owner.kind === kind);
       return ids.map((secret) => secret.owner.id).sort();
+    },
+    async delete(owner, name) {
+      const owned = byOwner.get(keyOf(owner));
+      const deleted = owned?.delete(name) ?? false;
+      if (owned !== undefined && owned.size === 0) byOwner.delete(keyOf(owner));
+      return deleted;
     },
     async deleteOwner(owner) {
       const count = byOwner.get(keyOf(owner))?.size ?? 0;

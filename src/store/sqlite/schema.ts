@@ -185,7 +185,10 @@ export interface SecretsTable {
   name: string;
   /** The sealed value (egress/secret-sealing.ts), never the value in clear. */
   sealed: Buffer;
+  /** Where the value may go (StoredSecretUse as JSON), for a tenant's secret; null otherwise. */
+  use_json: string | null;
   created_at: string;
+  updated_at: string;
 }
 
 export interface StoreDatabase {

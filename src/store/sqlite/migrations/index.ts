@@ -10,6 +10,7 @@ import { egressLog } from './0005-egress-log.js';
 import { apiKeys } from './0006-api-keys.js';
 import { tenants } from './0007-tenants.js';
 import { secrets } from './0008-secrets.js';
+import { secretUse } from './0009-secret-use.js';
 
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-tasks': tasks,
@@ -20,4 +21,5 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0006-api-keys': apiKeys,
   '0007-tenants': tenants,
   '0008-secrets': secrets,
+  '0009-secret-use': secretUse,
 };
