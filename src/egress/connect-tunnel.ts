@@ -11,6 +11,7 @@ import { dial } from './dial.js';
 import { DEFAULT_PORTS, normalizeHost } from './host-rules.js';
 import { serveIntercepted } from './intercept.js';
 import type { ProxyContext } from './proxy-context.js';
+import { tunnelReads } from './relay.js';
 
 /** Most time a client may take to send its ClientHello after 200. */
 export const CLIENT_HELLO_TIMEOUT_MS = 10_000;
@@ -50,7 +51,8 @@ export async function handleConnect(context: ProxyContext, request: IncomingMess
     refuseRaw(client, 403, 'Forbidden', name.reason);
     return;
   }
-  const dialed = await dial(target.host, target.port, context.resolver, context.addresses);
+  const reads = tunnelReads();
+  const dialed = await dial(target.host, target.port, context.resolver, context.addresses, { onread: reads.onread });
   if (!dialed.ok) {
     finish('denied', dialed.reason);
     refuseRaw(client, dialed.status, STATUS_TEXT[dialed.status] ?? 'Error', dialed.reason);
@@ -79,7 +81,7 @@ export async function handleConnect(context: ProxyContext, request: IncomingMess
   }
   upstream.write(buffered);
   client.pipe(upstream);
-  upstream.pipe(client);
+  reads.start(upstream, client);
   client.setTimeout(context.limits.idleTimeoutMs, () => client.destroy());
   upstream.setTimeout(context.limits.idleTimeoutMs, () => upstream.destroy());
   await new Promise<void>((resolve) => {

@@ -1,5 +1,8 @@
 // Resolves a host and connects to the first address the address policy accepts, bounded in time.
-// Addresses the policy refuses are never dialed, whatever order the resolver gave them in.
+// Addresses the policy refuses are never dialed, whatever order the resolver gave them in. Writes go
+// out at once (TCP_NODELAY): the client already chose how to cut its bytes, and Nagle's wait for an
+// ACK would stall a handshake's second flight. A byte tunnel passes `onread` so the connection reads
+// into one buffer of its own (relay.ts).
 import { connect, type Socket } from 'node:net';
 import type { AddressPolicy } from './address-policy.js';
 import type { Resolver } from './resolver.js';
@@ -9,7 +12,14 @@ export const CONNECT_TIMEOUT_MS = 10_000;
 
 export type DialOutcome = { ok: true; socket: Socket; address: string } | { ok: false; reason: string; status: 403 | 502 | 504 };
 
-export async function dial(host: string, port: number, resolver: Resolver, addresses: AddressPolicy, timeoutMs = CONNECT_TIMEOUT_MS): Promise<DialOutcome> {
+export interface DialOptions {
+  timeoutMs?: number;
+  /** Node's `onread`: reads go into this buffer and to this callback instead of 'data' events. */
+  onread?: { buffer: Buffer; callback: (length: number, buffer: Buffer) => boolean };
+}
+
+export async function dial(host: string, port: number, resolver: Resolver, addresses: AddressPolicy, options: DialOptions = {}): Promise<DialOutcome> {
+  const timeoutMs = options.timeoutMs ?? CONNECT_TIMEOUT_MS;
   let resolved: string[];
   try {
     resolved = await resolver.resolve(host);
@@ -25,7 +35,7 @@ export async function dial(host: string, port: number, resolver: Resolver, addre
   if (usable.length === 0) return { ok: false, reason: `${host} resolves only to refused addresses: ${refusals.join('; ')}`, status: 403 };
   let lastError = '';
   for (const address of usable) {
-    const outcome = await connectOnce(address, port, timeoutMs);
+    const outcome = await connectOnce(address, port, timeoutMs, options.onread);
     if (outcome instanceof Error) {
       lastError = outcome.message;
       continue;
@@ -35,9 +45,9 @@ export async function dial(host: string, port: number, resolver: Resolver, addre
   return { ok: false, reason: `cannot connect to ${host}:${port}: ${lastError}`, status: lastError.includes('timed out') ? 504 : 502 };
 }
 
-function connectOnce(address: string, port: number, timeoutMs: number): Promise<Socket | Error> {
+function connectOnce(address: string, port: number, timeoutMs: number, onread: DialOptions['onread']): Promise<Socket | Error> {
   return new Promise((resolve) => {
-    const socket = connect({ host: address, port });
+    const socket = connect({ host: address, port, noDelay: true, ...(onread !== undefined ? { onread } : {}) });
     const timer = setTimeout(() => {
       socket.destroy();
       resolve(new Error(`connect to ${address}:${port} timed out after ${timeoutMs} ms`));

@@ -1,7 +1,10 @@
-// Relays one HTTP request to an upstream over a connection made for it, and the answer back:
-// shared by plain http:// forwarding and intercepted TLS. Hop-by-hop headers are dropped both
-// ways; a failure before the answer starts becomes a 502 naming the upstream.
+// Relaying through the proxy. relay(): one HTTP request to an upstream over a connection made for
+// it, and the answer back (plain http:// forwarding and intercepted TLS); hop-by-hop headers are
+// dropped both ways, and a failure before the answer starts becomes a 502 naming the upstream.
+// tunnelReads(): the bytes a tunnel's upstream sends, read into one buffer reused for every read and
+// written to the client from there (no allocation and no stream machinery per chunk).
 import type { ClientRequest, IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 const HOP_BY_HOP = new Set([
   'connection',
@@ -80,4 +83,61 @@ export function relay(
     });
     request.pipe(upstream);
   });
+}
+
+/** Size of a tunnel's read buffer: one read of the upstream at most. */
+export const TUNNEL_READ_BYTES = 64 * 1024;
+
+export interface TunnelReads {
+  /** For dial(): the upstream connection reads into this buffer and calls this callback. */
+  onread: { buffer: Buffer; callback: (length: number, buffer: Buffer) => boolean };
+  /**
+   * Starts passing what `upstream` reads to `client` (first what it read before, kept as copies);
+   * `client` is ended when `upstream` ends.
+   */
+  start(upstream: Socket, client: Socket): void;
+}
+
+/**
+ * The download side of a tunnel. Each read is written to the client straight from the shared
+ * buffer; when the client's socket cannot take it all at once (the bytes still refer to the
+ * buffer), reading stops until that write completes, so a read never overwrites bytes not yet sent.
+ * Before start(), a read is copied aside and reading stops.
+ */
+export function tunnelReads(size = TUNNEL_READ_BYTES): TunnelReads {
+  const early: Buffer[] = [];
+  let target: { upstream: Socket; client: Socket } | undefined;
+  let waiting = false;
+  const resumeAfterWrite = (): void => {
+    if (!waiting) return;
+    waiting = false;
+    target?.upstream.resume();
+  };
+  /** Writes `chunk` to the client; true when the client's socket took all of it. */
+  const passOn = (client: Socket, chunk: Buffer): boolean => {
+    client.write(chunk, resumeAfterWrite);
+    if (client.writableLength === 0) return true;
+    waiting = true;
+    return false;
+  };
+  return {
+    onread: {
+      buffer: Buffer.allocUnsafe(size),
+      callback: (length, buffer) => {
+        const chunk = buffer.subarray(0, length);
+        if (target === undefined) {
+          early.push(Buffer.from(chunk));
+          return false;
+        }
+        return passOn(target.client, chunk);
+      },
+    },
+    start(upstream, client) {
+      target = { upstream, client };
+      for (const chunk of early.splice(0)) client.write(chunk);
+      if (upstream.readableEnded) client.end();
+      else upstream.once('end', () => client.end());
+      upstream.resume();
+    },
+  };
 }
