@@ -17,7 +17,7 @@ export type BridgeTools = Pick<HostTools, 'bash' | 'ss' | 'socat' | 'sleep' | 'c
 export function bridgePrelude(tools: BridgeTools, bridges: readonly SandboxBridge[]): string[] {
   const lines = bridges.map(
     (bridge) =>
-      `${shellQuote(tools.socat)} TCP-LISTEN:${bridge.port},bind=127.0.0.1,fork,reuseaddr ${shellQuote(`UNIX-CONNECT:${bridgeSocketPath(bridge)}`)} </dev/null >/dev/null &`,
+      `${shellQuote(tools.socat)} -b 262144 TCP-LISTEN:${bridge.port},bind=127.0.0.1,fork,reuseaddr ${shellQuote(`UNIX-CONNECT:${bridgeSocketPath(bridge)}`)} </dev/null >/dev/null &`,
   );
   if (tools.bash !== undefined) {
     lines.push(

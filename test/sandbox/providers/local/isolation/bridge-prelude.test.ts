@@ -31,8 +31,8 @@ describe('local sandbox bridge prelude', () => {
   it('starts one socat per bridge, from a loopback port to the socket bound at /run/hangar/<name>.sock', () => {
     const lines = bridgePrelude(withBash, bridges);
     expect(lines.slice(0, 2)).toEqual([
-      `'/usr/bin/socat' TCP-LISTEN:4100,bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/hangar/gateway.sock' </dev/null >/dev/null &`,
-      `'/usr/bin/socat' TCP-LISTEN:4101,bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/hangar/egress.sock' </dev/null >/dev/null &`,
+      `'/usr/bin/socat' -b 262144 TCP-LISTEN:4100,bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/hangar/gateway.sock' </dev/null >/dev/null &`,
+      `'/usr/bin/socat' -b 262144 TCP-LISTEN:4101,bind=127.0.0.1,fork,reuseaddr 'UNIX-CONNECT:/run/hangar/egress.sock' </dev/null >/dev/null &`,
     ]);
   });
 
