@@ -1,11 +1,13 @@
 // `hangar tenants create|ls|show|set-policy|usage`: tenants of a running server. The operator (an
 // admin key of the default tenant, as the local CLI finds it) makes tenants and sets their policies;
-// a tenant's admin key reads its own. Keys of a tenant: `hangar keys create --tenant <id>`.
+// a tenant's admin key reads its own. Keys of a tenant: `hangar keys create --tenant <id>`; its
+// secrets: `hangar tenants secrets` (tenant-secret-commands.ts).
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { TenantPolicy, TenantView } from '../client/hangar-client.js';
 import { tenantPolicySchema } from '../tenants/tenant-policy.js';
 import { clientFor, jsonOption, printJson, serverOption } from './cli-options.js';
+import { registerTenantSecretCommands } from './tenant-secret-commands.js';
 
 /** A policy from --policy (JSON text) or --policy-file (a JSON file), checked here so a mistake is named before anything is sent. */
 function readPolicy(flags: { policy?: string; policyFile?: string }): TenantPolicy | undefined {
@@ -96,4 +98,6 @@ export function registerTenantCommands(program: Command): void {
         `${usage.tenantId} on ${usage.day}: $${usage.costUsd.toFixed(4)} ${budget}, ${usage.requests} model calls (${usage.inputTokens} in, ${usage.outputTokens} out tokens); ${usage.liveSandboxes}${ceiling} sandboxes live\n`,
       );
     });
+
+  registerTenantSecretCommands(tenants);
 }

@@ -1,54 +1,22 @@
 // Secrets a task or session declares with their values, through Hangar's API in-process: sandboxes
 // are in-memory (tar for checkpoints) and their agent is a stand-in that, instead of the CLI, sends
 // one request through the egress proxy with the environment the agent got, as curl would: to an
-// HTTPS server on 127.0.0.2 (allowed by egress.allowPrivateNetworks) named api.secret.test. The
-// server sees the value; the agent's environment, the records, answers, events, the egress log,
+// HTTPS server on 127.0.0.2 (allowed by egress.allowPrivateNetworks) named api.secret.test
+// (test/helpers/egress-probe.ts). The server sees the value; the agent's environment, the records, answers, events, the egress log,
 // Hangar's log and the SQLite files never do; the values are stored sealed, follow a fork, come
 // back after a restart and go with their task or session; bad declarations are 400 before anything
 // is created.
-import { EventEmitter, once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request as httpsRequest, createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
+import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
 import { createHangar, type Hangar } from '../../src/app.js';
 import { parseConfig, resolveDataPaths, type HangarConfig } from '../../src/config/config.js';
-import { createCertificateAuthority, generateCa } from '../../src/egress/index.js';
-import type { SandboxProvider, SandboxSpawnRequest } from '../../src/sandbox/sandbox-provider.js';
+import { databaseBytes, probeThroughProxy, probingSandboxProvider, startSecretUpstream, type Probe, type SecretUpstream } from '../helpers/egress-probe.js';
 import { eventually } from '../helpers/hangar-harness.js';
-import { connectThrough, proxyAuth, textAnswer } from '../helpers/proxy-client.js';
-import { createTarInMemorySandboxProvider } from '../helpers/tar-in-memory-provider.js';
+import { useTempDir } from '../helpers/temp-dirs.js';
 
 const TASK_VALUE = `task-secret-${Date.now()}`;
 const SESSION_VALUE = `session-secret-${Date.now()}`;
-
-/** An agent process that sends its one request, then exits 1 (the turn or task fails; that is not what is tested). */
-class ProbeProcess extends EventEmitter {
-  readonly stdin = new Writable({ write: (_chunk, _encoding, callback) => callback() });
-  readonly stdout = new PassThrough();
-  killed = false;
-  exitCode: number | null = null;
-  signalCode: NodeJS.Signals | null = null;
-
-  constructor(probe: Promise<unknown>) {
-    super();
-    void probe.finally(() => {
-      this.stdout.end();
-      this.exitCode = 1;
-      this.emit('exit', 1, null);
-    });
-  }
-
-  kill(): boolean {
-    return false;
-  }
-}
 
 /** The fields of API answers this test reads. */
 interface ApiBody {
@@ -59,59 +27,27 @@ interface ApiBody {
   sessions: unknown[];
 }
 
-interface Probe {
-  env: Record<string, string>;
-  answer: string;
-}
-
 describe('secrets declared with values', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'hangar-declared-secrets-'));
-  const seen: Array<{ authorization?: string; 'x-api-key'?: string }> = [];
+  const dataDir = useTempDir('hangar-declared-secrets-');
   const probes: Probe[] = [];
   const logged: string[] = [];
-  let server: ReturnType<typeof createHttpsServer>;
+  let upstream: SecretUpstream;
+  let seen: SecretUpstream['seen'];
   let target: string;
   let config: HangarConfig;
   let hangar: Hangar;
 
   /** Runs the request an agent with `env` would send: GET /auth with the placeholder of DECLARED_TOKEN, through the proxy, trusting Hangar's CA. */
   const probe = async (env: Record<string, string>): Promise<void> => {
-    const token = /^http:\/\/hangar:([^@]+)@/.exec(env.HTTPS_PROXY ?? '')?.[1];
-    const { socket, status } = await connectThrough(path.join(resolveDataPaths(config).runDir, 'egress-proxy.sock'), target, proxyAuth(token ?? 'none'));
-    if (socket === undefined) return void probes.push({ env, answer: `CONNECT ${status}` });
-    const ca = readFileSync(path.join(dataDir, 'egress', 'egress-ca.pem'), 'utf8');
-    const answer = await textAnswer(
-      httpsRequest({
-        createConnection: () => tlsConnect({ socket, servername: 'api.secret.test', ca }),
-        path: '/auth',
-        headers: { host: target, ...(env.DECLARED_TOKEN !== undefined ? { authorization: `Bearer ${env.DECLARED_TOKEN}` } : {}) },
-      }),
-    ).catch((error: Error) => ({ status: 0, body: error.message }));
-    probes.push({ env, answer: `${answer.status} ${answer.body}` });
-  };
-
-  /** The tar provider, whose agent processes are probes. */
-  const provider = (): SandboxProvider => {
-    const inner = createTarInMemorySandboxProvider(dataDir);
-    return {
-      name: inner.name,
-      async create(spec) {
-        const sandbox = await inner.create(spec);
-        const spawnInside = sandbox.spawn.bind(sandbox);
-        return Object.assign(Object.create(sandbox) as typeof sandbox, {
-          spawn: (request: SandboxSpawnRequest): SpawnedProcess =>
-            request.env.HTTPS_PROXY === undefined ? spawnInside(request) : (new ProbeProcess(probe(request.env)) as unknown as SpawnedProcess),
-        });
-      },
-      close: () => inner.close(),
-    };
+    const headers: Record<string, string> = env.DECLARED_TOKEN !== undefined ? { authorization: `Bearer ${env.DECLARED_TOKEN}` } : {};
+    probes.push({ env, answer: await probeThroughProxy({ env, runDir: resolveDataPaths(config).runDir, dataDir, target, path: '/auth', headers }) });
   };
 
   const startHangar = async (): Promise<Hangar> =>
     createHangar(config, {
       // Everything Hangar logs, at debug, kept to check that no value is in it.
       logger: pino({ level: 'debug' }, new Writable({ write: (chunk: Buffer, _encoding, callback) => callback(void logged.push(chunk.toString())) })),
-      sandboxProvider: provider(),
+      sandboxProvider: probingSandboxProvider(dataDir, probe),
     });
   const request = async (method: 'GET' | 'POST' | 'DELETE', url: string, body?: unknown): Promise<{ status: number; text: string; json: ApiBody }> => {
     const response = await hangar.app.inject({ method, url, ...(body !== undefined ? { payload: body as object } : {}) });
@@ -130,27 +66,14 @@ describe('secrets declared with values', () => {
     expect(probes.length).toBe(before + 1);
     return probes.at(-1)!;
   };
-  /** Everything of the SQLite database on disk (file, WAL). */
-  const databaseBytes = (): string =>
-    readdirSync(dataDir)
-      .filter((file) => file.includes('.db') || file.includes('sqlite'))
-      .map((file) => readFileSync(path.join(dataDir, file)).toString('latin1'))
-      .join('');
 
   beforeAll(async () => {
-    const upstreamCa = await generateCa('Declared secrets test CA');
-    const leaf = await (await createCertificateAuthority(upstreamCa)).leafFor('api.secret.test');
-    server = createHttpsServer({ cert: leaf.certPem, key: leaf.keyPem }, (incoming, response) => {
-      seen.push({ authorization: incoming.headers.authorization, 'x-api-key': incoming.headers['x-api-key'] as string | undefined });
-      response.end(
-        incoming.headers.authorization === `Bearer ${TASK_VALUE}` || incoming.headers['x-api-key'] === `Key ${SESSION_VALUE}` ? 'auth-ok' : 'auth-bad',
-      );
+    upstream = await startSecretUpstream({
+      hostname: 'api.secret.test',
+      directory: dataDir,
+      answer: (headers) => (headers.authorization === `Bearer ${TASK_VALUE}` || headers['x-api-key'] === `Key ${SESSION_VALUE}` ? 'auth-ok' : 'auth-bad'),
     });
-    server.listen(0, '127.0.0.2');
-    await once(server, 'listening');
-    target = `api.secret.test:${(server.address() as AddressInfo).port}`;
-    const caFile = path.join(dataDir, 'upstream-ca.pem');
-    writeFileSync(caFile, upstreamCa.certPem);
+    ({ seen, target } = upstream);
     config = parseConfig({
       dataDir,
       logLevel: 'silent',
@@ -159,7 +82,7 @@ describe('secrets declared with values', () => {
       egress: {
         hosts: { 'api.secret.test': '127.0.0.2' },
         allowPrivateNetworks: ['127.0.0.2/32'],
-        extraCaFile: caFile,
+        extraCaFile: upstream.caFile,
         secrets: { CONFIGURED: { env: 'HANGAR_TEST_UNSET_VARIABLE', hosts: ['api.secret.test'] } },
       },
     });
@@ -168,8 +91,7 @@ describe('secrets declared with values', () => {
 
   afterAll(async () => {
     await hangar?.close();
-    server?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    upstream?.close();
   });
 
   it('refuses bad declarations with 400 before anything is created, never echoing a value', async () => {
@@ -214,7 +136,7 @@ describe('secrets declared with values', () => {
     expect(JSON.stringify(await hangar.store.events.read(task.id, { after: 0, limit: 1000 }))).not.toContain(TASK_VALUE);
     // A task runs once: its secrets went with it.
     expect(await hangar.store.secrets.owners('task')).toEqual([]);
-    expect(databaseBytes()).not.toContain(TASK_VALUE);
+    expect(databaseBytes(dataDir)).not.toContain(TASK_VALUE);
   });
 
   it("keeps a session's value sealed, opens it for every turn, copies it to a fork, has it back after a restart and deletes it on close", async () => {
@@ -265,7 +187,7 @@ describe('secrets declared with values', () => {
     expect((await request('DELETE', `/v1/sessions/${session.id}`)).status).toBe(200);
     expect(await hangar.store.secrets.list({ kind: 'session', id: session.id })).toEqual([]);
     expect((await hangar.store.secrets.list({ kind: 'session', id: forked.json.id })).map((secret) => secret.name)).toEqual(['DECLARED_TOKEN']);
-    expect(databaseBytes()).not.toContain(SESSION_VALUE);
+    expect(databaseBytes(dataDir)).not.toContain(SESSION_VALUE);
   });
 
   it('logs no value, from the requests refused to the restart', () => {
