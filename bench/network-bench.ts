@@ -1,118 +1,61 @@
-// The egress proxy and the model gateway against direct access, measured side by side in one run
-// and in one process (client, proxy and server share its thread, so the proxy's share of the CPU
-// weighs more than between processes): a large download through a CONNECT tunnel and as a plain
-// http:// request through the proxy vs straight from the server (throughput), a
-// new connection through the proxy (CONNECT and the answer to the first request) vs a direct one
-// (latency added), and a small model call through the gateway vs straight to the model server.
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// The egress proxy and the model gateway against direct access, side by side in one run. The file
+// server and the download client are processes of their own (network-file-server.ts,
+// network-client.ts), so the proxy, in this process, is charged with its own CPU only:
+//  - the proxy alone: a large download through a CONNECT tunnel (as HTTPS goes) and as a plain
+//    http:// request, sent to the proxy's unix socket, vs straight from the server; a small answer on
+//    a new connection (latency added); the proxy's CPU per GiB relayed;
+//  - for scale, the same client through socat relaying bytes to the server in the proxy's place;
+//  - the real path (network-sandbox.ts): curl inside a sandbox through its socat bridge and the
+//    proxy, vs curl on the host straight to the server;
+//  - a small model call through the gateway vs straight to the scripted model (in this process).
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import pino from 'pino';
 import { Agent, request } from 'undici';
 import { createAddressPolicy, createResolver, startEgressProxy } from '../src/egress/index.js';
 import { startModelGateway } from '../src/gateway/model-gateway.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
+import type { FetchRoute } from './network-client.js';
+import { startClientProcess, startFileServer, startSocatRelay } from './network-processes.js';
+import { startCurlPaths } from './network-sandbox.js';
 
 export interface NetworkBench {
   downloadBytes: number;
-  /** Throughput of each run, MB/s: through a CONNECT tunnel (as HTTPS goes), as a plain http:// request through the proxy, and direct. */
+  runs: number;
+  /** Throughput of each download, MB/s (Node client process): through a CONNECT tunnel, as a plain http:// request, direct. */
   tunnelledMBps: number[];
   proxiedMBps: number[];
   directMBps: number[];
-  /** Time to the first byte of a small answer on a new connection, ms. */
+  /** The same client through socat in the proxy's place (a byte relay in C), MB/s; empty without socat. */
+  socatRelayMBps: number[];
+  /** CPU time of the proxy's process per GiB it relayed, ms. */
+  tunnelCpuMsPerGiB: number[];
+  proxiedCpuMsPerGiB: number[];
+  /** Time to the whole small answer on a new connection, ms: tunnel (CONNECT, then GET), plain http://, direct. */
+  tunnelConnectMs: number[];
   proxiedConnectMs: number[];
   directConnectMs: number[];
+  /** curl in a sandbox through its bridge and a CONNECT tunnel vs curl on the host, direct; or why not measured. */
+  sandbox: { tunnelledMBps: number[]; directMBps: number[]; tunnelConnectMs: number[]; directConnectMs: number[] } | { skipped: string };
   /** One small non-streaming model call, ms. */
   gatewayCallMs: number[];
   directCallMs: number[];
 }
 
 const DOWNLOAD_BYTES = 256 * 1024 * 1024;
-const CHUNK = Buffer.alloc(1024 * 1024, 7);
+/** Small answers on new connections per run and path. */
+const CONNECTIONS_PER_RUN = 10;
 
-function drain(response: IncomingMessage): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let bytes = 0;
-    response.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    response.once('end', () => resolve(bytes));
-    response.once('error', reject);
-  });
-}
-
-/** GET `url` (through the proxy's socket when given), resolving with the bytes read and the ms to the first byte and to the end. */
-function get(url: string, proxy?: { socketPath: string; auth: string }): Promise<{ bytes: number; firstByteMs: number; totalMs: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const target = new URL(url);
-    const options =
-      proxy !== undefined
-        ? { socketPath: proxy.socketPath, path: url, headers: { 'proxy-authorization': proxy.auth, host: target.host }, agent: false as const }
-        : { host: target.hostname, port: Number(target.port), path: target.pathname, agent: false as const };
-    const outgoing = httpRequest(options, (response) => {
-      const firstByteMs = performance.now() - started;
-      drain(response).then((bytes) => resolve({ bytes, firstByteMs, totalMs: performance.now() - started }), reject);
-    });
-    outgoing.once('error', reject);
-    outgoing.end();
-  });
-}
-
-/** Downloads `path` through a CONNECT tunnel of the proxy (the request and answer as raw bytes, as TLS would carry them). */
-function tunnelledGet(
-  proxy: { socketPath: string; auth: string },
-  hostPort: string,
-  pathname: string,
-  expected: number,
-): Promise<{ bytes: number; totalMs: number }> {
-  const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const connect = httpRequest({
-      socketPath: proxy.socketPath,
-      method: 'CONNECT',
-      path: hostPort,
-      headers: { 'proxy-authorization': proxy.auth },
-      agent: false,
-    });
-    connect.once('connect', (answer, socket) => {
-      if (answer.statusCode !== 200) return reject(new Error(`CONNECT answered ${answer.statusCode}`));
-      let bytes = 0;
-      socket.on('data', (chunk: Buffer) => {
-        bytes += chunk.length;
-        if (bytes >= expected) {
-          socket.destroy();
-          resolve({ bytes, totalMs: performance.now() - started });
-        }
-      });
-      socket.once('error', reject);
-      socket.write(`GET ${pathname} HTTP/1.1\r\nHost: ${hostPort}\r\nConnection: close\r\n\r\n`);
-    });
-    connect.once('error', reject);
-    connect.end();
-  });
-}
+const megabytesPerSecond = (bytes: number, ms: number): number => bytes / 1e6 / (ms / 1000);
 
 export async function benchNetwork(runs: number): Promise<NetworkBench> {
   const dir = mkdtempSync(path.join(tmpdir(), 'hangar-network-bench-'));
-  const server = createServer((incoming, response) => {
-    if (incoming.url === '/large') {
-      response.writeHead(200, { 'content-length': DOWNLOAD_BYTES });
-      let sent = 0;
-      const pump = (): void => {
-        while (sent < DOWNLOAD_BYTES) {
-          sent += CHUNK.length;
-          if (!response.write(CHUNK)) return void response.once('drain', pump);
-        }
-        response.end();
-      };
-      pump();
-    } else response.end('ok');
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const port = (server.address() as AddressInfo).port;
+  // The sandboxes' root lies inside: their unprivileged uids must be able to pass through.
+  chmodSync(dir, 0o711);
+  const server = await startFileServer(DOWNLOAD_BYTES);
+  const client = await startClientProcess();
   const proxy = await startEgressProxy({
     socketPath: path.join(dir, 'proxy.sock'),
     resolver: createResolver({ hosts: { 'mirror.bench': '127.0.0.1' } }),
@@ -120,8 +63,13 @@ export async function benchNetwork(runs: number): Promise<NetworkBench> {
     addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: ['127.0.0.0/8'] }),
     onRecord: () => undefined,
   });
-  const { token } = proxy.register('bench', { network: { allowedHosts: [`mirror.bench:${port}`] } });
+  const { token } = proxy.register('bench', { network: { allowedHosts: [`mirror.bench:${server.port}`] } });
   const viaProxy = { socketPath: proxy.socketPath, auth: `Basic ${Buffer.from(`hangar:${token}`).toString('base64')}` };
+  const relaySocketPath = path.join(dir, 'relay.sock');
+  const socatRelay = await startSocatRelay(relaySocketPath, server.port);
+  const fetch = (route: FetchRoute, pathname: string): ReturnType<typeof client.fetch> =>
+    client.fetch({ route, host: 'mirror.bench', port: server.port, address: '127.0.0.1', path: pathname, proxy: viaProxy, relaySocketPath });
+  const curl = await startCurlPaths(path.join(dir, 'sandboxes'), { socketPath: proxy.socketPath, token });
 
   const model = await startScriptedModelServer({ scenario: { replies: [], whenExhausted: { text: 'ok' } }, host: '127.0.0.1', port: 0, logger: false });
   const gateway = await startModelGateway({
@@ -149,42 +97,74 @@ export async function benchNetwork(runs: number): Promise<NetworkBench> {
 
   const result: NetworkBench = {
     downloadBytes: DOWNLOAD_BYTES,
+    runs,
     tunnelledMBps: [],
     proxiedMBps: [],
     directMBps: [],
+    socatRelayMBps: [],
+    tunnelCpuMsPerGiB: [],
+    proxiedCpuMsPerGiB: [],
+    tunnelConnectMs: [],
     proxiedConnectMs: [],
     directConnectMs: [],
+    sandbox: 'skipped' in curl ? curl : { tunnelledMBps: [], directMBps: [], tunnelConnectMs: [], directConnectMs: [] },
     gatewayCallMs: [],
     directCallMs: [],
   };
+  /** Downloads /large by `route`; its throughput, and the proxy's CPU per GiB when it went through it. */
+  const download = async (route: FetchRoute, throughput: number[], cpuPerGiB?: number[]): Promise<void> => {
+    const cpuBefore = process.cpuUsage();
+    const fetched = await fetch(route, '/large');
+    const cpu = process.cpuUsage(cpuBefore);
+    if (fetched.bytes < DOWNLOAD_BYTES) throw new Error(`the ${route} download ended after ${fetched.bytes} bytes`);
+    throughput.push(megabytesPerSecond(fetched.bytes, fetched.totalMs));
+    cpuPerGiB?.push((cpu.user + cpu.system) / 1000 / (fetched.bytes / 1024 ** 3));
+  };
+  const largeUrl = `http://mirror.bench:${server.port}/large`;
+  const smallUrl = `http://mirror.bench:${server.port}/small`;
   try {
     // Warm-up of each path, then the runs interleaved.
-    await get(`http://mirror.bench:${port}/small`, viaProxy);
-    await get(`http://127.0.0.1:${port}/small`);
+    for (const route of ['direct', 'plain', 'tunnel'] as const) await fetch(route, '/small');
+    if (socatRelay !== undefined) await fetch('relay', '/small');
     await call('http://gateway', viaGateway, gatewayToken);
     await call(model.url, direct, 'sk-bench');
+    if (!('skipped' in curl)) {
+      await curl.inSandbox(smallUrl, 1);
+      await curl.onHost(`http://127.0.0.1:${server.port}/small`, 1);
+    }
     for (let run = 0; run < runs; run += 1) {
-      const tunnelled = await tunnelledGet(viaProxy, `mirror.bench:${port}`, '/large', DOWNLOAD_BYTES);
-      result.tunnelledMBps.push(tunnelled.bytes / 1e6 / (tunnelled.totalMs / 1000));
-      const proxied = await get(`http://mirror.bench:${port}/large`, viaProxy);
-      const straight = await get(`http://127.0.0.1:${port}/large`);
-      result.proxiedMBps.push(proxied.bytes / 1e6 / (proxied.totalMs / 1000));
-      result.directMBps.push(straight.bytes / 1e6 / (straight.totalMs / 1000));
-      for (let connection = 0; connection < 10; connection += 1) {
-        result.proxiedConnectMs.push((await get(`http://mirror.bench:${port}/small`, viaProxy)).totalMs);
-        result.directConnectMs.push((await get(`http://127.0.0.1:${port}/small`)).totalMs);
+      await download('tunnel', result.tunnelledMBps, result.tunnelCpuMsPerGiB);
+      await download('plain', result.proxiedMBps, result.proxiedCpuMsPerGiB);
+      await download('direct', result.directMBps);
+      if (socatRelay !== undefined) await download('relay', result.socatRelayMBps);
+      if (!('skipped' in curl) && !('skipped' in result.sandbox)) {
+        const [inside] = await curl.inSandbox(largeUrl, 1);
+        const [straight] = await curl.onHost(`http://127.0.0.1:${server.port}/large`, 1);
+        result.sandbox.tunnelledMBps.push(megabytesPerSecond(inside!.bytes, inside!.totalMs));
+        result.sandbox.directMBps.push(megabytesPerSecond(straight!.bytes, straight!.totalMs));
+        result.sandbox.tunnelConnectMs.push(...(await curl.inSandbox(smallUrl, CONNECTIONS_PER_RUN)).map((transfer) => transfer.totalMs));
+        const hostSmall = await curl.onHost(`http://127.0.0.1:${server.port}/small`, CONNECTIONS_PER_RUN);
+        result.sandbox.directConnectMs.push(...hostSmall.map((transfer) => transfer.totalMs));
+      }
+      for (let connection = 0; connection < CONNECTIONS_PER_RUN; connection += 1) {
+        result.tunnelConnectMs.push((await fetch('tunnel', '/small')).totalMs);
+        result.proxiedConnectMs.push((await fetch('plain', '/small')).totalMs);
+        result.directConnectMs.push((await fetch('direct', '/small')).totalMs);
         result.gatewayCallMs.push(await call('http://gateway', viaGateway, gatewayToken));
         result.directCallMs.push(await call(model.url, direct, 'sk-bench'));
       }
     }
     return result;
   } finally {
+    if (!('skipped' in curl)) await curl.close();
     await viaGateway.close();
     await direct.close();
     await gateway.close();
     await model.close();
     await proxy.close();
-    server.close();
+    await socatRelay?.close();
+    await client.close();
+    await server.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -19,6 +19,7 @@ import { startScriptedModelServer } from '../src/model/scripted-model-server.js'
 import { resolveBundledClaudeExecutable } from '../src/runner/agent-runner.js';
 import { createLocalSandboxProvider, type LocalSandboxProvider, type WorkspaceBacking } from '../src/sandbox/providers/local/index.js';
 import { benchNetwork } from './network-bench.js';
+import { networkSection, networkSummary } from './network-report.js';
 import { benchSessions } from './sessions-bench.js';
 import { benchHomeCache, NPM_CACHE_SCRIPT } from './home-cache-bench.js';
 
@@ -256,12 +257,7 @@ async function main(): Promise<void> {
 
     process.stdout.write('network: egress proxy and model gateway vs direct...\n');
     const network = await benchNetwork(5);
-    const mbps = (values: number[]): number => percentile(values, 50);
-    const added = (through: number[], straight: number[]): number => percentile(through, 50) - percentile(straight, 50);
-    process.stdout.write(
-      `  tunnel ${fixed(mbps(network.tunnelledMBps), 0)} MB/s, plain ${fixed(mbps(network.proxiedMBps), 0)} MB/s, direct ${fixed(mbps(network.directMBps), 0)} MB/s; ` +
-        `connection +${fixed(added(network.proxiedConnectMs, network.directConnectMs), 2)} ms; gateway +${fixed(added(network.gatewayCallMs, network.directCallMs), 2)} ms\n`,
-    );
+    process.stdout.write(`  ${networkSummary(network)}\n`);
 
     const cpu = os.cpus()[0]?.model ?? 'unknown cpu';
     const report = `# Benchmarks
@@ -369,21 +365,7 @@ every wake, hybrid turn and fork, so \`~/.npm/_cacache\` and \`~/.cache\` are ex
 | hibernated sessions (${sessions.live.sessions + 1}): processes left | ${sessions.hibernated.processes} (target 0) |
 | hibernated sessions: sandboxes left | ${sessions.hibernated.sandboxes} |
 
-## Network: egress proxy and model gateway
-
-Side by side in one run and one process (client, proxy or gateway, and server share its thread, so
-Hangar's hop weighs more than between processes; loopback only): a ${network.downloadBytes / 1024 / 1024} MiB download
-(5 runs) through a CONNECT tunnel of the egress proxy (as HTTPS goes), as a plain \`http://\` request
-through the proxy, and straight from the server; a new connection for a small answer (50 runs); one
-small non-streaming model call through the gateway and straight to the scripted model (50 runs).
-
-| measure | through Hangar (p50) | direct (p50) | ratio / added | target |
-| --- | --- | --- | --- | --- |
-| download through a CONNECT tunnel | ${fixed(mbps(network.tunnelledMBps), 0)} MB/s | ${fixed(mbps(network.directMBps), 0)} MB/s | **${fixed(mbps(network.tunnelledMBps) / mbps(network.directMBps), 2)}x** | ≥ 0.9x |
-| download as a plain http:// request | ${fixed(mbps(network.proxiedMBps), 0)} MB/s | ${fixed(mbps(network.directMBps), 0)} MB/s | **${fixed(mbps(network.proxiedMBps) / mbps(network.directMBps), 2)}x** | |
-| new connection, small answer | ${fixed(percentile(network.proxiedConnectMs, 50), 2)} ms | ${fixed(percentile(network.directConnectMs, 50), 2)} ms | **+${fixed(added(network.proxiedConnectMs, network.directConnectMs), 2)} ms** | |
-| model call through the gateway | ${fixed(percentile(network.gatewayCallMs, 50), 2)} ms | ${fixed(percentile(network.directCallMs, 50), 2)} ms | **+${fixed(added(network.gatewayCallMs, network.directCallMs), 2)} ms** | ≤ 1 ms added |
-`;
+${networkSection(network)}`;
     writeFileSync(path.join(process.cwd(), 'BENCHMARKS.md'), report);
     process.stdout.write('wrote BENCHMARKS.md\n');
   } finally {
