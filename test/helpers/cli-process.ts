@@ -20,14 +20,19 @@ export interface CliProcess {
   stderr: () => string;
 }
 
-/** Starts `hangar <args>` with PATH, HOME and `env` only. */
-export function startCli(args: string[], env: Record<string, string> = {}, options: Pick<SpawnOptions, 'uid' | 'gid'> = {}): CliProcess {
+/** Starts `hangar <args>` with PATH, HOME and `env` only; `input`, when given, is piped to its stdin (else stdin is empty). */
+export function startCli(
+  args: string[],
+  env: Record<string, string> = {},
+  { input, ...options }: Pick<SpawnOptions, 'uid' | 'gid'> & { input?: string } = {},
+): CliProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
     cwd: ROOT,
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/root', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     ...options,
   });
+  if (input !== undefined) child.stdin!.end(input);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
