@@ -7,6 +7,8 @@
 //  - for scale, the same client through socat relaying bytes to the server in the proxy's place;
 //  - the real path (network-sandbox.ts): curl inside a sandbox through its socat bridge and the
 //    proxy, vs curl on the host straight to the server;
+//  - over a link of a real network's speed: the file server in a network namespace behind a veth
+//    pair shaped to 1 Gbit/s (tc tbf), downloaded through a tunnel and straight;
 //  - a small model call through the gateway vs straight to the scripted model (in this process).
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +20,8 @@ import { createAddressPolicy, createResolver, startEgressProxy } from '../src/eg
 import { startModelGateway } from '../src/gateway/model-gateway.js';
 import { startScriptedModelServer } from '../src/model/scripted-model-server.js';
 import type { FetchRoute } from './network-client.js';
-import { startClientProcess, startFileServer, startSocatRelay } from './network-processes.js';
+import { createNetworkNamespace, type NetworkNamespace } from '../test/helpers/network-namespace.js';
+import { startClientProcess, startFileServer, startSocatRelay, type ChildServer } from './network-processes.js';
 import { startCurlPaths } from './network-sandbox.js';
 
 export interface NetworkBench {
@@ -39,12 +42,30 @@ export interface NetworkBench {
   directConnectMs: number[];
   /** curl in a sandbox through its bridge and a CONNECT tunnel vs curl on the host, direct; or why not measured. */
   sandbox: { tunnelledMBps: number[]; directMBps: number[]; tunnelConnectMs: number[]; directConnectMs: number[] } | { skipped: string };
+  /** Over a 1 Gbit/s link (a shaped veth into a network namespace): tunnel vs direct, MB/s; or why not measured. */
+  link: { rate: string; downloadBytes: number; tunnelledMBps: number[]; directMBps: number[] } | { skipped: string };
   /** One small non-streaming model call, ms. */
   gatewayCallMs: number[];
   directCallMs: number[];
 }
 
 const DOWNLOAD_BYTES = 256 * 1024 * 1024;
+/** The download over the shaped link: about a second at 1 Gbit/s. */
+const LINK_DOWNLOAD_BYTES = 128 * 1024 * 1024;
+const LINK_RATE = '1gbit';
+
+/** The file server in a network namespace whose veth is shaped to LINK_RATE; or why there is none (not root, no tc). */
+async function startLinkServer(): Promise<{ namespace: NetworkNamespace; server: ChildServer } | { skipped: string }> {
+  let namespace: NetworkNamespace | undefined;
+  try {
+    namespace = createNetworkNamespace();
+    namespace.limitRate(LINK_RATE);
+    return { namespace, server: await startFileServer(LINK_DOWNLOAD_BYTES, { namespace: namespace.name, address: namespace.address }) };
+  } catch (error) {
+    namespace?.remove();
+    return { skipped: (error as Error).message.split('\n')[0] ?? 'failed' };
+  }
+}
 /** Small answers on new connections per run and path. */
 const CONNECTIONS_PER_RUN = 10;
 
@@ -55,15 +76,18 @@ export async function benchNetwork(runs: number): Promise<NetworkBench> {
   // The sandboxes' root lies inside: their unprivileged uids must be able to pass through.
   chmodSync(dir, 0o711);
   const server = await startFileServer(DOWNLOAD_BYTES);
+  const linked = await startLinkServer();
   const client = await startClientProcess();
+  const linkAddress = 'skipped' in linked ? '127.0.0.1' : linked.namespace.address;
   const proxy = await startEgressProxy({
     socketPath: path.join(dir, 'proxy.sock'),
-    resolver: createResolver({ hosts: { 'mirror.bench': '127.0.0.1' } }),
-    // The bench's server is on loopback: allowed here as a mirror would be.
-    addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: ['127.0.0.0/8'] }),
+    resolver: createResolver({ hosts: { 'mirror.bench': '127.0.0.1', 'link.bench': linkAddress } }),
+    // The bench's servers are on loopback and in its namespace: allowed here as a mirror would be.
+    addresses: createAddressPolicy({ hostAddresses: [], allowPrivateNetworks: ['127.0.0.0/8', `${linkAddress}/32`] }),
     onRecord: () => undefined,
   });
-  const { token } = proxy.register('bench', { network: { allowedHosts: [`mirror.bench:${server.port}`] } });
+  const allowedHosts = [`mirror.bench:${server.port}`, ...('skipped' in linked ? [] : [`link.bench:${linked.server.port}`])];
+  const { token } = proxy.register('bench', { network: { allowedHosts } });
   const viaProxy = { socketPath: proxy.socketPath, auth: `Basic ${Buffer.from(`hangar:${token}`).toString('base64')}` };
   const relaySocketPath = path.join(dir, 'relay.sock');
   const socatRelay = await startSocatRelay(relaySocketPath, server.port);
@@ -108,6 +132,7 @@ export async function benchNetwork(runs: number): Promise<NetworkBench> {
     proxiedConnectMs: [],
     directConnectMs: [],
     sandbox: 'skipped' in curl ? curl : { tunnelledMBps: [], directMBps: [], tunnelConnectMs: [], directConnectMs: [] },
+    link: 'skipped' in linked ? linked : { rate: '1 Gbit/s', downloadBytes: LINK_DOWNLOAD_BYTES, tunnelledMBps: [], directMBps: [] },
     gatewayCallMs: [],
     directCallMs: [],
   };
@@ -137,6 +162,23 @@ export async function benchNetwork(runs: number): Promise<NetworkBench> {
       await download('plain', result.proxiedMBps, result.proxiedCpuMsPerGiB);
       await download('direct', result.directMBps);
       if (socatRelay !== undefined) await download('relay', result.socatRelayMBps);
+      if (!('skipped' in linked) && !('skipped' in result.link)) {
+        for (const [route, throughput] of [
+          ['tunnel', result.link.tunnelledMBps],
+          ['direct', result.link.directMBps],
+        ] as const) {
+          const fetched = await client.fetch({
+            route,
+            host: 'link.bench',
+            port: linked.server.port,
+            address: linked.namespace.address,
+            path: '/large',
+            proxy: viaProxy,
+          });
+          if (fetched.bytes < LINK_DOWNLOAD_BYTES) throw new Error(`the ${route} download over the link ended after ${fetched.bytes} bytes`);
+          throughput.push(megabytesPerSecond(fetched.bytes, fetched.totalMs));
+        }
+      }
       if (!('skipped' in curl) && !('skipped' in result.sandbox)) {
         const [inside] = await curl.inSandbox(largeUrl, 1);
         const [straight] = await curl.onHost(`http://127.0.0.1:${server.port}/large`, 1);
@@ -165,6 +207,10 @@ export async function benchNetwork(runs: number): Promise<NetworkBench> {
     await socatRelay?.close();
     await client.close();
     await server.close();
+    if (!('skipped' in linked)) {
+      await linked.server.close();
+      linked.namespace.remove();
+    }
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,7 @@
-// Child process of the network bench: an HTTP server on a loopback port that answers GET /large with
-// `size` bytes (argv[2]) written in 1 MiB chunks, and anything else with "ok". It prints its port as
-// one JSON line on stdout and serves until killed or until its stdin closes (its parent is gone).
+// Child process of the network bench: an HTTP server on a port of `host` (argv[3], default loopback)
+// that answers GET /large with `size` bytes (argv[2]) written in 1 MiB chunks, and anything else
+// with "ok". It prints its port as one JSON line on stdout and serves until killed or until its
+// stdin closes (its parent is gone).
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -24,7 +25,7 @@ const server = createServer((request, response) => {
   };
   pump();
 });
-server.listen(0, '127.0.0.1', () => {
+server.listen(0, process.argv[3] ?? '127.0.0.1', () => {
   process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
 });
 process.stdin.resume();

@@ -9,11 +9,14 @@ import type { FetchReply, FetchRequest } from './network-client.js';
 
 const HERE = import.meta.dirname;
 
-/** Starts a child running `file` with tsx; its stdin is a pipe that closes when this process ends. */
-function spawnTs(file: string, args: string[], ipc: boolean): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', path.join(HERE, file), ...args], {
-    stdio: ['pipe', 'pipe', 'inherit', ...(ipc ? (['ipc'] as const) : [])],
-  });
+/**
+ * Starts a child running `file` with tsx (inside the network namespace `namespace` when given); its
+ * stdin is a pipe that closes when this process ends.
+ */
+function spawnTs(file: string, args: string[], ipc: boolean, namespace?: string): ChildProcess {
+  const command = [process.execPath, '--import', 'tsx', path.join(HERE, file), ...args];
+  const [program, ...rest] = namespace === undefined ? command : ['ip', 'netns', 'exec', namespace, ...command];
+  return spawn(program!, rest, { stdio: ['pipe', 'pipe', 'inherit', ...(ipc ? (['ipc'] as const) : [])] });
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -28,9 +31,12 @@ export interface ChildServer {
   close(): Promise<void>;
 }
 
-/** Starts bench/network-file-server.ts serving `size` bytes at /large; resolves with its port. */
-export async function startFileServer(size: number): Promise<ChildServer> {
-  const child = spawnTs('network-file-server.ts', [String(size)], false);
+/**
+ * Starts bench/network-file-server.ts serving `size` bytes at /large, on loopback or inside a network
+ * namespace on its address; resolves with its port.
+ */
+export async function startFileServer(size: number, inside?: { namespace: string; address: string }): Promise<ChildServer> {
+  const child = spawnTs('network-file-server.ts', [String(size), ...(inside !== undefined ? [inside.address] : [])], false, inside?.namespace);
   let output = '';
   try {
     const port = await new Promise<number>((resolve, reject) => {

@@ -10,6 +10,8 @@ export interface NetworkNamespace {
   address: string;
   /** The host's address on the veth pair. */
   hostAddress: string;
+  /** Shapes what leaves the namespace (its downloads, seen from the host) to `rate` (tc's form: "1gbit"). */
+  limitRate(rate: string): void;
   /** Starts `node <args>` inside the namespace; ended by remove(). */
   runNode(args: string[], env?: Record<string, string>): ChildProcess;
   /** Ends the processes it started (by pid) and deletes the namespace and its veth pair. */
@@ -45,6 +47,9 @@ export function createNetworkNamespace(): NetworkNamespace {
     name,
     address,
     hostAddress,
+    limitRate(rate) {
+      ip('netns', 'exec', name, 'tc', 'qdisc', 'add', 'dev', innerLink, 'root', 'tbf', 'rate', rate, 'burst', '512kb', 'latency', '20ms');
+    },
     runNode(args, env = {}) {
       const child = spawn('ip', ['netns', 'exec', name, process.execPath, ...args], {
         env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
