@@ -70,7 +70,7 @@ charged with its own CPU only. A ${mib} MiB download, ${network.runs} runs of ea
   the host straight to the server (curl times itself, so its start is not counted).
 
 New connection: the whole small answer on a new connection (${connections} per path); the model call: one small
-non-streaming call through the gateway and straight to the scripted model (${network.gatewayCallMs.length} runs, in the bench's process).
+non-streaming call through the gateway and straight to the scripted model (${network.gatewayCallMs.length} runs, in the bench's process, in a phase of their own before the downloads).
 
 | measure | through Hangar (p50) | direct (p50) | ratio / added | target |
 | --- | --- | --- | --- | --- |
