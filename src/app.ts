@@ -30,6 +30,7 @@ import { createStore } from './store/registry.js';
 import type { Store } from './store/store.js';
 import { HANGAR_VERSION } from './version.js';
 import { createTenantDirectory } from './tenants/tenant-directory.js';
+import { createSessionPolicyCheck } from './tenants/session-policy.js';
 import { createTenantGatewayLimits } from './gateway/tenant-limits.js';
 
 export interface Hangar {
@@ -163,6 +164,7 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
       claudeExecutable,
       admission,
       tenants,
+      policyCheck: createSessionPolicyCheck({ tenants, secretNames: (tenantId) => startedEgress.tenantSecrets.names(tenantId), config }),
       logger: logger.child({ component: 'sessions' }),
     });
     await sessionManager.start();

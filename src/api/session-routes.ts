@@ -142,6 +142,7 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
           202: json('The message, queued', sessionMessageViewSchema),
           ...errors(ofSessionWithBody, {
             402: 'The session spent its maxBudgetUsd (BUDGET_EXCEEDED; details: { costUsd, maxBudgetUsd })',
+            403: "The session's options are beyond its tenant's policy as it is now (POLICY_VIOLATION, details.limit)",
             404: sessionNotFound,
             409: sessionClosed,
             429: 'The session needs a sandbox and none is free (CAPACITY_EXCEEDED): retry after the seconds of Retry-After',
@@ -198,6 +199,7 @@ export function registerSessionRoutes(app: FastifyInstance, dependencies: ApiDep
         response: {
           201: json('The new session', sessionViewSchema),
           ...errors(ofSessionWithBody, {
+            403: "The session's options are beyond its tenant's policy as it is now (POLICY_VIOLATION, details.limit)",
             404: 'No such session (SESSION_NOT_FOUND), or the checkpoint is not one of its own (CHECKPOINT_NOT_FOUND)',
             409: 'The session is closed (SESSION_CLOSED) or has no checkpoint yet (NO_CHECKPOINT)',
           }),

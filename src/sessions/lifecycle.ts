@@ -153,6 +153,8 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
     async fork(sessionId, options) {
       const source = await context.requireSession(sessionId);
       if (source.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed: its checkpoints were deleted with it`);
+      // The fork runs with the source's options: they must be within the tenant's policy now.
+      await context.checkPolicy(source);
       const checkpointId = options.checkpointId ?? source.lastCheckpointId;
       if (checkpointId === null) throw new HangarError('NO_CHECKPOINT', `session ${sessionId} has no checkpoint to fork from yet (it has completed no turn)`);
       const checkpoint = await store.checkpoints.get(checkpointId);

@@ -45,7 +45,7 @@ export function createScheduler(context: SessionContext, send: (sessionId: strin
       }
       await store.schedules.update(schedule.id, { nextRunAt, lastRunAt: now.toISOString() });
       await send(schedule.sessionId, schedule.prompt, `schedule:${schedule.id}`).catch(async (error: unknown) => {
-        if (!(error instanceof HangarError && (error.code === 'CAPACITY_EXCEEDED' || error.code === 'BUDGET_EXCEEDED'))) throw error;
+        if (!(error instanceof HangarError && ['CAPACITY_EXCEEDED', 'BUDGET_EXCEEDED', 'POLICY_VIOLATION'].includes(error.code))) throw error;
         await context.publish(schedule.sessionId, 'schedule_skipped', { scheduleId: schedule.id, reason: error.message });
       });
     }

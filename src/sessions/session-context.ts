@@ -12,6 +12,7 @@ import type { AgentOptions, AgentPermissionMode } from '../runner/agent-options.
 import type { Sandbox, SandboxProvider } from '../sandbox/sandbox-provider.js';
 import type { BlobStore } from '../store/blobs/blob-store.js';
 import type { SessionRecord, SharedSandboxRecord, Store } from '../store/store.js';
+import type { SessionPolicyCheck } from '../tenants/session-policy.js';
 import type { TenantPolicies } from '../tenants/tenant-share.js';
 import type { Admission, GuardedSandboxProvider, TenantShare } from './admission.js';
 import { tenantShareOf } from '../tenants/tenant-share.js';
@@ -47,6 +48,8 @@ export interface SessionManagerDependencies {
   egress?: SandboxEgress;
   /** Tenant policies (maxConcurrentSandboxes); none: no tenant has a ceiling of its own. */
   tenants?: TenantPolicies;
+  /** Checks a session's options against its tenant's policy now, before a message is queued or a fork made; none: no check. */
+  policyCheck?: SessionPolicyCheck;
 }
 
 /** A session's agent options (runner/agent-options.ts) and its own. */
@@ -112,6 +115,8 @@ export interface SessionContext {
   readonly sandboxProvider: GuardedSandboxProvider;
   /** The tenant's share of live sandboxes (its policy's ceiling), for admission. */
   tenantShare(tenantId: string): Promise<TenantShare>;
+  /** Fails with POLICY_VIOLATION when the session's options are beyond its tenant's policy now. */
+  checkPolicy(session: SessionRecord): Promise<void>;
   readonly live: Map<string, LiveSession>;
   readonly sharedSandboxes: Map<string, LiveSharedSandbox>;
   /** Session id -> the message id of the turn running now. */
@@ -148,6 +153,7 @@ export function createSessionContext(dependencies: SessionManagerDependencies, a
     // Every sandbox the sessions hold counts against the ceiling until it is destroyed.
     sandboxProvider: admission.guardProvider(dependencies.sandboxProvider),
     tenantShare: (tenantId) => tenantShareOf(dependencies.tenants, tenantId),
+    checkPolicy: async (session) => dependencies.policyCheck?.(session),
     live: new Map(),
     sharedSandboxes: new Map(),
     runningTurns: new Map(),

@@ -65,6 +65,8 @@ export function createTurnQueue(context: SessionContext, runTurn: (message: Queu
     async send(sessionId, prompt, source = 'api') {
       const session = await context.requireSession(sessionId);
       if (session.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed and takes no more messages`);
+      // A policy tightened since the session was made holds its next message (403).
+      await context.checkPolicy(session);
       const { maxBudgetUsd } = context.optionsOf(session);
       if (maxBudgetUsd !== null && session.costUsd >= maxBudgetUsd) {
         throw new HangarError(

@@ -221,6 +221,27 @@ describe.skipIf(!isRoot)('tenants', () => {
     await ok(tiny, 'DELETE', `/v1/sessions/${next.id as string}`);
   });
 
+  it("holds an existing session's next message and its forks to a policy tightened after it was made", async () => {
+    await ok(operator, 'POST', '/v1/tenants', { id: 'shifty', policy: { network: { allowedHosts: ['*.example.com'] } } });
+    const key = ((await ok(operator, 'POST', '/v1/keys', { name: 'shifty admin', scopes: ['admin'], tenantId: 'shifty' })) as { token: string }).token;
+    const session = await ok(key, 'POST', '/v1/sessions', { pattern: 'hybrid', prompt: 'say done', network: { allowedHosts: ['api.example.com'] } });
+    const sessionId = session.id as string;
+    await waitForIdle(key, sessionId);
+    await ok(operator, 'PATCH', '/v1/tenants/shifty', { policy: { network: { allowedHosts: ['*.other.test'] } } });
+    for (const [route, body] of [
+      [`/v1/sessions/${sessionId}/messages`, { prompt: 'again' }],
+      [`/v1/sessions/${sessionId}/fork`, {}],
+    ] as const) {
+      const refused = await call(key, 'POST', route, body);
+      expect({ route, status: refused.status, limit: refused.body?.error?.details?.limit }).toEqual({ route, status: 403, limit: 'network.allowedHosts' });
+    }
+    expect(((await ok(key, 'GET', `/v1/sessions/${sessionId}/messages`)).messages as unknown[]).length).toBe(1);
+    expect((await ok(key, 'GET', '/v1/sessions')).sessions as unknown[]).toHaveLength(1);
+    // Loosened again, the session takes messages.
+    await ok(operator, 'PATCH', '/v1/tenants/shifty', { policy: {} });
+    expect((await call(key, 'POST', `/v1/sessions/${sessionId}/messages`, { prompt: 'again' })).status).toBe(202);
+  });
+
   it("applies the tenant's own request rate once the operator sets it", async () => {
     const tiny = keys.tiny!;
     const current = (await ok(operator, 'GET', '/v1/tenants/tiny')).policy as Record<string, unknown>;

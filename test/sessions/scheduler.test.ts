@@ -2,6 +2,7 @@
 // while its previous run is still queued or running (that tick is skipped and said so), and a
 // schedule stored by one process fires in the next one after a restart.
 import { afterEach, describe, expect, it } from 'vitest';
+import { policyViolation } from '../../src/tenants/policy-check.js';
 import { deferred, sessionHarness, shutdownSessionHarnesses } from './session-harness.js';
 
 describe('scheduler', () => {
@@ -32,6 +33,29 @@ describe('scheduler', () => {
     await harness.waitForTurns(session.id, 2);
     expect(launcher.maxActive).toBe(1);
     expect((await manager.schedules(session.id))[0]).toMatchObject({ enabled: true, lastRunAt: expect.any(String) });
+  });
+
+  it("skips a run, saying why, while the session's options are beyond its tenant's policy; a fork is refused too", async () => {
+    let tightened = true;
+    const harness = await sessionHarness({
+      policyCheck: async () => {
+        if (tightened) throw policyViolation('acme', 'maxTurns', 'maxTurns 20 is over the limit of 5');
+      },
+    });
+    const { manager, clock, launcher } = harness;
+    const session = await manager.create({ pattern: 'long-running', idleTimeoutSec: 3600 });
+    await manager.addSchedule(session.id, { every: '1m', prompt: 'tick' });
+    await clock.advance(61_000);
+    await expect
+      .poll(async () => (await harness.events(session.id)).find((event) => event.type === 'schedule_skipped')?.data)
+      .toMatchObject({ reason: expect.stringContaining('maxTurns') });
+    expect(launcher.calls).toEqual([]);
+    await expect(manager.send(session.id, 'by hand')).rejects.toMatchObject({ code: 'POLICY_VIOLATION' });
+    await expect(manager.fork(session.id, {})).rejects.toMatchObject({ code: 'POLICY_VIOLATION' });
+    tightened = false;
+    await clock.advance(60_000);
+    await expect.poll(() => launcher.calls.length).toBe(1);
+    await harness.waitForTurns(session.id, 1);
   });
 
   it('fires a schedule stored before a restart', async () => {

@@ -16,6 +16,7 @@ import type { BlobStore } from '../../src/store/blobs/blob-store.js';
 import { createInMemoryBlobStore } from '../../src/store/blobs/in-memory.js';
 import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import type { SessionEvent, SessionRecord, Store } from '../../src/store/store.js';
+import type { SessionPolicyCheck } from '../../src/tenants/session-policy.js';
 import { createFakeGateway, type FakeGateway } from '../helpers/fake-gateway.js';
 
 export interface SessionHarness {
@@ -42,6 +43,8 @@ export interface SessionHarness {
 export interface HarnessOptions extends FakeAgentLauncherOptions {
   /** Configuration on top of the defaults (as a hangar.config.json would give it). */
   config?: Record<string, unknown>;
+  /** The tenant policy check the manager runs before a message or a fork (none: no check). */
+  policyCheck?: SessionPolicyCheck;
 }
 
 const logger = pino({ level: 'silent' });
@@ -76,6 +79,7 @@ async function build(options: HarnessOptions, shared?: { store: Store; blobs: Bl
     logger,
     clock,
     archiver: inMemoryArchiver,
+    ...(options.policyCheck !== undefined ? { policyCheck: options.policyCheck } : {}),
   });
   await manager.start();
   const harness: SessionHarness = {
