@@ -105,7 +105,30 @@ export interface NetworkFlags {
   allowHost: string[];
   preset: string[];
   secret: string[];
+  secretFromEnv: DeclaredSecretFlag[];
   learn?: boolean;
+}
+
+/** A secret declared with its value, from --secret-from-env NAME=host[,host...]: the value is the CLI's own $NAME. */
+export interface DeclaredSecretFlag {
+  name: string;
+  value: string;
+  hosts: string[];
+}
+
+/** Parses one --secret-from-env; the value comes from this process's environment, never from the command line. */
+function collectSecretFromEnv(value: string, previous: DeclaredSecretFlag[]): DeclaredSecretFlag[] {
+  const at = value.indexOf('=');
+  const name = at === -1 ? value : value.slice(0, at);
+  const hosts = at === -1 ? [] : splitList(value.slice(at + 1));
+  if (name === '' || hosts.length === 0)
+    throw new InvalidArgumentError(`--secret-from-env takes NAME=host[,host...] (the hosts the value may go to), got "${value}"`);
+  const secret = process.env[name];
+  if (secret === undefined || secret === '')
+    throw new InvalidArgumentError(
+      `--secret-from-env ${name}: $${name} is not set in this shell; export it first (the value is never taken from the command line)`,
+    );
+  return [...previous, { name, value: secret, hosts }];
 }
 
 /** Adds --allow-host, --preset, --secret and --learn (the network option) to a command. */
@@ -113,16 +136,25 @@ export function networkOptions(command: Command): Command {
   return command
     .option('--allow-host <rule>', 'a host the agent may reach: name, *.suffix, with an optional :port (repeatable)', collect, [])
     .option('--preset <name>', 'a named set of hosts: npm, pypi, github, debian, anthropic (repeatable)', collect, [])
-    .option('--secret <name>', 'a configured secret (egress.secrets) the agent gets as a placeholder (repeatable)', collect, [])
+    .option('--secret <name>', "a configured or the tenant's secret the agent gets as a placeholder (repeatable)", collect, [])
+    .option(
+      '--secret-from-env <NAME=hosts>',
+      'declare secret NAME with the value of $NAME in this shell, for the comma-separated hosts only; the agent gets a placeholder (repeatable)',
+      collectSecretFromEnv,
+      [],
+    )
     .option('--learn', 'allow no host, record every host the agent tries (see `egress <id> --denied`)');
 }
 
 /** The network option a request asks for, or undefined when no flag named one. */
-export function networkFromFlags(flags: NetworkFlags): { allowedHosts?: string[]; presets?: string[]; secrets?: string[]; mode?: 'learn' } | undefined {
+export function networkFromFlags(
+  flags: NetworkFlags,
+): { allowedHosts?: string[]; presets?: string[]; secrets?: Array<string | DeclaredSecretFlag>; mode?: 'learn' } | undefined {
+  const secrets = [...flags.secret, ...flags.secretFromEnv];
   const network = {
     ...(flags.allowHost.length > 0 ? { allowedHosts: flags.allowHost } : {}),
     ...(flags.preset.length > 0 ? { presets: flags.preset } : {}),
-    ...(flags.secret.length > 0 ? { secrets: flags.secret } : {}),
+    ...(secrets.length > 0 ? { secrets } : {}),
     ...(flags.learn === true ? { mode: 'learn' as const } : {}),
   };
   return Object.keys(network).length > 0 ? network : undefined;

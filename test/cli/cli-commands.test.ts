@@ -78,6 +78,24 @@ describe('hangar CLI commands against a running server', () => {
     expect(await hangar('keys', 'ls', '--tenant', 'acme')).toMatch(/acme\s+run\s+active\s+acme runner/);
   }, 60_000);
 
+  it('sessions new --secret-from-env declares a secret with the value of a variable of the shell, never shown back', async () => {
+    const value = 'cli-declared-secret-value-4d1f';
+    const withValue = { ...env, DEPLOY_TOKEN: value };
+    const made = await startCli(
+      ['sessions', 'new', '--json', '--allow-host', 'api.example.com', '--secret-from-env', 'DEPLOY_TOKEN=api.example.com'],
+      withValue,
+    ).done;
+    expect(made.code, made.stderr).toBe(0);
+    const session = JSON.parse(made.stdout) as { id: string; options: { network: { secrets: unknown[] } } };
+    expect(session.options.network.secrets).toEqual([expect.objectContaining({ name: 'DEPLOY_TOKEN', hosts: ['api.example.com'] })]);
+    expect(made.stdout + made.stderr).not.toContain(value);
+    expect(await hangar('sessions', 'show', session.id, '--json')).not.toContain(value);
+    const unset = await startCli(['sessions', 'new', '--secret-from-env', 'NOT_SET_ANYWHERE=api.example.com'], env).done;
+    expect(unset.code).not.toBe(0);
+    expect(unset.stderr).toMatch(/\$NOT_SET_ANYWHERE is not set in this shell/);
+    await hangar('sessions', 'rm', session.id);
+  }, 60_000);
+
   it('sessions new takes budget, files, resources, metadata and max turns; show, ls --json, send, checkpoints, hibernate, interrupt', async () => {
     const local = path.join(directory, 'notes-local.md');
     writeFileSync(local, '# notes\n');
