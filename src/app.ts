@@ -27,9 +27,10 @@ import { createTaskService, type TaskService } from './tasks/task-service.js';
 import { createAgentSessionStore } from './store/agent-session-store.js';
 import { createLocalBlobStore } from './store/blobs/local.js';
 import { createStore } from './store/registry.js';
-import type { Store } from './store/store.js';
+import { DEFAULT_TENANT_ID, type Store } from './store/store.js';
 import { HANGAR_VERSION } from './version.js';
 import { createTenantDirectory } from './tenants/tenant-directory.js';
+import { mayUseConfiguredSecret } from './tenants/policy-check.js';
 import { createSessionPolicyCheck } from './tenants/session-policy.js';
 import { createTenantGatewayLimits } from './gateway/tenant-limits.js';
 
@@ -115,7 +116,16 @@ export async function createHangar(config: HangarConfig, options: CreateHangarOp
     });
     closers.unshift(() => gateway.close());
     // What sandboxes may reach besides the model: nothing unless a task or session names it.
-    const startedEgress = await startEgress({ config, dataDir: paths.dataDir, runDir: paths.runDir, store, logger: logger.child({ component: 'egress' }) });
+    const startedEgress = await startEgress({
+      config,
+      dataDir: paths.dataDir,
+      runDir: paths.runDir,
+      store,
+      logger: logger.child({ component: 'egress' }),
+      // Checked again at each sandbox set-up: a configured secret only for a tenant whose policy lets it.
+      mayUseConfigured: async (tenantId, name) =>
+        mayUseConfiguredSecret({ policy: await tenants.policyOf(tenantId), isDefaultTenant: tenantId === DEFAULT_TENANT_ID }, name),
+    });
     closers.unshift(() => startedEgress.close());
     const egress = startedEgress.egress;
     const sandboxProvider = options.sandboxProvider ?? createSandboxProvider(config, paths, logger.child({ component: 'sandbox' }));

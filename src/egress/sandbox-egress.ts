@@ -7,7 +7,8 @@
 // All are read at each registration: configured values from their variable or file (a rotated file
 // takes effect with the next run), declared and tenant ones opened from the store (an owner set up
 // again after a restart, a hybrid session's next turn, has them back; a tenant's secret replaced
-// or deleted since is so for it).
+// or deleted since is so for it, and a configured one of a deleted one's name only if the tenant's
+// policy lets it use that one).
 import { readFile } from 'node:fs/promises';
 import type { HangarConfig } from '../config/config.js';
 import { HangarError } from '../errors/errors.js';
@@ -57,6 +58,11 @@ export function createSandboxEgress(settings: {
   sealer: SecretSealer;
   /** The tenants' own secrets, which names in network.secrets name before configured ones. */
   tenantSecrets: TenantSecrets;
+  /**
+   * Whether the tenant's policy lets it use the configured secret `name` now: a name that was the
+   * tenant's own secret when its task or session was made may since have been deleted. None: every tenant may.
+   */
+  mayUseConfigured?: (tenantId: string, name: string) => Promise<boolean>;
   now?: () => string;
 }): SandboxEgress {
   const { proxy, config, sealer } = settings;
@@ -145,6 +151,12 @@ export function createSandboxEgress(settings: {
         const configured = config.egress.secrets[entry];
         if (configured === undefined)
           throw new HangarError('VALIDATION_FAILED', `unknown secret ${entry}: neither tenant ${tenantId}'s (deleted?) nor configured (egress.secrets)`);
+        if (settings.mayUseConfigured !== undefined && !(await settings.mayUseConfigured(tenantId, entry)))
+          throw new HangarError(
+            'POLICY_VIOLATION',
+            `tenant ${tenantId}'s policy (network.secrets): secret ${entry} is no longer the tenant's own (deleted?) and the configured one of that name is not the tenant's to use`,
+            { details: { tenantId, limit: 'network.secrets' } },
+          );
         secrets.push({ name: entry, value: await configuredValue(entry, configured), hosts: configured.hosts, inject: configured.inject });
       }
       let registration;

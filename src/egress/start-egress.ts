@@ -33,6 +33,8 @@ export async function startEgress(settings: {
   runDir: string;
   store: Pick<Store, 'egress' | 'secrets' | 'sessions'>;
   logger: Logger;
+  /** Whether a tenant's policy lets it use a configured secret (sandbox-egress.ts); none: every tenant may. */
+  mayUseConfigured?: (tenantId: string, name: string) => Promise<boolean>;
 }): Promise<StartedEgress> {
   const { config } = settings;
   // The key stays under the data directory (egress/, 0700); sandboxes get copies of the certificates only.
@@ -59,7 +61,16 @@ export async function startEgress(settings: {
   if (swept > 0) settings.logger.info({ owners: swept }, 'deleted the stored secrets of tasks and sessions that ended without deleting them');
   const tenantSecrets = createTenantSecrets({ secrets: settings.store.secrets, sealer });
   return {
-    egress: createSandboxEgress({ proxy, config, caFiles, flushRecords: () => audit.flush(), secrets: settings.store.secrets, sealer, tenantSecrets }),
+    egress: createSandboxEgress({
+      proxy,
+      config,
+      caFiles,
+      flushRecords: () => audit.flush(),
+      secrets: settings.store.secrets,
+      sealer,
+      tenantSecrets,
+      ...(settings.mayUseConfigured !== undefined ? { mayUseConfigured: settings.mayUseConfigured } : {}),
+    }),
     tenantSecrets,
     async close() {
       await proxy.close();

@@ -40,6 +40,12 @@ export function checkSecretHosts(tenant: { id: string; policy: TenantPolicy }, h
   }
 }
 
+/** True when the tenant may use the configured secret `name`: its policy lists it (the default tenant: any, while its policy lists none). */
+export function mayUseConfiguredSecret(tenant: { policy: TenantPolicy; isDefaultTenant: boolean }, name: string): boolean {
+  const listed = tenant.policy.network?.secrets;
+  return listed === undefined ? tenant.isDefaultTenant : listed.includes(name);
+}
+
 /**
  * The options with the policy's defaults filled in, or POLICY_VIOLATION for the first limit the
  * request goes beyond. `isDefaultTenant`: the operator's tenant, which may use configured secrets
@@ -106,16 +112,13 @@ export function applyTenantPolicy<T extends AgentOptions>(
     }
     const own = new Set(tenant.secretNames ?? []);
     const configured = namedSecrets(network.secrets).filter((name) => !own.has(name));
-    if (!tenant.isDefaultTenant || policy.network?.secrets !== undefined) {
-      const usable = new Set(policy.network?.secrets ?? []);
-      const beyond = configured.filter((name) => !usable.has(name));
-      if (beyond.length > 0)
-        throw policyViolation(
-          id,
-          'network.secrets',
-          `configured secrets ${beyond.join(', ')} are not the tenant's to use; usable: ${[...usable].join(', ') || 'none'}`,
-        );
-    }
+    const beyond = configured.filter((name) => !mayUseConfiguredSecret(tenant, name));
+    if (beyond.length > 0)
+      throw policyViolation(
+        id,
+        'network.secrets',
+        `configured secrets ${beyond.join(', ')} are not the tenant's to use; usable: ${(policy.network?.secrets ?? []).join(', ') || 'none'}`,
+      );
   }
   return out;
 }
