@@ -167,12 +167,13 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     return usage;
   };
 
-  const recordCall = (sessionId: string, call: MeteredCall): void => {
+  /** Meters a call to its session and to `tenantId`, the tenant it was admitted for (the session may be forgotten by the time it ends). */
+  const recordCall = (sessionId: string, call: MeteredCall, tenantId: string): void => {
     const usage = usageOf(sessionId);
     usage.total = addUsage(usage.total, call.usage);
     usage.byModel[call.model] = addUsage(usage.byModel[call.model] ?? ZERO_USAGE, call.usage);
     budgets.meter(sessionId, call.model, call.usage);
-    tenantLimits?.meter(tenantOf(sessionId), call.model, call.usage);
+    tenantLimits?.meter(tenantId, call.model, call.usage);
   };
 
   const forwardContext: ForwardContext = {
@@ -187,7 +188,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       usage.requests += 1;
       if (failed) usage.failedRequests += 1;
     },
-    onMetered: recordCall,
+    onMetered: (sessionId, call) => recordCall(sessionId, call, tenantOf(sessionId)),
   };
 
   /** Counts a refusal, logs it (at most once a minute per session and reason; never the token or body) and answers. */
@@ -242,8 +243,8 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
       const checked = checkBody(read.body, policy);
       if (isRefusal(checked)) return refuse(response, sessionId, checked.reason, checked.message, false);
       // The tenant's calls per minute and spend per day (tenant-limits.ts), then the session's own budget.
-      const tenantAdmission =
-        tenantLimits === undefined ? { ok: true as const } : await tenantLimits.admit(tenantOf(sessionId), url.pathname === '/v1/messages');
+      const tenantId = tenantOf(sessionId);
+      const tenantAdmission = tenantLimits === undefined ? { ok: true as const } : await tenantLimits.admit(tenantId, url.pathname === '/v1/messages');
       if (!tenantAdmission.ok) return refuse(response, sessionId, tenantAdmission.reason, tenantAdmission.message, false, tenantAdmission.retryAfterSec);
       // A budgeted session's calls go up one at a time, each only while budget is left.
       const admitted = url.pathname === '/v1/messages' ? await budgets.admit(sessionId) : { ok: true as const, release: () => undefined };
@@ -260,7 +261,9 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
           model: checked.model ?? 'unknown',
           streamed: checked.stream,
         };
-        await forwardUpstream(forwardContext, { ...call, releaseBody: () => ticket.releaseBytes() });
+        // Its spend goes to the tenant it was admitted for, even if its session is closed while it streams.
+        const metering = { ...forwardContext, onMetered: (id: string, metered: MeteredCall) => recordCall(id, metered, tenantId) };
+        await forwardUpstream(metering, { ...call, releaseBody: () => ticket.releaseBytes() });
       } finally {
         admitted.release();
       }

@@ -3,6 +3,7 @@
 // ends the run), also across sessions of the tenant and after the store is reopened, never another
 // tenant's calls, and a new UTC day starts afresh; the per-minute call limit answers 429
 // rate_limit_error with a retry-after (the CLI waits and retries) and never reaches the upstream.
+// A call is charged to the tenant it was admitted for, even when its session is forgotten before it ends.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -10,11 +11,13 @@ import pino from 'pino';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModelGateway, type ModelGateway } from '../../src/gateway/model-gateway.js';
-import { createTenantGatewayLimits, type TenantGatewayLimits } from '../../src/gateway/tenant-limits.js';
+import { createTenantGatewayLimits, utcDay, type TenantGatewayLimits } from '../../src/gateway/tenant-limits.js';
 import { startScriptedModelServer, type ScriptedModelServer } from '../../src/model/scripted-model-server.js';
+import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import { createSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Store } from '../../src/store/store.js';
 import type { TenantPolicy } from '../../src/tenants/tenant-policy.js';
+import { useGatewayOverUpstream } from '../helpers/gateway-over-upstream.js';
 
 describe('the gateway holds each tenant to its policy', () => {
   const directory = mkdtempSync(path.join(tmpdir(), 'hangar-tenant-limits-'));
@@ -127,5 +130,61 @@ describe('the gateway holds each tenant to its policy', () => {
     expect((await call(other)).status).toBe(200);
     now = new Date(now.getTime() + 60_000);
     expect((await call(token)).status).toBe(200);
+  });
+});
+
+describe("the gateway charges a call to its session's tenant", () => {
+  const store = createInMemoryStore();
+  /** Resolves once the upstream has the call; `answer` lets the upstream answer it. */
+  let arrived!: () => void;
+  const arrival = new Promise<void>((resolve) => (arrived = resolve));
+  let answer!: () => void;
+  const answered = new Promise<void>((resolve) => (answer = resolve));
+  const limits = createTenantGatewayLimits({
+    policies: { policyOf: async () => ({ dailyBudgetUsd: 1 }) },
+    usage: store.tenantUsage,
+    prices: { models: {}, fallback: { inputPerMTok: 3, outputPerMTok: 15, cacheWritePerMTok: 3.75, cacheReadPerMTok: 0.3 } },
+    logger: pino({ level: 'silent' }),
+  });
+  const setup = useGatewayOverUpstream(
+    'hangar-tenant-charge-',
+    (_incoming, response) => {
+      arrived();
+      void answered.then(() => {
+        response.writeHead(200, { 'content-type': 'application/json' });
+        response.end(
+          JSON.stringify({
+            id: 'msg_1',
+            type: 'message',
+            role: 'assistant',
+            model: 'claude-sonnet-4-5',
+            content: [{ type: 'text', text: 'ok' }],
+            stop_reason: 'end_turn',
+            usage: { input_tokens: 1_000_000, output_tokens: 0 },
+          }),
+        );
+      });
+    },
+    { tenantLimits: limits },
+  );
+
+  it('even when the session is closed while the call is in flight (a process left in a shared sandbox): never the default tenant', async () => {
+    const token = setup.gateway.registerSession('sess-leaving', 'acme');
+    const call = request('http://gateway/v1/messages', {
+      method: 'POST',
+      dispatcher: setup.client,
+      headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
+      body: JSON.stringify({ model: 'claude-sonnet-4-5', max_tokens: 10, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await arrival;
+    setup.gateway.forgetSession('sess-leaving');
+    answer();
+    const response = await call;
+    expect(response.statusCode).toBe(200);
+    await response.body.text();
+    await limits.flush();
+    const day = utcDay(new Date());
+    expect(await store.tenantUsage.get('acme', day)).toMatchObject({ requests: 1, costUsd: 3 });
+    expect((await store.tenantUsage.get('default', day)).requests).toBe(0);
   });
 });
