@@ -71,11 +71,12 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
   const { authenticator } = dependencies;
   if (authenticator !== undefined) {
     app.addHook('onRequest', async (request, reply) => {
-      const path = request.url.split('?')[0] ?? '';
+      // The matched route's pattern decides, not the raw request target: that may be absolute-form
+      // (`GET http://host/v1/keys`), which the router still takes to /v1/keys; also percent-encodings, //.
+      const path = request.routeOptions.url ?? request.url.split('?')[0] ?? '';
       if (!path.startsWith('/v1/') && path !== '/v1') return;
       try {
-        // The matched route's pattern decides the scope, not the raw path (percent-encodings, //).
-        request.caller = await authenticator.authenticate({ method: request.method, path: request.routeOptions.url ?? path, headers: request.headers });
+        request.caller = await authenticator.authenticate({ method: request.method, path, headers: request.headers });
       } catch (error) {
         if (error instanceof HangarError && error.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="hangar"');
         throw error;

@@ -1,7 +1,10 @@
 // A tenant's key holder attacking what tenancy guards, through Hangar's API in-process with API keys:
 // sandboxes are in-memory and their agent is a probe that sends one request through the real egress
 // proxy to an HTTPS server on 127.0.0.2 (test/helpers/egress-probe.ts). Each attempt must fail and
-// leave the installation's secrets and the other tenants untouched.
+// leave the installation's secrets and the other tenants untouched. Also: a request with no key at
+// all, whose request target is absolute-form (`GET http://host/v1/keys`), is asked for one.
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAdminKey } from '../../src/auth/admin-key.js';
@@ -117,5 +120,28 @@ describe('attacks on tenancy by a tenant key holder', () => {
     expect(messages.map((message) => message.error?.code ?? null)[1]).toBe('POLICY_VIOLATION');
     expect(messages[1]!.error!.message).toMatch(/network\.secrets/);
     expect(JSON.stringify(messages)).not.toContain(CONFIGURED_VALUE);
+  });
+
+  it('asks for a key on every /v1 route however the request names its path (absolute-form request targets)', async () => {
+    await hangar.app.listen({ host: '127.0.0.1', port: 0 });
+    const { port } = hangar.app.server.address() as AddressInfo;
+    /** The raw answer to one HTTP/1.1 request with `target` as its request target, and no key. */
+    const rawRequest = async (method: string, target: string, body?: string): Promise<string> => {
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const head = [`${method} ${target} HTTP/1.1`, `Host: 127.0.0.1:${port}`, 'Connection: close'];
+      if (body !== undefined) head.push('Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`);
+      socket.end(`${head.join('\r\n')}\r\n\r\n${body ?? ''}`);
+      const chunks: Buffer[] = [];
+      for await (const chunk of socket) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    };
+    for (const target of [`http://127.0.0.1:${port}/v1/keys`, 'http://elsewhere.test/v1/tenants', `https://127.0.0.1:${port}/v1/tasks`]) {
+      expect((await rawRequest('GET', target)).split('\r\n')[0], target).toBe('HTTP/1.1 401 Unauthorized');
+    }
+    const made = await rawRequest('POST', `http://127.0.0.1:${port}/v1/keys`, JSON.stringify({ name: 'stolen', scopes: ['admin'] }));
+    expect(made.split('\r\n')[0]).toBe('HTTP/1.1 401 Unauthorized');
+    expect(made).not.toContain('hgk_');
+    expect((await hangar.store.apiKeys.list()).map((key) => key.name)).not.toContain('stolen');
   });
 });
