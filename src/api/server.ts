@@ -15,7 +15,7 @@ import { registerKeyRoutes } from './key-routes.js';
 import { registerSandboxRoutes } from './sandbox-routes.js';
 import { registerSessionRoutes } from './session-routes.js';
 import { registerTaskRoutes } from './task-routes.js';
-import { registerTenantGuard } from './tenant-scope.js';
+import { LOCAL_OPERATOR, registerTenantGuard } from './tenant-scope.js';
 import { registerTenantRoutes } from './tenant-routes.js';
 import { registerTenantSecretRoutes } from './tenant-secret-routes.js';
 import { healthSchema, readinessSchema } from './views.js';
@@ -81,6 +81,11 @@ export async function buildApiServer(dependencies: ApiDependencies): Promise<Fas
         if (error instanceof HangarError && error.code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer realm="hangar"');
         throw error;
       }
+    });
+  } else {
+    // auth.mode none (loopback only): every request acts as the operator.
+    app.addHook('onRequest', async (request) => {
+      request.caller = LOCAL_OPERATOR;
     });
   }
 

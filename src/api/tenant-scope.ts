@@ -9,12 +9,12 @@ import type { Caller } from '../auth/authenticator.js';
 import { HangarError } from '../errors/errors.js';
 import { unknownSecretsError, type AgentOptions } from '../runner/agent-options.js';
 import { DEFAULT_TENANT_ID, type TenantRecord } from '../store/store.js';
-import { applyTenantPolicy } from '../tenants/policy-check.js';
+import { applyTenantPolicy, mayUseConfiguredSecret } from '../tenants/policy-check.js';
 import type { ApiDependencies } from './dependencies.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Set by the authentication hook; absent with auth.mode none. */
+    /** Set for every /v1 request: by the authentication hook (the key's), or the operator with auth.mode none. */
     caller?: Caller;
   }
 }
@@ -22,7 +22,11 @@ declare module 'fastify' {
 /** The caller of a request made without API keys (auth.mode none, loopback only): the operator. */
 export const LOCAL_OPERATOR: Caller = { keyId: 'local', tenantId: DEFAULT_TENANT_ID, scopes: ['admin'] };
 
-export const callerOf = (request: FastifyRequest): Caller => request.caller ?? LOCAL_OPERATOR;
+/** The request's caller; a request nobody vouched for is refused, never taken for the operator (fails closed). */
+export function callerOf(request: FastifyRequest): Caller {
+  if (request.caller === undefined) throw new HangarError('UNAUTHORIZED', 'this request was not authenticated: send Authorization: Bearer <key>');
+  return request.caller;
+}
 
 /** The operator: an admin key of the default tenant. Only it manages tenants and other tenants' keys. */
 export const isOperator = (caller: Caller): boolean => caller.tenantId === DEFAULT_TENANT_ID && caller.scopes.includes('admin');
@@ -79,11 +83,16 @@ export async function scopedToCaller<T extends AgentOptions>(
   input: T,
 ): Promise<T & { tenantId: string }> {
   const { tenantId } = callerOf(request);
+  const isDefaultTenant = tenantId === DEFAULT_TENANT_ID;
+  const policy = dependencies.tenants === undefined ? undefined : await dependencies.tenants.policyOf(tenantId);
   const secretNames = input.network?.secrets === undefined ? [] : ((await dependencies.tenantSecrets?.names(tenantId)) ?? []);
-  const unknown = unknownSecretsError(input.network, { configured: Object.keys(dependencies.config.egress.secrets), tenantId, tenantSecrets: secretNames });
+  // Configured secrets the tenant may not use are unknown to it: the answer is the same whether the name exists or not.
+  const configured = Object.keys(dependencies.config.egress.secrets).filter(
+    (name) => policy === undefined || mayUseConfiguredSecret({ policy, isDefaultTenant }, name),
+  );
+  const unknown = unknownSecretsError(input.network, { configured, tenantId, tenantSecrets: secretNames });
   if (unknown !== undefined) throw unknown;
-  if (dependencies.tenants === undefined) return { ...input, tenantId };
-  const policy = await dependencies.tenants.policyOf(tenantId);
-  const checked = applyTenantPolicy({ id: tenantId, policy, isDefaultTenant: tenantId === DEFAULT_TENANT_ID, secretNames }, input, dependencies.config);
+  if (policy === undefined) return { ...input, tenantId };
+  const checked = applyTenantPolicy({ id: tenantId, policy, isDefaultTenant, secretNames }, input, dependencies.config);
   return { ...checked, tenantId };
 }

@@ -98,10 +98,13 @@ describe('attacks on tenancy by a tenant key holder', () => {
 
   it("gets no configured secret by naming its own secret of that name, then deleting it before the sandbox's set-up", async () => {
     const network = { allowedHosts: [upstream.target], secrets: ['SHARED_TOKEN'] };
-    // Refused outright: the configured one is not zeta's.
+    // Refused outright: the configured one is not zeta's, so to zeta it is a name like any unknown one (nothing said of its existence).
     const direct = await request(keys.zeta!, 'POST', '/v1/sessions', { pattern: 'hybrid', network });
-    expect(direct.status).toBe(403);
-    expect(direct.json.error.details?.limit).toBe('network.secrets');
+    const unknown = await request(keys.zeta!, 'POST', '/v1/sessions', { pattern: 'hybrid', network: { ...network, secrets: ['NO_SUCH_TOKEN'] } });
+    expect([direct.status, unknown.status]).toEqual([400, 400]);
+    expect(direct.json.error.code).toBe('VALIDATION_FAILED');
+    expect(JSON.stringify(direct.json)).not.toContain(CONFIGURED_VARIABLE);
+    expect(direct.json.error.message.replaceAll('SHARED_TOKEN', 'X')).toBe(unknown.json.error.message.replaceAll('NO_SUCH_TOKEN', 'X'));
 
     // zeta makes a secret of its own by that name, and a hybrid session (a fresh sandbox per turn) naming it.
     await ok(keys.zeta!, 'PUT', '/v1/tenants/zeta/secrets/SHARED_TOKEN', { value: OWN_VALUE, hosts: [upstream.target] });
