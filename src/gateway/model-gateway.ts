@@ -86,6 +86,8 @@ export interface GatewayStats {
   /** Requests open now (reading, upstream or streaming back) and request-body bytes buffered now. */
   openRequests: number;
   bufferedBytes: number;
+  /** Sessions whose usage the gateway holds now (registered and not yet forgotten). */
+  sessionsHeld: number;
 }
 
 export interface ModelGateway {
@@ -168,12 +170,14 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
   };
 
   /** Meters a call to its session and to `tenantId`, the tenant it was admitted for (the session may be forgotten by the time it ends). */
+  /** Counts a metered call: to its session while the session is known (a call that outlives forgetSession adds no entry back), and to its tenant always. */
   const recordCall = (sessionId: string, call: MeteredCall, tenantId: string): void => {
-    const usage = usageOf(sessionId);
+    tenantLimits?.meter(tenantId, call.model, call.usage);
+    const usage = usageBySession.get(sessionId);
+    if (usage === undefined) return;
     usage.total = addUsage(usage.total, call.usage);
     usage.byModel[call.model] = addUsage(usage.byModel[call.model] ?? ZERO_USAGE, call.usage);
     budgets.meter(sessionId, call.model, call.usage);
-    tenantLimits?.meter(tenantId, call.model, call.usage);
   };
 
   const forwardContext: ForwardContext = {
@@ -184,7 +188,8 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     retry: { ...DEFAULT_RETRY, ...settings.retry },
     logger,
     onAttempt(sessionId, failed) {
-      const usage = usageOf(sessionId);
+      const usage = usageBySession.get(sessionId);
+      if (usage === undefined) return;
       usage.requests += 1;
       if (failed) usage.failedRequests += 1;
     },
@@ -336,7 +341,7 @@ export async function startModelGateway(settings: ModelGatewaySettings): Promise
     },
     stats() {
       const open = limiter.stats();
-      return { refused: { ...refused }, openRequests: open.requests, bufferedBytes: open.bytes };
+      return { refused: { ...refused }, openRequests: open.requests, bufferedBytes: open.bytes, sessionsHeld: usageBySession.size };
     },
     async close() {
       server.closeAllConnections();

@@ -186,5 +186,7 @@ describe("the gateway charges a call to its session's tenant", () => {
     const day = utcDay(new Date());
     expect(await store.tenantUsage.get('acme', day)).toMatchObject({ requests: 1, costUsd: 3 });
     expect((await store.tenantUsage.get('default', day)).requests).toBe(0);
+    // The call that outlived its session left nothing of it in the gateway's memory.
+    expect(setup.gateway.stats().sessionsHeld).toBe(0);
   });
 });
