@@ -153,6 +153,9 @@ describe('attack: gateway memory amplification and forwarding through the sandbo
   beforeAll(async () => {
     harness = await startHarness({
       scenario: { replies: [bash(`python3 - <<'PYEOF'\n${ATTACK_SCRIPT}\nPYEOF`), { content: [{ type: 'text', text: 'attack done' }] }] },
+      // The stalled bodies are held 36 s: a body deadline of 8 s (30 s by default) leaves a loaded host
+      // room to reach it for every one of them (at 30 s, two once were still open when the hold ended).
+      config: { gateway: { bodyTimeoutMs: 8_000 } },
     });
     await harness.settled();
     watch = watchHost(harness.baseUrl, { probeEveryMs: 100 });

@@ -88,15 +88,18 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   // Sandbox uids must traverse the data directory to reach their bind-mount sources.
   chmodSync(dataDir, 0o711);
   const model = await startScriptedModelServer({ scenario: options.scenario, host: '127.0.0.1', port: 0, logger: false });
+  const { gateway: gatewayConfig, ...otherConfig } = options.config ?? {};
   const config = parseConfig({
     dataDir,
     logLevel: 'silent',
     server: { host: '127.0.0.1', port: 0 },
-    gateway: { upstreamUrl: model.url, upstreamApiKey: options.upstreamApiKey ?? 'sk-ant-test-upstream-key' },
     // Tests of other things talk to the API without keys; test/api/auth.test.ts turns them on.
     auth: { mode: 'none' },
     agent: { maxRetries: 2 },
-    ...options.config,
+    ...otherConfig,
+    // A test's gateway settings go on top of the scripted model as its upstream, never in its place:
+    // a test must not reach the real provider (nor look its name up).
+    gateway: { ...(gatewayConfig as object | undefined), upstreamUrl: model.url, upstreamApiKey: options.upstreamApiKey ?? 'sk-ant-test-upstream-key' },
   });
   // HANGAR_TEST_LOG=<level> writes each harness's log to <dataDir>.log (kept after the test) for debugging.
   const logLevel = process.env.HANGAR_TEST_LOG;
