@@ -131,6 +131,12 @@ describe('the OpenAPI document', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('names a task, session or sandbox in every route under theirs as {id}, the parameter the tenant guard checks (tenant-scope.ts)', () => {
+    const owned = operations.filter(({ path: route }) => /^\/v1\/(tasks|sessions|sandboxes)\/\{/.test(route));
+    expect(owned.length).toBeGreaterThanOrEqual(20);
+    for (const { method, path: route } of owned) expect(route, `${method} ${route}`).toMatch(/^\/v1\/(tasks|sessions|sandboxes)\/\{id\}(\/|$)/);
+  });
+
   it('gives every status of every route a description and a schema: the views, the Error body, SSE as text/event-stream', () => {
     const errorRef = '#/components/schemas/Error';
     for (const { method, path: route, operation } of operations) {
