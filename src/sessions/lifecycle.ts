@@ -97,6 +97,7 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
       }
       // Checked before anything is created: a refused create leaves no session and no sandbox.
       assertWorkspaceFiles(input.files, { diskMb });
+      await context.assertSessionRoom(tenantId);
       if (input.sandboxId === undefined && (input.prompt !== undefined || Object.keys(input.files ?? {}).length > 0))
         context.admission.assertRoom('a new session', await context.tenantShare(tenantId));
       const session = newSessionRecord({
@@ -153,8 +154,9 @@ export function createSessionLifecycle(context: SessionContext, parts: Lifecycle
     async fork(sessionId, options) {
       const source = await context.requireSession(sessionId);
       if (source.status === 'closed') throw new HangarError('SESSION_CLOSED', `session ${sessionId} is closed: its checkpoints were deleted with it`);
-      // The fork runs with the source's options: they must be within the tenant's policy now.
+      // The fork runs with the source's options: they must be within the tenant's policy now, and be a session it has room for.
       await context.checkPolicy(source);
+      await context.assertSessionRoom(source.tenantId);
       const checkpointId = options.checkpointId ?? source.lastCheckpointId;
       if (checkpointId === null) throw new HangarError('NO_CHECKPOINT', `session ${sessionId} has no checkpoint to fork from yet (it has completed no turn)`);
       const checkpoint = await store.checkpoints.get(checkpointId);

@@ -15,6 +15,7 @@ import type { SessionRecord, SharedSandboxRecord, Store } from '../store/store.j
 import type { SessionPolicyCheck } from '../tenants/session-policy.js';
 import type { TenantPolicies } from '../tenants/tenant-share.js';
 import type { Admission, GuardedSandboxProvider, TenantShare } from './admission.js';
+import { policyViolation } from '../tenants/policy-check.js';
 import { tenantShareOf } from '../tenants/tenant-share.js';
 import { isoNow, systemClock, type Clock, type TimerHandle } from './clock.js';
 import type { EventHub } from './event-hub.js';
@@ -117,6 +118,8 @@ export interface SessionContext {
   tenantShare(tenantId: string): Promise<TenantShare>;
   /** Fails with POLICY_VIOLATION when the session's options are beyond its tenant's policy now. */
   checkPolicy(session: SessionRecord): Promise<void>;
+  /** Fails with POLICY_VIOLATION when the tenant has as many open sessions as its policy allows (a new session or fork would pass it). */
+  assertSessionRoom(tenantId: string): Promise<void>;
   readonly live: Map<string, LiveSession>;
   readonly sharedSandboxes: Map<string, LiveSharedSandbox>;
   /** Session id -> the message id of the turn running now. */
@@ -154,6 +157,12 @@ export function createSessionContext(dependencies: SessionManagerDependencies, a
     sandboxProvider: admission.guardProvider(dependencies.sandboxProvider),
     tenantShare: (tenantId) => tenantShareOf(dependencies.tenants, tenantId),
     checkPolicy: async (session) => dependencies.policyCheck?.(session),
+    async assertSessionRoom(tenantId) {
+      const limit = dependencies.tenants === undefined ? undefined : (await dependencies.tenants.policyOf(tenantId)).maxOpenSessions;
+      if (limit === undefined) return;
+      const open = await store.sessions.countOpen(tenantId);
+      if (open >= limit) throw policyViolation(tenantId, 'maxOpenSessions', `${open} sessions are open, the limit is ${limit}: close one first`);
+    },
     live: new Map(),
     sharedSandboxes: new Map(),
     runningTurns: new Map(),

@@ -183,6 +183,8 @@ export interface SessionRepository {
   list(query: SessionListQuery): Promise<SessionRecord[]>;
   /** Sessions in any of the given statuses, oldest first (recovery at startup). */
   listByStatus(statuses: SessionStatus[]): Promise<SessionRecord[]>;
+  /** How many of the tenant's sessions are not closed (forks included). */
+  countOpen(tenantId: string): Promise<number>;
 }
 
 /** A prompt queued for a session; turns run one at a time, in seq order. */

@@ -74,6 +74,13 @@ export const tenantPolicySchema = z
       .max(100_000)
       .optional()
       .describe('Live sandboxes at once (running tasks, live sessions, shared sandboxes); beyond it 429'),
+    maxOpenSessions: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000_000)
+      .optional()
+      .describe('Sessions not closed at once, forks included (each keeps its checkpoints); beyond it a new session or fork gets 403'),
     requestsPerSecond: z.number().positive().max(100_000).optional().describe('API request rate (replaces auth.rateLimit.requestsPerSecond for this tenant)'),
     burst: z.number().int().positive().max(1_000_000).optional().describe('API requests at once above the rate (replaces auth.rateLimit.burst)'),
     upstreamRequestsPerMinute: z

@@ -85,6 +85,11 @@ export function tenantRepositoryContract(access: TenantContractAccess): void {
       expect((await store.sessions.list({ tenantId: 'zeta', limit: 10 })).map((session) => session.id)).toEqual(['s-z']);
       await expect(store.sessions.list({ tenantId: 'acme', limit: 10, before: 's-z' })).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
       expect((await store.sessions.get('s-z'))?.tenantId).toBe('zeta');
+      // Open sessions are counted per tenant; a closed one no longer counts.
+      await store.sessions.insert(makeSession('s-a2', '2026-01-01T00:00:03.000Z', { tenantId: 'acme', status: 'hibernated' }));
+      expect(await store.sessions.countOpen('acme')).toBe(2);
+      await store.sessions.update('s-a', { status: 'closed' });
+      expect([await store.sessions.countOpen('acme'), await store.sessions.countOpen('zeta'), await store.sessions.countOpen('nobody')]).toEqual([1, 1, 0]);
 
       const sandbox = (id: string, tenantId: string) => ({
         id,

@@ -59,6 +59,24 @@ describe('session lifecycle', () => {
     await expect(manager.fork(fresh.id, { checkpointId: done.lastCheckpointId! })).rejects.toMatchObject({ code: 'CHECKPOINT_NOT_FOUND' });
   });
 
+  it('holds a tenant to its open sessions, forks included, and makes room when one closes', async () => {
+    const harness = await sessionHarness({ tenants: { policyOf: async (tenantId) => (tenantId === 'acme' ? { maxOpenSessions: 2 } : {}) } });
+    const { manager } = harness;
+    const first = await manager.create({ pattern: 'hybrid', prompt: 'x', tenantId: 'acme' });
+    await harness.waitForTurns(first.id, 1);
+    const fork = await manager.fork(first.id, {});
+    expect(fork.tenantId).toBe('acme');
+    await expect(manager.create({ pattern: 'hybrid', tenantId: 'acme' })).rejects.toMatchObject({
+      code: 'POLICY_VIOLATION',
+      details: { limit: 'maxOpenSessions' },
+    });
+    await expect(manager.fork(first.id, {})).rejects.toMatchObject({ code: 'POLICY_VIOLATION' });
+    // Another tenant is not held to it; a closed session makes room.
+    await manager.create({ pattern: 'hybrid', tenantId: 'zeta' });
+    await manager.close(fork.id);
+    expect((await manager.create({ pattern: 'hybrid', tenantId: 'acme' })).tenantId).toBe('acme');
+  });
+
   it('interrupts the running turn; the next message runs as usual', async () => {
     const never = new Promise<void>(() => undefined);
     const harness = await sessionHarness({ script: (call) => (call.prompt === 'long' ? { until: never } : {}) });

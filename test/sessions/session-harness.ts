@@ -17,6 +17,7 @@ import { createInMemoryBlobStore } from '../../src/store/blobs/in-memory.js';
 import { createInMemoryStore } from '../../src/store/in-memory/index.js';
 import type { SessionEvent, SessionRecord, Store } from '../../src/store/store.js';
 import type { SessionPolicyCheck } from '../../src/tenants/session-policy.js';
+import type { TenantPolicies } from '../../src/tenants/tenant-share.js';
 import { createFakeGateway, type FakeGateway } from '../helpers/fake-gateway.js';
 
 export interface SessionHarness {
@@ -45,6 +46,8 @@ export interface HarnessOptions extends FakeAgentLauncherOptions {
   config?: Record<string, unknown>;
   /** The tenant policy check the manager runs before a message or a fork (none: no check). */
   policyCheck?: SessionPolicyCheck;
+  /** Tenant policies (ceilings of live sandboxes and open sessions); none: no tenant has any. */
+  tenants?: TenantPolicies;
 }
 
 const logger = pino({ level: 'silent' });
@@ -80,6 +83,7 @@ async function build(options: HarnessOptions, shared?: { store: Store; blobs: Bl
     clock,
     archiver: inMemoryArchiver,
     ...(options.policyCheck !== undefined ? { policyCheck: options.policyCheck } : {}),
+    ...(options.tenants !== undefined ? { tenants: options.tenants } : {}),
   });
   await manager.start();
   const harness: SessionHarness = {

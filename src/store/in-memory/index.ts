@@ -119,6 +119,9 @@ export function createInMemoryStore(): Store {
         }
         return all.slice(0, query.limit).map(copy);
       },
+      async countOpen(tenantId) {
+        return [...sessions.values()].filter((session) => session.tenantId === tenantId && session.status !== 'closed').length;
+      },
       async listByStatus(statuses) {
         return [...sessions.values()]
           .filter((session) => statuses.includes(session.status))

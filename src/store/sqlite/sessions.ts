@@ -126,6 +126,15 @@ export function createSessionRepository(db: Kysely<StoreDatabase>): SessionRepos
       const rows = await select.orderBy('sessions.created_at', 'desc').orderBy('sessions.id', 'desc').limit(query.limit).execute();
       return rows.map(rowToSession);
     },
+    async countOpen(tenantId) {
+      const row = await db
+        .selectFrom('sessions')
+        .select((eb) => eb.fn.countAll<number>().as('open'))
+        .where('tenant_id', '=', tenantId)
+        .where('status', '!=', 'closed')
+        .executeTakeFirstOrThrow();
+      return Number(row.open);
+    },
     async listByStatus(statuses) {
       if (statuses.length === 0) return [];
       const rows = await db.selectFrom('sessions').selectAll().where('status', 'in', statuses).orderBy('created_at').orderBy('id').execute();
