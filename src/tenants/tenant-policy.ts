@@ -45,7 +45,9 @@ export const tenantPolicySchema = z
           .array(z.string().min(1).max(128))
           .max(64)
           .optional()
-          .describe('Configured secrets (egress.secrets) the tenant may use; only the default tenant uses them without being listed'),
+          .describe(
+            "Configured secrets (egress.secrets) the tenant may use; only the default tenant uses them without being listed. The tenant's own secrets it always may",
+          ),
       })
       .strict()
       .optional(),
