@@ -9,8 +9,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAdminKey } from '../../src/auth/admin-key.js';
 import { createHangar, type Hangar } from '../../src/app.js';
-import { parseConfig, resolveDataPaths } from '../../src/config/config.js';
-import { probeThroughProxy, probingSandboxProvider, startSecretUpstream, type Probe, type SecretUpstream } from '../helpers/egress-probe.js';
+import { resolveDataPaths } from '../../src/config/config.js';
+import { probeHangarConfig, probeThroughProxy, probingSandboxProvider, startSecretUpstream, type Probe, type SecretUpstream } from '../helpers/egress-probe.js';
 import { useTempDir } from '../helpers/temp-dirs.js';
 
 const stamp = Date.now();
@@ -62,17 +62,9 @@ describe('attacks on tenancy by a tenant key holder', () => {
   beforeAll(async () => {
     upstream = await startSecretUpstream({ hostname: 'api.attack.test', directory: dataDir, answer: () => 'ok' });
     process.env[CONFIGURED_VARIABLE] = CONFIGURED_VALUE;
-    const config = parseConfig({
-      dataDir,
-      logLevel: 'silent',
-      auth: { mode: 'keys' },
-      gateway: { upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'sk-unused' },
-      egress: {
-        hosts: { 'api.attack.test': '127.0.0.2' },
-        allowPrivateNetworks: ['127.0.0.2/32'],
-        extraCaFile: upstream.caFile,
-        secrets: { SHARED_TOKEN: { env: CONFIGURED_VARIABLE, hosts: [upstream.target] } },
-      },
+    const config = probeHangarConfig(dataDir, upstream, {
+      authMode: 'keys',
+      secrets: { SHARED_TOKEN: { env: CONFIGURED_VARIABLE, hosts: [upstream.target] } },
     });
     const { runDir } = resolveDataPaths(config);
     hangar = await createHangar(config, {

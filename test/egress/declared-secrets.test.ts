@@ -10,8 +10,16 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHangar, type Hangar } from '../../src/app.js';
-import { parseConfig, resolveDataPaths, type HangarConfig } from '../../src/config/config.js';
-import { databaseBytes, probeThroughProxy, probingSandboxProvider, startSecretUpstream, type Probe, type SecretUpstream } from '../helpers/egress-probe.js';
+import { resolveDataPaths, type HangarConfig } from '../../src/config/config.js';
+import {
+  databaseBytes,
+  probeHangarConfig,
+  probeThroughProxy,
+  probingSandboxProvider,
+  startSecretUpstream,
+  type Probe,
+  type SecretUpstream,
+} from '../helpers/egress-probe.js';
 import { eventually } from '../helpers/hangar-harness.js';
 import { useTempDir } from '../helpers/temp-dirs.js';
 
@@ -74,17 +82,9 @@ describe('secrets declared with values', () => {
       answer: (headers) => (headers.authorization === `Bearer ${TASK_VALUE}` || headers['x-api-key'] === `Key ${SESSION_VALUE}` ? 'auth-ok' : 'auth-bad'),
     });
     ({ seen, target } = upstream);
-    config = parseConfig({
-      dataDir,
-      logLevel: 'silent',
-      auth: { mode: 'none' },
-      gateway: { upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'sk-unused' },
-      egress: {
-        hosts: { 'api.secret.test': '127.0.0.2' },
-        allowPrivateNetworks: ['127.0.0.2/32'],
-        extraCaFile: upstream.caFile,
-        secrets: { CONFIGURED: { env: 'HANGAR_TEST_UNSET_VARIABLE', hosts: ['api.secret.test'] } },
-      },
+    config = probeHangarConfig(dataDir, upstream, {
+      authMode: 'none',
+      secrets: { CONFIGURED: { env: 'HANGAR_TEST_UNSET_VARIABLE', hosts: ['api.secret.test'] } },
     });
     hangar = await startHangar();
   });

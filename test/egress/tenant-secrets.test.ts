@@ -11,8 +11,16 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAdminKey } from '../../src/auth/admin-key.js';
 import { createHangar, type Hangar } from '../../src/app.js';
-import { parseConfig, resolveDataPaths, type HangarConfig } from '../../src/config/config.js';
-import { databaseBytes, probeThroughProxy, probingSandboxProvider, startSecretUpstream, type Probe, type SecretUpstream } from '../helpers/egress-probe.js';
+import { resolveDataPaths, type HangarConfig } from '../../src/config/config.js';
+import {
+  databaseBytes,
+  probeHangarConfig,
+  probeThroughProxy,
+  probingSandboxProvider,
+  startSecretUpstream,
+  type Probe,
+  type SecretUpstream,
+} from '../helpers/egress-probe.js';
 import { useTempDir } from '../helpers/temp-dirs.js';
 
 const stamp = Date.now();
@@ -79,18 +87,7 @@ describe('secrets of a tenant', () => {
   beforeAll(async () => {
     upstream = await startSecretUpstream({ hostname: 'api.tenant.test', directory: dataDir, answer: () => 'ok' });
     process.env[CONFIGURED_VARIABLE] = CONFIGURED_VALUE;
-    config = parseConfig({
-      dataDir,
-      logLevel: 'silent',
-      auth: { mode: 'keys' },
-      gateway: { upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'sk-unused' },
-      egress: {
-        hosts: { 'api.tenant.test': '127.0.0.2' },
-        allowPrivateNetworks: ['127.0.0.2/32'],
-        extraCaFile: upstream.caFile,
-        secrets: { SHARED_TOKEN: { env: CONFIGURED_VARIABLE, hosts: [upstream.target] } },
-      },
-    });
+    config = probeHangarConfig(dataDir, upstream, { authMode: 'keys', secrets: { SHARED_TOKEN: { env: CONFIGURED_VARIABLE, hosts: [upstream.target] } } });
     const { runDir } = resolveDataPaths(config);
     hangar = await createHangar(config, {
       // Everything Hangar logs, at debug, kept to check that no value is in it.

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { SpawnedProcess } from '@anthropic-ai/claude-agent-sdk';
+import { parseConfig, type HangarConfig } from '../../src/config/config.js';
 import { createCertificateAuthority, generateCa } from '../../src/egress/index.js';
 import type { SandboxProvider, SandboxSpawnRequest } from '../../src/sandbox/sandbox-provider.js';
 import { connectThrough, proxyAuth, textAnswer } from './proxy-client.js';
@@ -46,6 +47,8 @@ class ProbeProcess extends EventEmitter {
 }
 
 export interface SecretUpstream {
+  /** The name it answers to (egress.hosts maps it to 127.0.0.2). */
+  hostname: string;
   /** `hostname:port`, for allowedHosts and a secret's hosts. */
   target: string;
   /** The upstream CA's certificate file, for egress.extraCaFile. */
@@ -72,7 +75,37 @@ export async function startSecretUpstream(options: {
   await once(server, 'listening');
   const caFile = path.join(options.directory, 'upstream-ca.pem');
   writeFileSync(caFile, upstreamCa.certPem);
-  return { target: `${options.hostname}:${(server.address() as AddressInfo).port}`, caFile, seen, close: () => void server.close() };
+  return {
+    hostname: options.hostname,
+    target: `${options.hostname}:${(server.address() as AddressInfo).port}`,
+    caFile,
+    seen,
+    close: () => void server.close(),
+  };
+}
+
+/**
+ * The configuration of an in-process Hangar for these tests: its egress proxy reaches `upstream`
+ * (named by egress.hosts, allowed on 127.0.0.2, its CA trusted), with the configured `secrets`; the
+ * model upstream is a closed port (the probes never call it).
+ */
+export function probeHangarConfig(
+  dataDir: string,
+  upstream: SecretUpstream,
+  options: { authMode: 'keys' | 'none'; secrets: Record<string, { env: string; hosts: string[] }> },
+): HangarConfig {
+  return parseConfig({
+    dataDir,
+    logLevel: 'silent',
+    auth: { mode: options.authMode },
+    gateway: { upstreamUrl: 'http://127.0.0.1:9', upstreamApiKey: 'sk-unused' },
+    egress: {
+      hosts: { [upstream.hostname]: '127.0.0.2' },
+      allowPrivateNetworks: ['127.0.0.2/32'],
+      extraCaFile: upstream.caFile,
+      secrets: options.secrets,
+    },
+  });
 }
 
 /**
